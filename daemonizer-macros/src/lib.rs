@@ -1,0 +1,107 @@
+//! The `#[daemonizer::daemon]` attribute. Use it through the `daemonizer`
+//! crate, which documents every key; this crate only parses and checks the
+//! arguments and emits a short call into the runtime.
+
+mod args;
+mod expand;
+mod validate;
+
+use proc_macro::TokenStream;
+use proc_macro2::{Span, TokenStream as TokenStream2};
+use quote::{quote, ToTokens};
+use syn::parse::{Parse, ParseStream};
+use syn::{Attribute, ItemFn, Visibility};
+
+use crate::args::Key;
+use crate::validate::Errors;
+
+/// Turns `fn main` into a daemon's `main`: the daemon is started (detached,
+/// confined, with its pid file and signal handlers) before the body runs,
+/// and its pid file is removed when the body returns.
+///
+/// ```ignore
+/// #[daemonizer::daemon(pidfile = "/run/myd.pid", umask = 0o022, lite_if = "DEBUG")]
+/// fn main() {
+///     // runs in the daemon
+/// }
+/// ```
+///
+/// Every key, the code the attribute stands for and how it composes with
+/// `#[tokio::main]` are documented in the `daemonizer` crate.
+#[proc_macro_attribute]
+pub fn daemon(args: TokenStream, item: TokenStream) -> TokenStream {
+    daemon2(args.into(), item.into()).into()
+}
+
+fn daemon2(args: TokenStream2, item: TokenStream2) -> TokenStream2 {
+    let mut errors = Errors::default();
+    let args = match args::parse(args) {
+        Ok(args) => {
+            validate::args(&args, &mut errors);
+            Some(args)
+        }
+        Err(err) => {
+            errors.extend(err);
+            None
+        }
+    };
+    let function = match syn::parse2::<ItemFn>(item.clone()) {
+        Ok(function) => {
+            let has_runtime = function.attrs.iter().any(expand::is_runtime);
+            validate::function(&function, has_runtime, &mut errors);
+            Some(function)
+        }
+        Err(_) => {
+            errors.extend(syn::Error::new(
+                not_a_function(&item),
+                "`#[daemonizer::daemon]` applies to `fn main` only",
+            ));
+            None
+        }
+    };
+    match (errors.into_result(), args, function) {
+        (Ok(()), Some(args), Some(function)) => {
+            let krate = args
+                .get(Key::Crate)
+                .and_then(|setting| validate::crate_path(setting, &mut Errors::default()))
+                .unwrap_or_else(|| syn::parse_quote!(::daemonizer));
+            expand::main(&args, &krate, function)
+        }
+        // The function is emitted as written next to the errors, so that
+        // the compiler does not add "`main` function not found" to them.
+        (Err(err), _, _) => with_error(err, item),
+        _ => item,
+    }
+}
+
+fn with_error(err: syn::Error, item: TokenStream2) -> TokenStream2 {
+    let errors = err.into_compile_error();
+    quote! {
+        #errors
+        #item
+    }
+}
+
+/// The span of the item's first token after its attributes and visibility
+/// (`struct`, `mod`, ...).
+fn not_a_function(item: &TokenStream2) -> Span {
+    struct Head(Span);
+    impl Parse for Head {
+        fn parse(input: ParseStream<'_>) -> syn::Result<Head> {
+            input.call(Attribute::parse_outer)?;
+            input.parse::<Visibility>()?;
+            let span = input.span();
+            input.parse::<TokenStream2>()?;
+            Ok(Head(span))
+        }
+    }
+    match syn::parse2::<Head>(item.clone()) {
+        Ok(Head(span)) => span,
+        Err(_) => item
+            .clone()
+            .into_token_stream()
+            .into_iter()
+            .next()
+            .map_or_else(Span::call_site, |tt| tt.span()),
+    }
+}

@@ -1,0 +1,514 @@
+//! Checks on what the parsed arguments and the function may be, done once
+//! parsing is complete: literal values, names of signals and limits, checks
+//! across keys, and the function's shape.
+
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::{Expr, ExprLit, ExprUnary, ItemFn, Lit, LitStr, UnOp};
+
+use crate::args::{Args, Key, Setting};
+
+/// Signals a handler may be given for (POSIX and Linux names, as spelled by
+/// `nix::sys::signal::Signal`).
+const SIGNALS: &[&str] = &[
+    "SIGHUP",
+    "SIGINT",
+    "SIGQUIT",
+    "SIGILL",
+    "SIGTRAP",
+    "SIGABRT",
+    "SIGBUS",
+    "SIGFPE",
+    "SIGUSR1",
+    "SIGSEGV",
+    "SIGUSR2",
+    "SIGPIPE",
+    "SIGALRM",
+    "SIGTERM",
+    "SIGSTKFLT",
+    "SIGCHLD",
+    "SIGCONT",
+    "SIGTSTP",
+    "SIGTTIN",
+    "SIGTTOU",
+    "SIGURG",
+    "SIGXCPU",
+    "SIGXFSZ",
+    "SIGVTALRM",
+    "SIGPROF",
+    "SIGWINCH",
+    "SIGIO",
+    "SIGPWR",
+    "SIGSYS",
+];
+
+/// The names accepted in `limits(...)`, as `RLIMIT_<NAME>` in lower case.
+const LIMITS: &[&str] = &[
+    "as",
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack",
+];
+
+/// The largest uid or gid: `u32::MAX` is `(uid_t)-1`, "no change".
+const MAX_ID: u64 = u32::MAX as u64 - 1;
+
+/// Collects every misuse instead of stopping at the first.
+#[derive(Default)]
+pub(crate) struct Errors(Vec<syn::Error>);
+
+impl Errors {
+    fn push(&mut self, span: Span, message: impl std::fmt::Display) {
+        self.0.push(syn::Error::new(span, message));
+    }
+
+    pub(crate) fn extend(&mut self, err: syn::Error) {
+        self.0.push(err);
+    }
+
+    pub(crate) fn into_result(self) -> syn::Result<()> {
+        match crate::args::combine(self.0) {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Checks every setting, then the settings against each other.
+pub(crate) fn args(args: &Args, errors: &mut Errors) {
+    for setting in &args.settings {
+        match setting.key {
+            Key::Pidfile | Key::WorkDir | Key::Chroot | Key::Stdout | Key::Stderr => {
+                path(setting, errors)
+            }
+            Key::User | Key::Group => account(setting, errors),
+            Key::Umask => umask(setting, errors),
+            Key::LiteIf => lite_if(setting, errors),
+            Key::Ready => ready(setting, errors),
+            Key::Preserve => preserve(setting, errors),
+            Key::Signals => signals(setting, errors),
+            Key::Limits => limits(setting, errors),
+            Key::OnLaunched => not_a_literal(setting, "a closure or a function", errors),
+            Key::Crate => {
+                crate_path(setting, errors);
+            }
+        }
+    }
+    same_file(args, errors);
+}
+
+/// The crate path of `crate = "..."`, when given and valid.
+pub(crate) fn crate_path(setting: &Setting, errors: &mut Errors) -> Option<syn::Path> {
+    match string_literal(setting, "a string literal holding a path", errors) {
+        Some(lit) => match lit.parse::<syn::Path>() {
+            Ok(path) => Some(path),
+            Err(_) => {
+                errors.push(
+                    lit.span(),
+                    "`crate` expects a path such as \"::daemonizer\"",
+                );
+                None
+            }
+        },
+        None => None,
+    }
+}
+
+/// The literal a setting's value is, if it is one.
+fn literal(expr: &Expr) -> Option<&Lit> {
+    match expr {
+        Expr::Lit(ExprLit { lit, .. }) => Some(lit),
+        Expr::Group(group) => literal(&group.expr),
+        Expr::Paren(paren) => literal(&paren.expr),
+        _ => None,
+    }
+}
+
+fn negative_literal(expr: &Expr) -> bool {
+    matches!(expr, Expr::Unary(ExprUnary { op: UnOp::Neg(_), expr, .. }) if literal(expr).is_some())
+}
+
+fn kind(lit: &Lit) -> &'static str {
+    match lit {
+        Lit::Str(_) => "a string literal",
+        Lit::ByteStr(_) => "a byte string literal",
+        Lit::CStr(_) => "a C string literal",
+        Lit::Byte(_) => "a byte literal",
+        Lit::Char(_) => "a character literal",
+        Lit::Int(_) => "an integer literal",
+        Lit::Float(_) => "a float literal",
+        Lit::Bool(_) => "a boolean literal",
+        _ => "a literal",
+    }
+}
+
+fn wrong_literal(key: Key, expected: &str, lit: &Lit, errors: &mut Errors) {
+    errors.push(
+        lit.span(),
+        format!("`{}` expects {expected}, found {}", key.name(), kind(lit)),
+    );
+}
+
+fn string_literal<'a>(
+    setting: &'a Setting,
+    expected: &str,
+    errors: &mut Errors,
+) -> Option<&'a LitStr> {
+    let expr = setting.expr()?;
+    match literal(expr) {
+        Some(Lit::Str(lit)) => Some(lit),
+        Some(lit) => {
+            wrong_literal(setting.key, expected, lit, errors);
+            None
+        }
+        None => {
+            errors.push(
+                expr.span(),
+                format!("`{}` expects {expected}", setting.key.name()),
+            );
+            None
+        }
+    }
+}
+
+fn not_a_literal(setting: &Setting, expected: &str, errors: &mut Errors) {
+    if let Some(lit) = setting.expr().and_then(literal) {
+        wrong_literal(setting.key, expected, lit, errors);
+    }
+}
+
+fn path(setting: &Setting, errors: &mut Errors) {
+    let Some(expr) = setting.expr() else { return };
+    match literal(expr) {
+        Some(Lit::Str(lit)) if lit.value().is_empty() => errors.push(
+            lit.span(),
+            format!("`{}` must not be an empty path", setting.key.name()),
+        ),
+        Some(Lit::Str(lit)) if lit.value().contains('\0') => errors.push(
+            lit.span(),
+            format!("`{}` must not contain a NUL byte", setting.key.name()),
+        ),
+        Some(Lit::Str(_)) | None => {}
+        Some(lit) => wrong_literal(
+            setting.key,
+            "a path: a string literal or an expression",
+            lit,
+            errors,
+        ),
+    }
+}
+
+fn account(setting: &Setting, errors: &mut Errors) {
+    let Some(expr) = setting.expr() else { return };
+    let what = if setting.key == Key::User {
+        "uid"
+    } else {
+        "gid"
+    };
+    if negative_literal(expr) {
+        errors.push(
+            expr.span(),
+            format!("a {what} is in 0..={MAX_ID}, not negative"),
+        );
+        return;
+    }
+    match literal(expr) {
+        Some(Lit::Str(lit)) if lit.value().is_empty() => errors.push(
+            lit.span(),
+            format!("`{}` must not be an empty name", setting.key.name()),
+        ),
+        Some(Lit::Int(lit)) => match lit.base10_parse::<u64>() {
+            Ok(id) if id <= MAX_ID => {}
+            _ => errors.push(lit.span(), format!("a {what} is in 0..={MAX_ID}")),
+        },
+        Some(Lit::Str(_)) | None => {}
+        Some(lit) => wrong_literal(
+            setting.key,
+            &format!("a name or a numeric {what}"),
+            lit,
+            errors,
+        ),
+    }
+}
+
+/// The mask of `umask = <int>`, once checked.
+pub(crate) fn umask_value(expr: &Expr) -> Option<u32> {
+    match literal(expr) {
+        Some(Lit::Int(lit)) => lit.base10_parse::<u32>().ok().filter(|m| *m <= 0o777),
+        _ => None,
+    }
+}
+
+fn umask(setting: &Setting, errors: &mut Errors) {
+    let Some(expr) = setting.expr() else { return };
+    let lit = match literal(expr) {
+        Some(Lit::Int(lit)) => lit,
+        Some(lit) => {
+            return wrong_literal(Key::Umask, "an integer literal such as 0o022", lit, errors)
+        }
+        None => {
+            return errors.push(
+                expr.span(),
+                "`umask` expects an integer literal such as 0o022",
+            )
+        }
+    };
+    let digits = lit.base10_digits();
+    let written = lit.token().to_string();
+    if written.len() > 1 && written.starts_with('0') && written.as_bytes()[1].is_ascii_digit() {
+        // C reads 022 as octal; Rust reads it as twenty-two.
+        errors.push(
+            lit.span(),
+            format!(
+                "`umask = {written}` is decimal in Rust: write `0o{}` for an octal mask",
+                written.trim_start_matches('0')
+            ),
+        );
+    } else if umask_value(expr).is_none() {
+        errors.push(
+            lit.span(),
+            format!("umask {digits} is out of range: the largest mask is 0o777"),
+        );
+    }
+}
+
+fn lite_if(setting: &Setting, errors: &mut Errors) {
+    let expected = "a string literal naming an environment variable";
+    let Some(lit) = string_literal(setting, expected, errors) else {
+        return;
+    };
+    let name = lit.value();
+    if name.is_empty() || name.contains('=') || name.contains('\0') {
+        errors.push(
+            lit.span(),
+            "`lite_if` expects the name of an environment variable: not empty, without `=` or NUL",
+        );
+    }
+}
+
+/// Whether `ready = "manual"`, once checked.
+pub(crate) fn ready_manual(expr: &Expr) -> bool {
+    matches!(literal(expr), Some(Lit::Str(lit)) if lit.value() == "manual")
+}
+
+fn ready(setting: &Setting, errors: &mut Errors) {
+    let expected = "\"manual\" or \"auto\"";
+    let Some(lit) = string_literal(setting, expected, errors) else {
+        return;
+    };
+    if !matches!(lit.value().as_str(), "manual" | "auto") {
+        errors.push(lit.span(), format!("`ready` expects {expected}"));
+    }
+}
+
+fn preserve(setting: &Setting, errors: &mut Errors) {
+    let Some(expr) = setting.expr() else { return };
+    for fd in preserved(expr) {
+        if negative_literal(fd) {
+            errors.push(fd.span(), "a file descriptor is not negative");
+            continue;
+        }
+        match literal(fd) {
+            Some(Lit::Int(lit)) if lit.base10_parse::<i32>().is_err() => {
+                errors.push(lit.span(), "a file descriptor is in 0..=2147483647");
+            }
+            Some(Lit::Int(_)) | None => {}
+            Some(lit) => wrong_literal(
+                Key::Preserve,
+                "a file descriptor: an integer or an expression such as `&file`",
+                lit,
+                errors,
+            ),
+        }
+    }
+}
+
+/// The fds of `preserve = [a, b]` or `preserve = a`.
+pub(crate) fn preserved(expr: &Expr) -> Vec<&Expr> {
+    match expr {
+        Expr::Array(array) => array.elems.iter().collect(),
+        _ => vec![expr],
+    }
+}
+
+fn signals(setting: &Setting, errors: &mut Errors) {
+    for entry in setting.entries() {
+        let name = entry.name.to_string();
+        if name == "SIGKILL" || name == "SIGSTOP" {
+            errors.push(
+                entry.name.span(),
+                format!("{name} cannot be caught: no handler can be set for it"),
+            );
+        } else if !SIGNALS.contains(&name.as_str()) {
+            let prefixed = format!("SIG{}", name.to_ascii_uppercase());
+            let hint = if SIGNALS.contains(&prefixed.as_str()) {
+                format!("; did you mean `{prefixed}`?")
+            } else {
+                String::new()
+            };
+            errors.push(entry.name.span(), format!("unknown signal `{name}`{hint}"));
+        }
+        if let Some(lit) = literal(&entry.value) {
+            errors.push(
+                lit.span(),
+                format!(
+                    "a signal handler is a closure or a function, found {}",
+                    kind(lit)
+                ),
+            );
+        }
+    }
+}
+
+/// The value of one limit: `unlimited`, `(soft, hard)` or an expression.
+pub(crate) enum LimitValue<'a> {
+    Soft(&'a Expr),
+    Both(&'a Expr, &'a Expr),
+}
+
+pub(crate) fn limit_value(expr: &Expr) -> LimitValue<'_> {
+    match expr {
+        Expr::Tuple(tuple) if tuple.elems.len() == 2 => {
+            LimitValue::Both(&tuple.elems[0], &tuple.elems[1])
+        }
+        _ => LimitValue::Soft(expr),
+    }
+}
+
+pub(crate) fn is_unlimited(expr: &Expr) -> bool {
+    matches!(expr, Expr::Path(p) if p.qself.is_none() && p.path.is_ident("unlimited"))
+}
+
+fn limits(setting: &Setting, errors: &mut Errors) {
+    for entry in setting.entries() {
+        let name = entry.name.to_string();
+        if !LIMITS.contains(&name.as_str()) {
+            errors.push(
+                entry.name.span(),
+                format!(
+                    "unknown limit `{name}`; the valid limits are: {}",
+                    LIMITS.join(", ")
+                ),
+            );
+        }
+        if let Expr::Tuple(tuple) = &entry.value {
+            if tuple.elems.len() != 2 {
+                errors.push(tuple.span(), "expected `(soft, hard)`");
+                continue;
+            }
+        }
+        let (soft, hard) = match limit_value(&entry.value) {
+            LimitValue::Soft(soft) => (limit_number(soft, errors), None),
+            LimitValue::Both(soft, hard) => {
+                (limit_number(soft, errors), limit_number(hard, errors))
+            }
+        };
+        if let (Some(soft), Some(hard)) = (soft, hard) {
+            if soft > hard {
+                errors.push(
+                    entry.value.span(),
+                    format!("the soft limit of `{name}` is above its hard limit"),
+                );
+            }
+        }
+    }
+}
+
+/// Checks one limit value; its number when it is a literal or `unlimited`.
+fn limit_number(expr: &Expr, errors: &mut Errors) -> Option<u64> {
+    if is_unlimited(expr) {
+        return Some(u64::MAX);
+    }
+    if negative_literal(expr) {
+        errors.push(expr.span(), "a limit is not negative");
+        return None;
+    }
+    match literal(expr) {
+        Some(Lit::Int(lit)) => match lit.base10_parse::<u64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                errors.push(lit.span(), "a limit is a u64, or `unlimited`");
+                None
+            }
+        },
+        Some(lit) => {
+            wrong_literal(
+                Key::Limits,
+                "a number, `(soft, hard)` or `unlimited`",
+                lit,
+                errors,
+            );
+            None
+        }
+        None => None,
+    }
+}
+
+/// The resource of a checked limit name: `RLIMIT_NOFILE` for `nofile`.
+pub(crate) fn resource_name(name: &str) -> String {
+    format!("RLIMIT_{}", name.to_ascii_uppercase())
+}
+
+/// The pid file is locked and truncated: it cannot also be a log file.
+fn same_file(args: &Args, errors: &mut Errors) {
+    let path_of = |key| {
+        args.get(key)
+            .and_then(Setting::expr)
+            .and_then(literal)
+            .and_then(|lit| match lit {
+                Lit::Str(s) => Some(s.clone()),
+                _ => None,
+            })
+    };
+    let Some(pidfile) = path_of(Key::Pidfile) else {
+        return;
+    };
+    for key in [Key::Stdout, Key::Stderr] {
+        if let Some(output) = path_of(key) {
+            if output.value() == pidfile.value() {
+                errors.push(
+                    output.span(),
+                    format!("`{}` cannot be the pid file", key.name()),
+                );
+            }
+        }
+    }
+}
+
+/// Checks the function the attribute is on.
+pub(crate) fn function(item: &ItemFn, has_runtime: bool, errors: &mut Errors) {
+    let sig = &item.sig;
+    if let Some(constness) = &sig.constness {
+        errors.push(constness.span, "a daemon's `main` cannot be `const`");
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        errors.push(
+            sig.generics.span(),
+            "a daemon's `main` cannot have generic parameters",
+        );
+    }
+    if !sig.inputs.is_empty() || sig.variadic.is_some() {
+        errors.push(
+            sig.inputs.span(),
+            "a daemon's `main` cannot take parameters",
+        );
+    }
+    if let (Some(asyncness), false) = (&sig.asyncness, has_runtime) {
+        errors.push(
+            asyncness.span,
+            "`async fn main` needs an async runtime: add e.g. `#[tokio::main]` below `#[daemonizer::daemon]`",
+        );
+    }
+}
