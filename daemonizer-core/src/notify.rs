@@ -78,6 +78,7 @@ impl Notifier {
     ///
     /// An empty value, a relative path, a bare `@` or any other form is an
     /// error of kind [`ErrorKind::Config`] naming the value.
+    #[cfg(test)]
     pub(crate) fn from_value(value: &str) -> Result<Notifier, Error> {
         Notifier::from_bytes(value.as_bytes())
     }

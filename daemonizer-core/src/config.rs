@@ -1,0 +1,434 @@
+//! The configuration: every setting of a daemon, built with [`Daemon`].
+
+use std::fmt;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+pub use nix::sys::resource::Resource;
+pub use nix::sys::signal::Signal;
+
+/// Full or lite daemonization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Every step: the process detaches (double fork, new session), closes
+    /// inherited fds and sends stdio to `/dev/null` or files.
+    #[default]
+    Full,
+    /// Every step but detaching, closing fds and redirecting stdio: the
+    /// process stays in the foreground, for debugging and for supervisors.
+    Lite,
+}
+
+impl Mode {
+    /// [`Mode::Lite`] when the environment variable `var` is set to a value
+    /// that [`is_truthy`] accepts, [`Mode::Full`] otherwise.
+    ///
+    /// ```
+    /// use daemonizer::Mode;
+    /// // With DEBUG unset, or set to "", "0", "false", "no" or "off":
+    /// # std::env::remove_var("DAEMONIZER_DOC_DEBUG");
+    /// assert_eq!(Mode::from_env("DAEMONIZER_DOC_DEBUG"), Mode::Full);
+    /// ```
+    pub fn from_env(var: &str) -> Mode {
+        match std::env::var_os(var) {
+            Some(value) if is_truthy(&value.to_string_lossy()) => Mode::Lite,
+            _ => Mode::Full,
+        }
+    }
+}
+
+/// Whether an environment value switches a flag on: anything but `""`,
+/// `"0"`, `"false"`, `"no"` and `"off"` (ignoring case and surrounding
+/// white space).
+///
+/// ```
+/// use daemonizer::is_truthy;
+/// assert!(is_truthy("1") && is_truthy("yes") && is_truthy("TRUE"));
+/// assert!(!is_truthy("") && !is_truthy("0") && !is_truthy("Off") && !is_truthy(" no "));
+/// ```
+pub fn is_truthy(value: &str) -> bool {
+    let value = value.trim().to_ascii_lowercase();
+    !matches!(value.as_str(), "" | "0" | "false" | "no" | "off")
+}
+
+/// A user or group, by name or by numeric id.
+///
+/// Built from a string (`"nobody"`) or an integer (`65534`); numeric ids are
+/// checked for range when the daemon starts, so that `-1` is an error
+/// rather than a wrapped-around id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Account {
+    /// Looked up in the host's user or group database before any chroot.
+    Name(String),
+    /// Used as is (it must fit in `uid_t`/`gid_t` and not be `-1`).
+    Id(i64),
+}
+
+impl fmt::Display for Account {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Account::Name(name) => write!(f, "{name:?}"),
+            Account::Id(id) => write!(f, "{id}"),
+        }
+    }
+}
+
+impl From<&str> for Account {
+    fn from(name: &str) -> Account {
+        Account::Name(name.to_owned())
+    }
+}
+impl From<String> for Account {
+    fn from(name: String) -> Account {
+        Account::Name(name)
+    }
+}
+impl From<&String> for Account {
+    fn from(name: &String) -> Account {
+        Account::Name(name.clone())
+    }
+}
+macro_rules! account_from_int {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Account {
+            fn from(id: $t) -> Account {
+                Account::Id(i64::from(id))
+            }
+        }
+    )*};
+}
+account_from_int!(i32, u32, i64, u16);
+impl From<u64> for Account {
+    fn from(id: u64) -> Account {
+        Account::Id(i64::try_from(id).unwrap_or(i64::MAX))
+    }
+}
+impl From<nix::unistd::Uid> for Account {
+    fn from(id: nix::unistd::Uid) -> Account {
+        Account::Id(i64::from(id.as_raw()))
+    }
+}
+impl From<nix::unistd::Gid> for Account {
+    fn from(id: nix::unistd::Gid) -> Account {
+        Account::Id(i64::from(id.as_raw()))
+    }
+}
+
+/// Where stdout or stderr of a full daemon goes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Output {
+    /// `/dev/null`, opened read-write.
+    #[default]
+    Null,
+    /// A file opened for appending, created with mode 0640 when missing.
+    /// It is opened before any chroot or privilege drop.
+    File(PathBuf),
+}
+
+/// When start-up counts as complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Readiness {
+    /// As soon as every step is done, before the body runs.
+    #[default]
+    Auto,
+    /// When the body calls [`ready`](crate::ready) (after binding its
+    /// sockets, say). In full mode the launcher waits for that moment.
+    Manual,
+}
+
+/// A file descriptor to keep open through the fd sweep of a full start.
+///
+/// Implemented for raw fds (`i32`), for [`BorrowedFd`] and for references
+/// to anything that is [`AsFd`] (`&File`, `&TcpListener`, `&OwnedFd`, a
+/// [`LogFile`](crate::LogFile), …).
+pub trait PreserveFd {
+    /// The descriptor's number.
+    fn preserved_fd(&self) -> RawFd;
+}
+
+impl PreserveFd for RawFd {
+    fn preserved_fd(&self) -> RawFd {
+        *self
+    }
+}
+impl PreserveFd for BorrowedFd<'_> {
+    fn preserved_fd(&self) -> RawFd {
+        self.as_raw_fd()
+    }
+}
+impl<T: AsFd + ?Sized> PreserveFd for &T {
+    fn preserved_fd(&self) -> RawFd {
+        self.as_fd().as_raw_fd()
+    }
+}
+
+/// A resource limit to set: `soft`, and `hard` when given (otherwise the
+/// hard limit is raised only when `soft` exceeds it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Limit {
+    pub(crate) resource: Resource,
+    pub(crate) soft: u64,
+    pub(crate) hard: Option<u64>,
+}
+
+pub(crate) type Handler = Box<dyn FnMut(Signal) + Send + 'static>;
+pub(crate) type Announce = Box<dyn FnOnce(&crate::Launched)>;
+
+/// The configuration of a daemon, built step by step and consumed by
+/// [`start`](Daemon::start).
+///
+/// Every setting is optional: `Daemon::new().start()` detaches, closes
+/// inherited fds and redirects stdio, and does nothing else.
+///
+/// ```no_run
+/// use daemonizer::{Daemon, Signal};
+///
+/// let daemon = Daemon::new()
+///     .pidfile("/run/myd.pid")
+///     .work_dir("/var/lib/myd")
+///     .umask(0o027)
+///     .user("myd")
+///     .core_dumps(false)
+///     .stderr("/var/log/myd.err")
+///     .on_signal(Signal::SIGHUP, |_| log::info!("reloading"))
+///     .lite_if("DEBUG")
+///     .start()
+///     .unwrap_or_else(|e| e.exit());
+///
+/// while !daemon.stop_requested() {
+///     // serve
+/// #   break;
+/// }
+/// ```
+pub struct Daemon {
+    pub(crate) mode: Mode,
+    pub(crate) chroot: Option<PathBuf>,
+    pub(crate) work_dir: Option<PathBuf>,
+    pub(crate) umask: Option<u32>,
+    pub(crate) limits: Vec<Limit>,
+    pub(crate) user: Option<Account>,
+    pub(crate) group: Option<Account>,
+    pub(crate) pidfile: Option<PathBuf>,
+    pub(crate) preserve: Vec<RawFd>,
+    pub(crate) stdout: Output,
+    pub(crate) stderr: Output,
+    pub(crate) handlers: Vec<(Signal, Handler)>,
+    pub(crate) readiness: Readiness,
+    pub(crate) keep_notify_socket: bool,
+    pub(crate) on_launched: Option<Announce>,
+}
+
+impl Default for Daemon {
+    fn default() -> Daemon {
+        Daemon::new()
+    }
+}
+
+impl fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let signals: Vec<Signal> = self.handlers.iter().map(|(s, _)| *s).collect();
+        f.debug_struct("Daemon")
+            .field("mode", &self.mode)
+            .field("chroot", &self.chroot)
+            .field("work_dir", &self.work_dir)
+            .field("umask", &self.umask.map(|m| format!("{m:#o}")))
+            .field("limits", &self.limits)
+            .field("user", &self.user)
+            .field("group", &self.group)
+            .field("pidfile", &self.pidfile)
+            .field("preserve", &self.preserve)
+            .field("stdout", &self.stdout)
+            .field("stderr", &self.stderr)
+            .field("signals", &signals)
+            .field("readiness", &self.readiness)
+            .field("keep_notify_socket", &self.keep_notify_socket)
+            .finish()
+    }
+}
+
+impl Daemon {
+    /// A configuration with every setting off, in [`Mode::Full`].
+    pub fn new() -> Daemon {
+        Daemon {
+            mode: Mode::Full,
+            chroot: None,
+            work_dir: None,
+            umask: None,
+            limits: Vec::new(),
+            user: None,
+            group: None,
+            pidfile: None,
+            preserve: Vec::new(),
+            stdout: Output::Null,
+            stderr: Output::Null,
+            handlers: Vec::new(),
+            readiness: Readiness::Auto,
+            keep_notify_socket: false,
+            on_launched: None,
+        }
+    }
+
+    /// Full or lite daemonization.
+    pub fn mode(mut self, mode: Mode) -> Daemon {
+        self.mode = mode;
+        self
+    }
+
+    /// Lite mode when the environment variable `var` is set and is not one
+    /// of `""`, `"0"`, `"false"`, `"no"`, `"off"` (see [`Mode::from_env`]).
+    pub fn lite_if(self, var: &str) -> Daemon {
+        self.mode(Mode::from_env(var))
+    }
+
+    /// Change root to `dir` (then `chdir("/")` inside it). Names, `/dev/null`,
+    /// the pid file and output files are all resolved before, on the host.
+    pub fn chroot(mut self, dir: impl AsRef<Path>) -> Daemon {
+        self.chroot = Some(dir.as_ref().to_owned());
+        self
+    }
+
+    /// Change to `dir` (inside the chroot, when there is one).
+    pub fn work_dir(mut self, dir: impl AsRef<Path>) -> Daemon {
+        self.work_dir = Some(dir.as_ref().to_owned());
+        self
+    }
+
+    /// Set the file mode creation mask; values above `0o777` are refused
+    /// when the daemon starts.
+    pub fn umask(mut self, mask: u32) -> Daemon {
+        self.umask = Some(mask);
+        self
+    }
+
+    /// Set the soft limit of `resource` to `value` (`u64::MAX` is
+    /// unlimited), raising the hard limit only when it is lower.
+    pub fn limit(mut self, resource: Resource, value: u64) -> Daemon {
+        self.limits.push(Limit {
+            resource,
+            soft: value,
+            hard: None,
+        });
+        self
+    }
+
+    /// Set both limits of `resource`; `soft` above `hard` is refused when
+    /// the daemon starts.
+    pub fn limits(mut self, resource: Resource, soft: u64, hard: u64) -> Daemon {
+        self.limits.push(Limit {
+            resource,
+            soft,
+            hard: Some(hard),
+        });
+        self
+    }
+
+    /// Allow (`true`: soft up to the hard limit) or forbid (`false`: both
+    /// limits 0) core dumps.
+    pub fn core_dumps(self, enabled: bool) -> Daemon {
+        if enabled {
+            self.limit(Resource::RLIMIT_CORE, u64::MAX)
+        } else {
+            self.limits(Resource::RLIMIT_CORE, 0, 0)
+        }
+    }
+
+    /// Set the soft limit on open files (`RLIMIT_NOFILE`).
+    pub fn max_open_files(self, n: u64) -> Daemon {
+        self.limit(Resource::RLIMIT_NOFILE, n)
+    }
+
+    /// Run as `user`, a name or a numeric uid. A named user gets exactly its
+    /// own supplementary groups; a numeric one gets none. Without
+    /// [`group`](Daemon::group), the user's primary group is used.
+    pub fn user(mut self, user: impl Into<Account>) -> Daemon {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// Run with `group`, a name or a numeric gid.
+    pub fn group(mut self, group: impl Into<Account>) -> Daemon {
+        self.group = Some(group.into());
+        self
+    }
+
+    /// Keep a locked pid file at `path`: "already running" is decided by its
+    /// lock, it holds `<pid>\n` of the daemon, and it is removed at exit.
+    pub fn pidfile(mut self, path: impl AsRef<Path>) -> Daemon {
+        self.pidfile = Some(path.as_ref().to_owned());
+        self
+    }
+
+    /// Keep `fd` open through the fd sweep of a full start.
+    pub fn preserve(mut self, fd: impl PreserveFd) -> Daemon {
+        self.preserve.push(fd.preserved_fd());
+        self
+    }
+
+    /// Keep every fd of `fds` open (e.g. [`LogFile::fds`](crate::LogFile)).
+    pub fn preserve_all<F: PreserveFd>(mut self, fds: impl IntoIterator<Item = F>) -> Daemon {
+        self.preserve
+            .extend(fds.into_iter().map(|fd| fd.preserved_fd()));
+        self
+    }
+
+    /// Append the daemon's stdout to `path` instead of `/dev/null`.
+    pub fn stdout(mut self, path: impl AsRef<Path>) -> Daemon {
+        self.stdout = Output::File(path.as_ref().to_owned());
+        self
+    }
+
+    /// Append the daemon's stderr to `path` instead of `/dev/null`.
+    pub fn stderr(mut self, path: impl AsRef<Path>) -> Daemon {
+        self.stderr = Output::File(path.as_ref().to_owned());
+        self
+    }
+
+    /// Call `handler` each time `signal` arrives. It runs on the daemon's
+    /// signal thread, in normal context: it may allocate, lock and log.
+    ///
+    /// A handler for `SIGTERM` or `SIGINT` replaces the default of ending
+    /// the daemon cleanly. `SIGKILL` and `SIGSTOP` cannot be handled and are
+    /// refused when the daemon starts.
+    pub fn on_signal(
+        mut self,
+        signal: Signal,
+        handler: impl FnMut(Signal) + Send + 'static,
+    ) -> Daemon {
+        self.handlers.push((signal, Box::new(handler)));
+        self
+    }
+
+    /// When start-up counts as complete (see [`Readiness`]).
+    pub fn readiness(mut self, readiness: Readiness) -> Daemon {
+        self.readiness = readiness;
+        self
+    }
+
+    /// Leave `NOTIFY_SOCKET` in the environment for the body's children
+    /// (by default it is removed once start-up is complete).
+    pub fn keep_notify_socket(mut self, keep: bool) -> Daemon {
+        self.keep_notify_socket = keep;
+        self
+    }
+
+    /// Runs `announce` in the launching process of a full start, once the
+    /// daemon is ready and just before the launcher exits 0: the place to
+    /// print the daemon's PID and how to stop it. Not called in lite mode.
+    ///
+    /// ```no_run
+    /// daemonizer::Daemon::new()
+    ///     .pidfile("/tmp/myd.pid")
+    ///     .on_launched(|d| println!("started as PID {}; stop with kill {}", d.pid(), d.pid()))
+    ///     .start()
+    ///     .unwrap_or_else(|e| e.exit());
+    /// ```
+    pub fn on_launched(mut self, announce: impl FnOnce(&crate::Launched) + 'static) -> Daemon {
+        self.on_launched = Some(Box::new(announce));
+        self
+    }
+
+    /// The mode this configuration starts in.
+    pub fn current_mode(&self) -> Mode {
+        self.mode
+    }
+}

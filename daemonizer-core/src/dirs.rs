@@ -1,0 +1,134 @@
+//! Directories and limits: chroot, work dir, umask and resource limits.
+
+use std::path::{Path, PathBuf};
+
+use nix::sys::resource::{getrlimit, setrlimit, Resource};
+use nix::sys::stat::{umask, Mode};
+use nix::unistd::{chdir, chroot};
+
+use crate::config::Limit;
+use crate::error::{Error, ErrorKind, Result, Step};
+
+/// Checks that `dir` is an existing directory.
+fn check_dir(step: Step, dir: &Path) -> Result<()> {
+    if dir.as_os_str().is_empty() {
+        return Err(Error::new(step, ErrorKind::Config, "empty path"));
+    }
+    match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err(Error::new(
+            step,
+            ErrorKind::NotFound,
+            format!("{}: not a directory", dir.display()),
+        )),
+        Err(e) => Err(Error::io(step, format!("{}", dir.display()), &e)),
+    }
+}
+
+/// The checks that can be made in the launcher, so that a missing
+/// directory or a bad value reaches the terminal before any fork.
+pub(crate) fn preflight(
+    chroot_dir: Option<&Path>,
+    work_dir: Option<&Path>,
+    mask: Option<u32>,
+    limits: &[Limit],
+) -> Result<()> {
+    if let Some(dir) = chroot_dir {
+        check_dir(Step::Chroot, dir)?;
+    }
+    if let Some(dir) = work_dir {
+        let on_host: PathBuf = match chroot_dir {
+            Some(root) => root.join(dir.strip_prefix("/").unwrap_or(dir)),
+            None => dir.to_owned(),
+        };
+        if dir.as_os_str().is_empty() {
+            return Err(Error::new(Step::WorkDir, ErrorKind::Config, "empty path"));
+        }
+        check_dir(Step::WorkDir, &on_host)?;
+    }
+    if let Some(mask) = mask {
+        if mask > 0o777 {
+            return Err(Error::new(
+                Step::Umask,
+                ErrorKind::Config,
+                format!("{mask:#o} is above 0o777"),
+            ));
+        }
+    }
+    for limit in limits {
+        if let Some(hard) = limit.hard {
+            if limit.soft > hard {
+                return Err(Error::new(
+                    Step::Limits,
+                    ErrorKind::Config,
+                    format!(
+                        "{:?}: soft limit {} above hard limit {}",
+                        limit.resource,
+                        show(limit.soft),
+                        show(hard)
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn show(value: u64) -> String {
+    if value == u64::MAX {
+        "unlimited".to_owned()
+    } else {
+        value.to_string()
+    }
+}
+
+/// Change root, then work dir, then umask.
+pub(crate) fn apply_dirs(
+    chroot_dir: Option<&Path>,
+    work_dir: Option<&Path>,
+    mask: Option<u32>,
+) -> Result<()> {
+    if let Some(dir) = chroot_dir {
+        chroot(dir).map_err(|e| Error::os(Step::Chroot, format!("{}", dir.display()), e))?;
+        chdir("/")
+            .map_err(|e| Error::os(Step::Chroot, format!("{}: chdir(\"/\")", dir.display()), e))?;
+        log::debug!("chroot: {}", dir.display());
+    }
+    if let Some(dir) = work_dir {
+        chdir(dir).map_err(|e| Error::os(Step::WorkDir, format!("{}", dir.display()), e))?;
+        log::debug!("work dir: {}", dir.display());
+    }
+    if let Some(mask) = mask {
+        umask(Mode::from_bits_truncate(mask as libc::mode_t));
+        log::debug!("umask: {mask:#o}");
+    }
+    Ok(())
+}
+
+/// Sets each limit: the soft one as asked, the hard one as asked or raised
+/// to the soft one when lower.
+pub(crate) fn apply_limits(limits: &[Limit]) -> Result<()> {
+    for limit in limits {
+        let name = resource_name(limit.resource);
+        let (_, current_hard) =
+            getrlimit(limit.resource).map_err(|e| Error::os(Step::Limits, name.clone(), e))?;
+        let hard = limit.hard.unwrap_or(current_hard.max(limit.soft));
+        setrlimit(limit.resource, limit.soft, hard).map_err(|e| {
+            Error::os(
+                Step::Limits,
+                format!("{name} soft {} hard {}", show(limit.soft), show(hard)),
+                e,
+            )
+        })?;
+        log::debug!(
+            "limits: {name} soft {} hard {}",
+            show(limit.soft),
+            show(hard)
+        );
+    }
+    Ok(())
+}
+
+fn resource_name(resource: Resource) -> String {
+    format!("{resource:?}")
+}

@@ -1,0 +1,366 @@
+//! The one error type of the crate: which step failed, on what, and why.
+
+use std::fmt;
+use std::io;
+
+use nix::errno::Errno;
+
+/// The daemonization step an [`Error`] comes from.
+///
+/// The names are what a failed start prints after `cannot start daemon:`;
+/// they are stable and meant to be read by people and matched by scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Step {
+    /// Checking the configuration and the launching process.
+    Preflight,
+    /// Opening and locking the pid file.
+    PidFile,
+    /// The channel between the launcher and the daemon.
+    Readiness,
+    /// Fork, `setsid`, fork.
+    Detach,
+    /// `chroot(2)`.
+    Chroot,
+    /// Changing to the work directory.
+    WorkDir,
+    /// Setting the file mode creation mask.
+    Umask,
+    /// Setting resource limits.
+    Limits,
+    /// Switching user (uid and supplementary groups).
+    User,
+    /// Switching group.
+    Group,
+    /// Installing signal handlers.
+    Signals,
+    /// Closing inherited file descriptors.
+    CloseFds,
+    /// Redirecting stdin, stdout and stderr.
+    Stdio,
+    /// Writing the daemon's PID into the pid file.
+    PidWrite,
+    /// Reporting readiness (to the launcher and to a supervisor).
+    Ready,
+}
+
+impl Step {
+    /// The step's name as printed in messages, e.g. `"pid file"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Preflight => "preflight",
+            Step::PidFile => "pid file",
+            Step::Readiness => "readiness",
+            Step::Detach => "detach",
+            Step::Chroot => "chroot",
+            Step::WorkDir => "work dir",
+            Step::Umask => "umask",
+            Step::Limits => "limits",
+            Step::User => "user",
+            Step::Group => "group",
+            Step::Signals => "signals",
+            Step::CloseFds => "close fds",
+            Step::Stdio => "stdio",
+            Step::PidWrite => "pid file write",
+            Step::Ready => "ready",
+        }
+    }
+
+    const ALL: [Step; 15] = [
+        Step::Preflight,
+        Step::PidFile,
+        Step::Readiness,
+        Step::Detach,
+        Step::Chroot,
+        Step::WorkDir,
+        Step::Umask,
+        Step::Limits,
+        Step::User,
+        Step::Group,
+        Step::Signals,
+        Step::CloseFds,
+        Step::Stdio,
+        Step::PidWrite,
+        Step::Ready,
+    ];
+
+    pub(crate) fn code(self) -> u8 {
+        Step::ALL.iter().position(|s| *s == self).unwrap_or(0) as u8
+    }
+
+    pub(crate) fn from_code(code: u8) -> Option<Step> {
+        Step::ALL.get(usize::from(code)).copied()
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What kind of failure an [`Error`] is; it decides the exit status.
+///
+/// The exit statuses follow `sysexits.h` and are part of the stable
+/// interface:
+///
+/// | kind | status | meaning |
+/// |---|---|---|
+/// | [`Config`](ErrorKind::Config) | 64 (`EX_USAGE`) | an invalid setting (umask above 0o777, empty path, bad limit) |
+/// | [`NotFound`](ErrorKind::NotFound) | 66 (`EX_NOINPUT`) | a file or directory that must exist does not |
+/// | [`NoUser`](ErrorKind::NoUser) | 67 (`EX_NOUSER`) | unknown user or group, or an id out of range |
+/// | [`Software`](ErrorKind::Software) | 70 (`EX_SOFTWARE`) | the process cannot be daemonized as it is (several threads), or the daemon died before it was ready |
+/// | [`Os`](ErrorKind::Os) | 71 (`EX_OSERR`) | a system call failed |
+/// | [`CantCreate`](ErrorKind::CantCreate) | 73 (`EX_CANTCREAT`) | a file could not be created or is of the wrong type |
+/// | [`AlreadyRunning`](ErrorKind::AlreadyRunning) | 75 (`EX_TEMPFAIL`) | the pid file is locked by a running daemon |
+/// | [`Permission`](ErrorKind::Permission) | 77 (`EX_NOPERM`) | not allowed (privileges, regaining root after a drop) |
+/// | [`Interrupted`](ErrorKind::Interrupted) | 75 (`EX_TEMPFAIL`) | the launcher was told to stop before the daemon was ready |
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// An invalid setting.
+    Config,
+    /// A path that must exist does not.
+    NotFound,
+    /// Unknown user or group.
+    NoUser,
+    /// The process cannot be daemonized as it is, or the daemon died early.
+    Software,
+    /// A system call failed.
+    Os,
+    /// A file could not be created or is not of the expected type.
+    CantCreate,
+    /// Another daemon holds the pid file lock.
+    AlreadyRunning,
+    /// Not permitted.
+    Permission,
+    /// The launcher received a stop signal while waiting for the daemon.
+    Interrupted,
+}
+
+impl ErrorKind {
+    /// The process exit status for this kind (see the table above).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorKind::Config => 64,
+            ErrorKind::NotFound => 66,
+            ErrorKind::NoUser => 67,
+            ErrorKind::Software => 70,
+            ErrorKind::Os => 71,
+            ErrorKind::CantCreate => 73,
+            ErrorKind::AlreadyRunning | ErrorKind::Interrupted => 75,
+            ErrorKind::Permission => 77,
+        }
+    }
+
+    const ALL: [ErrorKind; 9] = [
+        ErrorKind::Config,
+        ErrorKind::NotFound,
+        ErrorKind::NoUser,
+        ErrorKind::Software,
+        ErrorKind::Os,
+        ErrorKind::CantCreate,
+        ErrorKind::AlreadyRunning,
+        ErrorKind::Permission,
+        ErrorKind::Interrupted,
+    ];
+
+    fn from_errno(errno: Errno) -> ErrorKind {
+        match errno {
+            Errno::ENOENT | Errno::ENOTDIR => ErrorKind::NotFound,
+            Errno::EACCES | Errno::EPERM | Errno::EROFS => ErrorKind::Permission,
+            Errno::EEXIST | Errno::EISDIR | Errno::ELOOP | Errno::ENAMETOOLONG => {
+                ErrorKind::CantCreate
+            }
+            _ => ErrorKind::Os,
+        }
+    }
+}
+
+/// A failed daemonization step: the step, the path or value involved, and
+/// the OS error where there is one.
+///
+/// Its `Display` is `<step>: <detail>[: <os error>]`, e.g.
+/// `pid file: /run/myd.pid: already running as PID 4242`. A launcher
+/// prints it as `<program>: cannot start daemon: <that>` with
+/// [`Error::exit`].
+#[derive(Debug, Clone)]
+pub struct Error {
+    step: Step,
+    kind: ErrorKind,
+    detail: String,
+    errno: Option<Errno>,
+}
+
+impl Error {
+    /// An error of `kind` in `step`, described by `detail` (which names the
+    /// path or value involved).
+    pub fn new(step: Step, kind: ErrorKind, detail: impl Into<String>) -> Error {
+        Error {
+            step,
+            kind,
+            detail: detail.into(),
+            errno: None,
+        }
+    }
+
+    /// An error from a failed system call; the kind follows from the errno.
+    pub fn os(step: Step, detail: impl Into<String>, errno: Errno) -> Error {
+        Error {
+            step,
+            kind: ErrorKind::from_errno(errno),
+            detail: detail.into(),
+            errno: Some(errno),
+        }
+    }
+
+    /// An error from an `io::Error`, keeping its OS error code.
+    pub fn io(step: Step, detail: impl Into<String>, err: &io::Error) -> Error {
+        match err.raw_os_error() {
+            Some(code) => Error::os(step, detail, Errno::from_raw(code)),
+            None => Error::new(step, ErrorKind::Os, format!("{}: {err}", detail.into())),
+        }
+    }
+
+    /// The step that failed.
+    pub fn step(&self) -> Step {
+        self.step
+    }
+
+    /// The kind of failure.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The path or value involved, and what was wrong with it.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
+    /// The OS error, when a system call failed.
+    pub fn errno(&self) -> Option<Errno> {
+        self.errno
+    }
+
+    /// The exit status a launcher uses for this error (see [`ErrorKind`]).
+    pub fn exit_code(&self) -> u8 {
+        self.kind.exit_code()
+    }
+
+    /// Prints `<program>: cannot start daemon: <self>` to stderr and exits
+    /// the process with [`exit_code`](Error::exit_code).
+    ///
+    /// ```no_run
+    /// let running = daemonizer::Daemon::new()
+    ///     .pidfile("/run/myd.pid")
+    ///     .start()
+    ///     .unwrap_or_else(|e| e.exit());
+    /// # drop(running);
+    /// ```
+    pub fn exit(&self) -> ! {
+        eprintln!("{}: cannot start daemon: {self}", program_name());
+        std::process::exit(i32::from(self.exit_code()))
+    }
+
+    /// Serialises the error for the readiness channel: kind, step, errno,
+    /// detail, separated by unit separators. Newlines in the detail are
+    /// flattened so that the launcher's message stays one line.
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let kind = ErrorKind::ALL
+            .iter()
+            .position(|k| *k == self.kind)
+            .unwrap_or(0);
+        let errno = self.errno.map_or(0, |e| e as i32);
+        let detail = self.detail.replace(['\n', '\x1f'], " ");
+        format!("{kind}\x1f{}\x1f{errno}\x1f{detail}", self.step.code()).into_bytes()
+    }
+
+    pub(crate) fn decode(bytes: &[u8]) -> Option<Error> {
+        let text = String::from_utf8_lossy(bytes);
+        let mut parts = text.splitn(4, '\x1f');
+        let kind = *ErrorKind::ALL.get(parts.next()?.parse::<usize>().ok()?)?;
+        let step = Step::from_code(parts.next()?.parse().ok()?)?;
+        let errno = match parts.next()?.parse::<i32>().ok()? {
+            0 => None,
+            code => Some(Errno::from_raw(code)),
+        };
+        let detail = parts.next()?.to_owned();
+        Some(Error {
+            step,
+            kind,
+            detail,
+            errno,
+        })
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.step, self.detail)?;
+        if let Some(errno) = self.errno {
+            write!(f, ": {}", errno.desc())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<Error> for io::Error {
+    fn from(err: Error) -> io::Error {
+        match err.errno {
+            Some(errno) => io::Error::new(io::Error::from(errno).kind(), err),
+            None => io::Error::other(err),
+        }
+    }
+}
+
+/// The base name of `argv[0]`, as printed before `: cannot start daemon:`.
+pub(crate) fn program_name() -> String {
+    std::env::args_os()
+        .next()
+        .map(std::path::PathBuf::from)
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "daemon".to_owned())
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_step_detail_and_os_error() {
+        let e = Error::os(Step::WorkDir, "/nonexistent", Errno::ENOENT);
+        assert_eq!(
+            e.to_string(),
+            "work dir: /nonexistent: No such file or directory"
+        );
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        assert_eq!(e.exit_code(), 66);
+    }
+
+    #[test]
+    fn encode_decode_round_trip() {
+        let e = Error::os(Step::User, "name \"x\"\nnext", Errno::EPERM);
+        let back = Error::decode(&e.encode()).expect("decodes");
+        assert_eq!(back.step(), Step::User);
+        assert_eq!(back.kind(), ErrorKind::Permission);
+        assert_eq!(back.errno(), Some(Errno::EPERM));
+        assert_eq!(back.detail(), "name \"x\" next");
+        let plain = Error::new(Step::PidFile, ErrorKind::AlreadyRunning, "p: already");
+        let back = Error::decode(&plain.encode()).expect("decodes");
+        assert_eq!(back.errno(), None);
+        assert_eq!(back.exit_code(), 75);
+        assert!(Error::decode(b"garbage").is_none());
+    }
+
+    #[test]
+    fn every_step_has_a_code() {
+        for step in Step::ALL {
+            assert_eq!(Step::from_code(step.code()), Some(step));
+        }
+    }
+}

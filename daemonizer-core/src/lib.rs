@@ -1,0 +1,54 @@
+//! The runtime of [`daemonizer`](https://docs.rs/daemonizer): the ordered,
+//! checked steps that turn a process into a well-behaved Unix daemon.
+//!
+//! Most programs use it through the `daemonizer` crate and its
+//! `#[daemonizer::daemon]` attribute; everything here can be used without
+//! the attribute through [`Daemon`]. The steps and their order are listed
+//! on [`Daemon::start`].
+//!
+//! # Anatomy of the crate
+//!
+//! | module | concern |
+//! |---|---|
+//! | `config` | [`Daemon`], the builder holding every setting |
+//! | `error` | [`Error`]: the failing [`Step`], the value, the OS error; exit statuses |
+//! | `start` | the orchestration of the steps, [`Daemonized`], stop and readiness functions |
+//! | `pidfile` | open, lock, write and remove the pid file |
+//! | `privileges` | user and group resolution and the privilege drop |
+//! | `dirs` | chroot, work dir, umask, resource limits |
+//! | `signals` | signal blocking across forks; handlers run on a thread |
+//! | `fds` | closing inherited fds (`close_range`, `/proc/self/fd`, bounded loop) |
+//! | `stdio` | stdin, stdout, stderr to `/dev/null` or files |
+//! | `readiness` | the pipe through which the launcher learns the outcome |
+//! | `notify`, `listen` | systemd's readiness protocol and socket activation |
+//! | `logfile` | [`LogFile`], a `log` backend whose fd is easy to preserve |
+#![cfg(unix)]
+
+mod config;
+mod dirs;
+mod error;
+mod fds;
+mod listen;
+mod logfile;
+mod notify;
+mod pidfile;
+mod privileges;
+mod readiness;
+mod signals;
+mod start;
+mod stdio;
+
+pub use config::{
+    is_truthy, Account, Daemon, Mode, Output, PreserveFd, Readiness, Resource, Signal,
+};
+pub use error::{Error, ErrorKind, Result, Step};
+pub use fds::CloseMethod;
+pub use listen::{listen_fds, ListenFd};
+pub use logfile::LogFile;
+pub use start::{
+    notify, notify_status, notify_watchdog, ready, request_stop, stop_requested, wait_for_stop,
+    wait_for_stop_timeout, watchdog, Daemonized, Launched,
+};
+
+#[doc(hidden)]
+pub mod __private;

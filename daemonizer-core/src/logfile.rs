@@ -1,0 +1,186 @@
+//! [`LogFile`]: a small `log` backend writing one line per record to a
+//! file (or stderr), whose fd is easy to keep through the fd sweep.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+enum Sink {
+    File(File),
+    Stderr,
+}
+
+/// A `log` backend that appends `<UTC time> <program>[<pid>] <LEVEL>
+/// <target>: <message>` lines to a file or to stderr.
+///
+/// It is the counterpart of pyzenkit's `get_logger_files`: a logger opened
+/// before daemonizing keeps its file through the fd sweep by passing it to
+/// [`Daemon::preserve`](crate::Daemon::preserve), with no raw fd numbers.
+/// Each line goes out in one `write(2)` on an `O_APPEND` file, so lines from
+/// several processes never interleave.
+///
+/// ```no_run
+/// use daemonizer::{Daemon, LogFile};
+///
+/// let log = LogFile::open("/var/log/myd.log")?;
+/// let daemon = Daemon::new()
+///     .preserve(&log)
+///     .start()
+///     .unwrap_or_else(|e| e.exit());
+/// log.install(log::LevelFilter::Info).expect("no other logger");
+/// log::info!("started as PID {}", daemon.pid());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct LogFile {
+    sink: Sink,
+}
+
+impl std::fmt::Debug for LogFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.sink {
+            Sink::File(file) => f.debug_tuple("LogFile").field(file).finish(),
+            Sink::Stderr => f.write_str("LogFile(stderr)"),
+        }
+    }
+}
+
+impl LogFile {
+    /// Opens `path` for appending (created with mode 0640 when missing,
+    /// close-on-exec).
+    pub fn open(path: impl AsRef<Path>) -> io::Result<LogFile> {
+        let file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o640)
+            .open(path)?;
+        Ok(LogFile {
+            sink: Sink::File(file),
+        })
+    }
+
+    /// Writes to fd 2, whatever it is at the time of each record: the
+    /// terminal in lite mode, the configured stderr file in full mode.
+    pub fn stderr() -> LogFile {
+        LogFile { sink: Sink::Stderr }
+    }
+
+    /// Installs this as the global `log` logger, with `level` as the
+    /// maximum level.
+    ///
+    /// # Errors
+    /// When another logger is already installed.
+    pub fn install(self, level: log::LevelFilter) -> Result<(), log::SetLoggerError> {
+        log::set_boxed_logger(Box::new(self))?;
+        log::set_max_level(level);
+        Ok(())
+    }
+
+    fn line(record: &log::Record<'_>) -> String {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let program = crate::error::program_name();
+        format!(
+            "{} {program}[{}] {} {}: {}\n",
+            utc(now.as_secs(), now.subsec_millis()),
+            std::process::id(),
+            record.level(),
+            record.target(),
+            record.args()
+        )
+    }
+}
+
+impl AsFd for LogFile {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match &self.sink {
+            Sink::File(file) => file.as_fd(),
+            // SAFETY: fd 2 stays open for the life of the process (a full
+            // start puts a file or /dev/null there, never closes it).
+            Sink::Stderr => unsafe { BorrowedFd::borrow_raw(2) },
+        }
+    }
+}
+
+impl log::Log for LogFile {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        // The `log` macros have checked the level already.
+        let line = LogFile::line(record);
+        // A logger has nowhere to report its own failure.
+        let _ = match &self.sink {
+            Sink::File(file) => (&*file).write_all(line.as_bytes()),
+            Sink::Stderr => io::stderr().lock().write_all(line.as_bytes()),
+        };
+    }
+
+    fn flush(&self) {
+        if let Sink::File(file) = &self.sink {
+            let _ = (&*file).flush();
+        }
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` for a Unix time.
+fn utc(secs: u64, millis: u32) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_formats_known_instants() {
+        assert_eq!(utc(0, 0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(utc(951_782_400, 5), "2000-02-29T00:00:00.005Z");
+        assert_eq!(utc(1_795_000_000, 999), "2026-11-18T11:06:40.999Z");
+    }
+
+    #[test]
+    fn lines_are_appended_to_the_file() {
+        let dir = std::env::temp_dir().join(format!("daemonizer-logfile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.log");
+        let _ = std::fs::remove_file(&path);
+        let log = LogFile::open(&path).unwrap();
+        log::Log::log(
+            &log,
+            &log::Record::builder()
+                .level(log::Level::Error)
+                .target("t")
+                .args(format_args!("hello {}", 1))
+                .build(),
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.ends_with(" ERROR t: hello 1\n"), "{text:?}");
+        assert!(
+            text.contains(&format!("[{}]", std::process::id())),
+            "{text:?}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,195 @@
+//! The readiness channel: a pipe created before the first fork. The daemon
+//! writes one message, `R<pid>\n` once ready or `E<error>\n` on failure;
+//! the launcher exits only after reading it. EOF without a message means
+//! the daemon died before it was ready.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::signal::{kill, killpg, SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+
+use crate::error::{Error, ErrorKind, Result, Step};
+
+/// Signals that abort a launcher waiting for its daemon.
+const ABORT_SIGNALS: [Signal; 4] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+];
+
+/// Creates the channel: `(read end, write end)`, both close-on-exec.
+pub(crate) fn channel() -> Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::os(Step::Readiness, "pipe", e))
+}
+
+fn write_all(fd: &OwnedFd, mut bytes: &[u8]) -> std::result::Result<(), Errno> {
+    while !bytes.is_empty() {
+        match nix::unistd::write(fd, bytes) {
+            Ok(n) => bytes = &bytes[n..],
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Tells the launcher that the daemon `pid` is ready, and closes the
+/// channel.
+pub(crate) fn report_ready(fd: OwnedFd, pid: i32) -> Result<()> {
+    write_all(&fd, format!("R{pid}\n").as_bytes())
+        .map_err(|e| Error::os(Step::Ready, "telling the launcher", e))
+}
+
+/// Tells the launcher why the start failed.
+pub(crate) fn report_error(fd: &OwnedFd, err: &Error) {
+    let mut msg = b"E".to_vec();
+    msg.extend(err.encode());
+    msg.push(b'\n');
+    // Nothing more can be done if the launcher is gone.
+    let _ = write_all(fd, &msg);
+}
+
+fn parse(buf: &[u8]) -> Option<std::result::Result<i32, Error>> {
+    let end = buf.iter().position(|b| *b == b'\n')?;
+    let line = &buf[..end];
+    Some(match line.first() {
+        Some(b'R') => std::str::from_utf8(&line[1..])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| garbled(line)),
+        Some(b'E') => Err(Error::decode(&line[1..]).unwrap_or_else(|| garbled(line))),
+        _ => Err(garbled(line)),
+    })
+}
+
+fn garbled(line: &[u8]) -> Error {
+    Error::new(
+        Step::Readiness,
+        ErrorKind::Software,
+        format!(
+            "unexpected message from the daemon: {:?}",
+            String::from_utf8_lossy(line)
+        ),
+    )
+}
+
+/// In the launcher: waits for the daemon's message, then reaps the first
+/// child. A stop signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT; all blocked
+/// since before the fork) aborts the start: the daemon is killed, so
+/// nothing half-started is left behind.
+pub(crate) fn wait(read: OwnedFd, child: Pid, mask: &SigSet) -> Result<i32> {
+    let result = wait_inner(&read, child, mask);
+    // The first child exits right after the second fork; reap it.
+    let _ = waitpid(child, None);
+    result
+}
+
+fn wait_inner(read: &OwnedFd, child: Pid, caller_mask: &SigSet) -> Result<i32> {
+    let mut abort = SigSet::empty();
+    for signal in ABORT_SIGNALS {
+        // A signal the caller itself blocked stays the caller's business.
+        if !caller_mask.contains(signal) {
+            abort.add(signal);
+        }
+    }
+    let sigfd = SignalFd::with_flags(&abort, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .map_err(|e| Error::os(Step::Readiness, "signalfd", e))?;
+    let mut buf = Vec::new();
+    let mut aborted: Option<Signal> = None;
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: read.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: sigfd.as_fd().as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        let watched = if aborted.is_some() { 1 } else { 2 };
+        // SAFETY: `fds` is a valid array of `watched` pollfd structs.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), watched, -1) };
+        if rc < 0 {
+            match Errno::last() {
+                Errno::EINTR => continue,
+                e => return Err(Error::os(Step::Readiness, "poll", e)),
+            }
+        }
+        if fds[0].revents != 0 {
+            let mut chunk = [0u8; 4096];
+            match nix::unistd::read(read, &mut chunk) {
+                Ok(0) => {
+                    return Err(match (parse(&buf), aborted) {
+                        (_, Some(signal)) => interrupted(signal),
+                        (Some(Err(e)), None) => e,
+                        _ => Error::new(
+                            Step::Readiness,
+                            ErrorKind::Software,
+                            "the daemon exited before it reported ready",
+                        ),
+                    });
+                }
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Err(Errno::EINTR) => {}
+                Err(e) => return Err(Error::os(Step::Readiness, "read", e)),
+            }
+            if aborted.is_none() {
+                match parse(&buf) {
+                    Some(Ok(pid)) => return Ok(pid),
+                    // An error message is followed by the daemon's exit;
+                    // stop at the message, the daemon is on its way out.
+                    Some(Err(e)) => return Err(e),
+                    None => {}
+                }
+            }
+        }
+        if aborted.is_none() && fds[1].revents != 0 {
+            if let Ok(Some(info)) = sigfd.read_signal() {
+                let signal = Signal::try_from(info.ssi_signo as i32).unwrap_or(Signal::SIGTERM);
+                log::debug!("readiness: {signal} while waiting; stopping the daemon");
+                aborted = Some(signal);
+                // Before setsid the child leads no group: kill it alone;
+                // after it, the group holds the daemon too.
+                let _ = kill(child, Signal::SIGKILL);
+                let _ = killpg(child, Signal::SIGKILL);
+            }
+        }
+    }
+}
+
+fn interrupted(signal: Signal) -> Error {
+    Error::new(
+        Step::Readiness,
+        ErrorKind::Interrupted,
+        format!("{signal} received while waiting for the daemon; the daemon was stopped"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_parse() {
+        assert_eq!(parse(b"R42\n").unwrap().unwrap(), 42);
+        assert!(parse(b"R42").is_none());
+        let err = Error::os(Step::WorkDir, "/x", Errno::ENOENT);
+        let mut line = b"E".to_vec();
+        line.extend(err.encode());
+        line.push(b'\n');
+        let back = parse(&line).unwrap().unwrap_err();
+        assert_eq!(back.to_string(), err.to_string());
+        assert_eq!(
+            parse(b"Zzz\n").unwrap().unwrap_err().kind(),
+            ErrorKind::Software
+        );
+    }
+}

@@ -1,0 +1,227 @@
+//! Signals: blocked (and SIGHUP ignored) across the forks; afterwards each
+//! handled signal writes its number into a pipe from the raw handler (the
+//! one async-signal-safe thing it does), and a dedicated thread reads the
+//! pipe and runs the user's closure in normal context.
+//!
+//! The raw handlers are registered through `signal-hook-registry`, the
+//! registry tokio and signal-hook use, so `tokio::signal` and the daemon's
+//! handlers chain instead of replacing each other.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::os::fd::{AsRawFd, RawFd};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use nix::fcntl::OFlag;
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
+
+use crate::config::Handler;
+use crate::error::{Error, ErrorKind, Result, Step};
+
+/// Signals whose default action ends the daemon cleanly when the user has
+/// no handler for them.
+pub(crate) const STOP_SIGNALS: [Signal; 2] = [Signal::SIGTERM, Signal::SIGINT];
+
+/// Refuses signals that cannot be handled, or not in normal context, and
+/// signals given two handlers.
+pub(crate) fn check(handlers: &[(Signal, Handler)]) -> Result<()> {
+    let mut seen = Vec::new();
+    for (signal, _) in handlers {
+        let why = match signal {
+            Signal::SIGKILL | Signal::SIGSTOP => Some("cannot be caught"),
+            Signal::SIGSEGV
+            | Signal::SIGBUS
+            | Signal::SIGFPE
+            | Signal::SIGILL
+            | Signal::SIGTRAP
+            | Signal::SIGABRT
+            | Signal::SIGSYS => {
+                Some("is a fault signal and cannot be handled outside the faulting thread")
+            }
+            _ => None,
+        };
+        if let Some(why) = why {
+            return Err(Error::new(
+                Step::Signals,
+                ErrorKind::Config,
+                format!("{signal} {why}"),
+            ));
+        }
+        if seen.contains(signal) {
+            return Err(Error::new(
+                Step::Signals,
+                ErrorKind::Config,
+                format!("{signal} has more than one handler"),
+            ));
+        }
+        seen.push(*signal);
+    }
+    Ok(())
+}
+
+/// The signal state saved before the forks and restored once handlers are
+/// in place.
+pub(crate) struct Blocked {
+    mask: SigSet,
+    hup: SigAction,
+}
+
+/// Blocks every signal and ignores SIGHUP, so that nothing interrupts the
+/// forks half-way and the session leader's exit cannot hang up the daemon.
+pub(crate) fn block_for_fork() -> Result<Blocked> {
+    let mut old = SigSet::empty();
+    nix::sys::signal::pthread_sigmask(
+        SigmaskHow::SIG_SETMASK,
+        Some(&SigSet::all()),
+        Some(&mut old),
+    )
+    .map_err(|e| Error::os(Step::Detach, "blocking signals", e))?;
+    let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+    // SAFETY: installing SIG_IGN runs no code in signal context.
+    let hup = unsafe { sigaction(Signal::SIGHUP, &ignore) }.map_err(|e| {
+        let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+        Error::os(Step::Detach, "ignoring SIGHUP", e)
+    })?;
+    Ok(Blocked { mask: old, hup })
+}
+
+impl Blocked {
+    /// The caller's signal mask, as it was before the forks.
+    pub(crate) fn mask(&self) -> &SigSet {
+        &self.mask
+    }
+
+    /// Puts back SIGHUP's disposition and the signal mask (in a launcher
+    /// whose start failed).
+    pub(crate) fn restore(self) {
+        let _ = unblock(self, false);
+    }
+}
+
+/// What the signal thread does with a signal nobody else handles.
+pub(crate) type DefaultAction = fn(Signal);
+/// Called around a SIGHUP handler (reload notification).
+pub(crate) type ReloadHook = fn(bool);
+
+/// The running signal machinery: the pipe's fds, kept through the fd sweep.
+pub(crate) struct SignalThread {
+    fds: [RawFd; 2],
+}
+
+impl SignalThread {
+    /// The fds the fd sweep must keep.
+    pub(crate) fn fds(&self) -> [RawFd; 2] {
+        self.fds
+    }
+}
+
+fn write_byte(fd: RawFd, byte: u8) {
+    // SAFETY: runs in signal context: errno is saved and restored, and
+    // write(2) on a non-blocking pipe is async-signal-safe.
+    unsafe {
+        let errno = *libc::__errno_location();
+        libc::write(fd, (&byte as *const u8).cast(), 1);
+        *libc::__errno_location() = errno;
+    }
+}
+
+/// Installs the raw handlers and starts the signal thread. `handlers` are
+/// the user's; SIGTERM and SIGINT without one get `default`. SIGHUP keeps
+/// the disposition saved in `blocked` unless the user handles it.
+pub(crate) fn install(
+    handlers: Vec<(Signal, Handler)>,
+    default: DefaultAction,
+    reload: ReloadHook,
+) -> Result<SignalThread> {
+    let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)
+        .map_err(|e| Error::os(Step::Signals, "pipe", e))?;
+    // The reading side blocks; only the writing side must never block.
+    nix::fcntl::fcntl(&read, nix::fcntl::FcntlArg::F_SETFL(OFlag::empty()))
+        .map_err(|e| Error::os(Step::Signals, "pipe", e))?;
+    let write_fd = write.as_raw_fd();
+    let fds = [read.as_raw_fd(), write_fd];
+
+    let mut table: HashMap<i32, Handler> = HashMap::new();
+    let mut handled: Vec<Signal> = Vec::new();
+    for (signal, handler) in handlers {
+        handled.push(signal);
+        table.insert(signal as i32, handler);
+    }
+    for signal in STOP_SIGNALS {
+        if !handled.contains(&signal) {
+            handled.push(signal);
+        }
+    }
+    for signal in &handled {
+        let byte = *signal as i32 as u8;
+        // SAFETY: the action only calls `write_byte`, which is
+        // async-signal-safe; the write end lives as long as the process
+        // (it is leaked below).
+        unsafe {
+            signal_hook_registry::register(*signal as i32, move || write_byte(write_fd, byte))
+        }
+        .map_err(|e| Error::io(Step::Signals, format!("{signal}"), &e))?;
+    }
+    // The write end must outlive every handler: never close it.
+    std::mem::forget(write);
+
+    let mut file = std::fs::File::from(read);
+    std::thread::Builder::new()
+        .name("daemonizer-signals".into())
+        .spawn(move || {
+            let mut table = table;
+            let mut byte = [0u8; 1];
+            loop {
+                match file.read(&mut byte) {
+                    Ok(1) => {}
+                    Ok(_) => return,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        log::error!("signals: reading the signal pipe: {e}");
+                        return;
+                    }
+                }
+                let Ok(signal) = Signal::try_from(i32::from(byte[0])) else {
+                    continue;
+                };
+                match table.get_mut(&(signal as i32)) {
+                    Some(handler) => {
+                        log::debug!("signals: {signal}: calling the handler");
+                        let is_reload = signal == Signal::SIGHUP;
+                        if is_reload {
+                            reload(true);
+                        }
+                        if catch_unwind(AssertUnwindSafe(|| handler(signal))).is_err() {
+                            log::error!("signals: the handler for {signal} panicked");
+                        }
+                        if is_reload {
+                            reload(false);
+                        }
+                    }
+                    None => default(signal),
+                }
+            }
+        })
+        .map_err(|e| Error::io(Step::Signals, "starting the signal thread", &e))?;
+    log::debug!(
+        "signals: handling {}",
+        handled
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(SignalThread { fds })
+}
+
+/// Restores SIGHUP and the mask after [`install`], in the daemon.
+pub(crate) fn unblock(blocked: Blocked, user_handles_hup: bool) -> Result<()> {
+    if !user_handles_hup {
+        // SAFETY: restores the disposition that was in place before.
+        unsafe { sigaction(Signal::SIGHUP, &blocked.hup) }
+            .map_err(|e| Error::os(Step::Signals, "restoring SIGHUP", e))?;
+    }
+    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&blocked.mask), None)
+        .map_err(|e| Error::os(Step::Signals, "unblocking signals", e))?;
+    Ok(())
+}

@@ -1,0 +1,672 @@
+//! The orchestration: the steps in order, in the launcher and in the
+//! daemon, and the state the running daemon keeps.
+
+use std::os::fd::{OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use nix::unistd::{fork, getpid, setsid, ForkResult};
+
+use crate::config::{Daemon, Mode, Output, Readiness};
+use crate::dirs;
+use crate::error::{Error, ErrorKind, Result, Step};
+use crate::fds;
+use crate::listen;
+use crate::notify::{self, Notifier};
+use crate::pidfile::PidFile;
+use crate::privileges;
+use crate::readiness;
+use crate::signals;
+use crate::stdio::Stdio;
+
+/// What the launcher knows once the daemon is ready; handed to
+/// [`Daemon::on_launched`] in full mode.
+#[derive(Debug, Clone)]
+pub struct Launched {
+    pid: i32,
+    pidfile: Option<PathBuf>,
+    stdout: Output,
+    stderr: Output,
+}
+
+impl Launched {
+    /// The daemon's PID.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+    /// The pid file, when there is one.
+    pub fn pidfile(&self) -> Option<&Path> {
+        self.pidfile.as_deref()
+    }
+    /// Where the daemon's stdout goes.
+    pub fn stdout(&self) -> &Output {
+        &self.stdout
+    }
+    /// Where the daemon's stderr goes.
+    pub fn stderr(&self) -> &Output {
+        &self.stderr
+    }
+}
+
+/// State shared by the handle, the signal thread and the exit hook.
+struct Shared {
+    pid: i32,
+    mode: Mode,
+    pidfile: Option<PidFile>,
+    notifier: Option<Notifier>,
+    keep_notify_socket: bool,
+    watchdog: Option<Duration>,
+    /// Readiness is still to be reported.
+    pending: AtomicBool,
+    stop: Mutex<Option<Signal>>,
+    stop_changed: Condvar,
+    /// Set once the body asks about stops: a stop request then no longer
+    /// ends the process at once.
+    watched: AtomicBool,
+    stopping_sent: AtomicBool,
+}
+
+static SHARED: OnceLock<Shared> = OnceLock::new();
+static STARTED: AtomicBool = AtomicBool::new(false);
+/// The daemon's end of the readiness channel (full mode), until it reports.
+static CHANNEL: Mutex<Option<OwnedFd>> = Mutex::new(None);
+
+fn take_channel() -> Option<OwnedFd> {
+    CHANNEL.lock().unwrap_or_else(|p| p.into_inner()).take()
+}
+
+impl Shared {
+    fn notify(&self, state: &str) {
+        if let Some(notifier) = &self.notifier {
+            if let Err(e) = notifier.send(state) {
+                log::warn!("notify: {e}");
+            }
+        }
+    }
+
+    /// Everything a way out must do: announce the stop, remove the pid
+    /// file. Only the daemon process itself does it, and only once.
+    fn leave(&self) {
+        if getpid().as_raw() != self.pid {
+            return;
+        }
+        if !self.stopping_sent.swap(true, Ordering::SeqCst) {
+            self.notify(&notify::stopping_message());
+        }
+        if let Some(pidfile) = &self.pidfile {
+            pidfile.remove();
+        }
+    }
+
+    fn report_ready(&self) -> Result<()> {
+        if !self.pending.swap(false, Ordering::SeqCst) {
+            return Ok(());
+        }
+        match self.mode {
+            // Full mode: the launcher relays READY=1 with MAINPID, as the
+            // process the supervisor started.
+            Mode::Full => match take_channel() {
+                Some(fd) => readiness::report_ready(fd, self.pid)?,
+                None => {
+                    return Err(Error::new(
+                        Step::Ready,
+                        ErrorKind::Software,
+                        "the launcher's channel is gone",
+                    ))
+                }
+            },
+            Mode::Lite => {
+                if let Some(notifier) = &self.notifier {
+                    notifier.send(&notify::ready_message(None))?;
+                }
+            }
+        }
+        if !self.keep_notify_socket {
+            notify::unset_env();
+        }
+        log::debug!("ready: PID {}", self.pid);
+        Ok(())
+    }
+
+    fn request_stop(&self, signal: Signal) {
+        let mut stop = self.stop.lock().unwrap_or_else(|p| p.into_inner());
+        let second = stop.is_some();
+        *stop = Some(signal);
+        drop(stop);
+        self.stop_changed.notify_all();
+        if !self.stopping_sent.swap(true, Ordering::SeqCst) {
+            self.notify(&notify::stopping_message());
+        }
+        if second || !self.watched.load(Ordering::SeqCst) {
+            log::debug!("stop: {signal}; exiting");
+            self.leave();
+            std::process::exit(0);
+        }
+        log::debug!("stop: {signal}; the body was asked to stop");
+    }
+}
+
+fn default_action(signal: Signal) {
+    if let Some(shared) = SHARED.get() {
+        shared.request_stop(signal);
+    }
+}
+
+fn reload_hook(before: bool) {
+    if let Some(shared) = SHARED.get() {
+        if before {
+            shared.notify(&notify::reloading_message());
+        } else {
+            shared.notify(&notify::ready_message(None));
+        }
+    }
+}
+
+extern "C" fn at_exit() {
+    if let Some(shared) = SHARED.get() {
+        shared.leave();
+    }
+}
+
+/// The running daemon: owns the pid-file lock and the signal thread.
+///
+/// Dropping it (at the end of `main`, or while a panic unwinds) removes the
+/// pid file; so does `std::process::exit` and a stop signal. Only the
+/// daemon process does that, never a child it forked.
+#[derive(Debug)]
+pub struct Daemonized {
+    pid: i32,
+    mode: Mode,
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl Daemonized {
+    /// The daemon's PID.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// The mode it was started in.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The pid file, when there is one.
+    pub fn pidfile(&self) -> Option<&Path> {
+        SHARED.get()?.pidfile.as_ref().map(PidFile::path)
+    }
+
+    /// See [`stop_requested`].
+    pub fn stop_requested(&self) -> bool {
+        stop_requested()
+    }
+
+    /// See [`wait_for_stop`].
+    pub fn wait_for_stop(&self) -> Signal {
+        wait_for_stop()
+    }
+
+    /// See [`wait_for_stop_timeout`].
+    pub fn wait_for_stop_timeout(&self, timeout: Duration) -> Option<Signal> {
+        wait_for_stop_timeout(timeout)
+    }
+
+    /// See [`ready`].
+    pub fn ready(&self) -> Result<()> {
+        ready()
+    }
+}
+
+impl Drop for Daemonized {
+    fn drop(&mut self) {
+        if let Some(shared) = SHARED.get() {
+            shared.leave();
+        }
+    }
+}
+
+fn watched() -> Option<&'static Shared> {
+    let shared = SHARED.get()?;
+    shared.watched.store(true, Ordering::SeqCst);
+    Some(shared)
+}
+
+/// Whether SIGTERM or SIGINT (without a user handler) asked the daemon to
+/// stop.
+///
+/// The first call also changes what such a signal does: until then it ends
+/// the daemon at once (cleanly: pid file removed, exit status 0); from then
+/// on it only sets this flag, so the body can shut down gracefully. A
+/// second stop signal still ends the daemon at once.
+///
+/// ```no_run
+/// #[daemonizer::daemon(pidfile = "/run/myd.pid")]
+/// fn main() {
+///     while !daemonizer::stop_requested() {
+///         // one unit of work
+///     }
+///     // flush, close, say goodbye
+/// }
+/// ```
+pub fn stop_requested() -> bool {
+    watched().is_some_and(|s| s.stop.lock().unwrap_or_else(|p| p.into_inner()).is_some())
+}
+
+/// Blocks until a stop is requested and returns the signal that asked for
+/// it (see [`stop_requested`] for what changes with the first call). Outside
+/// a started daemon it returns at once with `SIGTERM`.
+pub fn wait_for_stop() -> Signal {
+    loop {
+        if let Some(signal) = wait_for_stop_timeout(Duration::from_secs(3600)) {
+            return signal;
+        }
+    }
+}
+
+/// Like [`wait_for_stop`], giving up after `timeout` (`None`).
+pub fn wait_for_stop_timeout(timeout: Duration) -> Option<Signal> {
+    let Some(shared) = watched() else {
+        return Some(Signal::SIGTERM);
+    };
+    let deadline = Instant::now() + timeout;
+    let mut stop = shared.stop.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        if let Some(signal) = *stop {
+            return Some(signal);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        stop = shared
+            .stop_changed
+            .wait_timeout(stop, left)
+            .unwrap_or_else(|p| p.into_inner())
+            .0;
+    }
+}
+
+/// Asks the daemon to stop, as SIGTERM would (for a handler or another
+/// thread of the body).
+pub fn request_stop() {
+    if let Some(shared) = SHARED.get() {
+        shared.request_stop(Signal::SIGTERM);
+    }
+}
+
+/// Reports that start-up is complete, under [`Readiness::Manual`]: in full
+/// mode the launcher exits 0 now; under a supervisor `READY=1` is sent.
+/// Calling it again, or under [`Readiness::Auto`], does nothing.
+///
+/// ```no_run
+/// let daemon = daemonizer::Daemon::new()
+///     .readiness(daemonizer::Readiness::Manual)
+///     .start()
+///     .unwrap_or_else(|e| e.exit());
+/// let listener = std::net::TcpListener::bind("127.0.0.1:8080").unwrap();
+/// daemonizer::ready().unwrap();
+/// # drop((daemon, listener));
+/// ```
+pub fn ready() -> Result<()> {
+    match SHARED.get() {
+        Some(shared) => shared.report_ready(),
+        None => Err(Error::new(
+            Step::Ready,
+            ErrorKind::Software,
+            "ready() called before the daemon started",
+        )),
+    }
+}
+
+/// Sends a raw state string (e.g. `"STATUS=warming up"`) to the
+/// supervisor; `false` when no supervisor listens (`NOTIFY_SOCKET` was not
+/// set at start).
+pub fn notify(state: &str) -> Result<bool> {
+    match SHARED.get().and_then(|s| s.notifier.as_ref()) {
+        Some(notifier) => notifier.send(state).map(|()| true),
+        None => Ok(false),
+    }
+}
+
+/// The interval within which the supervisor expects [`notify_watchdog`]
+/// (from `WATCHDOG_USEC`, when `WATCHDOG_PID` is unset or names the process
+/// the supervisor started); `None` when no watchdog is set.
+///
+/// Ping at half the interval:
+///
+/// ```no_run
+/// if let Some(interval) = daemonizer::watchdog() {
+///     std::thread::spawn(move || loop {
+///         let _ = daemonizer::notify_watchdog();
+///         std::thread::sleep(interval / 2);
+///     });
+/// }
+/// ```
+pub fn watchdog() -> Option<Duration> {
+    SHARED.get()?.watchdog
+}
+
+/// Sends `STATUS=<text>` (a line shown by `systemctl status`); `false`
+/// when no supervisor listens.
+pub fn notify_status(text: &str) -> Result<bool> {
+    notify(&notify::status_message(text))
+}
+
+/// Sends `WATCHDOG=1` to the supervisor; `false` when there is none.
+pub fn notify_watchdog() -> Result<bool> {
+    notify(&notify::watchdog_message())
+}
+
+fn thread_count() -> Result<usize> {
+    std::fs::read_dir("/proc/self/task")
+        .map(|dir| dir.count())
+        .map_err(|e| Error::io(Step::Preflight, "counting threads in /proc/self/task", &e))
+}
+
+/// Everything prepared in the launcher.
+struct Prepared {
+    daemon: Daemon,
+    creds: Option<privileges::Credentials>,
+    stdio: Option<Stdio>,
+    notifier: Option<Notifier>,
+    watchdog: Option<Duration>,
+    listen: Vec<RawFd>,
+    pidfile: Option<PidFile>,
+}
+
+impl Daemon {
+    /// Runs the daemonization steps, in this order (full mode; lite mode
+    /// skips 2, 3, 7 and 8):
+    ///
+    /// 0. preflight, in the launcher: refuse a process with several threads;
+    ///    check every path and value; resolve user and group names (from
+    ///    the host's databases, before any chroot); open `/dev/null`, the
+    ///    output files and the supervisor's socket;
+    /// 1. pid file: open and lock (a running daemon means "already running
+    ///    as PID N", and the file is not touched);
+    /// 2. readiness channel: a pipe the launcher waits on;
+    /// 3. detach: fork, `setsid`, fork, with signals blocked and SIGHUP
+    ///    ignored; the daemon is not a session leader;
+    /// 4. directories and limits: chroot, work dir, umask, resource limits;
+    /// 5. user and group: supplementary groups, gid, uid, then a check that
+    ///    root cannot be regained;
+    /// 6. signal handlers (a thread runs them in normal context);
+    /// 7. close inherited fds, keeping the preserved ones;
+    /// 8. stdio to `/dev/null` or the configured files;
+    /// 9. pid file: write the daemon's PID;
+    /// 10. ready: tell the launcher (which exits 0) and the supervisor.
+    ///
+    /// In full mode, on success, this returns in the daemon only: the
+    /// launching process exits with status 0 once the daemon is ready (after
+    /// running [`on_launched`](Daemon::on_launched)). Any failure, before or
+    /// after the fork, is returned in the launching process, with nothing
+    /// left behind: no daemon, no pid file created by this start.
+    ///
+    /// # Errors
+    /// The failing step, the value involved and the OS error; see
+    /// [`ErrorKind`] for the exit statuses [`Error::exit`] uses.
+    pub fn start(self) -> Result<Daemonized> {
+        if STARTED.swap(true, Ordering::SeqCst) {
+            return Err(Error::new(
+                Step::Preflight,
+                ErrorKind::Software,
+                "this process has already been daemonized",
+            ));
+        }
+        let prepared = match preflight(self) {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                STARTED.store(false, Ordering::SeqCst);
+                return Err(e);
+            }
+        };
+        match prepared.daemon.mode {
+            Mode::Full => launch(prepared),
+            Mode::Lite => run_steps(prepared, None).inspect_err(|_| {
+                if let Some(pidfile) = SHARED.get().and_then(|s| s.pidfile.as_ref()) {
+                    pidfile.discard();
+                }
+            }),
+        }
+        .inspect_err(|_| STARTED.store(false, Ordering::SeqCst))
+    }
+}
+
+/// Step 0 and step 1, in the launcher.
+fn preflight(mut daemon: Daemon) -> Result<Prepared> {
+    log::debug!("preflight: {:?}", daemon);
+    let full = daemon.mode == Mode::Full;
+    if full {
+        let threads = thread_count()?;
+        if threads > 1 {
+            return Err(Error::new(
+                Step::Preflight,
+                ErrorKind::Software,
+                format!(
+                    "the process runs {threads} threads; a full start must come before any \
+                     thread or async runtime exists (put #[daemonizer::daemon] outermost, or use lite mode)"
+                ),
+            ));
+        }
+    }
+    signals::check(&daemon.handlers)?;
+    dirs::preflight(
+        daemon.chroot.as_deref(),
+        daemon.work_dir.as_deref(),
+        daemon.umask,
+        &daemon.limits,
+    )?;
+    let creds = privileges::resolve(daemon.user.as_ref(), daemon.group.as_ref())?;
+    let stdio = if full {
+        fds::check_open(&daemon.preserve)?;
+        Some(Stdio::open(&daemon.stdout, &daemon.stderr)?)
+    } else {
+        None
+    };
+    let notifier = Notifier::from_env()?;
+    // The variables address the process the supervisor started: this one.
+    let watchdog = notify::watchdog_from_env(getpid().as_raw());
+    let listen = listen::take_from_env(getpid().as_raw())?;
+    let listen_fds: Vec<RawFd> = listen.iter().map(|(fd, _)| *fd).collect();
+    listen::store(listen);
+    let pidfile = daemon
+        .pidfile
+        .take()
+        .map(|path| PidFile::acquire(&path))
+        .transpose()?;
+    Ok(Prepared {
+        daemon,
+        creds,
+        stdio,
+        notifier,
+        watchdog,
+        listen: listen_fds,
+        pidfile,
+    })
+}
+
+/// Steps 2 and 3, then the launcher's wait; the daemon goes on with
+/// [`run_steps`].
+fn launch(mut prepared: Prepared) -> Result<Daemonized> {
+    let undo = |prepared: &Prepared| {
+        if let Some(pidfile) = &prepared.pidfile {
+            pidfile.discard();
+        }
+    };
+    let (rx, tx) = readiness::channel().inspect_err(|_| undo(&prepared))?;
+    let blocked = signals::block_for_fork().inspect_err(|_| undo(&prepared))?;
+    log::debug!("detach: forking");
+    // SAFETY: the process has one thread (checked in preflight), so the
+    // child may run any code: no lock can be held by a thread that does
+    // not exist in it.
+    match unsafe { fork() } {
+        Err(e) => {
+            blocked.restore();
+            undo(&prepared);
+            Err(Error::os(Step::Detach, "fork", e))
+        }
+        Ok(ForkResult::Parent { child }) => {
+            drop(tx);
+            match readiness::wait(rx, child, blocked.mask()) {
+                Ok(pid) => {
+                    if let Some(notifier) = &prepared.notifier {
+                        if let Err(e) = notifier.send(&notify::ready_message(Some(pid))) {
+                            log::warn!("notify: {e}");
+                        }
+                    }
+                    if let Some(announce) = prepared.daemon.on_launched.take() {
+                        announce(&Launched {
+                            pid,
+                            pidfile: prepared.pidfile.as_ref().map(|p| p.path().to_owned()),
+                            stdout: prepared.daemon.stdout.clone(),
+                            stderr: prepared.daemon.stderr.clone(),
+                        });
+                    }
+                    use std::io::Write;
+                    let _ = std::io::stdout().flush();
+                    let _ = std::io::stderr().flush();
+                    // The launcher's work is done; `_exit` skips exit hooks
+                    // that belong to the daemon's life, not the launcher's.
+                    // SAFETY: _exit ends the process at once.
+                    unsafe { libc::_exit(0) }
+                }
+                Err(e) => {
+                    blocked.restore();
+                    undo(&prepared);
+                    Err(e)
+                }
+            }
+        }
+        Ok(ForkResult::Child) => {
+            drop(rx);
+            let outcome = setsid()
+                .map_err(|e| Error::os(Step::Detach, "setsid", e))
+                .and_then(|_| {
+                    // SAFETY: still one thread, as above.
+                    unsafe { fork() }.map_err(|e| Error::os(Step::Detach, "second fork", e))
+                });
+            match outcome {
+                Ok(ForkResult::Parent { .. }) => {
+                    // SAFETY: the session leader leaves at once, running
+                    // nothing of the parent's (no exit hooks, no flushes).
+                    unsafe { libc::_exit(0) }
+                }
+                Ok(ForkResult::Child) => {}
+                Err(e) => {
+                    readiness::report_error(&tx, &e);
+                    // SAFETY: as above.
+                    unsafe { libc::_exit(i32::from(e.exit_code())) }
+                }
+            }
+            log::debug!("detach: daemon PID {}", getpid());
+            *CHANNEL.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
+            match run_steps(prepared, Some(blocked)) {
+                Ok(running) => Ok(running),
+                Err(e) => {
+                    if let Some(tx) = take_channel() {
+                        readiness::report_error(&tx, &e);
+                    }
+                    // SAFETY: the failed daemon leaves without running the
+                    // caller's code; the launcher reports the error.
+                    unsafe { libc::_exit(i32::from(e.exit_code())) }
+                }
+            }
+        }
+    }
+}
+
+/// Steps 4 to 10: in the daemon (full mode) or in the process itself (lite
+/// mode).
+fn run_steps(prepared: Prepared, blocked: Option<signals::Blocked>) -> Result<Daemonized> {
+    let Prepared {
+        daemon,
+        creds,
+        stdio,
+        notifier,
+        watchdog,
+        listen,
+        pidfile,
+    } = prepared;
+    let pid = getpid().as_raw();
+    let mut keep: Vec<RawFd> = daemon.preserve.clone();
+    keep.extend(pidfile.iter().flat_map(PidFile::fds));
+    keep.extend(
+        CHANNEL
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(std::os::fd::AsRawFd::as_raw_fd),
+    );
+    keep.extend(stdio.iter().flat_map(Stdio::fds));
+    keep.extend(notifier.iter().map(Notifier::raw_fd));
+    keep.extend(listen.iter().copied());
+    // From here on the pid file lives in the shared state, where every way
+    // out (error, drop, exit, stop signal) finds it.
+    let shared = Shared {
+        pid,
+        mode: daemon.mode,
+        pidfile,
+        notifier,
+        keep_notify_socket: daemon.keep_notify_socket,
+        watchdog,
+        pending: AtomicBool::new(true),
+        stop: Mutex::new(None),
+        stop_changed: Condvar::new(),
+        watched: AtomicBool::new(false),
+        stopping_sent: AtomicBool::new(false),
+    };
+    if SHARED.set(shared).is_err() {
+        return Err(Error::new(
+            Step::Preflight,
+            ErrorKind::Software,
+            "this process has already been daemonized",
+        ));
+    }
+    let shared = SHARED.get().expect("just set");
+
+    dirs::apply_dirs(
+        daemon.chroot.as_deref(),
+        daemon.work_dir.as_deref(),
+        daemon.umask,
+    )?;
+    dirs::apply_limits(&daemon.limits)?;
+    if let Some(creds) = &creds {
+        creds.apply()?;
+    }
+
+    let user_handles_hup = daemon.handlers.iter().any(|(s, _)| *s == Signal::SIGHUP);
+    let thread = signals::install(daemon.handlers, default_action, reload_hook)?;
+    keep.extend(thread.fds());
+    if let Some(blocked) = blocked {
+        signals::unblock(blocked, user_handles_hup)?;
+    }
+
+    if let Some(stdio) = stdio {
+        let method = fds::close_inherited(&keep)?;
+        log::debug!("close fds: done with {method:?}");
+        stdio.redirect()?;
+    }
+
+    if let Some(pidfile) = &shared.pidfile {
+        pidfile.write_pid(pid)?;
+    }
+    // SAFETY: registers a plain extern "C" function with no captured state.
+    if unsafe { libc::atexit(at_exit) } != 0 {
+        return Err(Error::new(
+            Step::PidWrite,
+            ErrorKind::Os,
+            "atexit registration failed",
+        ));
+    }
+    if daemon.readiness == Readiness::Auto {
+        shared.report_ready()?;
+    }
+    Ok(Daemonized {
+        pid,
+        mode: shared.mode,
+        _not_send: std::marker::PhantomData,
+    })
+}

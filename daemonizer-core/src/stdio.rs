@@ -1,0 +1,112 @@
+//! Stdio: stdin from `/dev/null`, stdout and stderr to `/dev/null` or to
+//! files opened for appending. Everything is opened in the launcher, before
+//! any chroot or privilege drop, and put in place after the fd sweep.
+
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+use nix::errno::Errno;
+use nix::fcntl::{open, OFlag};
+use nix::sys::stat::{fstat, Mode, SFlag};
+
+use crate::config::Output;
+use crate::error::{Error, ErrorKind, Result, Step};
+
+/// The files that become fds 0, 1 and 2 of a full daemon.
+#[derive(Debug)]
+pub(crate) struct Stdio {
+    null: OwnedFd,
+    stdout: Option<OwnedFd>,
+    stderr: Option<OwnedFd>,
+}
+
+fn open_output(path: &Path) -> Result<OwnedFd> {
+    let shown = path.display();
+    if path.as_os_str().is_empty() {
+        return Err(Error::new(
+            Step::Stdio,
+            ErrorKind::Config,
+            "empty output path",
+        ));
+    }
+    let fd = open(
+        path,
+        OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_CREAT | OFlag::O_CLOEXEC | OFlag::O_NOCTTY,
+        Mode::from_bits_truncate(0o640),
+    )
+    .map_err(|e| Error::os(Step::Stdio, format!("{shown}"), e))?;
+    Ok(fd)
+}
+
+impl Stdio {
+    /// Opens `/dev/null` read-write and the output files.
+    pub(crate) fn open(stdout: &Output, stderr: &Output) -> Result<Stdio> {
+        let null = open(
+            "/dev/null",
+            OFlag::O_RDWR | OFlag::O_CLOEXEC | OFlag::O_NOCTTY,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::os(Step::Stdio, "/dev/null", e))?;
+        let st = fstat(&null).map_err(|e| Error::os(Step::Stdio, "/dev/null", e))?;
+        if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFCHR {
+            return Err(Error::new(
+                Step::Stdio,
+                ErrorKind::Os,
+                "/dev/null is not a character device",
+            ));
+        }
+        let file = |out: &Output| match out {
+            Output::Null => Ok(None),
+            Output::File(path) => open_output(path).map(Some),
+        };
+        Ok(Stdio {
+            null,
+            stdout: file(stdout)?,
+            stderr: file(stderr)?,
+        })
+    }
+
+    /// The fds the fd sweep must keep until [`redirect`](Stdio::redirect).
+    pub(crate) fn fds(&self) -> Vec<RawFd> {
+        let mut fds = vec![self.null.as_raw_fd()];
+        fds.extend(self.stdout.iter().map(AsRawFd::as_raw_fd));
+        fds.extend(self.stderr.iter().map(AsRawFd::as_raw_fd));
+        fds
+    }
+
+    /// Puts the files on fds 0, 1 and 2 and closes the originals.
+    pub(crate) fn redirect(self) -> Result<()> {
+        let null = self.null.as_raw_fd();
+        let targets = [
+            (0, null, "stdin"),
+            (
+                1,
+                self.stdout.as_ref().map_or(null, AsRawFd::as_raw_fd),
+                "stdout",
+            ),
+            (
+                2,
+                self.stderr.as_ref().map_or(null, AsRawFd::as_raw_fd),
+                "stderr",
+            ),
+        ];
+        for (to, from, name) in targets {
+            dup2(from, to).map_err(|e| Error::os(Step::Stdio, name, e))?;
+        }
+        log::debug!("stdio: redirected");
+        // Dropping `self` closes the temporaries; 0, 1 and 2 stay.
+        Ok(())
+    }
+}
+
+fn dup2(from: RawFd, to: RawFd) -> std::result::Result<(), Errno> {
+    loop {
+        // SAFETY: dup2 takes no pointers. It replaces fd `to`, which the
+        // standard streams refer to by number only.
+        let rc = unsafe { libc::dup2(from, to) };
+        match Errno::result(rc) {
+            Err(Errno::EINTR) | Err(Errno::EBUSY) => continue,
+            other => return other.map(drop),
+        }
+    }
+}
