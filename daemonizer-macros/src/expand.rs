@@ -194,3 +194,40 @@ fn limit(expr: &Expr) -> TokenStream {
         expr.to_token_stream()
     }
 }
+
+/// The function as written, next to the errors reported about it.
+///
+/// When its shape is what the errors are about (parameters, generics,
+/// `async` without a runtime), the compiler would add its own complaint
+/// about such a `main`; the function is then kept whole, body and all, as
+/// an inner function of a plain `fn main()`, which the compiler accepts.
+pub(crate) fn as_written(item: ItemFn) -> TokenStream {
+    let sig = &item.sig;
+    let misshapen = !sig.inputs.is_empty()
+        || sig.variadic.is_some()
+        || !sig.generics.params.is_empty()
+        || sig.generics.where_clause.is_some()
+        || (sig.asyncness.is_some() && !item.attrs.iter().any(is_runtime));
+    if !misshapen {
+        return item.into_token_stream();
+    }
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = item;
+    let attrs = attrs.iter().filter(|attr| !is_runtime(attr));
+    let constness = &sig.constness;
+    let ident = &sig.ident;
+    let output = &sig.output;
+    let mut inner = sig.clone();
+    inner.ident = format_ident!("__daemonizer_main");
+    quote! {
+        #(#attrs)*
+        #vis #constness fn #ident() #output {
+            #inner #block
+            ::core::unreachable!()
+        }
+    }
+}

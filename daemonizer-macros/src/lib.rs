@@ -69,7 +69,8 @@ fn daemon2(args: TokenStream2, item: TokenStream2) -> TokenStream2 {
         }
         // The function is emitted as written next to the errors, so that
         // the compiler does not add "`main` function not found" to them.
-        (Err(err), _, _) => with_error(err, item),
+        (Err(err), _, Some(function)) => with_error(err, expand::as_written(function)),
+        (Err(err), _, None) => with_error(err, item),
         _ => item,
     }
 }

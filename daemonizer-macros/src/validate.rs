@@ -265,21 +265,19 @@ fn umask(setting: &Setting, errors: &mut Errors) {
             )
         }
     };
-    let digits = lit.base10_digits();
     let written = lit.token().to_string();
     if written.len() > 1 && written.starts_with('0') && written.as_bytes()[1].is_ascii_digit() {
         // C reads 022 as octal; Rust reads it as twenty-two.
         errors.push(
             lit.span(),
             format!(
-                "`umask = {written}` is decimal in Rust: write `0o{}` for an octal mask",
-                written.trim_start_matches('0')
+                "`umask = {written}` is decimal in Rust: write `0o{written}` for an octal mask"
             ),
         );
     } else if umask_value(expr).is_none() {
         errors.push(
             lit.span(),
-            format!("umask {digits} is out of range: the largest mask is 0o777"),
+            format!("umask {written} is out of range: the largest mask is 0o777"),
         );
     }
 }
