@@ -1,0 +1,4 @@
+extern crate daemonizer as renamed;
+
+#[renamed::daemon(crate = "::renamed")]
+fn main() {}

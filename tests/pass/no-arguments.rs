@@ -1,0 +1,2 @@
+#[daemonizer::daemon]
+fn main() {}

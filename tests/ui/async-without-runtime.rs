@@ -1,0 +1,4 @@
+#[daemonizer::daemon(pidfile = "/tmp/demo.pid")]
+async fn main() {
+    std::future::ready(()).await;
+}

@@ -1,0 +1,2 @@
+#[daemonizer::daemon(pidfile = "/tmp/demo.pid")]
+const fn main() {}

@@ -1,0 +1,2 @@
+#[daemonizer::daemon(crate = "not a path")]
+fn main() {}

@@ -1,0 +1,2 @@
+#[daemonizer::daemon(crate = "::daemonizer_renamed")]
+fn main() {}

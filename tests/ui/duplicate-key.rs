@@ -1,0 +1,2 @@
+#[daemonizer::daemon(pidfile = "/tmp/a.pid", pidfile = "/tmp/b.pid")]
+fn main() {}

@@ -1,0 +1,2 @@
+#[daemonizer::daemon(limits(nofile = 1024, nofile = 4096))]
+fn main() {}

@@ -1,0 +1,2 @@
+#[daemonizer::daemon(pidfile = "", user = "")]
+fn main() {}

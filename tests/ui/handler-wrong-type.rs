@@ -1,0 +1,4 @@
+fn reload() {}
+
+#[daemonizer::daemon(signals(SIGHUP = reload))]
+fn main() {}

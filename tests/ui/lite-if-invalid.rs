@@ -1,0 +1,2 @@
+#[daemonizer::daemon(lite_if = "DEBUG=1")]
+fn main() {}

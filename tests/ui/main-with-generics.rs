@@ -1,0 +1,2 @@
+#[daemonizer::daemon(pidfile = "/tmp/demo.pid")]
+fn main<T>() {}

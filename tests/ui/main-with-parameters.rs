@@ -1,0 +1,4 @@
+#[daemonizer::daemon(pidfile = "/tmp/demo.pid")]
+fn main(verbose: bool) {
+    let _ = verbose;
+}

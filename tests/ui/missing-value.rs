@@ -1,0 +1,2 @@
+#[daemonizer::daemon(pidfile, signals = 1)]
+fn main() {}

@@ -1,0 +1,4 @@
+#[daemonizer::daemon(pidfile = "/tmp/demo.pid")]
+struct Config;
+
+fn main() {}

@@ -1,0 +1,2 @@
+#[daemonizer::daemon(pidfile = Some("/tmp/demo.pid"))]
+fn main() {}

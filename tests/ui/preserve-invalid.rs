@@ -1,0 +1,2 @@
+#[daemonizer::daemon(preserve = [3, -1, "log"])]
+fn main() {}

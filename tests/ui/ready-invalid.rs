@@ -1,0 +1,2 @@
+#[daemonizer::daemon(ready = "later")]
+fn main() {}

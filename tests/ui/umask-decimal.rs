@@ -1,0 +1,2 @@
+#[daemonizer::daemon(umask = 022)]
+fn main() {}

@@ -1,0 +1,2 @@
+#[daemonizer::daemon(umask = 0o1000)]
+fn main() {}

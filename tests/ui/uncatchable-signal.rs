@@ -1,0 +1,2 @@
+#[daemonizer::daemon(signals(SIGKILL = |_| {}))]
+fn main() {}

@@ -1,0 +1,2 @@
+#[daemonizer::daemon(pidfle = "/tmp/demo.pid")]
+fn main() {}

@@ -1,0 +1,2 @@
+#[daemonizer::daemon(limits(files = 1024))]
+fn main() {}

@@ -1,0 +1,2 @@
+#[daemonizer::daemon(signals(HUP = |_| {}, SIGFOO = |_| {}))]
+fn main() {}
