@@ -504,8 +504,8 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
     // not exist in it.
     match unsafe { fork() } {
         Err(e) => {
-            blocked.restore();
             undo(&prepared);
+            blocked.restore();
             Err(Error::os(Step::Detach, "fork", e))
         }
         Ok(ForkResult::Parent { child }) => {
@@ -534,8 +534,10 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
                     unsafe { libc::_exit(0) }
                 }
                 Err(e) => {
-                    blocked.restore();
+                    // Undo first: a stop signal still pending is delivered
+                    // when the mask is restored and may end the launcher.
                     undo(&prepared);
+                    blocked.restore();
                     Err(e)
                 }
             }
@@ -568,6 +570,11 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
                 Err(e) => {
                     if let Some(tx) = take_channel() {
                         readiness::report_error(&tx, &e);
+                    }
+                    // A launcher that is gone (killed) cannot undo the
+                    // start: a pid file this daemon wrote goes with it.
+                    if let Some(pidfile) = SHARED.get().and_then(|s| s.pidfile.as_ref()) {
+                        pidfile.remove();
                     }
                     // SAFETY: the failed daemon leaves without running the
                     // caller's code; the launcher reports the error.
