@@ -171,7 +171,9 @@ pub(crate) struct Limit {
     pub(crate) hard: Option<u64>,
 }
 
-pub(crate) type Handler = Box<dyn FnMut(Signal) + Send + 'static>;
+/// A boxed signal handler, as [`Options::signals`](crate::Options) holds them.
+pub type SignalHandler = Box<dyn FnMut(Signal) + Send + 'static>;
+pub(crate) type Handler = SignalHandler;
 pub(crate) type Announce = Box<dyn FnOnce(&crate::Launched)>;
 
 /// The configuration of a daemon, built step by step and consumed by

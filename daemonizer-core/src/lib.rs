@@ -11,6 +11,7 @@
 //! | module | concern |
 //! |---|---|
 //! | `config` | [`Daemon`], the builder holding every setting |
+//! | `classic` | [`daemonize`] and [`daemonize_lite`], the original's entry points |
 //! | `error` | [`Error`]: the failing [`Step`], the value, the OS error; exit statuses |
 //! | `start` | the orchestration of the steps, [`Daemonized`], stop and readiness functions |
 //! | `pidfile` | open, lock, write and remove the pid file |
@@ -24,6 +25,7 @@
 //! | `logfile` | [`LogFile`], a `log` backend whose fd is easy to preserve |
 #![cfg(unix)]
 
+mod classic;
 mod config;
 mod dirs;
 mod error;
@@ -38,8 +40,10 @@ mod signals;
 mod start;
 mod stdio;
 
+pub use classic::{daemonize, daemonize_lite, Options};
 pub use config::{
     is_truthy, Account, Daemon, Mode, Output, PreserveFd, Readiness, Resource, Signal,
+    SignalHandler,
 };
 pub use error::{Error, ErrorKind, Result, Step};
 pub use fds::CloseMethod;
