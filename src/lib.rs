@@ -1,4 +1,161 @@
-//! Turn any `fn main` into a well-behaved Unix daemon with one attribute.
+//! Turn an ordinary `fn main` into a well-behaved Unix daemon with one
+//! attribute.
+//!
+//! ```no_run
+//! #[daemonizer::daemon(pidfile = "/run/myd.pid", umask = 0o022, lite_if = "DEBUG")]
+//! fn main() {
+//!     // runs in the daemon, once every start-up step has succeeded
+//! }
+//! ```
+//!
+//! In full mode the process detaches (fork, `setsid`, fork), confines itself
+//! (chroot, work dir, umask, limits, user and group), installs its signal
+//! handlers, closes the fds it inherited, sends stdio to `/dev/null` or to
+//! log files and writes its pid file; then the body runs. The launching
+//! process waits until the daemon is ready and exits 0, or prints
+//! `<program>: cannot start daemon: <step>: <detail>` and exits non-zero:
+//! a daemon that cannot start never looks as if it did. With `DEBUG=1` in
+//! the environment (`lite_if = "DEBUG"`) the same program runs in the
+//! foreground, as a supervisor or a debugging session wants it.
+//!
+//! This crate is the one to depend on: it re-exports the runtime
+//! ([`Daemon`] and everything around it, usable without the attribute) and
+//! the [`daemon`] attribute.
+//!
+//! ## The attribute
+//!
+//! Every key is optional. Values other than literals are Rust expressions,
+//! evaluated when `main` starts, in the launching process, in the order
+//! written; literals are checked at compile time.
+//!
+//! | key | value | builder call |
+//! |---|---|---|
+//! | `pidfile` | a path (`impl AsRef<Path>`): `"/run/myd.pid"`, `dir.join("myd.pid")` | [`Daemon::pidfile`] |
+//! | `umask` | an integer literal up to `0o777` | [`Daemon::umask`] |
+//! | `lite_if` | a string literal naming an environment variable: lite mode when it is set and not `""`, `"0"`, `"false"`, `"no"` or `"off"` (any case) | [`Daemon::lite_if`] |
+//! | `work_dir` | a path | [`Daemon::work_dir`] |
+//! | `chroot` | a path | [`Daemon::chroot`] |
+//! | `user` | a name (`"myd"`) or a uid (`1000`, `0..=4294967294`) | [`Daemon::user`] |
+//! | `group` | a name or a gid | [`Daemon::group`] |
+//! | `stdout` | a path, appended to (default `/dev/null`) | [`Daemon::stdout`] |
+//! | `stderr` | a path, appended to (default `/dev/null`) | [`Daemon::stderr`] |
+//! | `preserve` | an fd to keep open: `3`, `&file`, `&log`; or a list `[a, b]` | [`Daemon::preserve`], once per fd |
+//! | `signals(SIGHUP = handler, ...)` | per signal, a function or closure taking a [`Signal`]; `SIGKILL` and `SIGSTOP` are refused | [`Daemon::on_signal`] |
+//! | `limits(core = 0, nofile = 4096, ...)` | per limit (`as`, `core`, `cpu`, `data`, `fsize`, `locks`, `memlock`, `msgqueue`, `nice`, `nofile`, `nproc`, `rss`, `rtprio`, `rttime`, `sigpending`, `stack`): a `u64`, `unlimited`, or `(soft, hard)` | [`Daemon::limit`], [`Daemon::limits`] |
+//! | `ready` | `"auto"` (default: ready once started) or `"manual"` (ready when the body calls [`ready()`]) | [`Daemon::readiness`] |
+//! | `on_launched` | a function or closure taking a [`&Launched`](Launched), run by the launcher before it exits 0 (full mode) | [`Daemon::on_launched`] |
+//! | `crate` | a string literal: the path of this crate when it is renamed, e.g. `crate = "::my_daemonizer"` | |
+//!
+//! Misuse is a compile error at the offending token, with the function kept
+//! as written next to it: an unknown key (the message lists the valid
+//! ones), a key given twice, a literal of the wrong type, an empty path,
+//! an id out of range, `umask = 022` (decimal in Rust: write `0o022`), an
+//! unknown signal or limit, `main` with parameters or generics, the
+//! attribute on something that is not a function, and `async fn main`
+//! without a runtime attribute.
+//!
+//! The body keeps its signature: `fn main()`, `fn main() -> Result<(), E>`
+//! (an `Err` is printed by the Rust runtime, the exit status is non-zero and
+//! the pid file is removed), `fn main() -> ExitCode` and
+//! `fn main() -> impl Termination` all work.
+//!
+//! A complete program, with signal handlers that log and a clean stop:
+//!
+//! ```no_run
+//! use daemonizer::{LogFile, Signal};
+//!
+//! fn reload(signal: Signal) {
+//!     log::info!("{signal}: reloading");
+//! }
+//!
+//! #[daemonizer::daemon(
+//!     pidfile = "/run/myd.pid",
+//!     stderr = "/var/log/myd.log",
+//!     user = "myd",
+//!     umask = 0o027,
+//!     limits(core = 0, nofile = 4096),
+//!     signals(SIGHUP = reload),
+//!     lite_if = "DEBUG",
+//! )]
+//! fn main() -> Result<(), std::io::Error> {
+//!     // stderr is the log file (the terminal in lite mode)
+//!     LogFile::stderr().install(log::LevelFilter::Info).expect("one logger");
+//!     while !daemonizer::stop_requested() {
+//!         // one unit of work
+//!         # break;
+//!     }
+//!     log::info!("stopping");
+//!     Ok(())
+//! }
+//! ```
+//!
+//! ## Equivalent code without the attribute
+//!
+//! The attribute only writes a builder call into the runtime before the
+//! body. This:
+//!
+//! ```no_run
+//! # fn reload(_: daemonizer::Signal) {}
+//! #[daemonizer::daemon(pidfile = "/run/myd.pid", umask = 0o022, signals(SIGHUP = reload))]
+//! fn main() -> Result<(), std::io::Error> {
+//!     std::fs::read_to_string("/etc/myd.conf")?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! stands for this:
+//!
+//! ```no_run
+//! use daemonizer::{Daemon, Signal};
+//! # fn reload(_: Signal) {}
+//!
+//! fn main() -> Result<(), std::io::Error> {
+//!     let running = Daemon::new()
+//!         .pidfile("/run/myd.pid")
+//!         .umask(0o022)
+//!         .on_signal(Signal::SIGHUP, reload)
+//!         .start()
+//!         // prints `<program>: cannot start daemon: ...` and exits non-zero
+//!         .unwrap_or_else(|err| err.exit());
+//!     let result = (move || -> Result<(), std::io::Error> {
+//!         std::fs::read_to_string("/etc/myd.conf")?;
+//!         Ok(())
+//!     })();
+//!     drop(running); // removes the pid file
+//!     result
+//! }
+//! ```
+//!
+//! ## With tokio (or another async runtime)
+//!
+//! A process must not fork once a runtime's threads exist, so the daemon
+//! has to start before the runtime does. Both orders of the attributes
+//! ensure that:
+//!
+//! ```no_run
+//! #[daemonizer::daemon(pidfile = "/run/myd.pid", ready = "manual")]
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//!     daemonizer::ready()?; // the launcher exits 0 now that the port is bound
+//!     let stop = tokio::task::spawn_blocking(daemonizer::wait_for_stop);
+//!     # drop(listener);
+//!     // serve until `stop` completes
+//!     stop.await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! - `#[daemonizer::daemon]` above `#[tokio::main]` (as above): the body
+//!   becomes an inner `#[tokio::main] async fn`, called once the process is
+//!   a daemon.
+//! - `#[tokio::main]` above `#[daemonizer::daemon]`: tokio rewrites the
+//!   function first into a plain `fn main` that builds its runtime, and the
+//!   daemon starts before that.
+//!
+//! `async fn main` without a runtime attribute is a compile error that says
+//! to add one. The runtime also refuses a full start in a process that
+//! already has several threads.
 #![cfg(unix)]
 
 pub use daemonizer_core::*;
