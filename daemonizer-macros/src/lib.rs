@@ -106,3 +106,91 @@ fn not_a_function(item: &TokenStream2) -> Span {
             .map_or_else(Span::call_site, |tt| tt.span()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::TokenStream2;
+    use quote::quote;
+
+    fn expand(args: TokenStream2, item: TokenStream2) -> String {
+        super::daemon2(args, item).to_string()
+    }
+
+    #[test]
+    fn plain_main_gets_a_unit_closure_and_the_builder_in_written_order() {
+        let out = expand(
+            quote!(umask = 0o022, pidfile = "/run/x.pid"),
+            quote!(
+                fn main() {}
+            ),
+        );
+        let umask = out.find(". umask (18u32)").expect(&out);
+        let pidfile = out.find(". pidfile (\"/run/x.pid\")").expect(&out);
+        assert!(umask < pidfile, "{out}");
+        assert!(out.contains("(move || -> () { }) ()"), "{out}");
+        assert!(
+            out.contains(":: daemonizer :: __private :: finish"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn runtime_attribute_moves_to_an_inner_function() {
+        let out = expand(
+            quote!(),
+            quote!(
+                #[doc = "kept outside"]
+                #[tokio::main(flavor = "current_thread")]
+                async fn main() -> u8 {
+                    0
+                }
+            ),
+        );
+        let start = out.find("__private :: start").expect(&out);
+        let runtime = out.find("# [tokio :: main").expect(&out);
+        assert!(start < runtime, "{out}");
+        assert!(
+            out.starts_with("# [doc = \"kept outside\"] fn main () -> u8"),
+            "{out}"
+        );
+        assert!(out.contains("async fn __daemonizer_main () -> u8"), "{out}");
+    }
+
+    #[test]
+    fn crate_override_replaces_the_root_path() {
+        let out = expand(
+            quote!(crate = "::renamed"),
+            quote!(
+                fn main() {}
+            ),
+        );
+        assert!(out.contains(":: renamed :: __private :: start"), "{out}");
+        assert!(!out.contains("daemonizer ::"), "{out}");
+    }
+
+    #[test]
+    fn unsuffixed_ids_become_u32() {
+        let out = expand(
+            quote!(user = 4294967294, group = 7i64),
+            quote!(
+                fn main() {}
+            ),
+        );
+        assert!(out.contains(". user (4294967294u32)"), "{out}");
+        assert!(out.contains(". group (7i64)"), "{out}");
+    }
+
+    #[test]
+    fn errors_keep_the_function() {
+        let out = expand(
+            quote!(nope = 1),
+            quote!(
+                fn main() {
+                    body();
+                }
+            ),
+        );
+        assert!(out.contains("compile_error"), "{out}");
+        assert!(out.ends_with("fn main () { body () ; }"), "{out}");
+    }
+}

@@ -31,7 +31,7 @@ fn on_usr1(_: daemonizer::Signal) {}
     signals(SIGHUP = |_| {}, SIGUSR1 = on_usr1),
     limits(core = 0),
     ready = "manual",
-    on_launched = |launched| println!("started as PID {}", launched.pid()),
+    on_launched = |launched| assert!(launched.pid() > 0),
 )]
 fn main() {
     daemonizer::ready().unwrap();
