@@ -156,6 +156,42 @@
 //! `async fn main` without a runtime attribute is a compile error that says
 //! to add one. The runtime also refuses a full start in a process that
 //! already has several threads.
+//!
+//! ## The steps, in order
+//!
+//! [`Daemon::start`] (which the attribute calls) performs, in full mode:
+//!
+//! | # | step | where |
+//! |---|---|---|
+//! | 0 | preflight: one thread only, every path and value checked, user and group names resolved, `/dev/null`, output files and the supervisor's socket opened | launcher |
+//! | 1 | pid file: opened with `O_NOFOLLOW`, locked with `flock`; "already running as PID N" otherwise | launcher |
+//! | 2 | readiness channel: a pipe the launcher waits on | launcher |
+//! | 3 | detach: fork, `setsid`, fork, signals blocked and SIGHUP ignored meanwhile | both |
+//! | 4 | directories and limits: chroot, work dir, umask, resource limits | daemon |
+//! | 5 | user and group: supplementary groups, gid, uid; root must not be regainable | daemon |
+//! | 6 | signal handlers, run on a dedicated thread | daemon |
+//! | 7 | close inherited fds, keeping preserved ones (`close_range`) | daemon |
+//! | 8 | stdio to `/dev/null` or the configured files | daemon |
+//! | 9 | pid file: the daemon's PID written | daemon |
+//! | 10 | ready: the launcher exits 0; `READY=1` to a supervisor | both |
+//! | 11 | exit: pid file removed on every way out | daemon |
+//!
+//! Lite mode does 0, 1, 4, 5, 6, 9, 10 and 11 in the process itself.
+//!
+//! The classic order (directories and limits, user and group, detach,
+//! signals, fds, stdio, pid file, removal) is kept for everything the daemon
+//! sees; three things move, each for a reason:
+//!
+//! - name lookups and opening files move to preflight: after a chroot the
+//!   host's `/etc/passwd`, `/dev/null` and log directories are out of reach,
+//!   and after a privilege drop a root-owned log directory is;
+//! - the pid-file lock moves before the fork, so that "already running"
+//!   reaches the terminal instead of dying unseen in the background;
+//! - detaching moves before directories, limits, user and group, so that
+//!   they apply to the daemon alone and the launcher keeps the root
+//!   directory and credentials it needs to undo a failed start (remove the
+//!   pid file it created); failures of those steps still reach the
+//!   terminal through the readiness channel.
 #![cfg(unix)]
 
 pub use daemonizer_core::*;
