@@ -438,6 +438,7 @@ impl Daemon {
 /// Step 0 and step 1, in the launcher.
 fn preflight(mut daemon: Daemon) -> Result<Prepared> {
     log::debug!("preflight: {:?}", daemon);
+    crate::stdio::fill_standard_fds()?;
     let full = daemon.mode == Mode::Full;
     if full {
         let threads = thread_count()?;

@@ -99,6 +99,33 @@ impl Stdio {
     }
 }
 
+/// Opens `/dev/null` on any of fds 0, 1 and 2 that is closed, before
+/// anything else is opened: otherwise the pid file or `/dev/null` itself
+/// could land on a standard fd number, and redirecting stdio (or a
+/// `println!`) would close or write into it.
+pub(crate) fn fill_standard_fds() -> Result<()> {
+    for fd in 0..=2 {
+        // SAFETY: F_GETFD takes no pointers.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0 {
+            continue;
+        }
+        let null = open("/dev/null", OFlag::O_RDWR | OFlag::O_NOCTTY, Mode::empty())
+            .map_err(|e| Error::os(Step::Preflight, "/dev/null", e))?;
+        // open(2) returns the lowest free number, which is `fd` or lower;
+        // a lower one was open, so it is `fd`.
+        if null.as_raw_fd() != fd {
+            return Err(Error::new(
+                Step::Preflight,
+                ErrorKind::Os,
+                format!("fd {fd} is closed and could not be reopened on /dev/null"),
+            ));
+        }
+        std::mem::forget(null);
+        log::debug!("preflight: fd {fd} was closed; now /dev/null");
+    }
+    Ok(())
+}
+
 fn dup2(from: RawFd, to: RawFd) -> std::result::Result<(), Errno> {
     loop {
         // SAFETY: dup2 takes no pointers. It replaces fd `to`, which the
