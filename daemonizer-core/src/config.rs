@@ -407,7 +407,8 @@ impl Daemon {
     }
 
     /// Leave `NOTIFY_SOCKET` in the environment for the body's children
-    /// (by default it is removed once start-up is complete).
+    /// (by default it is removed during start-up, before the body runs;
+    /// the daemon itself stays connected to the supervisor).
     pub fn keep_notify_socket(mut self, keep: bool) -> Daemon {
         self.keep_notify_socket = keep;
         self

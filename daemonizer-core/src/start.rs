@@ -57,7 +57,6 @@ struct Shared {
     mode: Mode,
     pidfile: Option<PidFile>,
     notifier: Option<Notifier>,
-    keep_notify_socket: bool,
     watchdog: Option<Duration>,
     /// Readiness is still to be reported.
     pending: AtomicBool,
@@ -123,9 +122,6 @@ impl Shared {
                     notifier.send(&notify::ready_message(None))?;
                 }
             }
-        }
-        if !self.keep_notify_socket {
-            notify::unset_env();
         }
         log::debug!("ready: PID {}", self.pid);
         Ok(())
@@ -618,7 +614,6 @@ fn run_steps(prepared: Prepared, blocked: Option<signals::Blocked>) -> Result<Da
         mode: daemon.mode,
         pidfile,
         notifier,
-        keep_notify_socket: daemon.keep_notify_socket,
         watchdog,
         pending: AtomicBool::new(true),
         stop: Mutex::new(None),
@@ -643,6 +638,14 @@ fn run_steps(prepared: Prepared, blocked: Option<signals::Blocked>) -> Result<Da
     dirs::apply_limits(&daemon.limits)?;
     if let Some(creds) = &creds {
         creds.apply()?;
+    }
+
+    // The notifier is connected already; the body's children, started
+    // before or after a manual `ready()`, must not reach the supervisor.
+    // Done before the signal thread starts, while no other thread of ours
+    // can read the environment.
+    if !daemon.keep_notify_socket {
+        notify::unset_env();
     }
 
     let user_handles_hup = daemon.handlers.iter().any(|(s, _)| *s == Signal::SIGHUP);
