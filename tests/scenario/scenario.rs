@@ -1,0 +1,576 @@
+//! A configurable daemon that the integration tests launch and observe from
+//! outside.
+//!
+//! ```text
+//! scenario daemon [options]         start a daemon, write facts, hold
+//! scenario close-with <method> ...  close fds with one method, report survivors
+//! ```
+//!
+//! Options of `daemon` (every path is used as given):
+//!
+//! | option | effect |
+//! |---|---|
+//! | `--sandbox DIR/` | ignored: marks the process as belonging to one test |
+//! | `--pidfile P`, `--stdout P`, `--stderr P` | as in the builder |
+//! | `--umask OCTAL`, `--workdir D`, `--chroot D` | as in the builder |
+//! | `--user U`, `--group G` | a number is an id, anything else a name |
+//! | `--limit RES:SOFT[:HARD]` | `RES` is `nofile` or `core`; `inf` is unlimited |
+//! | `--lite` | lite mode |
+//! | `--manual` | manual readiness: `ready()` only once the trigger says `ready` |
+//! | `--facts F` | facts file, opened before the start and preserved |
+//! | `--log F` | a [`LogFile`] opened before the start and preserved |
+//! | `--extra N`, `--keep K` | open N extra fds on `DIR/extra-<i>` files; preserve the first K |
+//! | `--high-fd N` | also duplicate an extra fd onto fd N (not preserved) |
+//! | `--nofile N` | raise `RLIMIT_NOFILE` to N before anything else |
+//! | `--thread` | start a thread before the start |
+//! | `--go F` | wait until F exists before starting (for races) |
+//! | `--trigger F` | hold until F exists; its content names the action |
+//! | `--graceful` | hold with `wait_for_stop_timeout`: SIGTERM asks, the body leaves |
+//! | `--record F` | SIGHUP and SIGUSR1 handlers append a line to F per delivery |
+//! | `--ready-delay-ms N` | with `--manual`: call `ready()` after N ms without a trigger |
+//!
+//! Trigger actions: `ok` (return `Ok`), `err` (return `Err`), `panic`,
+//! `exit` (`std::process::exit(3)`), `fork` (fork two children that end,
+//! one with `process::exit`, one by returning from `main`; the daemon
+//! holds on), `ready` (manual readiness).
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use daemonizer::{Account, CloseMethod, Daemon, LogFile, Mode, Readiness, Resource, Signal};
+
+#[derive(Default)]
+struct Opts {
+    mode: String,
+    method: Option<CloseMethod>,
+    pidfile: Option<PathBuf>,
+    stdout: Option<PathBuf>,
+    stderr: Option<PathBuf>,
+    umask: Option<u32>,
+    workdir: Option<PathBuf>,
+    chroot: Option<PathBuf>,
+    user: Option<Account>,
+    group: Option<Account>,
+    limits: Vec<(Resource, u64, Option<u64>)>,
+    lite: bool,
+    manual: bool,
+    facts: Option<PathBuf>,
+    log: Option<PathBuf>,
+    sandbox: Option<PathBuf>,
+    extra: usize,
+    keep: usize,
+    high_fd: Option<RawFd>,
+    nofile: Option<u64>,
+    thread: bool,
+    go: Option<PathBuf>,
+    trigger: Option<PathBuf>,
+    graceful: bool,
+    record: Option<PathBuf>,
+    ready_delay_ms: Option<u64>,
+}
+
+fn fail(msg: &str) -> ! {
+    eprintln!("scenario: {msg}");
+    std::process::exit(2)
+}
+
+fn account(text: &str) -> Account {
+    match text.parse::<i64>() {
+        Ok(id) => Account::Id(id),
+        Err(_) => Account::Name(text.to_owned()),
+    }
+}
+
+fn limit_value(text: &str) -> u64 {
+    if text == "inf" {
+        u64::MAX
+    } else {
+        text.parse()
+            .unwrap_or_else(|_| fail(&format!("bad limit {text}")))
+    }
+}
+
+fn parse_limit(text: &str) -> (Resource, u64, Option<u64>) {
+    let parts: Vec<&str> = text.split(':').collect();
+    let resource = match parts.first().copied() {
+        Some("nofile") => Resource::RLIMIT_NOFILE,
+        Some("core") => Resource::RLIMIT_CORE,
+        _ => fail(&format!("bad limit {text}")),
+    };
+    match parts.len() {
+        2 => (resource, limit_value(parts[1]), None),
+        3 => (resource, limit_value(parts[1]), Some(limit_value(parts[2]))),
+        _ => fail(&format!("bad limit {text}")),
+    }
+}
+
+fn parse() -> Opts {
+    let mut args = std::env::args().skip(1);
+    let mut opts = Opts {
+        mode: args.next().unwrap_or_else(|| fail("no mode")),
+        ..Opts::default()
+    };
+    if opts.mode == "close-with" {
+        opts.method = Some(match args.next().as_deref() {
+            Some("close-range") => CloseMethod::CloseRange,
+            Some("proc-fd") => CloseMethod::ProcFd,
+            Some("loop") => CloseMethod::Loop,
+            other => fail(&format!("bad close method {other:?}")),
+        });
+    }
+    while let Some(arg) = args.next() {
+        let mut value = || {
+            args.next()
+                .unwrap_or_else(|| fail(&format!("{arg} needs a value")))
+        };
+        match arg.as_str() {
+            "--sandbox" => opts.sandbox = Some(value().into()),
+            "--pidfile" => opts.pidfile = Some(value().into()),
+            "--stdout" => opts.stdout = Some(value().into()),
+            "--stderr" => opts.stderr = Some(value().into()),
+            "--umask" => {
+                opts.umask =
+                    Some(u32::from_str_radix(&value(), 8).unwrap_or_else(|_| fail("bad umask")))
+            }
+            "--workdir" => opts.workdir = Some(value().into()),
+            "--chroot" => opts.chroot = Some(value().into()),
+            "--user" => opts.user = Some(account(&value())),
+            "--group" => opts.group = Some(account(&value())),
+            "--limit" => opts.limits.push(parse_limit(&value())),
+            "--lite" => opts.lite = true,
+            "--manual" => opts.manual = true,
+            "--facts" => opts.facts = Some(value().into()),
+            "--log" => opts.log = Some(value().into()),
+            "--extra" => opts.extra = value().parse().unwrap_or_else(|_| fail("bad --extra")),
+            "--keep" => opts.keep = value().parse().unwrap_or_else(|_| fail("bad --keep")),
+            "--high-fd" => {
+                opts.high_fd = Some(value().parse().unwrap_or_else(|_| fail("bad --high-fd")))
+            }
+            "--nofile" => {
+                opts.nofile = Some(value().parse().unwrap_or_else(|_| fail("bad --nofile")))
+            }
+            "--thread" => opts.thread = true,
+            "--go" => opts.go = Some(value().into()),
+            "--trigger" => opts.trigger = Some(value().into()),
+            "--graceful" => opts.graceful = true,
+            "--record" => opts.record = Some(value().into()),
+            "--ready-delay-ms" => {
+                opts.ready_delay_ms = Some(value().parse().unwrap_or_else(|_| fail("bad delay")))
+            }
+            other => fail(&format!("unknown option {other}")),
+        }
+    }
+    opts
+}
+
+/// The facts file: `key=value` lines, written in one go and ended by
+/// `done=1`, so that a reader never acts on half of it.
+struct Facts {
+    file: Option<File>,
+    lines: Vec<String>,
+}
+
+impl Facts {
+    fn add(&mut self, key: &str, value: impl std::fmt::Display) {
+        self.lines.push(format!("{key}={value}"));
+    }
+
+    fn flush(&mut self) {
+        if let Some(file) = &mut self.file {
+            let mut text = self.lines.join("\n");
+            text.push_str("\ndone=1\n");
+            let _ = file.write_all(text.as_bytes());
+        }
+        self.lines.clear();
+    }
+
+    /// One line appended on its own (after the first flush).
+    fn line(&mut self, key: &str, value: impl std::fmt::Display) {
+        if let Some(file) = &mut self.file {
+            let _ = file.write_all(format!("{key}={value}\n").as_bytes());
+        }
+    }
+}
+
+fn errno_name() -> String {
+    std::io::Error::last_os_error().to_string()
+}
+
+/// The fds open in this process, listed from `/proc/self/fd` (without the
+/// listing's own fd), or from `fcntl` probing below 4096 when `/proc` is
+/// not there (in a chroot).
+fn open_fds() -> Vec<RawFd> {
+    if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+        let mut fds: Vec<RawFd> = dir
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect();
+        fds.retain(|fd| {
+            // The listing's own fd no longer exists once the iterator is
+            // done.
+            // SAFETY: F_GETFD takes no pointers.
+            unsafe { libc::fcntl(*fd, libc::F_GETFD) >= 0 }
+        });
+        fds.sort_unstable();
+        return fds;
+    }
+    (0..4096)
+        // SAFETY: F_GETFD takes no pointers.
+        .filter(|fd| unsafe { libc::fcntl(*fd, libc::F_GETFD) } >= 0)
+        .collect()
+}
+
+fn join(fds: &[RawFd]) -> String {
+    fds.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn raise_nofile(n: u64) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid rlimit struct for both calls.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+        lim.rlim_cur = n;
+        if lim.rlim_max < n {
+            lim.rlim_max = n;
+        }
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+            fail(&format!("setrlimit(NOFILE, {n}): {}", errno_name()));
+        }
+    }
+}
+
+/// Opens `n` extra files `<sandbox>/extra-<i>` and returns them.
+fn open_extra(sandbox: &Path, n: usize) -> Vec<File> {
+    (0..n)
+        .map(|i| {
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(sandbox.join(format!("extra-{i}")))
+                .unwrap_or_else(|e| fail(&format!("extra-{i}: {e}")))
+        })
+        .collect()
+}
+
+fn dup_to(fd: RawFd, to: RawFd) {
+    // SAFETY: dup2 takes no pointers; `to` is a number this program owns.
+    if unsafe { libc::dup2(fd, to) } < 0 {
+        fail(&format!("dup2 to {to}: {}", errno_name()));
+    }
+}
+
+fn close_with(opts: &Opts) {
+    let sandbox = opts
+        .sandbox
+        .clone()
+        .unwrap_or_else(|| fail("--sandbox needed"));
+    if let Some(n) = opts.nofile {
+        raise_nofile(n);
+    }
+    let files = open_extra(&sandbox, opts.extra);
+    let mut keep: Vec<RawFd> = files
+        .iter()
+        .take(opts.keep)
+        .map(AsRawFd::as_raw_fd)
+        .collect();
+    if let Some(high) = opts.high_fd {
+        if let Some(first) = files.first() {
+            dup_to(first.as_raw_fd(), high);
+            // A second high fd, kept.
+            dup_to(first.as_raw_fd(), high + 1);
+            keep.push(high + 1);
+        }
+    }
+    let before = open_fds();
+    let method = daemonizer::__private::close_fds_with(opts.method.expect("method"), &keep)
+        .unwrap_or_else(|e| fail(&format!("close_fds_with: {e}")));
+    let after = open_fds();
+    // Forget the files: their fds are closed already (or kept).
+    for file in files {
+        std::mem::forget(file);
+    }
+    let facts = opts.facts.clone().unwrap_or_else(|| fail("--facts needed"));
+    let text = format!(
+        "method={method:?}\nkeep={}\nbefore={}\nafter={}\ndone=1\n",
+        join(&keep),
+        join(&before),
+        join(&after)
+    );
+    std::fs::write(facts, text).unwrap_or_else(|e| fail(&format!("facts: {e}")));
+}
+
+fn wait_for_file(path: &Path) {
+    while !path.exists() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Reads the trigger, once it exists and says something.
+fn poll_trigger(path: Option<&Path>) -> Option<String> {
+    let text = std::fs::read_to_string(path?).ok()?;
+    let text = text.trim().to_owned();
+    (!text.is_empty()).then_some(text)
+}
+
+fn signal_handler(record: PathBuf) -> impl FnMut(Signal) + Send + 'static {
+    let mut count = 0u32;
+    move |signal| {
+        count += 1;
+        // Allocate, lock, log and write a file: things no raw signal
+        // handler may do.
+        let thread = std::thread::current().name().unwrap_or("?").to_owned();
+        let history: Vec<String> = (0..count).map(|i| i.to_string()).collect();
+        log::info!("handler: {signal} #{count} on thread {thread}");
+        static LOCK: Mutex<()> = Mutex::new(());
+        let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&record)
+            .expect("record file");
+        let _ = writeln!(file, "{signal} {count} {thread} {}", history.len());
+    }
+}
+
+fn fork_children(facts: &mut Facts) -> bool {
+    for how in ["exit", "return"] {
+        // SAFETY: the children only write a line and end; the signal thread
+        // of the parent does not exist in them and holds no lock they use.
+        match unsafe { libc::fork() } {
+            -1 => fail(&format!("fork: {}", errno_name())),
+            0 => {
+                if how == "exit" {
+                    std::process::exit(0);
+                }
+                // Returns from main: the handle is dropped in the child.
+                return true;
+            }
+            child => {
+                let mut status = 0;
+                // SAFETY: `status` is a valid out pointer.
+                unsafe { libc::waitpid(child, &mut status, 0) };
+                facts.line(&format!("child_{how}"), format!("{child} status {status}"));
+            }
+        }
+    }
+    false
+}
+
+fn main() -> Result<(), String> {
+    let opts = parse();
+    if opts.mode == "close-with" {
+        close_with(&opts);
+        return Ok(());
+    }
+    if opts.mode != "daemon" {
+        fail(&format!("unknown mode {}", opts.mode));
+    }
+    if let Some(n) = opts.nofile {
+        raise_nofile(n);
+    }
+    let facts_file = opts.facts.as_ref().map(|path| {
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap_or_else(|e| fail(&format!("facts: {e}")))
+    });
+    let log = opts
+        .log
+        .as_ref()
+        .map(|path| LogFile::open(path).unwrap_or_else(|e| fail(&format!("log: {e}"))));
+    let extra = match &opts.sandbox {
+        Some(dir) if opts.extra > 0 => open_extra(dir, opts.extra),
+        _ => Vec::new(),
+    };
+    if let (Some(high), Some(first)) = (opts.high_fd, extra.first()) {
+        dup_to(first.as_raw_fd(), high);
+    }
+
+    let mut daemon = Daemon::new().mode(if opts.lite { Mode::Lite } else { Mode::Full });
+    if let Some(p) = &opts.pidfile {
+        daemon = daemon.pidfile(p);
+    }
+    if let Some(p) = &opts.stdout {
+        daemon = daemon.stdout(p);
+    }
+    if let Some(p) = &opts.stderr {
+        daemon = daemon.stderr(p);
+    }
+    if let Some(m) = opts.umask {
+        daemon = daemon.umask(m);
+    }
+    if let Some(d) = &opts.workdir {
+        daemon = daemon.work_dir(d);
+    }
+    if let Some(d) = &opts.chroot {
+        daemon = daemon.chroot(d);
+    }
+    if let Some(u) = &opts.user {
+        daemon = daemon.user(u.clone());
+    }
+    if let Some(g) = &opts.group {
+        daemon = daemon.group(g.clone());
+    }
+    for (resource, soft, hard) in &opts.limits {
+        daemon = match hard {
+            Some(hard) => daemon.limits(*resource, *soft, *hard),
+            None => daemon.limit(*resource, *soft),
+        };
+    }
+    if opts.manual {
+        daemon = daemon.readiness(Readiness::Manual);
+    }
+    if let Some(f) = &facts_file {
+        daemon = daemon.preserve(f);
+    }
+    if let Some(l) = &log {
+        daemon = daemon.preserve(l);
+    }
+    daemon = daemon.preserve_all(extra.iter().take(opts.keep));
+    if let Some(record) = &opts.record {
+        daemon = daemon
+            .on_signal(Signal::SIGHUP, signal_handler(record.clone()))
+            .on_signal(Signal::SIGUSR1, signal_handler(record.clone()));
+    }
+    let _thread = opts.thread.then(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let handle = std::thread::spawn(move || {
+            let _ = rx.recv();
+        });
+        (tx, handle)
+    });
+    if let Some(go) = &opts.go {
+        wait_for_file(go);
+    }
+
+    let running = daemon.start().unwrap_or_else(|e| e.exit());
+
+    if let Some(log) = log {
+        log.install(log::LevelFilter::Info)
+            .unwrap_or_else(|_| fail("logger"));
+    }
+    let mut facts = Facts {
+        file: facts_file,
+        lines: Vec::new(),
+    };
+    let pid = std::process::id();
+    facts.add("pid", pid);
+    facts.add("handle_pid", running.pid());
+    // SAFETY: plain queries without pointers.
+    let (ppid, sid, pgid) = unsafe { (libc::getppid(), libc::getsid(0), libc::getpgid(0)) };
+    facts.add("ppid", ppid);
+    facts.add("sid", sid);
+    facts.add("pgid", pgid);
+    // SAFETY: umask is always successful; it is put back at once.
+    let mask = unsafe {
+        let old = libc::umask(0o077);
+        libc::umask(old);
+        old
+    };
+    facts.add("umask", format!("{mask:03o}"));
+    facts.add(
+        "cwd",
+        std::env::current_dir()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|e| format!("error {e}")),
+    );
+    let mut ids: [libc::uid_t; 3] = [0; 3];
+    let mut gids: [libc::gid_t; 3] = [0; 3];
+    // SAFETY: the pointers are to valid, distinct locals.
+    unsafe {
+        libc::getresuid(&mut ids[0], &mut ids[1], &mut ids[2]);
+        libc::getresgid(&mut gids[0], &mut gids[1], &mut gids[2]);
+    }
+    facts.add("uids", format!("{} {} {}", ids[0], ids[1], ids[2]));
+    facts.add("gids", format!("{} {} {}", gids[0], gids[1], gids[2]));
+    let groups: HashSet<u32> = nix::unistd::getgroups()
+        .map(|g| g.iter().map(|g| g.as_raw()).collect())
+        .unwrap_or_default();
+    let mut groups: Vec<u32> = groups.into_iter().collect();
+    groups.sort_unstable();
+    facts.add(
+        "groups",
+        groups
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    if opts.user.is_some() {
+        // SAFETY: setuid takes no pointers; it must fail after a drop.
+        let rc = unsafe { libc::setuid(0) };
+        let outcome = if rc == 0 {
+            "succeeded".to_owned()
+        } else {
+            format!("failed {}", errno_name())
+        };
+        facts.add("setuid0", outcome);
+    }
+    facts.add("fds", join(&open_fds()));
+    facts.add(
+        "keep_fds",
+        join(
+            &extra
+                .iter()
+                .take(opts.keep)
+                .map(AsRawFd::as_raw_fd)
+                .collect::<Vec<_>>(),
+        ),
+    );
+    facts.add(
+        "extra_fds",
+        join(&extra.iter().map(AsRawFd::as_raw_fd).collect::<Vec<_>>()),
+    );
+    println!("hello stdout from {pid}");
+    eprintln!("hello stderr from {pid}");
+    log::info!("daemon body running as PID {pid}");
+    facts.flush();
+
+    if let Some(ms) = opts.ready_delay_ms {
+        std::thread::sleep(Duration::from_millis(ms));
+        running.ready().map_err(|e| e.to_string())?;
+        facts.line("ready", 1);
+    }
+    let trigger = opts.trigger.as_deref();
+    loop {
+        if opts.graceful {
+            if let Some(signal) = running.wait_for_stop_timeout(Duration::from_millis(20)) {
+                facts.line("stopped", signal);
+                return Ok(());
+            }
+        } else {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        match poll_trigger(trigger).as_deref() {
+            None => {}
+            Some("ok") => return Ok(()),
+            Some("err") => return Err("the body failed on purpose".to_owned()),
+            Some("panic") => panic!("the body panicked on purpose"),
+            Some("exit") => std::process::exit(3),
+            Some("fork") => {
+                if fork_children(&mut facts) {
+                    return Ok(());
+                }
+                facts.line("forked", 1);
+                let _ = std::fs::remove_file(trigger.expect("trigger"));
+            }
+            Some("ready") => {
+                running.ready().map_err(|e| e.to_string())?;
+                facts.line("ready", 1);
+                let _ = std::fs::remove_file(trigger.expect("trigger"));
+            }
+            Some(other) => fail(&format!("unknown trigger {other}")),
+        }
+    }
+}
