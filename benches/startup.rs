@@ -1,0 +1,680 @@
+//! Start-up benchmark: how long a daemon takes from `spawn` until it runs,
+//! for three programs measured side by side in one run:
+//!
+//! 1. `bench-daemonizer` (`benches/programs/daemonizer.rs`):
+//!    `#[daemonizer::daemon]` with a pid file, a umask and a work dir;
+//! 2. `bench-floor` (`benches/programs/floor.rs`): the least a daemon does,
+//!    written directly against libc (fork, `setsid`, fork, `close_range`,
+//!    `/dev/null` onto 0-2, pid file written; nothing else);
+//! 3. `bench-daemonize` (`benches/programs/daemonize.rs`): the same daemon
+//!    with the `daemonize` crate.
+//!
+//! ```text
+//! cargo bench --bench startup                  # 200 launches per program and scenario
+//! STARTUP_N=50 cargo bench --bench startup     # fewer
+//! ```
+//!
+//! The benchmark builds the three programs itself (`cargo build --release
+//! --example ...`, with the cargo that runs it), so the command above is all
+//! a fresh clone needs.
+//!
+//! What one launch measures: the clock starts just before the launcher is
+//! spawned and stops once both (a) the launcher has exited and (b) the
+//! daemon body has written its PID into a FIFO the benchmark holds open
+//! (the cheapest reliable signal: one `open` and one `write` in the daemon,
+//! the same code in all three programs). Then, untimed: the daemon's
+//! resident memory is read from `/proc/<pid>/status`, the PID in the pid
+//! file is checked against the one in the FIFO, the daemon is sent SIGTERM
+//! and awaited (a pidfd) before the next launch. The benchmark is a child
+//! subreaper, so the daemons are reaped here rather than left as zombies.
+//!
+//! The programs are launched round-robin (the order rotating every round)
+//! after a few unmeasured warm-up launches, in three scenarios: the default
+//! `RLIMIT_NOFILE`; 200 fds inherited from the launcher (opened here without
+//! `O_CLOEXEC`); the limit raised to the highest the machine allows (as root
+//! the hard limit too, up to `/proc/sys/fs/nr_open`).
+//!
+//! The targets are printed with PASS or MISS, never asserted: timing is
+//! reported, not tested.
+
+use std::ffi::CString;
+use std::fmt::Write as _;
+use std::fs;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The programs, in table order: (example name, label).
+const PROGRAMS: [(&str, &str); 3] = [
+    ("bench-daemonizer", "daemonizer `#[daemon]`"),
+    ("bench-floor", "floor (raw libc)"),
+    ("bench-daemonize", "`daemonize` 0.5 crate"),
+];
+const OURS: usize = 0;
+const FLOOR: usize = 1;
+const PEER: usize = 2;
+
+/// Launches per program and scenario when `STARTUP_N` is not set.
+const DEFAULT_N: usize = 200;
+/// Unmeasured launches per program at the start of each scenario.
+const WARMUP: usize = 5;
+/// Fds the second scenario hands down to the launcher.
+const INHERITED_FDS: usize = 200;
+/// How long one launch, or one stop, may take before the run is abandoned.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The targets of the benchmark (printed, not asserted).
+const TARGET_VS_FLOOR: f64 = 1.10;
+const TARGET_LIMIT_RATIO: f64 = 1.05;
+
+type Result<T> = std::result::Result<T, String>;
+
+struct Program {
+    name: &'static str,
+    label: &'static str,
+    exe: PathBuf,
+}
+
+/// One measured launch.
+struct Sample {
+    elapsed: Duration,
+    rss_kib: u64,
+    fds: usize,
+}
+
+/// The working directory of a run: the FIFO, the pid files, the daemons'
+/// work dir. Removed at the end.
+struct Scratch {
+    dir: PathBuf,
+    fifo_path: PathBuf,
+    fifo: OwnedFd,
+}
+
+impl Scratch {
+    fn new() -> Result<Scratch> {
+        let dir = std::env::temp_dir().join(format!("daemonizer-startup-{}", std::process::id()));
+        fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let fifo_path = dir.join("running.fifo");
+        let c_path = c_path(&fifo_path)?;
+        // SAFETY: `c_path` is a valid NUL-terminated string.
+        if unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) } != 0 {
+            return Err(os_error(&format!("mkfifo {}", fifo_path.display())));
+        }
+        // Read-write: opening does not wait for a writer, and the FIFO never
+        // reports EOF between two daemons.
+        // SAFETY: as above; the returned fd is owned below.
+        let fd = unsafe {
+            libc::open(
+                c_path.as_ptr(),
+                libc::O_RDWR | libc::O_NONBLOCK | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(os_error(&format!("open {}", fifo_path.display())));
+        }
+        // SAFETY: `fd` was just opened and is owned by nothing else.
+        let fifo = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Scratch {
+            dir,
+            fifo_path,
+            fifo,
+        })
+    }
+
+    fn pidfile(&self, program: &Program) -> PathBuf {
+        self.dir.join(format!("{}.pid", program.name))
+    }
+
+    /// Empties the FIFO (nothing should be left in it).
+    fn drain(&self) {
+        let mut buf = [0u8; 64];
+        // SAFETY: reads into a local buffer of the given size.
+        while unsafe { libc::read(self.fifo.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0 {
+        }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn c_path(path: &Path) -> Result<CString> {
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| format!("{}: NUL byte", path.display()))
+}
+
+fn os_error(what: &str) -> String {
+    format!("{what}: {}", std::io::Error::last_os_error())
+}
+
+fn pidfd_open(pid: i32) -> std::io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes two integers and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the fd was just created and is owned by nothing else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Polls `fds` (negative entries are ignored) until one is readable or
+/// `deadline` passes; false on timeout.
+fn poll_until(fds: &mut [libc::pollfd], deadline: Instant) -> Result<bool> {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(false);
+        }
+        let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+        // SAFETY: `fds` is a valid, exclusively borrowed array of pollfd.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+        match rc {
+            0 => continue,
+            n if n > 0 => return Ok(true),
+            _ if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {
+                continue
+            }
+            _ => return Err(os_error("poll")),
+        }
+    }
+}
+
+fn pollfd(fd: RawFd) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    }
+}
+
+/// Reaps every child that has ended (the daemons come back to this
+/// subreaper once their parents are gone).
+fn reap() {
+    loop {
+        // SAFETY: waitpid with a null status pointer.
+        let rc = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
+        if rc <= 0 {
+            return;
+        }
+    }
+}
+
+/// Sends SIGTERM to `pid` and waits until it is gone (SIGKILL after the
+/// timeout).
+fn stop(pid: i32) -> Result<()> {
+    let pidfd = match pidfd_open(pid) {
+        Ok(fd) => fd,
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
+            reap();
+            return Ok(());
+        }
+        Err(e) => return Err(format!("pidfd_open {pid}: {e}")),
+    };
+    for signal in [libc::SIGTERM, libc::SIGKILL] {
+        // SAFETY: kill takes two integers.
+        unsafe { libc::kill(pid, signal) };
+        if poll_until(&mut [pollfd(pidfd.as_raw_fd())], Instant::now() + TIMEOUT)? {
+            reap();
+            return Ok(());
+        }
+    }
+    Err(format!("daemon {pid} survived SIGKILL"))
+}
+
+fn read_rss_kib(pid: i32) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmRSS:"))
+                .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn count_fds(pid: i32) -> usize {
+    fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| dir.count())
+        .unwrap_or(0)
+}
+
+/// One launch: spawn, wait for the launcher's exit and the body's message,
+/// then (untimed) look at the daemon and stop it.
+fn launch(program: &Program, scratch: &Scratch, look: bool) -> Result<Sample> {
+    let pidfile = scratch.pidfile(program);
+    let _ = fs::remove_file(&pidfile);
+    scratch.drain();
+    let mut command = Command::new(&program.exe);
+    command
+        .env("STARTUP_FIFO", &scratch.fifo_path)
+        .env("STARTUP_PIDFILE", &pidfile)
+        .env("STARTUP_WORKDIR", &scratch.dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+
+    let start = Instant::now();
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("{}: spawn: {e}", program.name))?;
+    let launcher =
+        pidfd_open(child.id() as i32).map_err(|e| format!("{}: pidfd_open: {e}", program.name))?;
+    let deadline = start + TIMEOUT;
+    let mut status = None;
+    let mut daemon: Option<i32> = None;
+    while status.is_none() || daemon.is_none() {
+        let mut fds = [
+            pollfd(if status.is_none() {
+                launcher.as_raw_fd()
+            } else {
+                -1
+            }),
+            pollfd(if daemon.is_none() {
+                scratch.fifo.as_raw_fd()
+            } else {
+                -1
+            }),
+        ];
+        if !poll_until(&mut fds, deadline)? {
+            let _ = child.kill();
+            let _ = child.wait();
+            if let Some(pid) = daemon {
+                let _ = stop(pid);
+            }
+            return Err(format!(
+                "{}: no {} within {TIMEOUT:?}",
+                program.name,
+                if status.is_none() {
+                    "launcher exit"
+                } else {
+                    "message from the daemon"
+                }
+            ));
+        }
+        if fds[0].revents != 0 {
+            status = Some(
+                child
+                    .wait()
+                    .map_err(|e| format!("{}: wait: {e}", program.name))?,
+            );
+        }
+        if fds[1].revents != 0 {
+            let mut buf = [0u8; 4];
+            // SAFETY: reads into a local buffer of the given size.
+            let n = unsafe { libc::read(scratch.fifo.as_raw_fd(), buf.as_mut_ptr().cast(), 4) };
+            if n == 4 {
+                daemon = Some(u32::from_ne_bytes(buf) as i32);
+            }
+        }
+    }
+    let elapsed = start.elapsed();
+
+    let pid = daemon.expect("the loop ends with a PID");
+    let rss_kib = read_rss_kib(pid);
+    let fds = if look { count_fds(pid) } else { 0 };
+    let in_file = fs::read_to_string(&pidfile).unwrap_or_default();
+    stop(pid)?;
+    let status = status.expect("the loop ends with a status");
+    if !status.success() {
+        return Err(format!(
+            "{}: the launcher ended with {status}",
+            program.name
+        ));
+    }
+    if in_file.trim().parse::<i32>().ok() != Some(pid) {
+        return Err(format!(
+            "{}: pid file {} holds {in_file:?}, the daemon is {pid}",
+            program.name,
+            pidfile.display()
+        ));
+    }
+    Ok(Sample {
+        elapsed,
+        rss_kib,
+        fds,
+    })
+}
+
+/// Runs `n` measured launches of each program, round-robin, after the
+/// warm-up.
+fn run_scenario(programs: &[Program], scratch: &Scratch, n: usize) -> Result<Vec<Vec<Sample>>> {
+    for _ in 0..WARMUP {
+        for program in programs {
+            launch(program, scratch, false)?;
+        }
+    }
+    let mut samples: Vec<Vec<Sample>> = programs.iter().map(|_| Vec::with_capacity(n)).collect();
+    for round in 0..n {
+        for k in 0..programs.len() {
+            let i = (round + k) % programs.len();
+            let look = samples[i].is_empty();
+            samples[i].push(launch(&programs[i], scratch, look)?);
+        }
+    }
+    Ok(samples)
+}
+
+/// The value at quantile `q` (nearest rank) of sorted `values`.
+fn quantile<T: Copy>(sorted: &[T], q: f64) -> T {
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+struct Stats {
+    median: Duration,
+    p90: Duration,
+    rss_kib: u64,
+    fds: usize,
+}
+
+fn stats(samples: &[Sample]) -> Stats {
+    let mut times: Vec<Duration> = samples.iter().map(|s| s.elapsed).collect();
+    times.sort_unstable();
+    let mut rss: Vec<u64> = samples.iter().map(|s| s.rss_kib).collect();
+    rss.sort_unstable();
+    Stats {
+        median: quantile(&times, 0.5),
+        p90: quantile(&times, 0.9),
+        rss_kib: quantile(&rss, 0.5),
+        fds: samples.first().map_or(0, |s| s.fds),
+    }
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.0} µs", d.as_secs_f64() * 1e6)
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64()
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "PASS"
+    } else {
+        "MISS"
+    }
+}
+
+fn get_nofile() -> (u64, u64) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we own.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+    (lim.rlim_cur, lim.rlim_max)
+}
+
+fn set_nofile(soft: u64, hard: u64) -> bool {
+    let lim = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: setrlimit reads the struct we own.
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 }
+}
+
+fn show_limit(limit: u64) -> String {
+    if limit == libc::RLIM_INFINITY {
+        "unlimited".into()
+    } else {
+        limit.to_string()
+    }
+}
+
+/// Builds the programs in release mode and returns their paths.
+fn build() -> Result<Vec<Program>> {
+    let cargo = std::env::var_os("CARGO")
+        .or_else(|| option_env!("CARGO").map(Into::into))
+        .unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(&cargo);
+    command
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "build",
+            "--release",
+            "--message-format=json-render-diagnostics",
+        ])
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit());
+    for (name, _) in PROGRAMS {
+        command.args(["--example", name]);
+    }
+    eprintln!("building the benchmarked programs (release): {command:?}");
+    let output = command
+        .output()
+        .map_err(|e| format!("running {}: {e}", cargo.to_string_lossy()))?;
+    if !output.status.success() {
+        return Err(format!("building the programs failed: {}", output.status));
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let executables: Vec<PathBuf> = stdout
+        .lines()
+        .filter(|line| line.contains(r#""reason":"compiler-artifact""#))
+        .filter_map(|line| {
+            let rest = &line[line.find(r#""executable":""#)? + r#""executable":""#.len()..];
+            Some(PathBuf::from(&rest[..rest.find('"')?]))
+        })
+        .collect();
+    PROGRAMS
+        .iter()
+        .map(|&(name, label)| {
+            let exe = executables
+                .iter()
+                .find(|path| path.file_name().is_some_and(|f| f == name))
+                .ok_or_else(|| format!("cargo reported no executable for {name}"))?;
+            Ok(Program {
+                name,
+                label,
+                exe: exe.clone(),
+            })
+        })
+        .collect()
+}
+
+struct Scenario {
+    title: String,
+    stats: Vec<Stats>,
+}
+
+fn scenario_table(out: &mut String, scenario: &Scenario, n: usize, targets: &mut Vec<String>) {
+    let s = &scenario.stats;
+    let floor = s[FLOOR].median;
+    let _ = writeln!(out, "\n### {} ({n} launches each)\n", scenario.title);
+    let _ = writeln!(
+        out,
+        "| program | median | p90 | median / floor | fds open in the daemon |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+    for (i, (_, label)) in PROGRAMS.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "| {label} | {} | {} | {:.2}× | {} |",
+            us(s[i].median),
+            us(s[i].p90),
+            ratio(s[i].median, floor),
+            s[i].fds
+        );
+    }
+    let vs_floor = ratio(s[OURS].median, floor);
+    let line = format!(
+        "{}: daemonizer within {TARGET_VS_FLOOR:.2}× of the floor: {vs_floor:.2}× {}",
+        scenario.title,
+        verdict(vs_floor <= TARGET_VS_FLOOR)
+    );
+    let _ = writeln!(out, "\n- {line}");
+    targets.push(line);
+    let line = format!(
+        "{}: daemonizer faster than `daemonize`: {} vs {} {}",
+        scenario.title,
+        us(s[OURS].median),
+        us(s[PEER].median),
+        verdict(s[OURS].median < s[PEER].median)
+    );
+    let _ = writeln!(out, "- {line}");
+    targets.push(line);
+}
+
+fn kib(n: u64) -> String {
+    format!("{n} KiB")
+}
+
+fn run() -> Result<()> {
+    let n = match std::env::var("STARTUP_N") {
+        Ok(value) => value
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("STARTUP_N={value:?}: expected a positive number"))?,
+        Err(_) => DEFAULT_N,
+    };
+    let programs = build()?;
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+        return Err(os_error("PR_SET_CHILD_SUBREAPER"));
+    }
+    let scratch = Scratch::new()?;
+
+    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    // SAFETY: geteuid takes no arguments.
+    let euid = unsafe { libc::geteuid() };
+    let mut out = String::new();
+    let _ = writeln!(out, "## Start-up: `cargo bench --bench startup`\n");
+    let _ = writeln!(
+        out,
+        "Linux {}, {cpus} CPUs, euid {euid}; time from spawn until the launcher has exited \
+         and the daemon body runs; programs interleaved round-robin, {WARMUP} warm-up launches each.",
+        kernel.trim()
+    );
+    eprintln!("{n} launches per program and scenario");
+
+    let (soft, hard) = get_nofile();
+    let mut scenarios = Vec::new();
+
+    eprintln!("scenario 1/3: default limit");
+    scenarios.push(Scenario {
+        title: format!("Default limit (RLIMIT_NOFILE {})", show_limit(soft)),
+        stats: run_scenario(&programs, &scratch, n)?
+            .iter()
+            .map(|s| stats(s))
+            .collect(),
+    });
+
+    eprintln!("scenario 2/3: {INHERITED_FDS} inherited fds");
+    let inherited: Vec<OwnedFd> = (0..INHERITED_FDS)
+        .map(|_| {
+            // SAFETY: a constant path; no O_CLOEXEC, on purpose: the
+            // launcher inherits these.
+            let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY) };
+            if fd < 0 {
+                return Err(os_error("/dev/null"));
+            }
+            // SAFETY: just opened, owned by nothing else.
+            Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+        })
+        .collect::<Result<_>>()?;
+    let stats2 = run_scenario(&programs, &scratch, n)?;
+    drop(inherited);
+    scenarios.push(Scenario {
+        title: format!("{INHERITED_FDS} fds inherited from the launcher"),
+        stats: stats2.iter().map(|s| stats(s)).collect(),
+    });
+
+    let nr_open: u64 = fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(hard);
+    let highest = if nr_open > hard && set_nofile(nr_open, nr_open) {
+        nr_open
+    } else if set_nofile(hard, hard) {
+        hard
+    } else {
+        return Err(os_error("raising RLIMIT_NOFILE"));
+    };
+    let how = if highest > hard {
+        format!("hard limit raised from {} to fs.nr_open", show_limit(hard))
+    } else if euid == 0 {
+        "the hard limit, fs.nr_open could not be used".to_string()
+    } else {
+        "the hard limit; raising it needs root".to_string()
+    };
+    eprintln!("scenario 3/3: RLIMIT_NOFILE {}", show_limit(highest));
+    let stats3 = run_scenario(&programs, &scratch, n);
+    set_nofile(soft, hard);
+    scenarios.push(Scenario {
+        title: format!(
+            "Highest limit (RLIMIT_NOFILE {}: {how})",
+            show_limit(highest)
+        ),
+        stats: stats3?.iter().map(|s| stats(s)).collect(),
+    });
+
+    let mut targets = Vec::new();
+    for scenario in &scenarios {
+        scenario_table(&mut out, scenario, n, &mut targets);
+    }
+
+    let _ = writeln!(out, "\n### Highest limit / default limit (median)\n");
+    let _ = writeln!(out, "| program | default | highest | ratio |");
+    let _ = writeln!(out, "|---|---:|---:|---:|");
+    let (first, last) = (&scenarios[0].stats, &scenarios[2].stats);
+    for (i, (_, label)) in PROGRAMS.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "| {label} | {} | {} | {:.2}× |",
+            us(first[i].median),
+            us(last[i].median),
+            ratio(last[i].median, first[i].median)
+        );
+    }
+    let limit_ratio = ratio(last[OURS].median, first[OURS].median);
+    let line = format!(
+        "daemonizer highest/default limit ≤ {TARGET_LIMIT_RATIO:.2}: {limit_ratio:.2}× {}",
+        verdict(limit_ratio <= TARGET_LIMIT_RATIO)
+    );
+    let _ = writeln!(out, "\n- {line}");
+    targets.push(line);
+
+    let _ = writeln!(out, "\n### Memory and size\n");
+    let _ = writeln!(
+        out,
+        "| program | VmRSS once ready (median) | vs floor | release binary | vs floor |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+    let sizes: Vec<u64> = programs
+        .iter()
+        .map(|p| fs::metadata(&p.exe).map_or(0, |m| m.len()))
+        .collect();
+    let rss = &scenarios[0].stats;
+    for (i, program) in programs.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.2}× | {} | {:.2}× |",
+            program.label,
+            kib(rss[i].rss_kib),
+            rss[i].rss_kib as f64 / rss[FLOOR].rss_kib.max(1) as f64,
+            kib(sizes[i].div_ceil(1024)),
+            sizes[i] as f64 / sizes[FLOOR].max(1) as f64
+        );
+    }
+
+    let _ = writeln!(out, "\n### Targets\n");
+    for line in &targets {
+        let _ = writeln!(out, "- {line}");
+    }
+    print!("{out}");
+    Ok(())
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("startup benchmark: {e}");
+        std::process::exit(1);
+    }
+}
