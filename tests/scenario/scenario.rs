@@ -23,7 +23,7 @@
 //! | `--high-fd N` | also duplicate an extra fd onto fd N (not preserved) |
 //! | `--nofile N` | raise `RLIMIT_NOFILE` to N before anything else |
 //! | `--thread` | start a thread before the start |
-//! | `--go F` | wait until F exists before starting (for races) |
+//! | `--go F` | create `F.<pid>`, then wait until F exists before starting (for races) |
 //! | `--trigger F` | hold until F exists; its content names the action |
 //! | `--graceful` | hold with `wait_for_stop_timeout`: SIGTERM asks, the body leaves |
 //! | `--record F` | SIGHUP and SIGUSR1 handlers append a line to F per delivery |
@@ -451,6 +451,11 @@ fn main() -> Result<(), String> {
         (tx, handle)
     });
     if let Some(go) = &opts.go {
+        // Say "waiting" (so that the test can start every launcher first),
+        // then wait for the start signal.
+        let mut waiting = go.clone().into_os_string();
+        waiting.push(format!(".{}", std::process::id()));
+        File::create(waiting).unwrap_or_else(|e| fail(&format!("--go: {e}")));
         wait_for_file(go);
     }
 

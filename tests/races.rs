@@ -1,0 +1,331 @@
+//! Races and crashes: simultaneous starts on one pid file, kill -9 and
+//! restart, signals while the launcher waits, daemons dying before they
+//! are ready. Each test prints a summary line with its figures.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const LAUNCHERS: usize = 20;
+const ROUNDS: usize = 5;
+
+/// Spawns `n` launchers that each wait for `go`, waits until all of them
+/// are waiting, then lets them go at once.
+fn simultaneous(sb: &Sandbox, n: usize, go: &Path, cmd: impl Fn() -> Command) -> Vec<Child> {
+    let children: Vec<Child> = (0..n)
+        .map(|_| cmd().arg("--go").arg(go).spawn().expect("spawn launcher"))
+        .collect();
+    let prefix = format!("{}.", go.file_name().unwrap().to_str().unwrap());
+    wait_until("every launcher to be ready to go", || {
+        fs::read_dir(&sb.dir)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+                    .count()
+            })
+            .unwrap_or(0)
+            >= n
+    });
+    fs::write(go, "").unwrap();
+    children
+}
+
+/// Waits for every launcher, in parallel (each keeps its own deadline).
+fn finish_all(children: Vec<Child>) -> Vec<Outcome> {
+    let handles: Vec<_> = children
+        .into_iter()
+        .map(|c| std::thread::spawn(move || finish(c)))
+        .collect();
+    handles
+        .into_iter()
+        .map(|h| h.join().expect("launcher thread"))
+        .collect()
+}
+
+/// Reads the pid file in a loop until stopped; returns (reads, bad reads).
+fn reader(path: PathBuf, expected: String, stop: Arc<AtomicBool>) -> (u64, Vec<String>) {
+    let mut reads = 0u64;
+    let mut bad = Vec::new();
+    while !stop.load(Ordering::SeqCst) {
+        reads += 1;
+        match fs::read_to_string(&path) {
+            Ok(text) if text == expected => {}
+            Ok(text) => bad.push(format!("{text:?}")),
+            Err(e) => bad.push(format!("error {e}")),
+        }
+    }
+    (reads, bad)
+}
+
+fn assert_refused_by(outcome: &Outcome, pidfile: &Path, winner: i32) {
+    outcome.assert_refused(
+        75,
+        "pid file",
+        &[
+            &pidfile.display().to_string(),
+            &format!("already running as PID {winner}"),
+        ],
+    );
+}
+
+#[test]
+fn twenty_simultaneous_starts_make_exactly_one_daemon() {
+    let sb = Sandbox::new("race");
+    let pidfile = sb.path("pid");
+    let launch = || {
+        let mut cmd = sb.command("daemon");
+        cmd.arg("--pidfile").arg(&pidfile);
+        cmd
+    };
+    let (mut launches, mut refusals, mut reads) = (0, 0, 0u64);
+    for round in 0..ROUNDS {
+        // All at once on a free pid file: exactly one wins.
+        let go = sb.path(&format!("go-{round}"));
+        let outcomes = finish_all(simultaneous(&sb, LAUNCHERS, &go, launch));
+        launches += outcomes.len();
+        let winners: Vec<&Outcome> = outcomes.iter().filter(|o| o.success()).collect();
+        assert_eq!(
+            winners.len(),
+            1,
+            "round {round}: exactly one launcher exits 0: {outcomes:#?}"
+        );
+        let winner = wait_pidfile(&pidfile);
+        assert!(alive(winner), "round {round}: the winner {winner} runs");
+        for o in outcomes.iter().filter(|o| !o.success()) {
+            assert_refused_by(o, &pidfile, winner);
+            refusals += 1;
+        }
+        assert_eq!(
+            read_pidfile(&pidfile),
+            Some(format!("{winner}\n")),
+            "round {round}"
+        );
+
+        // Once the winner is ready, another wave of starts while a reader
+        // polls the file: the reader never sees it empty or partial.
+        let stop = Arc::new(AtomicBool::new(false));
+        let polling = {
+            let (path, stop) = (pidfile.clone(), stop.clone());
+            std::thread::spawn(move || reader(path, format!("{winner}\n"), stop))
+        };
+        let go = sb.path(&format!("go-{round}-b"));
+        let outcomes = finish_all(simultaneous(&sb, LAUNCHERS, &go, launch));
+        stop.store(true, Ordering::SeqCst);
+        let (n, bad) = polling.join().unwrap();
+        reads += n;
+        launches += outcomes.len();
+        assert!(bad.is_empty(), "round {round}: the reader saw {bad:?}");
+        for o in &outcomes {
+            assert_refused_by(o, &pidfile, winner);
+            refusals += 1;
+        }
+        assert_eq!(sb.processes(), vec![winner], "round {round}: one daemon");
+        stop_daemon(winner, &pidfile);
+    }
+    eprintln!(
+        "summary: simultaneous starts: {ROUNDS} rounds x {LAUNCHERS} launchers at once, \
+         then {LAUNCHERS} more against the winner: {launches} launches, {ROUNDS} winners \
+         (one per round), {refusals} refused with \"already running as PID <winner>\", \
+         {reads} concurrent reads of the pid file, 0 empty or partial"
+    );
+}
+
+fn stop_daemon(pid: i32, pidfile: &Path) {
+    stop(pid, pidfile);
+}
+
+#[test]
+fn ten_rounds_of_start_kill_9_start() {
+    let sb = Sandbox::new("kill9");
+    let pidfile = sb.path("pid");
+    let mut previous = None;
+    const ROUNDS: usize = 10;
+    for round in 0..ROUNDS {
+        let mut cmd = sb.command("daemon");
+        cmd.arg("--pidfile").arg(&pidfile);
+        let outcome = run(&mut cmd);
+        assert!(
+            outcome.success(),
+            "round {round}: start after kill -9 of {previous:?}: {outcome:?}"
+        );
+        let text = read_pidfile(&pidfile).expect("pid file");
+        let pid: i32 = text.trim().parse().unwrap();
+        assert_eq!(text, format!("{pid}\n"), "round {round}");
+        assert!(alive(pid));
+        assert_eq!(sb.processes(), vec![pid], "round {round}: one daemon");
+        kill(pid, libc::SIGKILL);
+        wait_dead(pid);
+        assert_eq!(
+            read_pidfile(&pidfile),
+            Some(text),
+            "kill -9 leaves a stale file"
+        );
+        previous = Some(pid);
+    }
+    eprintln!(
+        "summary: start / kill -9 / start: {ROUNDS} rounds, {ROUNDS} starts over a stale \
+         pid file succeeded, pid file correct each time"
+    );
+}
+
+/// How one launcher under a signal storm ended.
+#[derive(Debug, Default)]
+struct Storm {
+    started: usize,
+    started_under_signals: usize,
+    interrupted: usize,
+    killed: usize,
+    signals: usize,
+}
+
+#[test]
+fn signals_during_start_up_never_leave_a_half_started_daemon() {
+    let sb = Sandbox::new("storm");
+    const ITERATIONS: usize = 40;
+    let mut storm = Storm::default();
+    for i in 0..ITERATIONS {
+        let pidfile = sb.path(&format!("pid-{i}"));
+        // The daemon reports ready after a delay, so that the launcher
+        // spends a while waiting for it; the storm begins at varying
+        // moments of the launcher's life.
+        let delay = (i % 4) * 25;
+        let offset = Duration::from_millis(((i * 7) % 40) as u64);
+        let mut child = sb
+            .command("daemon")
+            .arg("--pidfile")
+            .arg(&pidfile)
+            .args(["--manual", "--ready-delay-ms", &delay.to_string()])
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let begin = Instant::now();
+        std::thread::sleep(offset);
+        let deadline = begin + DEADLINE;
+        let mut sent = 0;
+        // Signals go out from this thread only while the launcher is not
+        // reaped, so that its PID cannot be reused meanwhile.
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "iteration {i}: the launcher hangs"
+            );
+            let signal = if sent % 2 == 0 {
+                libc::SIGHUP
+            } else {
+                libc::SIGTERM
+            };
+            kill(pid, signal);
+            sent += 1;
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        storm.signals += sent;
+        let outcome = finish(child);
+        if outcome.success() {
+            storm.started += 1;
+            if sent > 0 {
+                storm.started_under_signals += 1;
+            }
+            assert!(outcome.stderr.is_empty(), "iteration {i}: {outcome:?}");
+            let daemon = wait_pidfile(&pidfile);
+            assert!(alive(daemon), "iteration {i}: exit 0 but no daemon");
+            assert_eq!(sb.processes(), vec![daemon], "iteration {i}");
+            stop(daemon, &pidfile);
+        } else {
+            match outcome.code() {
+                Some(code) => {
+                    storm.interrupted += 1;
+                    assert_eq!(code, 75, "iteration {i}: {outcome:?}");
+                    let lines: Vec<&str> = outcome.stderr.lines().collect();
+                    assert_eq!(lines.len(), 1, "iteration {i}: {outcome:?}");
+                    assert!(
+                        lines[0].starts_with("scenario: cannot start daemon: readiness: SIG")
+                            && lines[0].contains("received while waiting for the daemon"),
+                        "iteration {i}: {outcome:?}"
+                    );
+                }
+                // Ended by a signal: before the start blocked signals, or
+                // by a second signal once an interrupted start was undone
+                // and the signal mask restored. Either way nothing may be
+                // left behind.
+                None => storm.killed += 1,
+            }
+            sb.wait_no_processes();
+            assert!(
+                !pidfile.exists(),
+                "iteration {i}: a failed start ({}) left its pid file: {:?}",
+                describe(&outcome.status),
+                read_pidfile(&pidfile)
+            );
+        }
+    }
+    eprintln!(
+        "summary: signal storm during start-up: {ITERATIONS} launches, {} SIGHUP/SIGTERM sent; \
+         {} completed with a live daemon ({} of them while signals were being sent), \
+         {} reported the interruption (exit 75) with nothing left, {} ended by a signal \
+         with nothing left; 0 inconsistent",
+        storm.signals, storm.started, storm.started_under_signals, storm.interrupted, storm.killed
+    );
+    assert_eq!(storm.started + storm.interrupted + storm.killed, ITERATIONS);
+}
+
+#[test]
+fn daemons_dying_before_ready_always_fail_the_start() {
+    let sb = Sandbox::new("early-death");
+    const ROUNDS: usize = 10;
+    let too_many = fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(1 << 20)
+        + 1;
+    for round in 0..ROUNDS {
+        // Killed while the body runs, before it calls ready().
+        let pidfile = sb.path(&format!("pid-k{round}"));
+        let facts_path = sb.path(&format!("facts-{round}"));
+        let launcher = sb
+            .command("daemon")
+            .arg("--pidfile")
+            .arg(&pidfile)
+            .arg("--facts")
+            .arg(&facts_path)
+            .arg("--manual")
+            .spawn()
+            .unwrap();
+        let pid: i32 = facts(&facts_path)["pid"].parse().unwrap();
+        kill(pid, libc::SIGKILL);
+        let outcome = finish(launcher);
+        outcome.assert_refused(
+            70,
+            "readiness",
+            &["the daemon exited before it reported ready"],
+        );
+        sb.wait_no_processes();
+        assert!(!pidfile.exists(), "round {round}");
+
+        // A step that fails in the daemon, after the fork.
+        let pidfile = sb.path(&format!("pid-l{round}"));
+        let outcome = run(sb
+            .command("daemon")
+            .arg("--pidfile")
+            .arg(&pidfile)
+            .arg("--limit")
+            .arg(format!("nofile:{too_many}")));
+        outcome.assert_refused(77, "limits", &["RLIMIT_NOFILE"]);
+        sb.wait_no_processes();
+        assert!(!pidfile.exists(), "round {round}");
+    }
+    eprintln!(
+        "summary: daemons dying before ready: {ROUNDS} killed with SIGKILL before ready() \
+         (all exit 70), {ROUNDS} failing a step after the fork (all exit 77); \
+         never exit 0, never a hang, nothing left"
+    );
+}
