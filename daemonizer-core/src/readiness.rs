@@ -4,6 +4,7 @@
 //! the daemon died before it was ready.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -38,11 +39,41 @@ fn write_all(fd: &OwnedFd, mut bytes: &[u8]) -> std::result::Result<(), Errno> {
     Ok(())
 }
 
-/// Tells the launcher that the daemon `pid` is ready, and closes the
-/// channel.
-pub(crate) fn report_ready(fd: OwnedFd, pid: i32) -> Result<()> {
-    write_all(&fd, format!("R{pid}\n").as_bytes())
+/// Tells the launcher that the daemon `pid` is ready.
+pub(crate) fn report_ready(fd: &OwnedFd, pid: i32) -> Result<()> {
+    write_all(fd, format!("R{pid}\n").as_bytes())
         .map_err(|e| Error::os(Step::Ready, "telling the launcher", e))
+}
+
+/// In the daemon, after [`report_ready`]: waits until the launcher has
+/// closed its end of the channel, which it does by exiting right after it
+/// relayed `READY=1` and `MAINPID=` to the supervisor; at most `limit`.
+///
+/// Whatever the daemon sends the supervisor afterwards (a status, a
+/// watchdog ping, `STOPPING=1`) then arrives after the launcher's message,
+/// when the supervisor knows the daemon as the main process; systemd
+/// drops messages from other processes under `NotifyAccess=main`.
+pub(crate) fn wait_for_launcher(fd: &OwnedFd, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ms = i32::try_from(left.as_millis()).unwrap_or(i32::MAX);
+        if ms == 0 {
+            log::warn!("ready: the launcher has not exited after {limit:?}; going on");
+            return;
+        }
+        // A pipe's write end reports POLLERR once no reader is left.
+        let mut pfd = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: 0,
+            revents: 0,
+        };
+        // SAFETY: `pfd` is one valid pollfd, alive for the whole call.
+        let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if rc > 0 || (rc < 0 && Errno::last() != Errno::EINTR) {
+            return;
+        }
+    }
 }
 
 /// Tells the launcher why the start failed.
@@ -82,8 +113,11 @@ fn garbled(line: &[u8]) -> Error {
 /// child. A stop signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT; all blocked
 /// since before the fork) aborts the start: the daemon is killed, so
 /// nothing half-started is left behind.
-pub(crate) fn wait(read: OwnedFd, child: Pid, mask: &SigSet) -> Result<i32> {
-    let result = wait_inner(&read, child, mask);
+///
+/// The channel stays open: the launcher closes it by exiting, after it has
+/// told the supervisor (see [`wait_for_launcher`]).
+pub(crate) fn wait(read: &OwnedFd, child: Pid, mask: &SigSet) -> Result<i32> {
+    let result = wait_inner(read, child, mask);
     // The first child exits right after the second fork; reap it.
     let _ = waitpid(child, None);
     result

@@ -51,6 +51,11 @@ impl Launched {
     }
 }
 
+/// How long a full-mode daemon under a supervisor waits, once ready, for
+/// the launcher to relay `READY=1` and exit (see
+/// [`readiness::wait_for_launcher`]); it takes milliseconds.
+const LAUNCHER_EXIT_LIMIT: Duration = Duration::from_secs(10);
+
 /// State shared by the handle, the signal thread and the exit hook.
 struct Shared {
     pid: i32,
@@ -108,7 +113,12 @@ impl Shared {
             // Full mode: the launcher relays READY=1 with MAINPID, as the
             // process the supervisor started.
             Mode::Full => match take_channel() {
-                Some(fd) => readiness::report_ready(fd, self.pid)?,
+                Some(fd) => {
+                    readiness::report_ready(&fd, self.pid)?;
+                    if self.notifier.is_some() {
+                        readiness::wait_for_launcher(&fd, LAUNCHER_EXIT_LIMIT);
+                    }
+                }
                 None => {
                     return Err(Error::new(
                         Step::Ready,
@@ -507,7 +517,7 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
         }
         Ok(ForkResult::Parent { child }) => {
             drop(tx);
-            match readiness::wait(rx, child, blocked.mask()) {
+            match readiness::wait(&rx, child, blocked.mask()) {
                 Ok(pid) => {
                     if let Some(notifier) = &prepared.notifier {
                         if let Err(e) = notifier.send(&notify::ready_message(Some(pid))) {
