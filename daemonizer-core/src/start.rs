@@ -163,6 +163,11 @@ fn default_action(signal: Signal) {
 
 fn reload_hook(before: bool) {
     if let Some(shared) = SHARED.get() {
+        // Before start-up is complete (manual readiness) there is nothing
+        // to reload yet, and READY=1 afterwards would report it complete.
+        if shared.pending.load(Ordering::SeqCst) {
+            return;
+        }
         if before {
             shared.notify(&notify::reloading_message());
         } else {
