@@ -20,21 +20,42 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// How long any awaited event may take before the test gives up.
 const DEADLINE: Duration = Duration::from_secs(60);
 
-/// The `supervised` example, built by `cargo test` next to the tests.
+/// The `supervised` example, next to the tests in
+/// `target/<profile>/examples/`. `cargo test` builds examples, but `cargo
+/// test --test supervisor` does not: run by cargo (`CARGO` is set), the
+/// test builds it first, once, so that it never runs a stale one.
 fn program() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let debug = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps");
-    let path = debug.join("examples").join("supervised");
-    assert!(path.exists(), "{} is missing", path.display());
-    path
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("current_exe");
+            let profile = exe
+                .parent()
+                .and_then(Path::parent)
+                .expect("target/<profile>/deps");
+            if let Some(cargo) = std::env::var_os("CARGO") {
+                let mut build = Command::new(cargo);
+                build.args(["build", "--quiet", "--example", "supervised"]);
+                if profile.file_name().is_some_and(|p| p == "release") {
+                    build.arg("--release");
+                }
+                let status = build.status().expect("run cargo build");
+                assert!(
+                    status.success(),
+                    "cargo build --example supervised: {status}"
+                );
+            }
+            let path = profile.join("examples").join("supervised");
+            assert!(path.exists(), "{} is missing", path.display());
+            path
+        })
+        .clone()
 }
 
 fn unique(tag: &str) -> String {
@@ -452,7 +473,9 @@ fn lite_mode_keeps_notify_socket_when_asked() {
 fn manual_readiness(mode: Mode) {
     let dir = TempDir::new("manual");
     let supervisor = Supervisor::new(Address::Path, &dir);
-    let mut run = Run::new(mode, Some(&supervisor), dir).env("SUP_MANUAL", "1");
+    let mut run = Run::new(mode, Some(&supervisor), dir)
+        .env("SUP_MANUAL", "1")
+        .env("SUP_RELOAD", "1");
     let mut guard = Guard::default();
     let launcher = run.spawn(&mut guard);
 
@@ -476,6 +499,11 @@ fn manual_readiness(mode: Mode) {
         "{}",
         waiting["child_before_ready"]
     );
+
+    // A reload before readiness runs the handler, but must neither
+    // announce a reload nor report the service ready.
+    signal(pid, libc::SIGHUP);
+    assert_eq!(supervisor.recv(), "STATUS=reload handler ran");
 
     run.trigger();
     assert_eq!(expect_ready(&run, &supervisor, &mut guard, launcher), pid);
