@@ -649,6 +649,34 @@ fn lite_mode_socket_activation() {
     socket_activation(Mode::Lite);
 }
 
+/// Sockets addressed to another process (`LISTEN_PID`) are not the
+/// daemon's: it gets none, the sweep closes them, and the variables are
+/// cleared all the same.
+#[test]
+fn sockets_for_another_process_are_left_alone() {
+    let dir = TempDir::new("notmine");
+    let supervisor = Supervisor::new(Address::Path, &dir);
+    let unix_path = dir.path("control.sock");
+    let mut run = Run::new(Mode::Full, Some(&supervisor), dir)
+        .env("SUP_SPAWN", "1")
+        .env("SUP_LISTEN_PID", "1")
+        .env("SUP_UNIX_SOCKET", unix_path.to_str().expect("UTF-8"));
+    let mut guard = Guard::default();
+    let launcher = run.spawn(&mut guard);
+    let pid = expect_ready(&run, &supervisor, &mut guard, launcher);
+    assert_eq!(supervisor.recv(), "STATUS=serving");
+
+    let facts = run.facts_when("state", "ready");
+    assert!(!facts.contains_key("listen0"), "{facts:?}");
+    for var in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
+        assert_eq!(facts[var], "<unset>", "{var} in the daemon");
+    }
+    // The launcher is gone and the daemon closed its copy: nobody listens.
+    let err = UnixStream::connect(&unix_path).expect_err("nobody listens any more");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
+    expect_stop(&run, &supervisor, &mut guard, pid);
+}
+
 /// `watchdog()` reports `WATCHDOG_USEC`; `notify_watchdog()` sends
 /// `WATCHDOG=1`.
 fn watchdog(mode: Mode) {

@@ -15,6 +15,7 @@
 //! | `SUP_FAIL` | with `SUP_MANUAL`: `exit` or `panic` instead of calling `ready()` |
 //! | `SUP_WATCHDOG` | `1`: report `watchdog()`, then send `WATCHDOG=1` once `SUP_TRIGGER` exists |
 //! | `SUP_SPAWN` | `1`: act as the supervisor of socket activation (see [`spawn`]) |
+//! | `SUP_LISTEN_PID` | with `SUP_SPAWN`: address the sockets to this PID instead |
 //!
 //! Once ready, the body sends `STATUS=serving`.
 //!
@@ -103,7 +104,10 @@ fn spawn() -> ! {
     let err = Command::new(std::env::current_exe().expect("current_exe"))
         .env_remove("SUP_SPAWN")
         .env("LISTEN_FDS", "2")
-        .env("LISTEN_PID", std::process::id().to_string())
+        .env(
+            "LISTEN_PID",
+            var("SUP_LISTEN_PID").unwrap_or(std::process::id().to_string()),
+        )
         .env("LISTEN_FDNAMES", "web:control")
         .exec();
     panic!("exec: {err}");
