@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! scenario daemon [options]         start a daemon, write facts, hold
-//! scenario close-with <method> ...  close fds with one method, report survivors
+//! scenario close-with --method M   close fds with one method (close-range,
+//!                                   proc-fd, loop) and report the survivors
 //! ```
 //!
 //! Options of `daemon` (every path is used as given):
@@ -115,14 +116,6 @@ fn parse() -> Opts {
         mode: args.next().unwrap_or_else(|| fail("no mode")),
         ..Opts::default()
     };
-    if opts.mode == "close-with" {
-        opts.method = Some(match args.next().as_deref() {
-            Some("close-range") => CloseMethod::CloseRange,
-            Some("proc-fd") => CloseMethod::ProcFd,
-            Some("loop") => CloseMethod::Loop,
-            other => fail(&format!("bad close method {other:?}")),
-        });
-    }
     while let Some(arg) = args.next() {
         let mut value = || {
             args.next()
@@ -130,6 +123,14 @@ fn parse() -> Opts {
         };
         match arg.as_str() {
             "--sandbox" => opts.sandbox = Some(value().into()),
+            "--method" => {
+                opts.method = Some(match value().as_str() {
+                    "close-range" => CloseMethod::CloseRange,
+                    "proc-fd" => CloseMethod::ProcFd,
+                    "loop" => CloseMethod::Loop,
+                    other => fail(&format!("bad close method {other:?}")),
+                })
+            }
             "--pidfile" => opts.pidfile = Some(value().into()),
             "--stdout" => opts.stdout = Some(value().into()),
             "--stderr" => opts.stderr = Some(value().into()),
