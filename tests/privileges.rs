@@ -1,0 +1,312 @@
+//! Privilege drop and chroot, for real: these tests need root (CI runs as
+//! root) and print why they are skipped otherwise.
+//!
+//! Uids and gids are read from outside in `/proc/<pid>/status` (real,
+//! effective, saved and filesystem ids); the body reports what
+//! `setuid(0)` did.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+
+use common::*;
+
+/// Groups that list `user` as a member in `/etc/group`.
+fn member_groups(user: &str) -> BTreeSet<u32> {
+    fs::read_to_string("/etc/group")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() == 4 && f[3].split(',').any(|m| m == user)).then(|| f[2].parse().ok())?
+        })
+        .collect()
+}
+
+fn primary(user: &str) -> (u32, u32) {
+    let (uid, gid, _) = groups_of(user).unwrap_or_else(|| panic!("no user {user}"));
+    (uid, gid)
+}
+
+/// What a started daemon runs as, read from outside.
+struct Ids {
+    uids: Vec<u32>,
+    gids: Vec<u32>,
+    groups: BTreeSet<u32>,
+}
+
+fn ids(pid: i32) -> Ids {
+    let nums = |key| {
+        status_field(pid, key)
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect::<Vec<u32>>()
+    };
+    Ids {
+        uids: nums("Uid"),
+        gids: nums("Gid"),
+        groups: nums("Groups").into_iter().collect(),
+    }
+}
+
+/// Starts a daemon with `args` (user and group options) and checks the
+/// ids it runs with, then that it cannot regain root. Returns the sandbox
+/// and the daemon's PID.
+fn started_as(
+    name: &str,
+    args: &[&str],
+    uid: u32,
+    gid: u32,
+    groups: &BTreeSet<u32>,
+) -> (Sandbox, i32) {
+    let sb = Sandbox::new(name);
+    start(sb.daemon().args(args));
+    let pid = wait_pidfile(&sb.path("pid"));
+    let f = facts(&sb.path("facts"));
+    let got = ids(pid);
+    assert_eq!(
+        got.uids,
+        vec![uid; 4],
+        "{name}: real, effective, saved, fs uid"
+    );
+    assert_eq!(
+        got.gids,
+        vec![gid; 4],
+        "{name}: real, effective, saved, fs gid"
+    );
+    assert_eq!(&got.groups, groups, "{name}: supplementary groups");
+    if uid != 0 {
+        assert!(!got.groups.contains(&0), "{name}: no group 0");
+        assert!(
+            f["setuid0"].starts_with("failed") && f["setuid0"].contains("not permitted"),
+            "{name}: setuid(0) from the body: {}",
+            f["setuid0"]
+        );
+    }
+    assert_eq!(f["uids"], format!("{uid} {uid} {uid}"));
+    assert_eq!(f["gids"], format!("{gid} {gid} {gid}"));
+    (sb, pid)
+}
+
+/// Stops the daemon; its pid file, in the root-owned 0755 sandbox, is
+/// removed or (when the dropped user may not remove it) emptied.
+fn stop_dropped(sb: &Sandbox, pid: i32) {
+    kill(pid, libc::SIGTERM);
+    wait_dead(pid);
+    let pidfile = sb.path("pid");
+    wait_until("the pid file to be removed or emptied", || {
+        fs::read(&pidfile).map_or(true, |c| c.is_empty())
+    });
+}
+
+#[test]
+fn user_by_name_gets_exactly_its_own_groups() {
+    if !root_or_skip("user_by_name_gets_exactly_its_own_groups") {
+        return;
+    }
+    let (uid, gid) = primary("nobody");
+    let mut groups = member_groups("nobody");
+    groups.insert(gid);
+    let (sb, pid) = started_as("user-name", &["--user", "nobody"], uid, gid, &groups);
+    stop_dropped(&sb, pid);
+}
+
+#[test]
+fn user_with_supplementary_groups_gets_them_all_and_no_more() {
+    if !root_or_skip("user_with_supplementary_groups_gets_them_all_and_no_more") {
+        return;
+    }
+    let Some(user) = user_with_supplementary_groups() else {
+        eprintln!("skipped: no user of this system has a supplementary group");
+        return;
+    };
+    let (uid, gid, all) = groups_of(&user).unwrap();
+    let groups: BTreeSet<u32> = all.into_iter().collect();
+    assert!(groups.len() > 1);
+    let (sb, pid) = started_as("user-groups", &["--user", &user], uid, gid, &groups);
+    stop_dropped(&sb, pid);
+}
+
+#[test]
+fn user_by_uid_gets_no_supplementary_groups() {
+    if !root_or_skip("user_by_uid_gets_no_supplementary_groups") {
+        return;
+    }
+    let (uid, gid) = primary("nobody");
+    let (sb, pid) = started_as(
+        "user-uid",
+        &["--user", &uid.to_string()],
+        uid,
+        gid,
+        &BTreeSet::new(),
+    );
+    stop_dropped(&sb, pid);
+}
+
+#[test]
+fn group_by_name_and_by_gid() {
+    if !root_or_skip("group_by_name_and_by_gid") {
+        return;
+    }
+    let (uid, _) = primary("daemon");
+    let (nobody_uid, nobody_gid) = primary("nobody");
+    // By name: the group replaces the user's primary group, and the user's
+    // own supplementary groups come with it.
+    let mut groups = member_groups("daemon");
+    groups.insert(nobody_gid);
+    let group_name = fs::read_to_string("/etc/group")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.get(2) == Some(&nobody_gid.to_string().as_str())).then(|| f[0].to_owned())
+        })
+        .expect("a group with nobody's gid");
+    let (sb, pid) = started_as(
+        "group-name",
+        &["--user", "daemon", "--group", &group_name],
+        uid,
+        nobody_gid,
+        &groups,
+    );
+    stop_dropped(&sb, pid);
+    // By gid, with a numeric user: no supplementary group at all.
+    let (sb, pid) = started_as(
+        "group-gid",
+        &["--user", &nobody_uid.to_string(), "--group", "1"],
+        nobody_uid,
+        1,
+        &BTreeSet::new(),
+    );
+    stop_dropped(&sb, pid);
+}
+
+#[test]
+fn user_without_group_takes_its_primary_group() {
+    if !root_or_skip("user_without_group_takes_its_primary_group") {
+        return;
+    }
+    let (uid, gid) = primary("daemon");
+    assert_ne!(gid, 0);
+    let mut groups = member_groups("daemon");
+    groups.insert(gid);
+    let (sb, pid) = started_as("user-primary", &["--user", "daemon"], uid, gid, &groups);
+    stop_dropped(&sb, pid);
+}
+
+#[test]
+fn group_alone_drops_every_group_of_root() {
+    if !root_or_skip("group_alone_drops_every_group_of_root") {
+        return;
+    }
+    let (_, gid) = primary("nobody");
+    let (sb, pid) = started_as(
+        "group-only",
+        &["--group", &gid.to_string()],
+        0,
+        gid,
+        &BTreeSet::new(),
+    );
+    stop(pid, &sb.path("pid"));
+}
+
+#[test]
+fn pid_file_is_emptied_when_the_dropped_user_may_not_remove_it() {
+    if !root_or_skip("pid_file_is_emptied_when_the_dropped_user_may_not_remove_it") {
+        return;
+    }
+    // The sandbox is root's, 0755: nobody may not unlink in it.
+    for (how, end) in [
+        ("sigterm", None),
+        ("return", Some("ok")),
+        ("exit", Some("exit")),
+    ] {
+        let sb = Sandbox::new(&format!("emptied-{how}"));
+        assert_eq!(
+            fs::metadata(&sb.dir).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
+        start(sb.daemon().args(["--user", "nobody"]));
+        let pid = wait_pidfile(&sb.path("pid"));
+        facts(&sb.path("facts"));
+        match end {
+            None => {
+                kill(pid, libc::SIGTERM);
+            }
+            Some(action) => sb.trigger(action),
+        }
+        wait_dead(pid);
+        wait_until(&format!("the pid file to be emptied ({how})"), || {
+            fs::read(sb.path("pid")).is_ok_and(|c| c.is_empty())
+        });
+    }
+}
+
+#[test]
+fn pid_file_is_removed_when_the_dropped_user_may_remove_it() {
+    if !root_or_skip("pid_file_is_removed_when_the_dropped_user_may_remove_it") {
+        return;
+    }
+    let sb = Sandbox::new("removed-dropped");
+    let run_dir = sb.path("run");
+    fs::create_dir(&run_dir).unwrap();
+    let (uid, gid) = primary("nobody");
+    std::os::unix::fs::chown(&run_dir, Some(uid), Some(gid)).unwrap();
+    let pidfile = run_dir.join("pid");
+    start(
+        sb.daemon()
+            .arg("--pidfile")
+            .arg(&pidfile)
+            .args(["--user", "nobody"]),
+    );
+    let pid = wait_pidfile(&pidfile);
+    assert_eq!(ids(pid).uids, vec![uid; 4]);
+    stop(pid, &pidfile);
+}
+
+#[test]
+fn chroot_with_a_work_dir_inside_and_no_dev() {
+    if !root_or_skip("chroot_with_a_work_dir_inside_and_no_dev") {
+        return;
+    }
+    let sb = Sandbox::new("chroot");
+    let root = sb.path("root");
+    fs::create_dir_all(root.join("srv/work")).unwrap();
+    let out = sb.path("out.log");
+    // No /dev, /etc or /proc in the chroot: /dev/null, the output file and
+    // the user name are all resolved before it.
+    start(
+        sb.daemon()
+            .arg("--chroot")
+            .arg(&root)
+            .args(["--workdir", "/srv/work", "--user", "nobody"])
+            .arg("--stdout")
+            .arg(&out),
+    );
+    let pid = wait_pidfile(&sb.path("pid"));
+    let f = facts(&sb.path("facts"));
+    let (uid, gid) = primary("nobody");
+    assert_eq!(ids(pid).uids, vec![uid; 4]);
+    assert_eq!(ids(pid).gids, vec![gid; 4]);
+    assert_eq!(f["cwd"], "/srv/work", "cwd seen from inside");
+    assert_eq!(fs::read_link(format!("/proc/{pid}/root")).unwrap(), root);
+    assert_eq!(
+        fs::read_link(format!("/proc/{pid}/cwd")).unwrap(),
+        root.join("srv/work")
+    );
+    let open = fds(pid);
+    assert_eq!(open[&0], "/dev/null");
+    assert_eq!(open[&1], out.display().to_string());
+    assert!(fs::read_to_string(&out)
+        .unwrap()
+        .contains(&format!("hello stdout from {pid}")));
+    assert!(f["setuid0"].starts_with("failed"), "{}", f["setuid0"]);
+    for absent in ["dev", "etc", "proc"] {
+        assert!(!root.join(absent).exists(), "nothing created in the chroot");
+    }
+    // The pid file lives outside the chroot, opened before it: removed or
+    // emptied at exit.
+    stop_dropped(&sb, pid);
+}
