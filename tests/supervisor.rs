@@ -149,18 +149,48 @@ impl Supervisor {
     }
 }
 
-/// Kills what a test started if the test fails half-way.
+/// Kills what a test started if the test fails half-way: the child, and
+/// the daemon it started, known by its PID or found through the pid file
+/// and the facts file.
 #[derive(Default)]
 struct Guard {
     child: Option<Child>,
     daemon: Option<i32>,
+    /// The run's pid file and facts file.
+    files: Option<(PathBuf, PathBuf)>,
+}
+
+impl Guard {
+    /// Kills `pid` if it is a process of this run: its environment names
+    /// the run's facts file (a PID read from a file may have been reused).
+    fn kill_if_ours(pid: i32, facts: &Path) {
+        let marker = format!("SUP_FACTS={}", facts.display());
+        let ours = std::fs::read(format!("/proc/{pid}/environ"))
+            .map(|env| env.split(|b| *b == 0).any(|var| var == marker.as_bytes()))
+            .unwrap_or(false);
+        if ours {
+            // SAFETY: kill(2) with a PID checked above; no memory involved.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        if let Some(pid) = self.daemon {
-            // SAFETY: kill(2) with a PID this test started; no memory involved.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+        if let Some((pidfile, facts_file)) = &self.files {
+            let mut pids: Vec<i32> = self.daemon.into_iter().collect();
+            let from_files = [
+                std::fs::read_to_string(pidfile).unwrap_or_default(),
+                facts(facts_file).remove("pid").unwrap_or_default(),
+            ];
+            pids.extend(
+                from_files
+                    .iter()
+                    .filter_map(|s| s.trim().parse::<i32>().ok()),
+            );
+            for pid in pids {
+                Guard::kill_if_ours(pid, facts_file);
+            }
         }
         if let Some(child) = &mut self.child {
             let _ = child.kill();
@@ -290,6 +320,7 @@ impl Run {
     }
 
     fn spawn(&mut self, guard: &mut Guard) -> i32 {
+        guard.files = Some((self.pidfile(), self.dir.path("facts")));
         let child = self.command.spawn().expect("start the program");
         let pid = i32::try_from(child.id()).expect("pid");
         guard.child = Some(child);
