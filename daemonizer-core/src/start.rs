@@ -386,6 +386,8 @@ struct Prepared {
     watchdog: Option<Duration>,
     listen: Vec<RawFd>,
     pidfile: Option<PidFile>,
+    /// Full mode: signals blocked since before the pid file was opened.
+    blocked: Option<signals::Blocked>,
 }
 
 impl Daemon {
@@ -484,11 +486,27 @@ fn preflight(mut daemon: Daemon) -> Result<Prepared> {
     let listen = listen::take_from_env(getpid().as_raw())?;
     let listen_fds: Vec<RawFd> = listen.iter().map(|(fd, _)| *fd).collect();
     listen::store(listen);
-    let pidfile = daemon
+    // From the moment a pid file may be created, a stop signal must not
+    // end the launcher before it can undo the start: block signals first.
+    let blocked = if full {
+        Some(signals::block_for_fork()?)
+    } else {
+        None
+    };
+    let pidfile = match daemon
         .pidfile
         .take()
-        .map(|path| PidFile::acquire(&path))
-        .transpose()?;
+        .map(|p| PidFile::acquire(&p))
+        .transpose()
+    {
+        Ok(pidfile) => pidfile,
+        Err(e) => {
+            if let Some(blocked) = blocked {
+                blocked.restore();
+            }
+            return Err(e);
+        }
+    };
     Ok(Prepared {
         daemon,
         creds,
@@ -497,6 +515,7 @@ fn preflight(mut daemon: Daemon) -> Result<Prepared> {
         watchdog,
         listen: listen_fds,
         pidfile,
+        blocked,
     })
 }
 
@@ -508,8 +527,18 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
             pidfile.discard();
         }
     };
-    let (rx, tx) = readiness::channel().inspect_err(|_| undo(&prepared))?;
-    let blocked = signals::block_for_fork().inspect_err(|_| undo(&prepared))?;
+    let blocked = prepared
+        .blocked
+        .take()
+        .expect("signals are blocked in preflight for a full start");
+    let (rx, tx) = match readiness::channel() {
+        Ok(channel) => channel,
+        Err(e) => {
+            undo(&prepared);
+            blocked.restore();
+            return Err(e);
+        }
+    };
     log::debug!("detach: forking");
     // SAFETY: the process has one thread (checked in preflight), so the
     // child may run any code: no lock can be held by a thread that does
@@ -608,6 +637,7 @@ fn run_steps(prepared: Prepared, blocked: Option<signals::Blocked>) -> Result<Da
         watchdog,
         listen,
         pidfile,
+        blocked: _,
     } = prepared;
     let pid = getpid().as_raw();
     let mut keep: Vec<RawFd> = daemon.preserve.clone();
