@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
+use std::os::fd::AsRawFd;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram, UnixStream};
 use std::os::unix::process::ExitStatusExt;
@@ -117,21 +118,82 @@ impl Supervisor {
                 (socket, format!("@{name}"))
             }
         };
+        let on: libc::c_int = 1;
+        // SAFETY: sets an int option from a valid pointer and its size.
+        let rc = unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_PASSCRED,
+                (&on as *const libc::c_int).cast(),
+                std::mem::size_of_val(&on) as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0, "SO_PASSCRED");
         Supervisor { socket, value }
     }
 
-    /// The next message, waiting for it.
-    fn recv(&self) -> String {
+    /// The next message and the PID of its sender, waiting for it. The
+    /// PID comes from `SCM_CREDENTIALS`, as systemd's does when it checks
+    /// `NotifyAccess=`.
+    fn recv_from(&self) -> (String, i32) {
         self.socket.set_nonblocking(false).expect("blocking socket");
         self.socket
             .set_read_timeout(Some(DEADLINE))
             .expect("read timeout");
         let mut buf = [0u8; 4096];
-        let n = self
-            .socket
-            .recv(&mut buf)
-            .expect("a message from the daemon in time");
-        String::from_utf8(buf[..n].to_vec()).expect("a UTF-8 message")
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        // u64 elements: aligned for the control message headers.
+        let mut control = [0u64; 16];
+        // SAFETY: an all-zero msghdr is a valid, empty one.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control) as _;
+        let n = loop {
+            // SAFETY: `msg` points to `iov` (into `buf`) and to `control`,
+            // all alive and writable for the whole call.
+            let n = unsafe { libc::recvmsg(self.socket.as_raw_fd(), &mut msg, 0) };
+            if let Ok(n) = usize::try_from(n) {
+                break n;
+            }
+            let err = std::io::Error::last_os_error();
+            assert_eq!(
+                err.kind(),
+                std::io::ErrorKind::Interrupted,
+                "a message from the daemon in time: {err}"
+            );
+        };
+        let mut sender = None;
+        // SAFETY: walks the control messages the kernel wrote into
+        // `control`, within the length it set in `msg`; the credentials are
+        // read unaligned from inside the buffer.
+        unsafe {
+            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+            while !cmsg.is_null() {
+                if (*cmsg).cmsg_level == libc::SOL_SOCKET
+                    && (*cmsg).cmsg_type == libc::SCM_CREDENTIALS
+                {
+                    let cred: libc::ucred = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
+                    sender = Some(cred.pid);
+                }
+                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+            }
+        }
+        let message = String::from_utf8(buf[..n].to_vec()).expect("a UTF-8 message");
+        let sender = sender.unwrap_or_else(|| panic!("no sender credentials for {message:?}"));
+        (message, sender)
+    }
+
+    /// Receives `message`, sent by `sender`.
+    fn expect(&self, sender: i32, message: &str) {
+        let (got, from) = self.recv_from();
+        assert_eq!(got, message);
+        assert_eq!(from, sender, "the sender of {got:?}");
     }
 
     /// Every message already queued, without waiting.
@@ -359,7 +421,7 @@ fn stderr_of(child: &mut Child) -> String {
 /// 0; in lite mode `READY=1` comes from the process itself. Either way the
 /// pid file holds the daemon's PID when the message arrives.
 fn expect_ready(run: &Run, supervisor: &Supervisor, guard: &mut Guard, launcher: i32) -> i32 {
-    let message = supervisor.recv();
+    let (message, sender) = supervisor.recv_from();
     // Read at once: the pid file must already be complete.
     let pidfile = run.pidfile_content();
     let pid = match run.mode {
@@ -385,13 +447,16 @@ fn expect_ready(run: &Run, supervisor: &Supervisor, guard: &mut Guard, launcher:
         }
     };
     assert_eq!(pidfile, format!("{pid}\n"), "pid file when READY=1 arrived");
+    // The process the supervisor started says it, as NotifyAccess=main
+    // requires.
+    assert_eq!(sender, launcher, "the sender of {message:?}");
     pid
 }
 
 /// Sends SIGTERM, expects `STOPPING=1`, and waits for a clean end.
 fn expect_stop(run: &Run, supervisor: &Supervisor, guard: &mut Guard, pid: i32) {
     signal(pid, libc::SIGTERM);
-    assert_eq!(supervisor.recv(), "STOPPING=1");
+    supervisor.expect(pid, "STOPPING=1");
     match run.mode {
         Mode::Full => wait_until("the daemon to exit", || !alive(pid)),
         Mode::Lite => {
@@ -417,7 +482,7 @@ fn life_cycle(mode: Mode, address: Address) {
     let launcher = run.spawn(&mut guard);
 
     let pid = expect_ready(&run, &supervisor, &mut guard, launcher);
-    assert_eq!(supervisor.recv(), "STATUS=serving");
+    supervisor.expect(pid, "STATUS=serving");
     let facts = run.facts_when("state", "ready");
     assert_eq!(facts["pid"], pid.to_string());
     // Neither the daemon nor its children can reach the supervisor.
@@ -430,7 +495,8 @@ fn life_cycle(mode: Mode, address: Address) {
 
     let before = monotonic_usec();
     signal(pid, libc::SIGHUP);
-    let reloading = supervisor.recv();
+    let (reloading, sender) = supervisor.recv_from();
+    assert_eq!(sender, pid, "the sender of {reloading:?}");
     let after = monotonic_usec();
     let usec: u64 = reloading
         .strip_prefix("RELOADING=1\nMONOTONIC_USEC=")
@@ -441,8 +507,8 @@ fn life_cycle(mode: Mode, address: Address) {
         (before..=after).contains(&usec),
         "MONOTONIC_USEC={usec} not within {before}..={after}"
     );
-    assert_eq!(supervisor.recv(), "STATUS=reload handler ran");
-    assert_eq!(supervisor.recv(), "READY=1");
+    supervisor.expect(pid, "STATUS=reload handler ran");
+    supervisor.expect(pid, "READY=1");
     run.facts_when("reloads", "1");
 
     expect_stop(&run, &supervisor, &mut guard, pid);
@@ -485,7 +551,7 @@ fn keeps_notify_socket(mode: Mode, address: Address) {
     assert_eq!(facts["NOTIFY_SOCKET"], supervisor.value);
     let expected = format!("NOTIFY_SOCKET={}", supervisor.value);
     assert!(facts["child"].contains(&expected), "{}", facts["child"]);
-    assert_eq!(supervisor.recv(), "STATUS=serving");
+    supervisor.expect(pid, "STATUS=serving");
     expect_stop(&run, &supervisor, &mut guard, pid);
 }
 
@@ -534,11 +600,11 @@ fn manual_readiness(mode: Mode) {
     // A reload before readiness runs the handler, but must neither
     // announce a reload nor report the service ready.
     signal(pid, libc::SIGHUP);
-    assert_eq!(supervisor.recv(), "STATUS=reload handler ran");
+    supervisor.expect(pid, "STATUS=reload handler ran");
 
     run.trigger();
     assert_eq!(expect_ready(&run, &supervisor, &mut guard, launcher), pid);
-    assert_eq!(supervisor.recv(), "STATUS=serving");
+    supervisor.expect(pid, "STATUS=serving");
     run.facts_when("state", "ready");
     expect_stop(&run, &supervisor, &mut guard, pid);
 }
@@ -615,7 +681,7 @@ fn socket_activation(mode: Mode) {
     let mut guard = Guard::default();
     let launcher = run.spawn(&mut guard);
     let pid = expect_ready(&run, &supervisor, &mut guard, launcher);
-    assert_eq!(supervisor.recv(), "STATUS=serving");
+    supervisor.expect(pid, "STATUS=serving");
 
     let facts = run.facts_when("state", "ready");
     for var in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
@@ -695,7 +761,7 @@ fn sockets_for_another_process_are_left_alone() {
     let mut guard = Guard::default();
     let launcher = run.spawn(&mut guard);
     let pid = expect_ready(&run, &supervisor, &mut guard, launcher);
-    assert_eq!(supervisor.recv(), "STATUS=serving");
+    supervisor.expect(pid, "STATUS=serving");
 
     let facts = run.facts_when("state", "ready");
     assert!(!facts.contains_key("listen0"), "{facts:?}");
@@ -719,10 +785,10 @@ fn watchdog(mode: Mode) {
     let mut guard = Guard::default();
     let launcher = run.spawn(&mut guard);
     let pid = expect_ready(&run, &supervisor, &mut guard, launcher);
-    assert_eq!(supervisor.recv(), "STATUS=serving");
+    supervisor.expect(pid, "STATUS=serving");
     assert_eq!(run.facts_when("state", "ready")["watchdog"], "2500000");
     run.trigger();
-    assert_eq!(supervisor.recv(), "WATCHDOG=1");
+    supervisor.expect(pid, "WATCHDOG=1");
     run.facts_when("watchdog_sent", "true");
     expect_stop(&run, &supervisor, &mut guard, pid);
 }
