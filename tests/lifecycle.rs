@@ -415,3 +415,44 @@ fn pid_file_is_created_0644_whatever_the_launchers_umask() {
     assert_eq!(mode, 0o644);
     stop(pid, &sb.path("pid"));
 }
+
+#[test]
+fn each_step_is_logged_at_debug_level() {
+    let sb = Sandbox::new("debug-log");
+    let log = sb.path("debug.log");
+    start(
+        sb.daemon()
+            .args(["--umask", "022", "--debug-log"])
+            .arg("--workdir")
+            .arg(&sb.dir)
+            .arg("--log")
+            .arg(&log),
+    );
+    let pid = wait_pidfile(&sb.path("pid"));
+    facts(&sb.path("facts"));
+    stop(pid, &sb.path("pid"));
+    let text = fs::read_to_string(&log).unwrap();
+    // In order: the launcher's steps, then the daemon's.
+    let steps = [
+        "DEBUG daemonizer_core::start: preflight:",
+        "pid file: ",
+        "detach: forking",
+        &format!("detach: daemon PID {pid}"),
+        "work dir: ",
+        "umask: 0o22",
+        "signals: handling",
+        "close fds: done with",
+        "stdio: redirected",
+        &format!("wrote {pid}"),
+        &format!("ready: PID {pid}"),
+        "stop: SIGTERM; exiting",
+        "removed",
+    ];
+    let mut from = 0;
+    for step in steps {
+        let at = text[from..]
+            .find(step)
+            .unwrap_or_else(|| panic!("{step:?} missing (in order) from the log:\n{text}"));
+        from += at + step.len();
+    }
+}

@@ -88,37 +88,50 @@ fn twenty_simultaneous_starts_make_exactly_one_daemon() {
     for round in 0..ROUNDS {
         // All at once on a free pid file: exactly one wins.
         let go = sb.path(&format!("go-{round}"));
-        let outcomes = finish_all(simultaneous(&sb, LAUNCHERS, &go, launch));
+        let children = simultaneous(&sb, LAUNCHERS, &go, launch);
+        // Outcomes as they come: the reader starts the moment the winner's
+        // launcher has exited 0 (the daemon reported ready), while the
+        // other launchers may still be at work.
+        let (tx, rx) = std::sync::mpsc::channel();
+        for child in children {
+            let tx = tx.clone();
+            std::thread::spawn(move || tx.send(finish(child)));
+        }
+        drop(tx);
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut polling = None;
+        let mut outcomes = Vec::new();
+        let mut winner = None;
+        for outcome in rx {
+            if outcome.success() && polling.is_none() {
+                let text = read_pidfile(&pidfile).expect("the winner's pid file");
+                let pid: i32 = text.trim().parse().expect("a PID");
+                assert_eq!(text, format!("{pid}\n"), "round {round}");
+                winner = Some(pid);
+                let (path, stop) = (pidfile.clone(), stop.clone());
+                polling = Some(std::thread::spawn(move || reader(path, text, stop)));
+            }
+            outcomes.push(outcome);
+        }
         launches += outcomes.len();
-        let winners: Vec<&Outcome> = outcomes.iter().filter(|o| o.success()).collect();
+        let winners = outcomes.iter().filter(|o| o.success()).count();
         assert_eq!(
-            winners.len(),
-            1,
+            winners, 1,
             "round {round}: exactly one launcher exits 0: {outcomes:#?}"
         );
-        let winner = wait_pidfile(&pidfile);
+        let winner = winner.expect("a winner");
         assert!(alive(winner), "round {round}: the winner {winner} runs");
         for o in outcomes.iter().filter(|o| !o.success()) {
             assert_refused_by(o, &pidfile, winner);
             refusals += 1;
         }
-        assert_eq!(
-            read_pidfile(&pidfile),
-            Some(format!("{winner}\n")),
-            "round {round}"
-        );
 
-        // Once the winner is ready, another wave of starts while a reader
-        // polls the file: the reader never sees it empty or partial.
-        let stop = Arc::new(AtomicBool::new(false));
-        let polling = {
-            let (path, stop) = (pidfile.clone(), stop.clone());
-            std::thread::spawn(move || reader(path, format!("{winner}\n"), stop))
-        };
+        // Another wave of starts against the running winner, the reader
+        // still polling: it never sees the file empty or partial.
         let go = sb.path(&format!("go-{round}-b"));
         let outcomes = finish_all(simultaneous(&sb, LAUNCHERS, &go, launch));
         stop.store(true, Ordering::SeqCst);
-        let (n, bad) = polling.join().unwrap();
+        let (n, bad) = polling.expect("a reader").join().unwrap();
         reads += n;
         launches += outcomes.len();
         assert!(bad.is_empty(), "round {round}: the reader saw {bad:?}");

@@ -20,6 +20,7 @@
 //! | `--manual` | manual readiness: `ready()` only once the trigger says `ready` |
 //! | `--facts F` | facts file, opened before the start and preserved |
 //! | `--log F` | a [`LogFile`] opened before the start and preserved |
+//! | `--debug-log` | install that logger before the start, at debug level |
 //! | `--extra N`, `--keep K` | open N extra fds on `DIR/extra-<i>` files; preserve the first K |
 //! | `--high-fd N` | also duplicate an extra fd onto fd N (not preserved) |
 //! | `--nofile N` | raise `RLIMIT_NOFILE` to N before anything else |
@@ -38,7 +39,7 @@
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -62,6 +63,7 @@ struct Opts {
     manual: bool,
     facts: Option<PathBuf>,
     log: Option<PathBuf>,
+    debug_log: bool,
     sandbox: Option<PathBuf>,
     extra: usize,
     keep: usize,
@@ -147,6 +149,7 @@ fn parse() -> Opts {
             "--manual" => opts.manual = true,
             "--facts" => opts.facts = Some(value().into()),
             "--log" => opts.log = Some(value().into()),
+            "--debug-log" => opts.debug_log = true,
             "--extra" => opts.extra = value().parse().unwrap_or_else(|_| fail("bad --extra")),
             "--keep" => opts.keep = value().parse().unwrap_or_else(|_| fail("bad --keep")),
             "--high-fd" => {
@@ -386,10 +389,19 @@ fn main() -> Result<(), String> {
             .open(path)
             .unwrap_or_else(|e| fail(&format!("facts: {e}")))
     });
-    let log = opts
+    let mut log = opts
         .log
         .as_ref()
         .map(|path| LogFile::open(path).unwrap_or_else(|e| fail(&format!("log: {e}"))));
+    // With --debug-log the runtime's own step messages go to the file too;
+    // the fd stays known for the preserve list.
+    let mut log_fd = log.as_ref().map(|l| l.as_fd().as_raw_fd());
+    if opts.debug_log {
+        if let Some(l) = log.take() {
+            l.install(log::LevelFilter::Debug)
+                .unwrap_or_else(|_| fail("logger"));
+        }
+    }
     let extra = match &opts.sandbox {
         Some(dir) if opts.extra > 0 => open_extra(dir, opts.extra),
         _ => Vec::new(),
@@ -435,8 +447,8 @@ fn main() -> Result<(), String> {
     if let Some(f) = &facts_file {
         daemon = daemon.preserve(f);
     }
-    if let Some(l) = &log {
-        daemon = daemon.preserve(l);
+    if let Some(fd) = log_fd.take() {
+        daemon = daemon.preserve(fd);
     }
     daemon = daemon.preserve_all(extra.iter().take(opts.keep));
     if let Some(record) = &opts.record {
