@@ -312,6 +312,10 @@ pub fn request_stop() {
 /// mode the launcher exits 0 now; under a supervisor `READY=1` is sent.
 /// Calling it again, or under [`Readiness::Auto`], does nothing.
 ///
+/// In full mode under a supervisor it returns once the launcher has sent
+/// `READY=1` and `MAINPID=` and exited, so that whatever the body sends
+/// next reaches the supervisor after them.
+///
 /// ```no_run
 /// let daemon = daemonizer::Daemon::new()
 ///     .readiness(daemonizer::Readiness::Manual)
