@@ -161,6 +161,13 @@ fn wait_inner(read: &OwnedFd, child: Pid, caller_mask: &SigSet) -> Result<i32> {
             let mut chunk = [0u8; 4096];
             match nix::unistd::read(read, &mut chunk) {
                 Ok(0) => {
+                    if aborted.is_some() {
+                        // More stop signals that came while the daemon was
+                        // being stopped belong to the same request: consume
+                        // them, or restoring the mask would end the launcher
+                        // before it reports the interruption.
+                        while let Ok(Some(_)) = sigfd.read_signal() {}
+                    }
                     return Err(match (parse(&buf), aborted) {
                         (_, Some(signal)) => interrupted(signal),
                         (Some(Err(e)), None) => e,
