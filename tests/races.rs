@@ -342,3 +342,45 @@ fn daemons_dying_before_ready_always_fail_the_start() {
          never exit 0, never a hang, nothing left"
     );
 }
+
+#[test]
+fn several_stop_signals_while_waiting_end_in_one_report() {
+    // The launcher is stopped while it waits for a daemon that never gets
+    // ready; SIGHUP, SIGINT and SIGTERM are then all pending when it
+    // resumes. It must stop the daemon, undo the start and report the
+    // interruption, rather than die of the second signal.
+    let sb = Sandbox::new("three-signals");
+    const ROUNDS: usize = 5;
+    for round in 0..ROUNDS {
+        let pidfile = sb.path(&format!("pid-{round}"));
+        let facts_path = sb.path(&format!("facts-{round}"));
+        let launcher = sb
+            .command("daemon")
+            .arg("--pidfile")
+            .arg(&pidfile)
+            .arg("--facts")
+            .arg(&facts_path)
+            .arg("--manual")
+            .spawn()
+            .unwrap();
+        let pid = launcher.id() as i32;
+        let daemon: i32 = facts(&facts_path)["pid"].parse().unwrap();
+        kill(pid, libc::SIGSTOP);
+        wait_until("the launcher to be stopped", || {
+            stat(pid).is_some_and(|s| s.state == 'T')
+        });
+        for signal in [libc::SIGHUP, libc::SIGINT, libc::SIGTERM] {
+            kill(pid, signal);
+        }
+        kill(pid, libc::SIGCONT);
+        let outcome = finish(launcher);
+        outcome.assert_refused(
+            75,
+            "readiness",
+            &["received while waiting for the daemon; the daemon was stopped"],
+        );
+        wait_dead(daemon);
+        sb.wait_no_processes();
+        assert!(!pidfile.exists(), "round {round}: the pid file is gone");
+    }
+}
