@@ -15,15 +15,6 @@ fn set(list: &str) -> BTreeSet<i32> {
         .collect()
 }
 
-/// `close_range(2)` exists from Linux 5.9 on.
-fn kernel_has_close_range() -> bool {
-    let release = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let mut parts = release.trim().split(['.', '-']);
-    let major: u32 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-    let minor: u32 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-    (major, minor) >= (5, 9)
-}
-
 fn close_with(method: &str) -> (String, BTreeSet<i32>, BTreeSet<i32>, BTreeSet<i32>) {
     let sb = Sandbox::new(&format!("close-{method}"));
     let facts_path = sb.path("facts");

@@ -135,7 +135,7 @@ fn path_longer_than_path_max() {
         &sb,
         &mut with_pidfile(&sb, &long),
         73,
-        &["File name too long"],
+        &[&shown(&long), "File name too long"],
     );
 }
 

@@ -441,7 +441,11 @@ fn each_step_is_logged_at_debug_level() {
         "work dir: ",
         "umask: 0o22",
         "signals: handling",
-        "close fds: done with",
+        if kernel_has_close_range() {
+            "close fds: done with CloseRange"
+        } else {
+            "close fds: done with ProcFd"
+        },
         "stdio: redirected",
         &format!("wrote {pid}"),
         &format!("ready: PID {pid}"),

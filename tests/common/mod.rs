@@ -517,3 +517,12 @@ pub(crate) fn user_with_supplementary_groups() -> Option<String> {
     }
     None
 }
+
+/// `close_range(2)` exists from Linux 5.9 on.
+pub(crate) fn kernel_has_close_range() -> bool {
+    let release = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut parts = release.trim().split(['.', '-']);
+    let major: u32 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let minor: u32 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+    (major, minor) >= (5, 9)
+}
