@@ -287,3 +287,32 @@ fn a_work_dir_that_escapes_the_chroot_fails_after_the_fork() {
     sb.wait_no_processes();
     assert!(!sb.path("pid").exists(), "the pid file it created is gone");
 }
+
+#[test]
+fn a_failing_step_in_lite_mode_is_reported_and_undone() {
+    // Lite mode runs the steps in the launched process itself: a limit the
+    // kernel refuses fails the start there, and the pid file it created
+    // is removed.
+    let sb = Sandbox::new("lite-limit");
+    let too_many = nr_open() + 1;
+    let outcome = run(bare(&sb)
+        .arg("--lite")
+        .arg("--limit")
+        .arg(format!("nofile:{too_many}")));
+    outcome.assert_refused(77, "limits", &[&format!("RLIMIT_NOFILE soft {too_many}")]);
+    sb.wait_no_processes();
+    assert!(!sb.path("pid").exists(), "the pid file it created is gone");
+}
+
+#[test]
+fn a_lite_start_refuses_a_running_daemon() {
+    let sb = Sandbox::new("lite-second");
+    start(&mut sb.daemon());
+    let pid = wait_pidfile(&sb.path("pid"));
+    let before = sb.snapshot();
+    let outcome = run(bare(&sb).arg("--lite"));
+    outcome.assert_refused(75, "pid file", &[&format!("already running as PID {pid}")]);
+    assert_eq!(before, sb.snapshot());
+    assert!(alive(pid));
+    stop(pid, &sb.path("pid"));
+}
