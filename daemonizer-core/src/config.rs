@@ -354,7 +354,10 @@ impl Daemon {
     }
 
     /// Keep a locked pid file at `path`: "already running" is decided by its
-    /// lock, it holds `<pid>\n` of the daemon, and it is removed at exit.
+    /// lock, it holds `<pid>\n` of the daemon, and it is removed at exit
+    /// (emptied instead where it cannot be removed: after a privilege drop
+    /// that forbids it, or under [`chroot`](Daemon::chroot), where the
+    /// daemon keeps no handle on a directory outside its root).
     pub fn pidfile(mut self, path: impl AsRef<Path>) -> Daemon {
         self.pidfile = Some(path.as_ref().to_owned());
         self

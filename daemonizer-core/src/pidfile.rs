@@ -11,6 +11,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -28,7 +29,9 @@ const PID_WAIT: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub(crate) struct PidFile {
     path: PathBuf,
-    dir: OwnedFd,
+    /// The directory, for removal at exit; closed once a chrooted daemon
+    /// is running (see [`close_dir`](PidFile::close_dir)).
+    dir: Mutex<Option<OwnedFd>>,
     name: OsString,
     file: OwnedFd,
     created: bool,
@@ -119,7 +122,7 @@ impl PidFile {
             );
             return Ok(PidFile {
                 path: path.to_owned(),
-                dir,
+                dir: Mutex::new(Some(dir)),
                 name,
                 file,
                 created,
@@ -199,8 +202,17 @@ impl PidFile {
     }
 
     /// The fds the fd sweep must keep: the locked file and its directory.
-    pub(crate) fn fds(&self) -> [RawFd; 2] {
-        [self.file.as_raw_fd(), self.dir.as_raw_fd()]
+    pub(crate) fn fds(&self) -> Vec<RawFd> {
+        let dir = self.dir.lock().unwrap_or_else(|p| p.into_inner());
+        let mut fds = vec![self.file.as_raw_fd()];
+        fds.extend(dir.as_ref().map(AsRawFd::as_raw_fd));
+        fds
+    }
+
+    /// Closes the directory: an open directory outside a chroot is a way
+    /// out of it. The file is then emptied at exit instead of removed.
+    pub(crate) fn close_dir(&self) {
+        self.dir.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 
     /// Removes the file at exit, only in the process whose PID it holds and
@@ -234,9 +246,13 @@ impl PidFile {
     }
 
     fn unlink_if_ours(&self) -> std::result::Result<(), Errno> {
+        let dir = self.dir.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(dir) = dir.as_ref() else {
+            return Err(Errno::EBADF);
+        };
         let ours = fstat(&self.file)?;
         let now = fstatat(
-            &self.dir,
+            dir,
             self.name.as_os_str(),
             nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
         )?;
@@ -244,7 +260,7 @@ impl PidFile {
             // Someone replaced the file; it is not ours to remove.
             return Ok(());
         }
-        unlinkat(&self.dir, self.name.as_os_str(), UnlinkatFlags::NoRemoveDir)
+        unlinkat(dir, self.name.as_os_str(), UnlinkatFlags::NoRemoveDir)
     }
 }
 

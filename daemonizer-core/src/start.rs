@@ -724,6 +724,13 @@ fn run_steps(prepared: Prepared, blocked: Option<signals::Blocked>) -> Result<Da
     if daemon.readiness == Readiness::Auto {
         shared.report_ready()?;
     }
+    if daemon.chroot.is_some() {
+        // The start can no longer fail: give up the pid file's directory,
+        // which lies outside the chroot, before the body runs.
+        if let Some(pidfile) = &shared.pidfile {
+            pidfile.close_dir();
+        }
+    }
     Ok(Daemonized {
         pid,
         mode: shared.mode,
