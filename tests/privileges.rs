@@ -310,3 +310,34 @@ fn chroot_with_a_work_dir_inside_and_no_dev() {
     // emptied at exit.
     stop_dropped(&sb, pid);
 }
+
+#[test]
+fn a_chrooted_daemon_holds_no_directory_outside_its_root() {
+    if !root_or_skip("a_chrooted_daemon_holds_no_directory_outside_its_root") {
+        return;
+    }
+    // An open directory outside the chroot is a way out of it (fchdir, or
+    // openat with "../.."): the pid file's directory must not stay open.
+    let sb = Sandbox::new("chroot-fds");
+    let root = sb.path("root");
+    fs::create_dir(&root).unwrap();
+    start(
+        sb.daemon()
+            .arg("--chroot")
+            .arg(&root)
+            .args(["--user", "nobody"]),
+    );
+    let pid = wait_pidfile(&sb.path("pid"));
+    facts(&sb.path("facts"));
+    for (fd, target) in fds(pid) {
+        let path = std::path::Path::new(&target);
+        if path.is_absolute() && fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+            assert!(
+                path.starts_with(&root),
+                "fd {fd} is the directory {target}, outside the chroot {}",
+                root.display()
+            );
+        }
+    }
+    stop_dropped(&sb, pid);
+}
