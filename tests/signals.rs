@@ -56,6 +56,22 @@ fn each_delivery_calls_the_handler_once_in_normal_context() {
             );
         }
     }
+    // The signal thread handles signals in the order they came: once the
+    // handler has answered one more SIGUSR1, any extra SIGHUP call would
+    // be there already, and the other way round.
+    kill(pid, libc::SIGUSR1);
+    wait_until("one more SIGUSR1", || {
+        count(&record, "SIGUSR1") > DELIVERIES
+    });
+    assert_eq!(count(&record, "SIGHUP"), DELIVERIES, "SIGHUP calls in all");
+    kill(pid, libc::SIGHUP);
+    wait_until("one more SIGHUP", || count(&record, "SIGHUP") > DELIVERIES);
+    assert_eq!(
+        count(&record, "SIGUSR1"),
+        DELIVERIES + 1,
+        "SIGUSR1 calls in all"
+    );
+    assert_eq!(count(&record, "SIGHUP"), DELIVERIES + 1);
     for name in ["SIGHUP", "SIGUSR1"] {
         let lines = lines_for(&record, name);
         for (i, fields) in lines.iter().enumerate() {
