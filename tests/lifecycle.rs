@@ -460,3 +460,22 @@ fn each_step_is_logged_at_debug_level() {
         from += at + step.len();
     }
 }
+
+#[test]
+fn a_pid_file_naming_a_live_process_without_the_lock_does_not_block() {
+    // Liveness is the lock, never the PID in the file: a leftover file
+    // naming a process that runs (this test) is stale all the same.
+    let sb = Sandbox::new("live-stale");
+    let me = std::process::id();
+    fs::write(sb.path("pid"), format!("{me}\n")).unwrap();
+    let inode = fs::metadata(sb.path("pid")).unwrap().ino();
+    start(&mut sb.daemon());
+    let pid = wait_pidfile(&sb.path("pid"));
+    assert_ne!(pid as u32, me);
+    assert_eq!(
+        fs::metadata(sb.path("pid")).unwrap().ino(),
+        inode,
+        "the existing file is reused"
+    );
+    stop(pid, &sb.path("pid"));
+}
