@@ -479,3 +479,28 @@ fn a_pid_file_naming_a_live_process_without_the_lock_does_not_block() {
     );
     stop(pid, &sb.path("pid"));
 }
+
+#[test]
+fn resource_limits_are_set_in_the_daemon() {
+    let sb = Sandbox::new("limits-set");
+    // Core dumps off (both limits 0) and a lower open-file limit.
+    start(
+        sb.daemon()
+            .args(["--limit", "core:0:0", "--limit", "nofile:512"]),
+    );
+    let pid = wait_pidfile(&sb.path("pid"));
+    let limits = fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = |name: &str| -> Vec<String> {
+        let l = limits
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} in {limits}"));
+        l[name.len()..]
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(line("Max core file size")[..2], ["0", "0"], "{limits}");
+    assert_eq!(line("Max open files")[0], "512", "{limits}");
+    stop(pid, &sb.path("pid"));
+}
