@@ -140,7 +140,7 @@ fn twenty_simultaneous_starts_make_exactly_one_daemon() {
             refusals += 1;
         }
         assert_eq!(sb.processes(), vec![winner], "round {round}: one daemon");
-        stop_daemon(winner, &pidfile);
+        common::stop(winner, &pidfile);
     }
     eprintln!(
         "summary: simultaneous starts: {ROUNDS} rounds x {LAUNCHERS} launchers at once, \
@@ -148,10 +148,6 @@ fn twenty_simultaneous_starts_make_exactly_one_daemon() {
          (one per round), {refusals} refused with \"already running as PID <winner>\", \
          {reads} concurrent reads of the pid file, 0 empty or partial"
     );
-}
-
-fn stop_daemon(pid: i32, pidfile: &Path) {
-    stop(pid, pidfile);
 }
 
 #[test]
@@ -188,7 +184,7 @@ fn ten_rounds_of_start_kill_9_start() {
     );
 }
 
-/// How one launcher under a signal storm ended.
+/// How the launchers under a signal storm ended.
 #[derive(Debug, Default)]
 struct Storm {
     started: usize,
