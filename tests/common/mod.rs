@@ -34,6 +34,18 @@ pub(crate) fn scenario_bin() -> PathBuf {
          `cargo build --example scenario` first",
         bin.display()
     );
+    // `cargo test --test <name>` does not rebuild examples: refuse a
+    // program older than its source rather than test stale code.
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenario/scenario.rs");
+    let modified = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
+    if let (Some(built), Some(edited)) = (modified(&bin), modified(&source)) {
+        assert!(
+            built >= edited,
+            "{} is older than {}: run `cargo build --example scenario`",
+            bin.display(),
+            source.display()
+        );
+    }
     bin
 }
 
