@@ -189,6 +189,7 @@ fn ten_rounds_of_start_kill_9_start() {
 struct Storm {
     started: usize,
     started_under_signals: usize,
+    signalled: usize,
     interrupted: usize,
     killed: usize,
     signals: usize,
@@ -204,8 +205,8 @@ fn signals_during_start_up_never_leave_a_half_started_daemon() {
         // The daemon reports ready after a delay, so that the launcher
         // spends a while waiting for it; the storm begins at varying
         // moments of the launcher's life.
-        let delay = (i % 4) * 25;
-        let offset = Duration::from_millis(((i * 7) % 40) as u64);
+        let delay = (i % 4) * 15;
+        let offset = Duration::from_millis(((i * 13) % 60) as u64);
         let mut child = sb
             .command("daemon")
             .arg("--pidfile")
@@ -238,6 +239,9 @@ fn signals_during_start_up_never_leave_a_half_started_daemon() {
             std::thread::sleep(Duration::from_millis(1));
         }
         storm.signals += sent;
+        if sent > 0 {
+            storm.signalled += 1;
+        }
         let outcome = finish(child);
         if outcome.success() {
             storm.started += 1;
@@ -278,11 +282,16 @@ fn signals_during_start_up_never_leave_a_half_started_daemon() {
         }
     }
     eprintln!(
-        "summary: signal storm during start-up: {ITERATIONS} launches, {} SIGHUP/SIGTERM sent; \
-         {} completed with a live daemon ({} of them while signals were being sent), \
+        "summary: signal storm during start-up: {ITERATIONS} launches, {} of them signalled \
+         ({} SIGHUP/SIGTERM in all); {} completed with a live daemon ({} of them signalled), \
          {} reported the interruption (exit 75) with nothing left, {} ended by a signal \
          with nothing left; 0 inconsistent",
-        storm.signals, storm.started, storm.started_under_signals, storm.interrupted, storm.killed
+        storm.signalled,
+        storm.signals,
+        storm.started,
+        storm.started_under_signals,
+        storm.interrupted,
+        storm.killed
     );
     assert_eq!(storm.started + storm.interrupted + storm.killed, ITERATIONS);
 }
