@@ -114,8 +114,20 @@ fn unwritable_directory() {
     let mut cmd = with_pidfile(&sb, &path);
     if is_root() {
         // Root writes anywhere: the launcher runs as `nobody` instead, and
-        // the directory stays root's, 0755.
-        cmd.uid(65534).gid(65534);
+        // the directory stays root's, 0755. A copy of the program in the
+        // sandbox is sure to be reachable by `nobody`.
+        let (uid, gid, _) = groups_of("nobody").expect("a user nobody");
+        let copy = sb.path("scenario");
+        fs::copy(scenario_bin(), &copy).unwrap();
+        let mut as_nobody = Command::new(&copy);
+        as_nobody
+            .args(cmd.get_args())
+            .uid(uid)
+            .gid(gid)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd = as_nobody;
     } else {
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o555)).unwrap();

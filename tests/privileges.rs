@@ -145,9 +145,19 @@ fn user_by_uid_gets_no_supplementary_groups() {
     stop_dropped(&sb, pid);
 }
 
+/// Whether the system has a user `daemon` (most do); prints why `test` is
+/// skipped otherwise.
+fn has_daemon_user(test: &str) -> bool {
+    let found = groups_of("daemon").is_some();
+    if !found {
+        eprintln!("{test}: skipped: no user \"daemon\" on this system");
+    }
+    found
+}
+
 #[test]
 fn group_by_name_and_by_gid() {
-    if !root_or_skip("group_by_name_and_by_gid") {
+    if !root_or_skip("group_by_name_and_by_gid") || !has_daemon_user("group_by_name_and_by_gid") {
         return;
     }
     let (uid, _) = primary("daemon");
@@ -185,7 +195,9 @@ fn group_by_name_and_by_gid() {
 
 #[test]
 fn user_without_group_takes_its_primary_group() {
-    if !root_or_skip("user_without_group_takes_its_primary_group") {
+    if !root_or_skip("user_without_group_takes_its_primary_group")
+        || !has_daemon_user("user_without_group_takes_its_primary_group")
+    {
         return;
     }
     let (uid, gid) = primary("daemon");
