@@ -76,8 +76,14 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 impl Sandbox {
     pub(crate) fn new(name: &str) -> Sandbox {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let dir =
-            std::env::temp_dir().join(format!("daemonizer-it-{name}-{}-{n}", std::process::id()));
+        // /tmp rather than $TMPDIR: daemons that dropped to `nobody` must
+        // reach their sandbox, and a private $TMPDIR may be closed to them.
+        let base = if Path::new("/tmp").is_dir() {
+            PathBuf::from("/tmp")
+        } else {
+            std::env::temp_dir()
+        };
+        let dir = base.join(format!("daemonizer-it-{name}-{}-{n}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).expect("create sandbox");
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod sandbox");
