@@ -1,4 +1,4 @@
-//! Shared helpers for the integration tests: a sandbox directory per test,
+//! Code shared by the integration tests: a sandbox directory per test,
 //! the `scenario` program, and observation of processes through `/proc`.
 //!
 //! Nothing here forks the test process: programs are started with
