@@ -79,6 +79,11 @@ fn started_as(
     assert_eq!(&got.groups, groups, "{name}: supplementary groups");
     if uid != 0 {
         assert!(!got.groups.contains(&0), "{name}: no group 0");
+        // No capability survives the switch away from root.
+        for caps in ["CapPrm", "CapEff", "CapAmb"] {
+            let value = u64::from_str_radix(&status_field(pid, caps)[0], 16).unwrap();
+            assert_eq!(value, 0, "{name}: {caps}");
+        }
         assert!(
             f["setuid0"].starts_with("failed") && f["setuid0"].contains("not permitted"),
             "{name}: setuid(0) from the body: {}",
