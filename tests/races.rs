@@ -19,6 +19,14 @@ const ROUNDS: usize = 5;
 /// Spawns `n` launchers that each wait for `go`, waits until all of them
 /// are waiting, then lets them go at once.
 fn simultaneous(sb: &Sandbox, n: usize, go: &Path, cmd: impl Fn() -> Command) -> Vec<Child> {
+    let children = waiting(sb, n, go, cmd);
+    fs::write(go, "").unwrap();
+    children
+}
+
+/// Spawns `n` launchers that each wait for `go`, and waits until all of
+/// them are waiting.
+fn waiting(sb: &Sandbox, n: usize, go: &Path, cmd: impl Fn() -> Command) -> Vec<Child> {
     let children: Vec<Child> = (0..n)
         .map(|_| cmd().arg("--go").arg(go).spawn().expect("spawn launcher"))
         .collect();
@@ -33,7 +41,6 @@ fn simultaneous(sb: &Sandbox, n: usize, go: &Path, cmd: impl Fn() -> Command) ->
             .unwrap_or(0)
             >= n
     });
-    fs::write(go, "").unwrap();
     children
 }
 
@@ -388,4 +395,76 @@ fn several_stop_signals_while_waiting_end_in_one_report() {
         sb.wait_no_processes();
         assert!(!pidfile.exists(), "round {round}: the pid file is gone");
     }
+}
+
+#[test]
+fn starts_racing_a_stopping_daemon_make_at_most_one_daemon() {
+    // Twenty launchers go while the running daemon is told to stop: it
+    // unlinks its pid file on the way out while they open and lock it.
+    // Whatever the interleaving, at most one of them wins, its daemon is
+    // the one in the pid file, and every loser names a real daemon.
+    let sb = Sandbox::new("handover");
+    let pidfile = sb.path("pid");
+    let launch = || {
+        let mut cmd = sb.command("daemon");
+        cmd.arg("--pidfile").arg(&pidfile);
+        cmd
+    };
+    let (mut launches, mut handovers, mut refusals) = (0, 0, 0);
+    for round in 0..ROUNDS {
+        let first = run(&mut launch());
+        assert!(first.success(), "round {round}: first start: {first:?}");
+        let old = wait_pidfile(&pidfile);
+        // The stop signal goes out just before (even rounds) or just
+        // after (odd rounds) the launchers are released.
+        let go = sb.path(&format!("go-{round}"));
+        let children = waiting(&sb, LAUNCHERS, &go, launch);
+        if round % 2 == 0 {
+            kill(old, libc::SIGTERM);
+            fs::write(&go, "").unwrap();
+        } else {
+            fs::write(&go, "").unwrap();
+            kill(old, libc::SIGTERM);
+        }
+        let outcomes = finish_all(children);
+        launches += outcomes.len() + 1;
+        wait_dead(old);
+        let winners = outcomes.iter().filter(|o| o.success()).count();
+        assert!(
+            winners <= 1,
+            "round {round}: {winners} winners: {outcomes:#?}"
+        );
+        let new = if winners == 1 {
+            handovers += 1;
+            let new = wait_pidfile(&pidfile);
+            assert!(alive(new), "round {round}: the new daemon runs");
+            assert_eq!(sb.processes(), vec![new], "round {round}: one daemon");
+            Some(new)
+        } else {
+            sb.wait_no_processes();
+            None
+        };
+        for o in outcomes.iter().filter(|o| !o.success()) {
+            refusals += 1;
+            let named = [Some(old), new].iter().flatten().any(|pid| {
+                o.stderr
+                    .contains(&format!("already running as PID {pid}\n"))
+            });
+            assert!(
+                o.code() == Some(75) && o.stderr.lines().count() == 1 && named,
+                "round {round}: a loser must name the old ({old}) or new ({new:?}) daemon: {o:?}"
+            );
+        }
+        if let Some(new) = new {
+            common::stop(new, &pidfile);
+        } else {
+            wait_until("the old pid file to go", || !pidfile.exists());
+        }
+    }
+    eprintln!(
+        "summary: starts racing a stopping daemon: {ROUNDS} rounds x {LAUNCHERS} launchers \
+         released as the running daemon got SIGTERM ({launches} launches in all): \
+         {handovers} rounds handed over to exactly one new daemon, the others to none; \
+         {refusals} refused, each naming the old or the new daemon; never two daemons"
+    );
 }
