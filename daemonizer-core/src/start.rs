@@ -420,7 +420,8 @@ impl Daemon {
     /// launching process exits with status 0 once the daemon is ready (after
     /// running [`on_launched`](Daemon::on_launched)). Any failure, before or
     /// after the fork, is returned in the launching process, with nothing
-    /// left behind: no daemon, no pid file created by this start.
+    /// left behind: no daemon, no pid file created by this start, no output
+    /// file it created (unless something was written into it).
     ///
     /// # Errors
     /// The failing step, the value involved and the OS error; see
@@ -478,33 +479,39 @@ fn preflight(mut daemon: Daemon) -> Result<Prepared> {
         &daemon.limits,
     )?;
     let creds = privileges::resolve(daemon.user.as_ref(), daemon.group.as_ref())?;
-    let stdio = if full {
-        fds::check_open(&daemon.preserve)?;
-        Some(Stdio::open(&daemon.stdout, &daemon.stderr)?)
-    } else {
-        None
-    };
-    let notifier = Notifier::from_env()?;
-    // The variables address the process the supervisor started: this one.
-    let watchdog = notify::watchdog_from_env(getpid().as_raw());
-    let listen = listen::take_from_env(getpid().as_raw())?;
-    let listen_fds: Vec<RawFd> = listen.iter().map(|(fd, _)| *fd).collect();
-    listen::store(listen);
-    // From the moment a pid file may be created, a stop signal must not
-    // end the launcher before it can undo the start: block signals first.
+    // From here on files may be created (output files, the pid file): a
+    // stop signal must not end the launcher before it can undo the start,
+    // so signals are blocked first, and a failure removes what was created.
     let blocked = if full {
         Some(signals::block_for_fork()?)
     } else {
         None
     };
-    let pidfile = match daemon
-        .pidfile
-        .take()
-        .map(|p| PidFile::acquire(&p))
-        .transpose()
-    {
-        Ok(pidfile) => pidfile,
+    let mut stdio = None;
+    let rest = (|| {
+        if full {
+            fds::check_open(&daemon.preserve)?;
+            stdio = Some(Stdio::open(&daemon.stdout, &daemon.stderr)?);
+        }
+        let notifier = Notifier::from_env()?;
+        // The variables address the process the supervisor started: this one.
+        let watchdog = notify::watchdog_from_env(getpid().as_raw());
+        let listen = listen::take_from_env(getpid().as_raw())?;
+        let listen_fds: Vec<RawFd> = listen.iter().map(|(fd, _)| *fd).collect();
+        listen::store(listen);
+        let pidfile = daemon
+            .pidfile
+            .take()
+            .map(|p| PidFile::acquire(&p))
+            .transpose()?;
+        Ok((notifier, watchdog, listen_fds, pidfile))
+    })();
+    let (notifier, watchdog, listen_fds, pidfile) = match rest {
+        Ok(rest) => rest,
         Err(e) => {
+            if let Some(stdio) = &stdio {
+                stdio.discard();
+            }
             if let Some(blocked) = blocked {
                 blocked.restore();
             }
@@ -529,6 +536,9 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
     let undo = |prepared: &Prepared| {
         if let Some(pidfile) = &prepared.pidfile {
             pidfile.discard();
+        }
+        if let Some(stdio) = &prepared.stdio {
+            stdio.discard();
         }
     };
     let blocked = prepared

@@ -3,11 +3,11 @@
 //! any chroot or privilege drop, and put in place after the fd sweep.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
-use nix::sys::stat::{fstat, Mode, SFlag};
+use nix::sys::stat::{fstat, lstat, Mode, SFlag};
 
 use crate::config::Output;
 use crate::error::{Error, ErrorKind, Result, Step};
@@ -18,9 +18,33 @@ pub(crate) struct Stdio {
     null: OwnedFd,
     stdout: Option<OwnedFd>,
     stderr: Option<OwnedFd>,
+    /// Output files this start created, removed again if it fails.
+    created: Vec<Created>,
 }
 
-fn open_output(path: &Path) -> Result<OwnedFd> {
+/// An output file created by this start: its path and identity.
+#[derive(Debug)]
+struct Created {
+    path: PathBuf,
+    dev: libc::dev_t,
+    ino: libc::ino_t,
+}
+
+impl Created {
+    /// Removes the file if it is still the one created, and still empty:
+    /// a failed start leaves no new file, and never deletes a line.
+    fn remove(&self) {
+        if let Ok(st) = lstat(&self.path) {
+            if st.st_dev == self.dev && st.st_ino == self.ino && st.st_size == 0 {
+                let _ = std::fs::remove_file(&self.path);
+            }
+        }
+    }
+}
+
+/// Opens an output file for appending; `Some` identity when this call
+/// created it.
+fn open_output(path: &Path) -> Result<(OwnedFd, Option<Created>)> {
     let shown = path.display();
     if path.as_os_str().is_empty() {
         return Err(Error::new(
@@ -29,13 +53,26 @@ fn open_output(path: &Path) -> Result<OwnedFd> {
             "empty output path",
         ));
     }
-    let fd = open(
-        path,
-        OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_CREAT | OFlag::O_CLOEXEC | OFlag::O_NOCTTY,
-        Mode::from_bits_truncate(0o640),
-    )
-    .map_err(|e| Error::os(Step::Stdio, format!("{shown}"), e))?;
-    Ok(fd)
+    let flags =
+        OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_CREAT | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
+    let mode = Mode::from_bits_truncate(0o640);
+    let failed = |e| Error::os(Step::Stdio, format!("{shown}"), e);
+    let (fd, created) = match open(path, flags | OFlag::O_EXCL, mode) {
+        Ok(fd) => (fd, true),
+        Err(Errno::EEXIST) => (open(path, flags, mode).map_err(failed)?, false),
+        Err(e) => return Err(failed(e)),
+    };
+    let created = if created {
+        let st = fstat(&fd).map_err(failed)?;
+        Some(Created {
+            path: path.to_owned(),
+            dev: st.st_dev,
+            ino: st.st_ino,
+        })
+    } else {
+        None
+    };
+    Ok((fd, created))
 }
 
 impl Stdio {
@@ -55,15 +92,33 @@ impl Stdio {
                 "/dev/null is not a character device",
             ));
         }
-        let file = |out: &Output| match out {
+        let mut created = Vec::new();
+        let mut file = |out: &Output| match out {
             Output::Null => Ok(None),
-            Output::File(path) => open_output(path).map(Some),
+            Output::File(path) => open_output(path).map(|(fd, new)| {
+                created.extend(new);
+                Some(fd)
+            }),
         };
-        Ok(Stdio {
-            null,
-            stdout: file(stdout)?,
-            stderr: file(stderr)?,
-        })
+        let outputs = file(stdout).and_then(|stdout| Ok((stdout, file(stderr)?)));
+        match outputs {
+            Ok((stdout, stderr)) => Ok(Stdio {
+                null,
+                stdout,
+                stderr,
+                created,
+            }),
+            Err(e) => {
+                created.iter().for_each(Created::remove);
+                Err(e)
+            }
+        }
+    }
+
+    /// Undoes a failed start: removes the output files it created, if they
+    /// are still empty.
+    pub(crate) fn discard(&self) {
+        self.created.iter().for_each(Created::remove);
     }
 
     /// The fds the fd sweep must keep until [`redirect`](Stdio::redirect).
