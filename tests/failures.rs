@@ -316,3 +316,40 @@ fn a_lite_start_refuses_a_running_daemon() {
     assert!(alive(pid));
     stop(pid, &sb.path("pid"));
 }
+
+#[test]
+fn a_refused_output_file_leaves_no_other_output_file() {
+    // stdout can be created, stderr cannot: the start is refused and the
+    // stdout file it created is gone again.
+    let sb = Sandbox::new("outputs-pair");
+    let dir = sb.path("a-dir");
+    fs::create_dir(&dir).unwrap();
+    refused(
+        &sb,
+        bare(&sb)
+            .arg("--stdout")
+            .arg(sb.path("out.log"))
+            .arg("--stderr")
+            .arg(&dir),
+        73,
+        "stdio",
+        &[&shown(&dir), "Is a directory"],
+    );
+}
+
+#[test]
+fn a_start_failing_after_the_fork_leaves_no_new_output_file() {
+    let sb = Sandbox::new("late-outputs");
+    let too_many = nr_open() + 1;
+    let before = sb.snapshot();
+    let outcome = run(bare(&sb)
+        .arg("--stdout")
+        .arg(sb.path("out.log"))
+        .arg("--stderr")
+        .arg(sb.path("err.log"))
+        .arg("--limit")
+        .arg(format!("nofile:{too_many}")));
+    outcome.assert_refused(77, "limits", &["RLIMIT_NOFILE"]);
+    sb.wait_no_processes();
+    assert_eq!(before, sb.snapshot(), "no pid file, no output file");
+}

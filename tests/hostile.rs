@@ -185,3 +185,23 @@ fn a_symlinked_pid_file_of_a_running_daemon_is_not_followed_either() {
     assert!(alive(pid));
     stop(pid, &sb.path("pid"));
 }
+
+#[test]
+fn a_refused_pid_file_creates_no_output_file_and_keeps_existing_ones() {
+    // Output files are opened before the pid file; when the pid file is
+    // then refused, the start must not leave new (empty) log files behind,
+    // and must not touch existing ones.
+    let sb = Sandbox::new("outputs-kept");
+    let link = sb.path("pid");
+    std::os::unix::fs::symlink(sb.path("planted-target"), &link).unwrap();
+    let old_log = sb.path("old.log");
+    fs::write(&old_log, "earlier lines\n").unwrap();
+    let mut cmd = with_pidfile(&sb, &link);
+    cmd.arg("--stdout")
+        .arg(sb.path("new.log"))
+        .arg("--stderr")
+        .arg(&old_log);
+    refused(&sb, &mut cmd, 73, &[&shown(&link), "is a symbolic link"]);
+    assert!(!sb.path("new.log").exists());
+    assert_eq!(fs::read_to_string(&old_log).unwrap(), "earlier lines\n");
+}
