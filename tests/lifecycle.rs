@@ -5,7 +5,7 @@ mod common;
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 
 use common::*;
 
@@ -503,4 +503,71 @@ fn resource_limits_are_set_in_the_daemon() {
     assert_eq!(line("Max core file size")[..2], ["0", "0"], "{limits}");
     assert_eq!(line("Max open files")[0], "512", "{limits}");
     stop(pid, &sb.path("pid"));
+}
+
+/// A daemon that closes fds 0 to 2 and opens nothing of its own before
+/// the start, so that the runtime's first files would land on them.
+fn closed_stdio_daemon(sb: &Sandbox) -> Command {
+    let mut cmd = sb.command("daemon");
+    cmd.arg("--close-stdio")
+        .arg("--pidfile")
+        .arg(sb.path("pid"))
+        .arg("--trigger")
+        .arg(sb.path("trigger"));
+    cmd
+}
+
+/// The fd on which `pid` holds its pid file.
+fn pidfile_fd(sb: &Sandbox, pid: i32) -> Option<i32> {
+    let pidfile = sb.path("pid").display().to_string();
+    fds(pid)
+        .into_iter()
+        .find(|(_, target)| *target == pidfile)
+        .map(|(fd, _)| fd)
+}
+
+#[test]
+fn a_launcher_with_closed_stdio_keeps_its_pid_file_lock() {
+    let sb = Sandbox::new("closed-stdio");
+    let outcome = run(&mut closed_stdio_daemon(&sb));
+    assert!(outcome.success(), "{outcome:?}");
+    let pid = wait_pidfile(&sb.path("pid"));
+    let fd = pidfile_fd(&sb, pid);
+    assert!(
+        fd.is_some_and(|fd| fd > 2),
+        "the pid file stays open above fd 2: {:?}",
+        fds(pid)
+    );
+    for fd in 0..3 {
+        assert_eq!(fds(pid)[&fd], "/dev/null", "fd {fd}");
+    }
+    // The lock survived the stdio redirection: a second start is refused.
+    let second = run(&mut sb.daemon());
+    second.assert_refused(75, "pid file", &[&format!("already running as PID {pid}")]);
+    stop(pid, &sb.path("pid"));
+}
+
+#[test]
+fn lite_stdout_never_lands_on_the_pid_file_when_it_was_closed() {
+    let sb = Sandbox::new("closed-stdio-lite");
+    let mut child = closed_stdio_daemon(&sb).arg("--lite").spawn().unwrap();
+    let pid = child.id() as i32;
+    assert_eq!(
+        wait_pidfile(&sb.path("pid")),
+        pid,
+        "lite: the launched process"
+    );
+    let open = fds(pid);
+    assert_eq!(
+        open[&1], "/dev/null",
+        "the closed stdout became /dev/null: {open:?}"
+    );
+    assert!(
+        pidfile_fd(&sb, pid).is_some_and(|fd| fd > 2),
+        "the pid file is above fd 2: {open:?}"
+    );
+    kill(pid, libc::SIGTERM);
+    let status = wait_for("the lite daemon to exit", || child.try_wait().unwrap());
+    assert!(status.success(), "{status:?}");
+    assert!(!sb.path("pid").exists(), "pid file removed");
 }

@@ -30,6 +30,7 @@
 //! | `--graceful` | hold with `wait_for_stop_timeout`: SIGTERM asks, the body leaves |
 //! | `--record F` | SIGHUP and SIGUSR1 handlers append a line to F per delivery |
 //! | `--ready-delay-ms N` | with `--manual`: call `ready()` after N ms without a trigger |
+//! | `--close-stdio` | close fds 0, 1 and 2 first thing (Rust's runtime reopens them on `/dev/null` before `main`; a program may still close them) |
 //!
 //! Trigger actions: `ok` (return `Ok`), `err` (return `Err`), `panic`,
 //! `exit` (`std::process::exit(3)`), `fork` (fork two children that end,
@@ -75,6 +76,7 @@ struct Opts {
     graceful: bool,
     record: Option<PathBuf>,
     ready_delay_ms: Option<u64>,
+    close_stdio: bool,
 }
 
 fn fail(msg: &str) -> ! {
@@ -163,6 +165,7 @@ fn parse() -> Opts {
             "--trigger" => opts.trigger = Some(value().into()),
             "--graceful" => opts.graceful = true,
             "--record" => opts.record = Some(value().into()),
+            "--close-stdio" => opts.close_stdio = true,
             "--ready-delay-ms" => {
                 opts.ready_delay_ms = Some(value().parse().unwrap_or_else(|_| fail("bad delay")))
             }
@@ -378,6 +381,12 @@ fn main() -> Result<(), String> {
     }
     if opts.mode != "daemon" {
         fail(&format!("unknown mode {}", opts.mode));
+    }
+    if opts.close_stdio {
+        for fd in 0..3 {
+            // SAFETY: nothing in this program refers to fds 0-2 any more.
+            unsafe { libc::close(fd) };
+        }
     }
     if let Some(n) = opts.nofile {
         raise_nofile(n);
