@@ -28,11 +28,18 @@
 //! and awaited (a pidfd) before the next launch. The benchmark is a child
 //! subreaper, so the daemons are reaped here rather than left as zombies.
 //!
-//! The programs are launched round-robin (the order rotating every round)
-//! after a few unmeasured warm-up launches, in three scenarios: the default
-//! `RLIMIT_NOFILE`; 200 fds inherited from the launcher (opened here without
-//! `O_CLOEXEC`); the limit raised to the highest the machine allows (as root
-//! the hard limit too, up to `/proc/sys/fs/nr_open`).
+//! Three scenarios: the default `RLIMIT_NOFILE`; 200 fds inherited from the
+//! launcher (opened here without `O_CLOEXEC`); the limit raised to the
+//! highest the machine allows (as root the hard limit too, up to
+//! `/proc/sys/fs/nr_open`, when the kernel lets this process raise it). Any
+//! other fd the benchmark itself inherited (from cargo, a shell) is made
+//! close-on-exec first, so the default scenario hands down nothing.
+//!
+//! Everything is interleaved, so that a change in the machine's load during
+//! the run weighs on every column alike: each round visits the three
+//! scenarios and, within each, launches the three programs, both orders
+//! rotating from round to round; the first rounds are warm-up and not
+//! counted.
 //!
 //! The targets are printed with PASS or MISS, never asserted: timing is
 //! reported, not tested.
@@ -339,23 +346,111 @@ fn launch(program: &Program, scratch: &Scratch, look: bool) -> Result<Sample> {
     })
 }
 
-/// Runs `n` measured launches of each program, round-robin, after the
-/// warm-up.
-fn run_scenario(programs: &[Program], scratch: &Scratch, n: usize) -> Result<Vec<Vec<Sample>>> {
-    for _ in 0..WARMUP {
-        for program in programs {
-            launch(program, scratch, false)?;
+/// The three scenarios, in table order.
+#[derive(Clone, Copy)]
+enum Kind {
+    Default,
+    Inherited,
+    Highest,
+}
+const KINDS: [Kind; 3] = [Kind::Default, Kind::Inherited, Kind::Highest];
+
+/// What the scenarios change in this process (and so in the launchers).
+struct Limits {
+    default: (u64, u64),
+    highest: u64,
+}
+
+impl Limits {
+    /// Puts the process in `kind`'s state; what is returned must live
+    /// while the programs are launched.
+    fn enter(&self, kind: Kind) -> Result<Vec<OwnedFd>> {
+        match kind {
+            Kind::Default => Ok(Vec::new()),
+            Kind::Inherited => (0..INHERITED_FDS)
+                .map(|_| {
+                    // SAFETY: a constant path; no O_CLOEXEC, on purpose:
+                    // the launcher inherits these.
+                    let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY) };
+                    if fd < 0 {
+                        return Err(os_error("/dev/null"));
+                    }
+                    // SAFETY: just opened, owned by nothing else.
+                    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+                })
+                .collect(),
+            Kind::Highest => {
+                if set_nofile(self.highest, self.highest.max(self.default.1)) {
+                    Ok(Vec::new())
+                } else {
+                    Err(os_error("raising RLIMIT_NOFILE"))
+                }
+            }
         }
     }
-    let mut samples: Vec<Vec<Sample>> = programs.iter().map(|_| Vec::with_capacity(n)).collect();
-    for round in 0..n {
-        for k in 0..programs.len() {
-            let i = (round + k) % programs.len();
-            let look = samples[i].is_empty();
-            samples[i].push(launch(&programs[i], scratch, look)?);
+
+    fn leave(&self, kind: Kind) {
+        if let Kind::Highest = kind {
+            set_nofile(self.default.0, self.default.1);
+        }
+    }
+}
+
+/// Runs `n` measured launches of each program in each scenario, all
+/// interleaved, after the warm-up rounds; `samples[scenario][program]`.
+fn run_all(
+    programs: &[Program],
+    scratch: &Scratch,
+    limits: &Limits,
+    n: usize,
+) -> Result<Vec<Vec<Vec<Sample>>>> {
+    let mut samples: Vec<Vec<Vec<Sample>>> = KINDS
+        .iter()
+        .map(|_| programs.iter().map(|_| Vec::with_capacity(n)).collect())
+        .collect();
+    let rounds = WARMUP + n;
+    for round in 0..rounds {
+        if round > 0 && round % (rounds / 10).max(1) == 0 {
+            eprintln!("  round {round} of {rounds}");
+        }
+        for s_k in 0..KINDS.len() {
+            let s = (round + s_k) % KINDS.len();
+            let held = limits.enter(KINDS[s])?;
+            let mut outcome = Ok(());
+            for k in 0..programs.len() {
+                let i = (round + k) % programs.len();
+                let look = round == WARMUP;
+                match launch(&programs[i], scratch, look) {
+                    Ok(sample) if round >= WARMUP => samples[s][i].push(sample),
+                    Ok(_) => {}
+                    Err(e) => {
+                        outcome = Err(e);
+                        break;
+                    }
+                }
+            }
+            drop(held);
+            limits.leave(KINDS[s]);
+            outcome?;
         }
     }
     Ok(samples)
+}
+
+/// Marks every fd above 2 that this process inherited close-on-exec, so
+/// that the launchers inherit only what a scenario opens on purpose.
+fn cloexec_inherited() -> Result<()> {
+    let fds: Vec<RawFd> = fs::read_dir("/proc/self/fd")
+        .map_err(|e| format!("/proc/self/fd: {e}"))?
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2)
+        .collect();
+    for fd in fds {
+        // SAFETY: fcntl on an fd number; a closed one (the directory's
+        // own) fails harmlessly with EBADF.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    Ok(())
 }
 
 /// The value at quantile `q` (nearest rank) of sorted `values`.
@@ -479,6 +574,7 @@ fn build() -> Result<Vec<Program>> {
 
 struct Scenario {
     title: String,
+    short: &'static str,
     stats: Vec<Stats>,
 }
 
@@ -504,14 +600,14 @@ fn scenario_table(out: &mut String, scenario: &Scenario, n: usize, targets: &mut
     let vs_floor = ratio(s[OURS].median, floor);
     let line = format!(
         "{}: daemonizer within {TARGET_VS_FLOOR:.2}× of the floor: {vs_floor:.2}× {}",
-        scenario.title,
+        scenario.short,
         verdict(vs_floor <= TARGET_VS_FLOOR)
     );
     let _ = writeln!(out, "\n- {line}");
     targets.push(line);
     let line = format!(
         "{}: daemonizer faster than `daemonize`: {} vs {} {}",
-        scenario.title,
+        scenario.short,
         us(s[OURS].median),
         us(s[PEER].median),
         verdict(s[OURS].median < s[PEER].median)
@@ -538,6 +634,7 @@ fn run() -> Result<()> {
     if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
         return Err(os_error("PR_SET_CHILD_SUBREAPER"));
     }
+    cloexec_inherited()?;
     let scratch = Scratch::new()?;
 
     let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
@@ -549,71 +646,61 @@ fn run() -> Result<()> {
     let _ = writeln!(
         out,
         "Linux {}, {cpus} CPUs, euid {euid}; time from spawn until the launcher has exited \
-         and the daemon body runs; programs interleaved round-robin, {WARMUP} warm-up launches each.",
+         and the daemon body runs; scenarios and programs interleaved, {WARMUP} warm-up rounds.",
         kernel.trim()
     );
-    eprintln!("{n} launches per program and scenario");
 
     let (soft, hard) = get_nofile();
-    let mut scenarios = Vec::new();
-
-    eprintln!("scenario 1/3: default limit");
-    scenarios.push(Scenario {
-        title: format!("Default limit (RLIMIT_NOFILE {})", show_limit(soft)),
-        stats: run_scenario(&programs, &scratch, n)?
-            .iter()
-            .map(|s| stats(s))
-            .collect(),
-    });
-
-    eprintln!("scenario 2/3: {INHERITED_FDS} inherited fds");
-    let inherited: Vec<OwnedFd> = (0..INHERITED_FDS)
-        .map(|_| {
-            // SAFETY: a constant path; no O_CLOEXEC, on purpose: the
-            // launcher inherits these.
-            let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY) };
-            if fd < 0 {
-                return Err(os_error("/dev/null"));
-            }
-            // SAFETY: just opened, owned by nothing else.
-            Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-        })
-        .collect::<Result<_>>()?;
-    let stats2 = run_scenario(&programs, &scratch, n)?;
-    drop(inherited);
-    scenarios.push(Scenario {
-        title: format!("{INHERITED_FDS} fds inherited from the launcher"),
-        stats: stats2.iter().map(|s| stats(s)).collect(),
-    });
-
     let nr_open: u64 = fs::read_to_string("/proc/sys/fs/nr_open")
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(hard);
-    let highest = if nr_open > hard && set_nofile(nr_open, nr_open) {
-        nr_open
-    } else if set_nofile(hard, hard) {
-        hard
+    // As root, try the hard limit too; the kernel refuses without
+    // CAP_SYS_RESOURCE (a container may drop it).
+    let (highest, how) = if nr_open > hard && set_nofile(nr_open, nr_open) {
+        set_nofile(soft, hard);
+        (
+            nr_open,
+            format!("hard limit raised from {} to fs.nr_open", show_limit(hard)),
+        )
+    } else if nr_open > hard {
+        let why = std::io::Error::last_os_error();
+        (
+            hard,
+            format!("the hard limit; raising it to fs.nr_open {nr_open} was refused: {why}"),
+        )
     } else {
-        return Err(os_error("raising RLIMIT_NOFILE"));
+        (hard, "the hard limit".to_string())
     };
-    let how = if highest > hard {
-        format!("hard limit raised from {} to fs.nr_open", show_limit(hard))
-    } else if euid == 0 {
-        "the hard limit, fs.nr_open could not be used".to_string()
-    } else {
-        "the hard limit; raising it needs root".to_string()
+    let limits = Limits {
+        default: (soft, hard),
+        highest,
     };
-    eprintln!("scenario 3/3: RLIMIT_NOFILE {}", show_limit(highest));
-    let stats3 = run_scenario(&programs, &scratch, n);
-    set_nofile(soft, hard);
-    scenarios.push(Scenario {
-        title: format!(
+    eprintln!(
+        "{n} launches per program and scenario; RLIMIT_NOFILE {} by default, {} at the highest ({how})",
+        show_limit(soft),
+        show_limit(highest)
+    );
+    let samples = run_all(&programs, &scratch, &limits, n)?;
+    let titles = [
+        format!("Default limit (RLIMIT_NOFILE {})", show_limit(soft)),
+        format!("{INHERITED_FDS} fds inherited from the launcher"),
+        format!(
             "Highest limit (RLIMIT_NOFILE {}: {how})",
             show_limit(highest)
         ),
-        stats: stats3?.iter().map(|s| stats(s)).collect(),
-    });
+    ];
+    let shorts = ["default limit", "200 inherited fds", "highest limit"];
+    let scenarios: Vec<Scenario> = titles
+        .into_iter()
+        .zip(shorts)
+        .zip(&samples)
+        .map(|((title, short), per_program)| Scenario {
+            title,
+            short,
+            stats: per_program.iter().map(|s| stats(s)).collect(),
+        })
+        .collect();
 
     let mut targets = Vec::new();
     for scenario in &scenarios {
