@@ -243,9 +243,15 @@ fn read_rss_kib(pid: i32) -> u64 {
         .unwrap_or(0)
 }
 
-fn count_fds(pid: i32) -> usize {
+/// The daemon's open fds, leaving out the FIFO (the body may not have
+/// closed it yet).
+fn count_fds(pid: i32, fifo: &Path) -> usize {
     fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|dir| dir.count())
+        .map(|dir| {
+            dir.filter_map(|entry| fs::read_link(entry.ok()?.path()).ok())
+                .filter(|target| target != fifo)
+                .count()
+        })
         .unwrap_or(0)
 }
 
@@ -322,7 +328,11 @@ fn launch(program: &Program, scratch: &Scratch, look: bool) -> Result<Sample> {
 
     let pid = daemon.expect("the loop ends with a PID");
     let rss_kib = read_rss_kib(pid);
-    let fds = if look { count_fds(pid) } else { 0 };
+    let fds = if look {
+        count_fds(pid, &scratch.fifo_path)
+    } else {
+        0
+    };
     let in_file = fs::read_to_string(&pidfile).unwrap_or_default();
     stop(pid)?;
     let status = status.expect("the loop ends with a status");
