@@ -10,7 +10,7 @@
 //!    with the `daemonize` crate.
 //!
 //! ```text
-//! cargo bench --bench startup                  # 200 launches per program and scenario
+//! cargo bench --bench startup                  # 500 launches per program and scenario
 //! STARTUP_N=50 cargo bench --bench startup     # fewer
 //! ```
 //!
@@ -64,7 +64,7 @@ const FLOOR: usize = 1;
 const PEER: usize = 2;
 
 /// Launches per program and scenario when `STARTUP_N` is not set.
-const DEFAULT_N: usize = 200;
+const DEFAULT_N: usize = 500;
 /// Unmeasured launches per program at the start of each scenario.
 const WARMUP: usize = 5;
 /// Fds the second scenario hands down to the launcher.
@@ -88,6 +88,7 @@ struct Program {
 struct Sample {
     elapsed: Duration,
     rss_kib: u64,
+    anon_kib: u64,
     fds: usize,
 }
 
@@ -231,16 +232,19 @@ fn stop(pid: i32) -> Result<()> {
     Err(format!("daemon {pid} survived SIGKILL"))
 }
 
-fn read_rss_kib(pid: i32) -> u64 {
-    fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix("VmRSS:"))
-                .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
+/// `VmRSS` and `RssAnon` (KiB) from `/proc/<pid>/status`: all resident
+/// pages, and the private ones (the rest is mapped files: the binary and
+/// the C library, shared with every process that maps them).
+fn read_rss_kib(pid: i32) -> (u64, u64) {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("RssAnon:"))
 }
 
 /// The daemon's open fds, leaving out the FIFO (the body may not have
@@ -327,7 +331,7 @@ fn launch(program: &Program, scratch: &Scratch, look: bool) -> Result<Sample> {
     let elapsed = start.elapsed();
 
     let pid = daemon.expect("the loop ends with a PID");
-    let rss_kib = read_rss_kib(pid);
+    let (rss_kib, anon_kib) = read_rss_kib(pid);
     let fds = if look {
         count_fds(pid, &scratch.fifo_path)
     } else {
@@ -352,6 +356,7 @@ fn launch(program: &Program, scratch: &Scratch, look: bool) -> Result<Sample> {
     Ok(Sample {
         elapsed,
         rss_kib,
+        anon_kib,
         fds,
     })
 }
@@ -473,6 +478,7 @@ struct Stats {
     median: Duration,
     p90: Duration,
     rss_kib: u64,
+    anon_kib: u64,
     fds: usize,
 }
 
@@ -481,10 +487,13 @@ fn stats(samples: &[Sample]) -> Stats {
     times.sort_unstable();
     let mut rss: Vec<u64> = samples.iter().map(|s| s.rss_kib).collect();
     rss.sort_unstable();
+    let mut anon: Vec<u64> = samples.iter().map(|s| s.anon_kib).collect();
+    anon.sort_unstable();
     Stats {
         median: quantile(&times, 0.5),
         p90: quantile(&times, 0.9),
         rss_kib: quantile(&rss, 0.5),
+        anon_kib: quantile(&anon, 0.5),
         fds: samples.first().map_or(0, |s| s.fds),
     }
 }
@@ -741,9 +750,9 @@ fn run() -> Result<()> {
     let _ = writeln!(out, "\n### Memory and size\n");
     let _ = writeln!(
         out,
-        "| program | VmRSS once ready (median) | vs floor | release binary | vs floor |"
+        "| program | VmRSS once ready (median) | vs floor | of which RssAnon | vs floor | release binary | vs floor |"
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
     let sizes: Vec<u64> = programs
         .iter()
         .map(|p| fs::metadata(&p.exe).map_or(0, |m| m.len()))
@@ -752,10 +761,12 @@ fn run() -> Result<()> {
     for (i, program) in programs.iter().enumerate() {
         let _ = writeln!(
             out,
-            "| {} | {} | {:.2}× | {} | {:.2}× |",
+            "| {} | {} | {:.2}× | {} | {:.2}× | {} | {:.2}× |",
             program.label,
             kib(rss[i].rss_kib),
             rss[i].rss_kib as f64 / rss[FLOOR].rss_kib.max(1) as f64,
+            kib(rss[i].anon_kib),
+            rss[i].anon_kib as f64 / rss[FLOOR].anon_kib.max(1) as f64,
             kib(sizes[i].div_ceil(1024)),
             sizes[i] as f64 / sizes[FLOOR].max(1) as f64
         );
