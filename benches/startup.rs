@@ -28,7 +28,8 @@
 //! and awaited (a pidfd) before the next launch. The benchmark is a child
 //! subreaper, so the daemons are reaped here rather than left as zombies.
 //!
-//! Three scenarios: the default `RLIMIT_NOFILE`; 200 fds inherited from the
+//! Three scenarios: the default `RLIMIT_NOFILE` (the kernel's 1024 for a new
+//! process, or lower if this process has less); 200 fds inherited from the
 //! launcher (opened here without `O_CLOEXEC`); the limit raised to the
 //! highest the machine allows (as root the hard limit too, up to
 //! `/proc/sys/fs/nr_open`, when the kernel lets this process raise it). Any
@@ -514,6 +515,9 @@ fn verdict(ok: bool) -> &'static str {
     }
 }
 
+/// The soft `RLIMIT_NOFILE` the kernel gives a new process.
+const DEFAULT_SOFT: u64 = 1024;
+
 fn get_nofile() -> (u64, u64) {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
@@ -669,7 +673,14 @@ fn run() -> Result<()> {
         kernel.trim()
     );
 
-    let (soft, hard) = get_nofile();
+    let (inherited_soft, hard) = get_nofile();
+    // The kernel gives a new process a soft limit of 1024; a shell or a
+    // container may have raised it already (to the hard limit, even), which
+    // would leave nothing to compare: the default scenarios run at 1024.
+    let soft = inherited_soft.min(DEFAULT_SOFT);
+    if !set_nofile(soft, hard) {
+        return Err(os_error("setting RLIMIT_NOFILE to the default"));
+    }
     let nr_open: u64 = fs::read_to_string("/proc/sys/fs/nr_open")
         .ok()
         .and_then(|s| s.trim().parse().ok())
