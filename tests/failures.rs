@@ -251,19 +251,7 @@ fn a_step_failing_after_the_fork_is_reported_by_the_launcher() {
 
 #[test]
 fn a_daemon_killed_before_it_is_ready_fails_the_start() {
-    let sb = Sandbox::new("killed-early");
-    let launcher = sb.daemon().arg("--manual").spawn().unwrap();
-    let f = facts(&sb.path("facts"));
-    let pid: i32 = f["pid"].parse().unwrap();
-    kill(pid, libc::SIGKILL);
-    let outcome = finish(launcher);
-    outcome.assert_refused(
-        70,
-        "readiness",
-        &["the daemon exited before it reported ready"],
-    );
-    sb.wait_no_processes();
-    assert!(!sb.path("pid").exists(), "the pid file it created is gone");
+    Sandbox::new("killed-early").kill_before_ready("once");
 }
 
 #[test]

@@ -314,27 +314,7 @@ fn daemons_dying_before_ready_always_fail_the_start() {
         + 1;
     for round in 0..ROUNDS {
         // Killed while the body runs, before it calls ready().
-        let pidfile = sb.path(&format!("pid-k{round}"));
-        let facts_path = sb.path(&format!("facts-{round}"));
-        let launcher = sb
-            .command("daemon")
-            .arg("--pidfile")
-            .arg(&pidfile)
-            .arg("--facts")
-            .arg(&facts_path)
-            .arg("--manual")
-            .spawn()
-            .unwrap();
-        let pid: i32 = facts(&facts_path)["pid"].parse().unwrap();
-        kill(pid, libc::SIGKILL);
-        let outcome = finish(launcher);
-        outcome.assert_refused(
-            70,
-            "readiness",
-            &["the daemon exited before it reported ready"],
-        );
-        sb.wait_no_processes();
-        assert!(!pidfile.exists(), "round {round}");
+        sb.kill_before_ready(&format!("k{round}"));
 
         // A step that fails in the daemon, after the fork.
         let pidfile = sb.path(&format!("pid-l{round}"));
@@ -364,19 +344,8 @@ fn several_stop_signals_while_waiting_end_in_one_report() {
     let sb = Sandbox::new("three-signals");
     const ROUNDS: usize = 5;
     for round in 0..ROUNDS {
-        let pidfile = sb.path(&format!("pid-{round}"));
-        let facts_path = sb.path(&format!("facts-{round}"));
-        let launcher = sb
-            .command("daemon")
-            .arg("--pidfile")
-            .arg(&pidfile)
-            .arg("--facts")
-            .arg(&facts_path)
-            .arg("--manual")
-            .spawn()
-            .unwrap();
+        let (launcher, daemon, pidfile) = sb.launch_unready(&round.to_string());
         let pid = launcher.id() as i32;
-        let daemon: i32 = facts(&facts_path)["pid"].parse().unwrap();
         kill(pid, libc::SIGSTOP);
         wait_until("the launcher to be stopped", || {
             stat(pid).is_some_and(|s| s.state == 'T')

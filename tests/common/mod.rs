@@ -120,6 +120,40 @@ impl Sandbox {
         cmd
     }
 
+    /// Launches a full daemon with manual readiness, its pid file and facts
+    /// file named after `tag`, and waits until its body runs: the launcher
+    /// (still waiting for `ready()`), the daemon's PID and the pid file.
+    pub(crate) fn launch_unready(&self, tag: &str) -> (Child, i32, PathBuf) {
+        let pidfile = self.path(&format!("pid-{tag}"));
+        let facts_path = self.path(&format!("facts-{tag}"));
+        let launcher = self
+            .command("daemon")
+            .arg("--pidfile")
+            .arg(&pidfile)
+            .arg("--facts")
+            .arg(&facts_path)
+            .arg("--manual")
+            .spawn()
+            .expect("spawn scenario");
+        let pid = facts(&facts_path)["pid"].parse().expect("pid fact");
+        (launcher, pid, pidfile)
+    }
+
+    /// Kills a daemon launched with [`launch_unready`](Self::launch_unready)
+    /// before it is ready, and checks that its launcher reports the failure
+    /// (exit 70) and that nothing is left: no process, no pid file.
+    pub(crate) fn kill_before_ready(&self, tag: &str) {
+        let (launcher, pid, pidfile) = self.launch_unready(tag);
+        kill(pid, libc::SIGKILL);
+        finish(launcher).assert_refused(
+            70,
+            "readiness",
+            &["the daemon exited before it reported ready"],
+        );
+        self.wait_no_processes();
+        assert!(!pidfile.exists(), "{tag}: the pid file it created is gone");
+    }
+
     /// Live processes (not zombies) started for this sandbox.
     pub(crate) fn processes(&self) -> Vec<i32> {
         tagged_processes(&self.tag)
