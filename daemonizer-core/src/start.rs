@@ -74,7 +74,6 @@ struct Shared {
 }
 
 static SHARED: OnceLock<Shared> = OnceLock::new();
-static STARTED: AtomicBool = AtomicBool::new(false);
 /// The daemon's end of the readiness channel (full mode), until it reports.
 static CHANNEL: Mutex<Option<OwnedFd>> = Mutex::new(None);
 
@@ -427,34 +426,31 @@ impl Daemon {
     /// The failing step, the value involved and the OS error; see
     /// [`ErrorKind`] for the exit statuses [`Error::exit`] uses.
     pub fn start(self) -> Result<Daemonized> {
-        if STARTED.swap(true, Ordering::SeqCst) {
-            return Err(Error::new(
-                Step::Preflight,
-                ErrorKind::Software,
-                "this process has already been daemonized",
-            ));
+        if SHARED.get().is_some() {
+            return Err(already_daemonized());
         }
-        let prepared = match preflight(self) {
-            Ok(prepared) => prepared,
-            Err(e) => {
-                STARTED.store(false, Ordering::SeqCst);
-                return Err(e);
-            }
-        };
+        let prepared = preflight(self)?;
         match prepared.daemon.mode {
             Mode::Full => launch(prepared),
-            Mode::Lite => run_steps(prepared, None).inspect_err(|_| {
+            Mode::Lite => run_steps(prepared).inspect_err(|_| {
                 if let Some(pidfile) = SHARED.get().and_then(|s| s.pidfile.as_ref()) {
                     pidfile.discard();
                 }
             }),
         }
-        .inspect_err(|_| STARTED.store(false, Ordering::SeqCst))
     }
 }
 
+fn already_daemonized() -> Error {
+    Error::new(
+        Step::Preflight,
+        ErrorKind::Software,
+        "this process has already been daemonized",
+    )
+}
+
 /// Step 0 and step 1, in the launcher.
-fn preflight(mut daemon: Daemon) -> Result<Prepared> {
+fn preflight(daemon: Daemon) -> Result<Prepared> {
     log::debug!("preflight: {:?}", daemon);
     crate::stdio::fill_standard_fds()?;
     let full = daemon.mode == Mode::Full;
@@ -470,6 +466,7 @@ fn preflight(mut daemon: Daemon) -> Result<Prepared> {
                 ),
             ));
         }
+        fds::check_open(&daemon.preserve)?;
     }
     signals::check(&daemon.handlers)?;
     dirs::preflight(
@@ -479,6 +476,12 @@ fn preflight(mut daemon: Daemon) -> Result<Prepared> {
         &daemon.limits,
     )?;
     let creds = privileges::resolve(daemon.user.as_ref(), daemon.group.as_ref())?;
+    let notifier = Notifier::from_env()?;
+    // The variables address the process the supervisor started: this one.
+    let watchdog = notify::watchdog_from_env(getpid().as_raw());
+    let listen = listen::take_from_env(getpid().as_raw())?;
+    let listen_fds: Vec<RawFd> = listen.iter().map(|(fd, _)| *fd).collect();
+    listen::store(listen);
     // From here on files may be created (output files, the pid file): a
     // stop signal must not end the launcher before it can undo the start,
     // so signals are blocked first, and a failure removes what was created.
@@ -487,85 +490,75 @@ fn preflight(mut daemon: Daemon) -> Result<Prepared> {
     } else {
         None
     };
-    let mut stdio = None;
-    let rest = (|| {
-        if full {
-            fds::check_open(&daemon.preserve)?;
-            stdio = Some(Stdio::open(&daemon.stdout, &daemon.stderr)?);
-        }
-        let notifier = Notifier::from_env()?;
-        // The variables address the process the supervisor started: this one.
-        let watchdog = notify::watchdog_from_env(getpid().as_raw());
-        let listen = listen::take_from_env(getpid().as_raw())?;
-        let listen_fds: Vec<RawFd> = listen.iter().map(|(fd, _)| *fd).collect();
-        listen::store(listen);
-        let pidfile = daemon
-            .pidfile
-            .take()
-            .map(|p| PidFile::acquire(&p))
-            .transpose()?;
-        Ok((notifier, watchdog, listen_fds, pidfile))
-    })();
-    let (notifier, watchdog, listen_fds, pidfile) = match rest {
-        Ok(rest) => rest,
-        Err(e) => {
-            if let Some(stdio) = &stdio {
-                stdio.discard();
-            }
-            if let Some(blocked) = blocked {
-                blocked.restore();
-            }
-            return Err(e);
-        }
-    };
-    Ok(Prepared {
+    let mut prepared = Prepared {
         daemon,
         creds,
-        stdio,
+        stdio: None,
         notifier,
         watchdog,
         listen: listen_fds,
-        pidfile,
+        pidfile: None,
         blocked,
-    })
+    };
+    match prepared.open_files() {
+        Ok(()) => Ok(prepared),
+        Err(e) => {
+            prepared.undo();
+            Err(e)
+        }
+    }
+}
+
+impl Prepared {
+    /// Opens `/dev/null` and the output files (full mode), then the pid
+    /// file.
+    fn open_files(&mut self) -> Result<()> {
+        if self.daemon.mode == Mode::Full {
+            self.stdio = Some(Stdio::open(&self.daemon.stdout, &self.daemon.stderr)?);
+        }
+        if let Some(path) = self.daemon.pidfile.take() {
+            self.pidfile = Some(PidFile::acquire(&path)?);
+        }
+        Ok(())
+    }
+
+    /// Undoes a failed start in the launcher: removes the files it created
+    /// and restores the signal mask. The mask comes last: a stop signal
+    /// still pending is delivered then and may end the launcher.
+    fn undo(&mut self) {
+        if let Some(pidfile) = &self.pidfile {
+            pidfile.discard();
+        }
+        if let Some(stdio) = &self.stdio {
+            stdio.discard();
+        }
+        if let Some(blocked) = self.blocked.take() {
+            blocked.restore();
+        }
+    }
 }
 
 /// Steps 2 and 3, then the launcher's wait; the daemon goes on with
 /// [`run_steps`].
 fn launch(mut prepared: Prepared) -> Result<Daemonized> {
-    let undo = |prepared: &Prepared| {
-        if let Some(pidfile) = &prepared.pidfile {
-            pidfile.discard();
-        }
-        if let Some(stdio) = &prepared.stdio {
-            stdio.discard();
-        }
-    };
-    let blocked = prepared
-        .blocked
-        .take()
-        .expect("signals are blocked in preflight for a full start");
-    let (rx, tx) = match readiness::channel() {
-        Ok(channel) => channel,
-        Err(e) => {
-            undo(&prepared);
-            blocked.restore();
-            return Err(e);
-        }
-    };
+    let (rx, tx) = readiness::channel().inspect_err(|_| prepared.undo())?;
     log::debug!("detach: forking");
     // SAFETY: the process has one thread (checked in preflight), so the
     // child may run any code: no lock can be held by a thread that does
     // not exist in it.
     match unsafe { fork() } {
         Err(e) => {
-            undo(&prepared);
-            blocked.restore();
+            prepared.undo();
             Err(Error::os(Step::Detach, "fork", e))
         }
         Ok(ForkResult::Parent { child }) => {
             drop(tx);
-            match readiness::wait(&rx, child, blocked.mask()) {
+            let caller_mask = *prepared
+                .blocked
+                .as_ref()
+                .expect("a full start blocks signals in preflight")
+                .mask();
+            match readiness::wait(&rx, child, &caller_mask) {
                 Ok(pid) => {
                     if let Some(notifier) = &prepared.notifier {
                         if let Err(e) = notifier.send(&notify::ready_message(Some(pid))) {
@@ -589,10 +582,7 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
                     unsafe { libc::_exit(0) }
                 }
                 Err(e) => {
-                    // Undo first: a stop signal still pending is delivered
-                    // when the mask is restored and may end the launcher.
-                    undo(&prepared);
-                    blocked.restore();
+                    prepared.undo();
                     Err(e)
                 }
             }
@@ -620,7 +610,7 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
             }
             log::debug!("detach: daemon PID {}", getpid());
             *CHANNEL.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
-            match run_steps(prepared, Some(blocked)) {
+            match run_steps(prepared) {
                 Ok(running) => Ok(running),
                 Err(e) => {
                     if let Some(tx) = take_channel() {
@@ -642,7 +632,7 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
 
 /// Steps 4 to 10: in the daemon (full mode) or in the process itself (lite
 /// mode).
-fn run_steps(prepared: Prepared, blocked: Option<signals::Blocked>) -> Result<Daemonized> {
+fn run_steps(prepared: Prepared) -> Result<Daemonized> {
     let Prepared {
         daemon,
         creds,
@@ -651,7 +641,7 @@ fn run_steps(prepared: Prepared, blocked: Option<signals::Blocked>) -> Result<Da
         watchdog,
         listen,
         pidfile,
-        blocked: _,
+        blocked,
     } = prepared;
     let pid = getpid().as_raw();
     let mut keep: Vec<RawFd> = daemon.preserve.clone();
@@ -680,12 +670,12 @@ fn run_steps(prepared: Prepared, blocked: Option<signals::Blocked>) -> Result<Da
         watched: AtomicBool::new(false),
         stopping_sent: AtomicBool::new(false),
     };
-    if SHARED.set(shared).is_err() {
-        return Err(Error::new(
-            Step::Preflight,
-            ErrorKind::Software,
-            "this process has already been daemonized",
-        ));
+    if let Err(lost) = SHARED.set(shared) {
+        // Another thread's lite start won the race.
+        if let Some(pidfile) = &lost.pidfile {
+            pidfile.discard();
+        }
+        return Err(already_daemonized());
     }
     let shared = SHARED.get().expect("just set");
 
