@@ -205,3 +205,52 @@ fn a_refused_pid_file_creates_no_output_file_and_keeps_existing_ones() {
     assert!(!sb.path("new.log").exists());
     assert_eq!(fs::read_to_string(&old_log).unwrap(), "earlier lines\n");
 }
+
+#[test]
+fn pid_file_that_is_also_the_stdout_file() {
+    // A log that already holds lines must not be emptied by the lock.
+    let sb = Sandbox::new("pid-is-log");
+    let log = sb.path("daemon.log");
+    fs::write(&log, "yesterday's lines\n").unwrap();
+    let mut cmd = with_pidfile(&sb, &log);
+    cmd.arg("--stdout").arg(&log);
+    refused(
+        &sb,
+        &mut cmd,
+        64,
+        &[&shown(&log), "is also the stdout file"],
+    );
+    assert_eq!(fs::read_to_string(&log).unwrap(), "yesterday's lines\n");
+}
+
+#[test]
+fn pid_file_that_is_another_name_of_the_stderr_file() {
+    let sb = Sandbox::new("pid-is-err");
+    let err = sb.path("err.log");
+    fs::write(&err, "kept\n").unwrap();
+    let second_name = sb.path("pid");
+    fs::hard_link(&err, &second_name).unwrap();
+    let mut cmd = with_pidfile(&sb, &second_name);
+    cmd.arg("--stderr").arg(&err);
+    refused(
+        &sb,
+        &mut cmd,
+        64,
+        &[&shown(&second_name), "is also the stderr file"],
+    );
+}
+
+#[test]
+fn new_pid_file_that_is_also_the_stdout_file() {
+    // Neither exists yet: the output file the start created goes again.
+    let sb = Sandbox::new("pid-is-new-log");
+    let path = sb.path("both");
+    let mut cmd = with_pidfile(&sb, &path);
+    cmd.arg("--stdout").arg(&path);
+    refused(
+        &sb,
+        &mut cmd,
+        64,
+        &[&shown(&path), "is also the stdout file"],
+    );
+}

@@ -517,6 +517,15 @@ impl Prepared {
             self.stdio = Some(Stdio::open(&self.daemon.stdout, &self.daemon.stderr)?);
         }
         if let Some(path) = self.daemon.pidfile.take() {
+            // Checked before the lock: locking empties the file, and the
+            // daemon would then log into its own pid file.
+            if let Some(stream) = self.stdio.as_ref().and_then(|s| s.output_at(&path)) {
+                return Err(Error::new(
+                    Step::PidFile,
+                    ErrorKind::Config,
+                    format!("{}: is also the {stream} file, refused", path.display()),
+                ));
+            }
             self.pidfile = Some(PidFile::acquire(&path)?);
         }
         Ok(())

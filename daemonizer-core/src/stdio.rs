@@ -121,6 +121,18 @@ impl Stdio {
         self.created.iter().for_each(Created::remove);
     }
 
+    /// `"stdout"` or `"stderr"` when `path` names that output file (by
+    /// identity, however it is spelled: a second name, a symlink).
+    pub(crate) fn output_at(&self, path: &Path) -> Option<&'static str> {
+        let named = nix::sys::stat::stat(path).ok()?;
+        [("stdout", &self.stdout), ("stderr", &self.stderr)]
+            .into_iter()
+            .find_map(|(stream, fd)| {
+                let st = fstat(fd.as_ref()?).ok()?;
+                (st.st_dev == named.st_dev && st.st_ino == named.st_ino).then_some(stream)
+            })
+    }
+
     /// The fds the fd sweep must keep until [`redirect`](Stdio::redirect).
     pub(crate) fn fds(&self) -> Vec<RawFd> {
         let mut fds = vec![self.null.as_raw_fd()];
