@@ -7,43 +7,18 @@
 //! when a deadline passes; every daemon is killed when its test ends, even
 //! a failing one.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const DEADLINE: Duration = Duration::from_secs(10);
 
-/// The example `name`, built (or found up to date) by cargo, next to this
-/// test's own binary: `target/<profile>/examples/<name>`. `cargo test --test
-/// examples` alone does not rebuild examples, hence the build here.
 fn example(name: &str) -> PathBuf {
-    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    let exe = std::env::current_exe().expect("the test binary's path");
-    // target/<profile>/deps/examples-<hash>
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test binary is in target/<profile>/deps");
-    let path = profile_dir.join("examples").join(name);
-    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
-    if !built.iter().any(|b| b == name) {
-        // Run by cargo, CARGO names it; run by hand, use what is there.
-        if let Some(cargo) = std::env::var_os("CARGO") {
-            let mut build = Command::new(cargo);
-            build.args(["build", "--quiet", "--example", name]);
-            if profile_dir.file_name().is_some_and(|p| p == "release") {
-                build.arg("--release");
-            }
-            let status = build.status().expect("running cargo build");
-            assert!(status.success(), "cargo build --example {name} failed");
-        }
-        built.push(name.to_owned());
-    }
-    assert!(path.exists(), "{} is not built", path.display());
-    path
+    common::example_bin(name)
 }
 
 /// A scratch directory for one test, removed at the end.

@@ -11,6 +11,8 @@
 //! anything takes.
 #![cfg(target_os = "linux")]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
@@ -21,42 +23,13 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// How long any awaited event may take before the test gives up.
 const DEADLINE: Duration = Duration::from_secs(60);
 
-/// The `supervised` example, next to the tests in
-/// `target/<profile>/examples/`. `cargo test` builds examples, but `cargo
-/// test --test supervisor` does not: run by cargo (`CARGO` is set), the
-/// test builds it first, once, so that it never runs a stale one.
 fn program() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let exe = std::env::current_exe().expect("current_exe");
-            let profile = exe
-                .parent()
-                .and_then(Path::parent)
-                .expect("target/<profile>/deps");
-            if let Some(cargo) = std::env::var_os("CARGO") {
-                let mut build = Command::new(cargo);
-                build.args(["build", "--quiet", "--example", "supervised"]);
-                if profile.file_name().is_some_and(|p| p == "release") {
-                    build.arg("--release");
-                }
-                let status = build.status().expect("run cargo build");
-                assert!(
-                    status.success(),
-                    "cargo build --example supervised: {status}"
-                );
-            }
-            let path = profile.join("examples").join("supervised");
-            assert!(path.exists(), "{} is missing", path.display());
-            path
-        })
-        .clone()
+    common::example_bin("supervised")
 }
 
 fn unique(tag: &str) -> String {

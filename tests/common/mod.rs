@@ -13,40 +13,46 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// How long any wait may take before the test fails. Generous: tests run
 /// in parallel on small machines; nothing asserts on durations.
 pub(crate) const DEADLINE: Duration = Duration::from_secs(20);
 
-/// The `scenario` example, built by `cargo test` next to the test binaries.
-pub(crate) fn scenario_bin() -> PathBuf {
+/// The example `name`, next to the test binaries in
+/// `target/<profile>/examples/`. `cargo test` builds examples, but `cargo
+/// test --test <name>` alone does not: run by cargo (`CARGO` is set), the
+/// example is built first, once per test binary, so that no test runs a
+/// stale program.
+pub(crate) fn example_bin(name: &str) -> PathBuf {
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let exe = std::env::current_exe().expect("current_exe");
-    // target/<profile>/deps/<test> → target/<profile>/examples/scenario
     let profile = exe
         .parent()
         .and_then(Path::parent)
         .expect("test binary in target/<profile>/deps");
-    let bin = profile.join("examples").join("scenario");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo test` (which builds the examples) or \
-         `cargo build --example scenario` first",
-        bin.display()
-    );
-    // `cargo test --test <name>` does not rebuild examples: refuse a
-    // program older than its source rather than test stale code.
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenario/scenario.rs");
-    let modified = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
-    if let (Some(built), Some(edited)) = (modified(&bin), modified(&source)) {
-        assert!(
-            built >= edited,
-            "{} is older than {}: run `cargo build --example scenario`",
-            bin.display(),
-            source.display()
-        );
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    if !built.iter().any(|b| b == name) {
+        if let Some(cargo) = std::env::var_os("CARGO") {
+            let mut build = Command::new(cargo);
+            build.args(["build", "--quiet", "--example", name]);
+            if profile.file_name().is_some_and(|p| p == "release") {
+                build.arg("--release");
+            }
+            let status = build.status().expect("run cargo build");
+            assert!(status.success(), "cargo build --example {name}: {status}");
+        }
+        built.push(name.to_owned());
     }
+    let bin = profile.join("examples").join(name);
+    assert!(bin.exists(), "{} is missing", bin.display());
     bin
+}
+
+/// The `scenario` helper program.
+pub(crate) fn scenario_bin() -> PathBuf {
+    example_bin("scenario")
 }
 
 pub(crate) fn is_root() -> bool {
