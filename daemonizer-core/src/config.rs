@@ -204,6 +204,9 @@ pub(crate) type Announce = Box<dyn FnOnce(&crate::Launched)>;
 /// ```
 pub struct Daemon {
     pub(crate) mode: Mode,
+    /// The variable of [`lite_if`](Daemon::lite_if), read when the daemon
+    /// starts.
+    pub(crate) lite_if: Option<String>,
     pub(crate) chroot: Option<PathBuf>,
     pub(crate) work_dir: Option<PathBuf>,
     pub(crate) umask: Option<u32>,
@@ -231,6 +234,7 @@ impl fmt::Debug for Daemon {
         let signals: Vec<Signal> = self.handlers.iter().map(|(s, _)| *s).collect();
         f.debug_struct("Daemon")
             .field("mode", &self.mode)
+            .field("lite_if", &self.lite_if)
             .field("chroot", &self.chroot)
             .field("work_dir", &self.work_dir)
             .field("umask", &self.umask.map(|m| format!("{m:#o}")))
@@ -253,6 +257,7 @@ impl Daemon {
     pub fn new() -> Daemon {
         Daemon {
             mode: Mode::Full,
+            lite_if: None,
             chroot: None,
             work_dir: None,
             umask: None,
@@ -273,13 +278,19 @@ impl Daemon {
     /// Full or lite daemonization.
     pub fn mode(mut self, mode: Mode) -> Daemon {
         self.mode = mode;
+        self.lite_if = None;
         self
     }
 
     /// Lite mode when the environment variable `var` is set and is not one
     /// of `""`, `"0"`, `"false"`, `"no"`, `"off"` (see [`Mode::from_env`]).
-    pub fn lite_if(self, var: &str) -> Daemon {
-        self.mode(Mode::from_env(var))
+    ///
+    /// The variable is read when the daemon starts; a name that cannot be
+    /// an environment variable (empty, or with `=` or NUL in it) is refused
+    /// then, rather than silently never switching to lite mode.
+    pub fn lite_if(mut self, var: &str) -> Daemon {
+        self.lite_if = Some(var.to_owned());
+        self
     }
 
     /// Change root to `dir` (then `chdir("/")` inside it). Names, `/dev/null`,
@@ -435,6 +446,48 @@ impl Daemon {
 
     /// The mode this configuration starts in.
     pub fn current_mode(&self) -> Mode {
-        self.mode
+        match &self.lite_if {
+            Some(var) => Mode::from_env(var),
+            None => self.mode,
+        }
+    }
+
+    /// Settles the mode, reading the variable of `lite_if`.
+    pub(crate) fn resolve_mode(&mut self) -> crate::Result<()> {
+        if let Some(var) = self.lite_if.take() {
+            if var.is_empty() || var.contains(['=', '\0']) {
+                return Err(crate::Error::new(
+                    crate::Step::Preflight,
+                    crate::ErrorKind::Config,
+                    format!("lite_if: {var:?} is not an environment variable name"),
+                ));
+            }
+            self.mode = Mode::from_env(&var);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lite_if_is_read_at_start_and_checked() {
+        for bad in ["", "A=B", "NUL\0"] {
+            let err = Daemon::new().lite_if(bad).resolve_mode().unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::Config, "{bad:?}");
+            assert!(err.to_string().starts_with("preflight: lite_if: "), "{err}");
+        }
+        let mut unset = Daemon::new()
+            .mode(Mode::Lite)
+            .lite_if("DAEMONIZER_TEST_SURELY_UNSET_7Q");
+        unset.resolve_mode().unwrap();
+        assert_eq!(unset.mode, Mode::Full, "the last setting wins");
+        let mut fixed = Daemon::new()
+            .lite_if("DAEMONIZER_TEST_SURELY_UNSET_7Q")
+            .mode(Mode::Lite);
+        fixed.resolve_mode().unwrap();
+        assert_eq!(fixed.mode, Mode::Lite, "the last setting wins");
     }
 }

@@ -450,9 +450,10 @@ fn already_daemonized() -> Error {
 }
 
 /// Step 0 and step 1, in the launcher.
-fn preflight(daemon: Daemon) -> Result<Prepared> {
+fn preflight(mut daemon: Daemon) -> Result<Prepared> {
     log::debug!("preflight: {:?}", daemon);
     crate::stdio::fill_standard_fds()?;
+    daemon.resolve_mode()?;
     let full = daemon.mode == Mode::Full;
     if full {
         let threads = thread_count()?;
