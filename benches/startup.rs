@@ -38,9 +38,10 @@
 //!
 //! Everything is interleaved, so that a change in the machine's load during
 //! the run weighs on every column alike: each round visits the three
-//! scenarios and, within each, launches the three programs, both orders
-//! rotating from round to round; the first rounds are warm-up and not
-//! counted.
+//! scenarios (their order rotating from round to round) and, within each,
+//! launches the three programs in one of their six orders, in turn, so that
+//! each program follows each other one equally often; the first rounds are
+//! warm-up and not counted.
 //!
 //! The targets are printed with PASS or MISS, never asserted: timing is
 //! reported, not tested.
@@ -433,8 +434,7 @@ fn run_all(
             let s = (round + s_k) % KINDS.len();
             let held = limits.enter(KINDS[s])?;
             let mut outcome = Ok(());
-            for k in 0..programs.len() {
-                let i = (round + k) % programs.len();
+            for &i in order(round, programs.len()).iter() {
                 let look = round == WARMUP;
                 match launch(&programs[i], scratch, look) {
                     Ok(sample) if round >= WARMUP => samples[s][i].push(sample),
@@ -451,6 +451,26 @@ fn run_all(
         }
     }
     Ok(samples)
+}
+
+/// The order of the programs in `round`: every permutation in turn, so that
+/// each program follows each other one equally often (a launch is slowed a
+/// little by what the one before it left behind: a daemon just stopped, its
+/// pages being freed).
+fn order(round: usize, programs: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..programs).collect();
+    // The permutation with index `round mod programs!` in the factorial
+    // number system.
+    let mut rest = round % (1..=programs).product::<usize>();
+    for k in 0..programs {
+        let left = programs - k;
+        let step: usize = (1..left).product();
+        let pick = rest / step;
+        rest %= step;
+        let chosen = order.remove(k + pick);
+        order.insert(k, chosen);
+    }
+    order
 }
 
 /// Marks every fd above 2 that this process inherited close-on-exec, so
