@@ -169,7 +169,7 @@
 //! | 3 | detach: fork, `setsid`, fork, signals blocked and SIGHUP ignored meanwhile | both |
 //! | 4 | directories and limits: chroot, work dir, umask, resource limits | daemon |
 //! | 5 | user and group: supplementary groups, gid, uid; root must not be regainable | daemon |
-//! | 6 | signal handlers, run on a dedicated thread | daemon |
+//! | 6 | signal handlers: user handlers on a dedicated thread (only when there are some), SIGTERM and SIGINT without one stop the daemon from the raw handler | daemon |
 //! | 7 | close inherited fds, keeping preserved ones (`close_range`) | daemon |
 //! | 8 | stdio to `/dev/null` or the configured files | daemon |
 //! | 9 | pid file: the daemon's PID written | daemon |

@@ -17,7 +17,7 @@
 //! | `pidfile` | open, lock, write and remove the pid file |
 //! | `privileges` | user and group resolution and the privilege drop |
 //! | `dirs` | chroot, work dir, umask, resource limits |
-//! | `signals` | signal blocking across forks; handlers run on a thread |
+//! | `signals` | signal blocking across forks; stop signals; user handlers on a thread |
 //! | `fds` | closing inherited fds (`close_range`, `/proc/self/fd`, bounded loop) |
 //! | `stdio` | stdin, stdout, stderr to `/dev/null` or files |
 //! | `readiness` | the pipe through which the launcher learns the outcome |

@@ -139,6 +139,24 @@ impl Notifier {
         }
     }
 
+    /// [`send`](Notifier::send) inside a signal handler: one `send(2)`,
+    /// which is async-signal-safe, and no error report (there is no safe
+    /// way to make one there).
+    pub(crate) fn send_in_handler(&self, state: &str) {
+        // SAFETY: the socket stays open for the process's life; the bytes
+        // are borrowed for the call. MSG_NOSIGNAL keeps a closed peer from
+        // raising SIGPIPE, MSG_DONTWAIT a full queue from blocking the
+        // handler.
+        unsafe {
+            libc::send(
+                self.socket.as_raw_fd(),
+                state.as_ptr().cast(),
+                state.len(),
+                libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+            )
+        };
+    }
+
     /// The socket's file descriptor, to keep it open across the sweep of
     /// inherited descriptors. It stays owned by the `Notifier`.
     pub(crate) fn raw_fd(&self) -> RawFd {
@@ -171,8 +189,11 @@ pub(crate) fn ready_message(mainpid: Option<i32>) -> String {
 }
 
 /// `STOPPING=1`: the service has begun to shut down.
+pub(crate) const STOPPING: &str = "STOPPING=1";
+
+/// [`STOPPING`], owned.
 pub(crate) fn stopping_message() -> String {
-    "STOPPING=1".to_owned()
+    STOPPING.to_owned()
 }
 
 /// `RELOADING=1` with `MONOTONIC_USEC=` set to the current

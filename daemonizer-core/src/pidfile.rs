@@ -6,18 +6,17 @@
 //! the forks, and the kernel releases it when the daemon dies, however it
 //! dies. A stale file left by `kill -9` is therefore no obstacle.
 
-use std::ffi::{OsStr, OsString};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::ffi::{CString, OsStr};
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::fcntl::{open, openat, OFlag};
 use nix::sys::stat::{fchmod, fstat, fstatat, FileStat, Mode, SFlag};
-use nix::unistd::{ftruncate, getpid, unlinkat, UnlinkatFlags};
+use nix::unistd::ftruncate;
 
 use crate::error::{Error, ErrorKind, Result, Step};
 
@@ -25,19 +24,49 @@ use crate::error::{Error, ErrorKind, Result, Step};
 /// into a file it has locked but not yet filled.
 const PID_WAIT: Duration = Duration::from_secs(2);
 
+/// The pid file's mode: readable by everyone, writable by its owner.
+const PID_FILE_MODE: u32 = 0o644;
+
 /// An open, locked pid file.
+///
+/// Removal at exit may run inside a signal handler (a stop signal the body
+/// does not watch), so everything it reads is fixed at start or atomic:
+/// the directory is a raw fd in an atomic, the name a C string.
 #[derive(Debug)]
 pub(crate) struct PidFile {
     path: PathBuf,
-    /// The directory, for removal at exit; closed once a chrooted daemon
-    /// is running (see [`close_dir`](PidFile::close_dir)).
-    dir: Mutex<Option<OwnedFd>>,
-    name: OsString,
+    /// The directory's fd, for removal at exit, or -1 once closed (a
+    /// chrooted daemon closes it; see [`close_dir`](PidFile::close_dir)).
+    dir: AtomicI32,
+    name: CString,
     file: OwnedFd,
     created: bool,
     /// The PID written into the file; only that process removes it.
     owner: AtomicI32,
     removed: AtomicBool,
+}
+
+/// What [`PidFile::remove_now`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Removal {
+    /// Not this process's file to remove, or removed already.
+    NotOurs,
+    /// Unlinked (or found replaced by another file, which stays).
+    Removed,
+    /// Unlinking failed with this error; the file was emptied instead.
+    Emptied(Errno),
+    /// Neither unlinking nor emptying worked.
+    Failed(Errno, Errno),
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        let dir = self.dir.swap(-1, Ordering::SeqCst);
+        if dir >= 0 {
+            // SAFETY: the fd came from `into_raw_fd` and is closed once.
+            unsafe { libc::close(dir) };
+        }
+    }
 }
 
 fn same_file(a: &FileStat, b: &FileStat) -> bool {
@@ -70,7 +99,7 @@ impl PidFile {
             return Err(Error::new(Step::PidFile, ErrorKind::Config, "empty path"));
         }
         let name = match path.file_name() {
-            Some(name) if !path.as_os_str().as_bytes().ends_with(b"/") => name.to_owned(),
+            Some(name) if !path.as_os_str().as_bytes().ends_with(b"/") => name,
             _ => {
                 return Err(Error::new(
                     Step::PidFile,
@@ -93,7 +122,7 @@ impl PidFile {
         // A few rounds, for the races: the file vanishing between our
         // attempts, or a departing daemon unlinking the inode we locked.
         for _ in 0..16 {
-            let (file, created) = match Self::open_in(&dir, &name, path)? {
+            let (file, created) = match Self::open_in(&dir, name, path)? {
                 Some(opened) => opened,
                 None => continue,
             };
@@ -104,25 +133,36 @@ impl PidFile {
             }
             // The lock is ours; make sure it is on the file the path names.
             let ours = fstat(&file).map_err(|e| Error::os(Step::PidFile, format!("{shown}"), e))?;
-            match fstatat(
-                &dir,
-                name.as_os_str(),
-                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-            ) {
+            match fstatat(&dir, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
                 Ok(now) if same_file(&ours, &now) => {}
                 Ok(_) | Err(Errno::ENOENT) => continue,
                 Err(e) => return Err(Error::os(Step::PidFile, format!("{shown}"), e)),
             }
+            // The umask may have narrowed a new file's mode; readers need
+            // 0644.
+            if created && ours.st_mode & 0o7777 != PID_FILE_MODE {
+                fchmod(&file, Mode::from_bits_truncate(PID_FILE_MODE))
+                    .map_err(|e| Error::os(Step::PidFile, format!("{shown}"), e))?;
+            }
             // Whatever the file holds is stale: its owner is gone.
-            ftruncate(&file, 0)
-                .map_err(|e| Error::os(Step::PidFile, format!("{shown}: truncate"), e))?;
+            if ours.st_size != 0 {
+                ftruncate(&file, 0)
+                    .map_err(|e| Error::os(Step::PidFile, format!("{shown}: truncate"), e))?;
+            }
             log::debug!(
                 "pid file: {shown}: locked{}",
                 if created { " (created)" } else { "" }
             );
+            let name = CString::new(name.as_bytes()).map_err(|_| {
+                Error::new(
+                    Step::PidFile,
+                    ErrorKind::Config,
+                    format!("{shown}: holds a NUL byte"),
+                )
+            })?;
             return Ok(PidFile {
                 path: path.to_owned(),
-                dir: Mutex::new(Some(dir)),
+                dir: AtomicI32::new(dir.into_raw_fd()),
                 name,
                 file,
                 created,
@@ -142,13 +182,9 @@ impl PidFile {
     fn open_in(dir: &OwnedFd, name: &OsStr, path: &Path) -> Result<Option<(OwnedFd, bool)>> {
         let shown = path.display();
         let base = OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
-        let mode = Mode::from_bits_truncate(0o644);
+        let mode = Mode::from_bits_truncate(PID_FILE_MODE);
         match openat(dir, name, base | OFlag::O_CREAT | OFlag::O_EXCL, mode) {
-            Ok(fd) => {
-                // The umask may have narrowed the mode; readers need 0644.
-                fchmod(&fd, mode).map_err(|e| Error::os(Step::PidFile, format!("{shown}"), e))?;
-                return Ok(Some((fd, true)));
-            }
+            Ok(fd) => return Ok(Some((fd, true))),
             Err(Errno::EEXIST) => {}
             Err(e) => return Err(Error::os(Step::PidFile, format!("{shown}"), e)),
         }
@@ -175,8 +211,9 @@ impl PidFile {
         Ok(Some((fd, false)))
     }
 
-    /// Writes `"<pid>\n"` (after emptying the file); from now on only `pid`
-    /// removes the file.
+    /// Writes `"<pid>\n"` into the file, which [`acquire`](PidFile::acquire)
+    /// left empty and which nobody else writes while we hold the lock; from
+    /// now on only `pid` removes the file.
     ///
     /// No `fsync`: every reader goes through the page cache, which has the
     /// PID as soon as `pwrite` returns, and the contents only matter while
@@ -188,7 +225,6 @@ impl PidFile {
     pub(crate) fn write_pid(&self, pid: i32) -> Result<()> {
         let shown = self.path.display();
         let text = format!("{pid}\n");
-        ftruncate(&self.file, 0).map_err(|e| Error::os(Step::PidWrite, format!("{shown}"), e))?;
         let written = nix::sys::uio::pwrite(&self.file, text.as_bytes(), 0)
             .map_err(|e| Error::os(Step::PidWrite, format!("{shown}"), e))?;
         if written != text.len() {
@@ -210,16 +246,23 @@ impl PidFile {
 
     /// The fds the fd sweep must keep: the locked file and its directory.
     pub(crate) fn fds(&self) -> Vec<RawFd> {
-        let dir = self.dir.lock().unwrap_or_else(|p| p.into_inner());
         let mut fds = vec![self.file.as_raw_fd()];
-        fds.extend(dir.as_ref().map(AsRawFd::as_raw_fd));
+        let dir = self.dir.load(Ordering::SeqCst);
+        if dir >= 0 {
+            fds.push(dir);
+        }
         fds
     }
 
     /// Closes the directory: an open directory outside a chroot is a way
     /// out of it. The file is then emptied at exit instead of removed.
     pub(crate) fn close_dir(&self) {
-        self.dir.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let dir = self.dir.swap(-1, Ordering::SeqCst);
+        if dir >= 0 {
+            // SAFETY: the fd came from `into_raw_fd`; the swap hands it to
+            // this call alone.
+            unsafe { libc::close(dir) };
+        }
     }
 
     /// Removes the file at exit, only in the process whose PID it holds and
@@ -227,20 +270,36 @@ impl PidFile {
     /// file is emptied instead. Never unlocks: the lock goes with the last
     /// fd, so a forked child can never release it by accident.
     pub(crate) fn remove(&self) {
-        let owner = self.owner.load(Ordering::SeqCst);
-        if owner == 0 || owner != getpid().as_raw() || self.removed.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        if let Err(e) = self.unlink_if_ours() {
-            log::debug!(
-                "pid file: {}: cannot remove ({e}); emptying it",
-                self.path.display()
-            );
-            if let Err(e) = ftruncate(&self.file, 0) {
-                log::warn!("pid file: {}: cannot empty: {e}", self.path.display());
+        let shown = self.path.display();
+        match self.remove_now() {
+            Removal::NotOurs => {}
+            Removal::Removed => log::debug!("pid file: {shown}: removed"),
+            Removal::Emptied(e) => {
+                log::debug!("pid file: {shown}: cannot remove ({e}); emptied it");
             }
-        } else {
-            log::debug!("pid file: {}: removed", self.path.display());
+            Removal::Failed(e, empty) => {
+                log::warn!("pid file: {shown}: cannot remove ({e}) nor empty ({empty})");
+            }
+        }
+    }
+
+    /// The work of [`remove`](PidFile::remove), without logging. It is
+    /// async-signal-safe: atomics and plain system calls on fds and a name
+    /// fixed at start, no allocation, no lock.
+    pub(crate) fn remove_now(&self) -> Removal {
+        let owner = self.owner.load(Ordering::SeqCst);
+        // SAFETY: getpid(2) takes no arguments and cannot fail.
+        let me = unsafe { libc::getpid() };
+        if owner == 0 || owner != me || self.removed.swap(true, Ordering::SeqCst) {
+            return Removal::NotOurs;
+        }
+        match self.unlink_if_ours() {
+            Ok(()) => Removal::Removed,
+            // SAFETY: ftruncate takes no pointers; the file stays open.
+            Err(e) => match Errno::result(unsafe { libc::ftruncate(self.file.as_raw_fd(), 0) }) {
+                Ok(_) => Removal::Emptied(e),
+                Err(empty) => Removal::Failed(e, empty),
+            },
         }
     }
 
@@ -252,22 +311,33 @@ impl PidFile {
         }
     }
 
+    /// Unlinks the name if it still names our file. Async-signal-safe, as
+    /// [`remove_now`](PidFile::remove_now) needs.
     fn unlink_if_ours(&self) -> std::result::Result<(), Errno> {
-        let dir = self.dir.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(dir) = dir.as_ref() else {
+        let dir = self.dir.load(Ordering::SeqCst);
+        if dir < 0 {
             return Err(Errno::EBADF);
+        }
+        // SAFETY: both buffers are plain C structs that fstat/fstatat fill
+        // in; the fds and the NUL-terminated name stay valid for the calls.
+        let (ours, now) = unsafe {
+            let mut ours: libc::stat = std::mem::zeroed();
+            Errno::result(libc::fstat(self.file.as_raw_fd(), &mut ours))?;
+            let mut now: libc::stat = std::mem::zeroed();
+            Errno::result(libc::fstatat(
+                dir,
+                self.name.as_ptr(),
+                &mut now,
+                libc::AT_SYMLINK_NOFOLLOW,
+            ))?;
+            (ours, now)
         };
-        let ours = fstat(&self.file)?;
-        let now = fstatat(
-            dir,
-            self.name.as_os_str(),
-            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-        )?;
-        if !same_file(&ours, &now) {
+        if (ours.st_dev, ours.st_ino) != (now.st_dev, now.st_ino) {
             // Someone replaced the file; it is not ours to remove.
             return Ok(());
         }
-        unlinkat(dir, self.name.as_os_str(), UnlinkatFlags::NoRemoveDir)
+        // SAFETY: as above.
+        Errno::result(unsafe { libc::unlinkat(dir, self.name.as_ptr(), 0) }).map(drop)
     }
 }
 

@@ -98,41 +98,90 @@ impl Blocked {
     }
 }
 
-/// What the signal thread does with a signal nobody else handles.
-pub(crate) type DefaultAction = fn(Signal);
+/// What a stop signal without a user handler does. It runs inside the raw
+/// signal handler, so it must be async-signal-safe.
+pub(crate) type StopAction = fn(Signal);
 /// Called around a SIGHUP handler (reload notification).
 pub(crate) type ReloadHook = fn(bool);
 
-/// The running signal machinery: the pipe's fds, kept through the fd sweep.
-pub(crate) struct SignalThread {
-    fds: [RawFd; 2],
+/// The installed signal machinery. The thread and its pipe exist only when
+/// the user gave handlers; their fds must survive the fd sweep.
+pub(crate) struct Installed {
+    thread_fds: Option<[RawFd; 2]>,
 }
 
-impl SignalThread {
+impl Installed {
     /// The fds the fd sweep must keep.
-    pub(crate) fn fds(&self) -> [RawFd; 2] {
-        self.fds
+    pub(crate) fn fds(&self) -> Vec<RawFd> {
+        self.thread_fds.map(Vec::from).unwrap_or_default()
     }
 }
 
-fn write_byte(fd: RawFd, byte: u8) {
-    // SAFETY: runs in signal context: errno is saved and restored, and
-    // write(2) on a non-blocking pipe is async-signal-safe.
+/// Runs `f` in signal context with `errno` saved and restored, as the code
+/// the signal interrupted expects.
+fn preserving_errno(f: impl FnOnce()) {
+    // SAFETY: __errno_location returns this thread's errno, valid for the
+    // thread's life; reading and writing it is async-signal-safe.
     unsafe {
         let errno = *libc::__errno_location();
-        libc::write(fd, (&byte as *const u8).cast(), 1);
+        f();
         *libc::__errno_location() = errno;
     }
 }
 
-/// Installs the raw handlers and starts the signal thread. `handlers` are
-/// the user's; SIGTERM and SIGINT without one get `default`. SIGHUP keeps
-/// the disposition saved in `blocked` unless the user handles it.
+fn write_byte(fd: RawFd, byte: u8) {
+    preserving_errno(|| {
+        // SAFETY: write(2) on a non-blocking pipe is async-signal-safe; the
+        // byte lives on this frame for the whole call.
+        unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
+    });
+}
+
+/// Installs the raw handlers: SIGTERM and SIGINT without a user handler get
+/// `stop`, run in the raw handler itself; the user's `handlers` run in
+/// normal context, on a thread that reads signal numbers from a pipe the
+/// raw handlers write into. That thread is started only when there are user
+/// handlers: a daemon without them stays single-threaded. SIGHUP keeps the
+/// disposition saved by [`block_for_fork`] unless the user handles it.
 pub(crate) fn install(
     handlers: Vec<(Signal, Handler)>,
-    default: DefaultAction,
+    stop: StopAction,
     reload: ReloadHook,
-) -> Result<SignalThread> {
+) -> Result<Installed> {
+    let mut names: Vec<&str> = Vec::new();
+    for signal in STOP_SIGNALS {
+        if handlers.iter().any(|(s, _)| *s == signal) {
+            continue;
+        }
+        // SAFETY: `stop` is async-signal-safe by the contract of
+        // `StopAction`; `preserving_errno` keeps errno intact around it.
+        unsafe {
+            signal_hook_registry::register(signal as i32, move || preserving_errno(|| stop(signal)))
+        }
+        .map_err(|e| Error::io(Step::Signals, format!("{signal}"), &e))?;
+        names.push(signal.as_str());
+    }
+    let thread_fds = if handlers.is_empty() {
+        None
+    } else {
+        names.extend(handlers.iter().map(|(s, _)| s.as_str()));
+        Some(start_thread(handlers, reload)?)
+    };
+    log::debug!(
+        "signals: handling {}{}",
+        names.join(", "),
+        if thread_fds.is_some() {
+            " (user handlers on the signal thread)"
+        } else {
+            ""
+        }
+    );
+    Ok(Installed { thread_fds })
+}
+
+/// Registers the user's signals to write into a pipe and starts the thread
+/// that reads it and calls the handlers.
+fn start_thread(handlers: Vec<(Signal, Handler)>, reload: ReloadHook) -> Result<[RawFd; 2]> {
     let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)
         .map_err(|e| Error::os(Step::Signals, "pipe", e))?;
     // The reading side blocks; only the writing side must never block.
@@ -142,25 +191,16 @@ pub(crate) fn install(
     let fds = [read.as_raw_fd(), write_fd];
 
     let mut table: HashMap<i32, Handler> = HashMap::new();
-    let mut handled: Vec<Signal> = Vec::new();
     for (signal, handler) in handlers {
-        handled.push(signal);
-        table.insert(signal as i32, handler);
-    }
-    for signal in STOP_SIGNALS {
-        if !handled.contains(&signal) {
-            handled.push(signal);
-        }
-    }
-    for signal in &handled {
-        let byte = *signal as i32 as u8;
+        let byte = signal as i32 as u8;
         // SAFETY: the action only calls `write_byte`, which is
         // async-signal-safe; the write end lives as long as the process
         // (it is leaked below).
         unsafe {
-            signal_hook_registry::register(*signal as i32, move || write_byte(write_fd, byte))
+            signal_hook_registry::register(signal as i32, move || write_byte(write_fd, byte))
         }
         .map_err(|e| Error::io(Step::Signals, format!("{signal}"), &e))?;
+        table.insert(signal as i32, handler);
     }
     // The write end must outlive every handler: never close it.
     std::mem::forget(write);
@@ -184,34 +224,39 @@ pub(crate) fn install(
                 let Ok(signal) = Signal::try_from(i32::from(byte[0])) else {
                     continue;
                 };
-                match table.get_mut(&(signal as i32)) {
-                    Some(handler) => {
-                        log::debug!("signals: {signal}: calling the handler");
-                        let is_reload = signal == Signal::SIGHUP;
-                        if is_reload {
-                            reload(true);
-                        }
-                        if catch_unwind(AssertUnwindSafe(|| handler(signal))).is_err() {
-                            log::error!("signals: the handler for {signal} panicked");
-                        }
-                        if is_reload {
-                            reload(false);
-                        }
-                    }
-                    None => default(signal),
+                let Some(handler) = table.get_mut(&(signal as i32)) else {
+                    continue;
+                };
+                log::debug!("signals: {signal}: calling the handler");
+                let is_reload = signal == Signal::SIGHUP;
+                if is_reload {
+                    reload(true);
+                }
+                if catch_unwind(AssertUnwindSafe(|| handler(signal))).is_err() {
+                    log::error!("signals: the handler for {signal} panicked");
+                }
+                if is_reload {
+                    reload(false);
                 }
             }
         })
         .map_err(|e| Error::io(Step::Signals, "starting the signal thread", &e))?;
-    log::debug!(
-        "signals: handling {}",
-        handled
-            .iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    Ok(SignalThread { fds })
+    Ok(fds)
+}
+
+/// In signal context, in a process that is not the daemon (a child the
+/// body forked without `exec`): gives `signal` its default action, as if
+/// the daemon had never handled it. Async-signal-safe.
+pub(crate) fn default_action_now(signal: Signal) {
+    // SAFETY: sigaction(2) and raise(3) are async-signal-safe. The signal
+    // is blocked while its handler runs, so the raised one is delivered,
+    // with the default action, once the handler returns.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = libc::SIG_DFL;
+        libc::sigaction(signal as i32, &action, std::ptr::null_mut());
+        libc::raise(signal as i32);
+    }
 }
 
 /// Restores SIGHUP and the mask after [`install`], in the daemon.

@@ -2,9 +2,10 @@
 //! daemon, and the state the running daemon keeps.
 
 use std::os::fd::{OwnedFd, RawFd};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
@@ -56,7 +57,11 @@ impl Launched {
 /// [`readiness::wait_for_launcher`]); it takes milliseconds.
 const LAUNCHER_EXIT_LIMIT: Duration = Duration::from_secs(10);
 
-/// State shared by the handle, the signal thread and the exit hook.
+/// State shared by the handle, the signal handlers and the exit hook.
+///
+/// The raw handler of a stop signal reads it (see [`stop_in_handler`]), so
+/// what that path touches is fixed before the handlers are installed, or
+/// atomic.
 struct Shared {
     pid: i32,
     mode: Mode,
@@ -65,8 +70,9 @@ struct Shared {
     watchdog: Option<Duration>,
     /// Readiness is still to be reported.
     pending: AtomicBool,
-    stop: Mutex<Option<Signal>>,
-    stop_changed: Condvar,
+    /// The first stop signal's number; 0 until a stop is requested.
+    stop: AtomicI32,
+    stop_logged: AtomicBool,
     /// Set once the body asks about stops: a stop request then no longer
     /// ends the process at once.
     watched: AtomicBool,
@@ -74,6 +80,10 @@ struct Shared {
 }
 
 static SHARED: OnceLock<Shared> = OnceLock::new();
+/// An eventfd that wakes the threads blocked in [`wait_for_stop_timeout`]
+/// once a stop is requested (it is never read, so it stays readable); -1
+/// until the first wait creates it.
+static STOP_WAKE: AtomicI32 = AtomicI32::new(-1);
 /// The daemon's end of the readiness channel (full mode), until it reports.
 static CHANNEL: Mutex<Option<OwnedFd>> = Mutex::new(None);
 
@@ -96,12 +106,49 @@ impl Shared {
         if getpid().as_raw() != self.pid {
             return;
         }
-        if !self.stopping_sent.swap(true, Ordering::SeqCst) {
-            self.notify(&notify::stopping_message());
-        }
+        self.announce_stopping();
         if let Some(pidfile) = &self.pidfile {
             pidfile.remove();
         }
+    }
+
+    /// Sends `STOPPING=1` to the supervisor, once.
+    fn announce_stopping(&self) {
+        if !self.stopping_sent.swap(true, Ordering::SeqCst) {
+            self.notify(&notify::stopping_message());
+        }
+    }
+
+    /// [`announce_stopping`](Shared::announce_stopping) inside a signal
+    /// handler: one `send(2)` of a constant message, errors ignored.
+    fn announce_stopping_in_handler(&self) {
+        if let Some(notifier) = &self.notifier {
+            if !self.stopping_sent.swap(true, Ordering::SeqCst) {
+                notifier.send_in_handler(notify::STOPPING);
+            }
+        }
+    }
+
+    /// The stop request, seen from normal context (logged the first time).
+    fn stop_signal(&self) -> Option<Signal> {
+        let signal = match self.stop.load(Ordering::SeqCst) {
+            0 => return None,
+            n => Signal::try_from(n).ok()?,
+        };
+        if !self.stop_logged.swap(true, Ordering::SeqCst) {
+            log::debug!("stop: {signal}; the body was asked to stop");
+        }
+        Some(signal)
+    }
+
+    /// Records a stop request; `true` for the first one.
+    fn record_stop(&self, signal: Signal) -> bool {
+        let first = self
+            .stop
+            .compare_exchange(0, signal as i32, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok();
+        wake_stop_waiters();
+        first
     }
 
     fn report_ready(&self) -> Result<()> {
@@ -136,27 +183,57 @@ impl Shared {
         Ok(())
     }
 
+    /// A stop asked for in normal context ([`request_stop`]).
     fn request_stop(&self, signal: Signal) {
-        let mut stop = self.stop.lock().unwrap_or_else(|p| p.into_inner());
-        let second = stop.is_some();
-        *stop = Some(signal);
-        drop(stop);
-        self.stop_changed.notify_all();
-        if !self.stopping_sent.swap(true, Ordering::SeqCst) {
-            self.notify(&notify::stopping_message());
-        }
-        if second || !self.watched.load(Ordering::SeqCst) {
+        let first = self.record_stop(signal);
+        self.announce_stopping();
+        if !first || !self.watched.load(Ordering::SeqCst) {
             log::debug!("stop: {signal}; exiting");
             self.leave();
             std::process::exit(0);
         }
-        log::debug!("stop: {signal}; the body was asked to stop");
     }
 }
 
-fn default_action(signal: Signal) {
-    if let Some(shared) = SHARED.get() {
-        shared.request_stop(signal);
+/// Wakes every thread blocked in [`wait_for_stop_timeout`].
+/// Async-signal-safe: one `write(2)` to an eventfd.
+fn wake_stop_waiters() {
+    let fd = STOP_WAKE.load(Ordering::SeqCst);
+    if fd >= 0 {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live u64 into an eventfd that is
+        // never closed; write(2) is async-signal-safe.
+        unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
+    }
+}
+
+/// What SIGTERM and SIGINT without a user handler do, inside the raw signal
+/// handler (so only async-signal-safe calls: atomics, `send`, `unlinkat`,
+/// `ftruncate`, `_exit`).
+///
+/// Until the body watches for stops, and for a second stop signal, the
+/// daemon ends here: `STOPPING=1`, the pid file removed, `_exit(0)`. No
+/// thread is needed for that, so a daemon without user handlers stays
+/// single-threaded. Otherwise the request is recorded and the waiters are
+/// woken.
+fn stop_in_handler(signal: Signal) {
+    let Some(shared) = SHARED.get() else {
+        return;
+    };
+    // SAFETY: getpid(2) is async-signal-safe and cannot fail.
+    if unsafe { libc::getpid() } != shared.pid {
+        // A child the body forked: the daemon's way out is not its own.
+        signals::default_action_now(signal);
+        return;
+    }
+    let first = shared.record_stop(signal);
+    shared.announce_stopping_in_handler();
+    if !first || !shared.watched.load(Ordering::SeqCst) {
+        if let Some(pidfile) = &shared.pidfile {
+            pidfile.remove_now();
+        }
+        // SAFETY: _exit(2) is async-signal-safe and ends the process.
+        unsafe { libc::_exit(0) }
     }
 }
 
@@ -181,7 +258,7 @@ extern "C" fn at_exit() {
     }
 }
 
-/// The running daemon: owns the pid-file lock and the signal thread.
+/// The running daemon: owns the pid-file lock.
 ///
 /// Dropping it (at the end of `main`, or while a panic unwinds) removes the
 /// pid file; so does `std::process::exit` and a stop signal. Only the
@@ -248,9 +325,12 @@ fn watched() -> Option<&'static Shared> {
 /// stop.
 ///
 /// The first call also changes what such a signal does: until then it ends
-/// the daemon at once (cleanly: pid file removed, exit status 0); from then
-/// on it only sets this flag, so the body can shut down gracefully. A
-/// second stop signal still ends the daemon at once.
+/// the daemon at once, from inside the signal handler (cleanly for the
+/// outside world: `STOPPING=1` to a supervisor, pid file removed, exit
+/// status 0; but as `_exit` does, without running destructors, `atexit`
+/// hooks or flushing buffers); from then on it only sets this flag, so the
+/// body can shut down gracefully. A second stop signal still ends the
+/// daemon at once.
 ///
 /// ```no_run
 /// #[daemonizer::daemon(pidfile = "/run/myd.pid")]
@@ -262,7 +342,7 @@ fn watched() -> Option<&'static Shared> {
 /// }
 /// ```
 pub fn stop_requested() -> bool {
-    watched().is_some_and(|s| s.stop.lock().unwrap_or_else(|p| p.into_inner()).is_some())
+    watched().is_some_and(|s| s.stop_signal().is_some())
 }
 
 /// Blocks until a stop is requested and returns the signal that asked for
@@ -281,21 +361,64 @@ pub fn wait_for_stop_timeout(timeout: Duration) -> Option<Signal> {
     let Some(shared) = watched() else {
         return Some(Signal::SIGTERM);
     };
+    // Created before the flag is read: a stop recorded after the read
+    // finds the eventfd and wakes this thread.
+    let wake = stop_wake_fd();
     let deadline = Instant::now() + timeout;
-    let mut stop = shared.stop.lock().unwrap_or_else(|p| p.into_inner());
     loop {
-        if let Some(signal) = *stop {
+        if let Some(signal) = shared.stop_signal() {
             return Some(signal);
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return None;
         }
-        stop = shared
-            .stop_changed
-            .wait_timeout(stop, left)
-            .unwrap_or_else(|p| p.into_inner())
-            .0;
+        match wake {
+            Some(fd) => {
+                let mut pfd = libc::pollfd {
+                    fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                let ts = libc::timespec {
+                    tv_sec: libc::time_t::try_from(left.as_secs()).unwrap_or(libc::time_t::MAX),
+                    tv_nsec: libc::c_long::from(left.subsec_nanos()),
+                };
+                // SAFETY: one valid pollfd and a timespec, both alive for
+                // the call; a null signal mask leaves the mask unchanged.
+                // EINTR and a timeout both lead back to the checks above.
+                unsafe { libc::ppoll(&mut pfd, 1, &ts, std::ptr::null()) };
+            }
+            // Without an eventfd (no fd left): look again every 10 ms.
+            None => std::thread::sleep(left.min(Duration::from_millis(10))),
+        }
+    }
+}
+
+/// The eventfd that [`wake_stop_waiters`] writes to, created by the first
+/// wait; `None` when it cannot be created.
+fn stop_wake_fd() -> Option<RawFd> {
+    let fd = STOP_WAKE.load(Ordering::SeqCst);
+    if fd >= 0 {
+        return Some(fd);
+    }
+    // SAFETY: eventfd(2) takes no pointers.
+    let new = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    if new < 0 {
+        log::warn!(
+            "stop: cannot create an eventfd ({}); waiting by polling",
+            std::io::Error::last_os_error()
+        );
+        return None;
+    }
+    match STOP_WAKE.compare_exchange(-1, new, Ordering::SeqCst, Ordering::SeqCst) {
+        Ok(_) => Some(new),
+        Err(existing) => {
+            // Another thread created one first.
+            // SAFETY: `new` is ours and unused.
+            unsafe { libc::close(new) };
+            Some(existing)
+        }
     }
 }
 
@@ -374,10 +497,22 @@ pub fn notify_watchdog() -> Result<bool> {
     notify(&notify::watchdog_message())
 }
 
+/// The number of threads in this process. `/proc/self/task` holds one entry
+/// per thread, and procfs reports it in the directory's link count (two
+/// plus the threads): one `stat` instead of reading the directory. A link
+/// count that does not fit that rule (an unusual procfs) falls back to
+/// counting the entries.
 fn thread_count() -> Result<usize> {
-    std::fs::read_dir("/proc/self/task")
-        .map(|dir| dir.count())
-        .map_err(|e| Error::io(Step::Preflight, "counting threads in /proc/self/task", &e))
+    const TASKS: &str = "/proc/self/task";
+    let failed =
+        |e: &std::io::Error| Error::io(Step::Preflight, format!("counting threads in {TASKS}"), e);
+    let links = std::fs::metadata(TASKS).map_err(|e| failed(&e))?.nlink();
+    match usize::try_from(links) {
+        Ok(links) if links >= 3 => Ok(links - 2),
+        _ => std::fs::read_dir(TASKS)
+            .map(Iterator::count)
+            .map_err(|e| failed(&e)),
+    }
 }
 
 /// Everything prepared in the launcher.
@@ -675,8 +810,8 @@ fn run_steps(prepared: Prepared) -> Result<Daemonized> {
         notifier,
         watchdog,
         pending: AtomicBool::new(true),
-        stop: Mutex::new(None),
-        stop_changed: Condvar::new(),
+        stop: AtomicI32::new(0),
+        stop_logged: AtomicBool::new(false),
         watched: AtomicBool::new(false),
         stopping_sent: AtomicBool::new(false),
     };
@@ -701,15 +836,15 @@ fn run_steps(prepared: Prepared) -> Result<Daemonized> {
 
     // The notifier is connected already; the body's children, started
     // before or after a manual `ready()`, must not reach the supervisor.
-    // Done before the signal thread starts, while no other thread of ours
+    // Done before a signal thread can start, while no other thread of ours
     // can read the environment.
     if !daemon.keep_notify_socket {
         notify::unset_env();
     }
 
     let user_handles_hup = daemon.handlers.iter().any(|(s, _)| *s == Signal::SIGHUP);
-    let thread = signals::install(daemon.handlers, default_action, reload_hook)?;
-    keep.extend(thread.fds());
+    let installed = signals::install(daemon.handlers, stop_in_handler, reload_hook)?;
+    keep.extend(installed.fds());
     if let Some(blocked) = blocked {
         signals::unblock(blocked, user_handles_hup)?;
     }

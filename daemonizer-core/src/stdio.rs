@@ -124,6 +124,9 @@ impl Stdio {
     /// `"stdout"` or `"stderr"` when `path` names that output file (by
     /// identity, however it is spelled: a second name, a symlink).
     pub(crate) fn output_at(&self, path: &Path) -> Option<&'static str> {
+        if self.stdout.is_none() && self.stderr.is_none() {
+            return None;
+        }
         let named = nix::sys::stat::stat(path).ok()?;
         [("stdout", &self.stdout), ("stderr", &self.stderr)]
             .into_iter()
