@@ -27,7 +27,9 @@
 //! | `--thread` | start a thread before the start |
 //! | `--go F` | create `F.<pid>`, then wait until F exists before starting (for races) |
 //! | `--trigger F` | hold until F exists; its content names the action |
-//! | `--graceful` | hold with `wait_for_stop_timeout`: SIGTERM asks, the body leaves |
+//! | `--graceful` | watch for stops before the facts are written, then hold with `wait_for_stop_timeout`: SIGTERM asks, the body leaves (fact `stopped`) |
+//! | `--ignore-stop` | watch for stops (`stop_requested()`) before the facts are written; a stop only adds the fact `stop_seen=<signal>`, once, and the body holds on |
+//! | `--wait-elsewhere` | once the facts are written: start a thread named `sleeper` that only sleeps, block SIGTERM and SIGINT in the main thread, add the fact `waiting=1`, then block in `wait_for_stop()` (no timeout) and, once woken, add `stopped=<signal>` and return `Ok` |
 //! | `--record F` | SIGHUP and SIGUSR1 handlers append a line to F per delivery |
 //! | `--ready-delay-ms N` | with `--manual`: call `ready()` after N ms without a trigger |
 //! | `--close-stdio` | close fds 0, 1 and 2 first thing (Rust's runtime reopens them on `/dev/null` before `main`; a program may still close them) |
@@ -35,7 +37,12 @@
 //! Trigger actions: `ok` (return `Ok`), `err` (return `Err`), `panic`,
 //! `exit` (`std::process::exit(3)`), `fork` (fork two children that end,
 //! one with `process::exit`, one by returning from `main`; the daemon
-//! holds on), `ready` (manual readiness).
+//! holds on), `fork-wait` (fork a child, without `exec`, that adds the fact
+//! `fork_child=<pid>` and then waits in `pause()` forever; the daemon holds
+//! on, reaps it with `waitpid(WNOHANG)` every round and adds
+//! `fork_child_ended=<pid> signal <n>` or `<pid> exit <n>`; meant for a
+//! daemon without handlers, which runs one thread, so the child may
+//! allocate), `ready` (manual readiness).
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
@@ -74,6 +81,8 @@ struct Opts {
     go: Option<PathBuf>,
     trigger: Option<PathBuf>,
     graceful: bool,
+    ignore_stop: bool,
+    wait_elsewhere: bool,
     record: Option<PathBuf>,
     ready_delay_ms: Option<u64>,
     close_stdio: bool,
@@ -164,6 +173,8 @@ fn parse() -> Opts {
             "--go" => opts.go = Some(value().into()),
             "--trigger" => opts.trigger = Some(value().into()),
             "--graceful" => opts.graceful = true,
+            "--ignore-stop" => opts.ignore_stop = true,
+            "--wait-elsewhere" => opts.wait_elsewhere = true,
             "--record" => opts.record = Some(value().into()),
             "--close-stdio" => opts.close_stdio = true,
             "--ready-delay-ms" => {
@@ -373,6 +384,75 @@ fn fork_children(facts: &mut Facts) -> bool {
     false
 }
 
+/// Forks a child that adds `fork_child=<pid>` to the facts and then waits
+/// for signals forever, without `exec`: whatever ends it comes from
+/// outside. Returns its PID, in the daemon.
+fn fork_waiting_child(facts: &mut Facts) -> libc::pid_t {
+    // SAFETY: meant for a daemon without handlers, which runs one thread:
+    // no lock can be held in the child by a thread that does not exist.
+    match unsafe { libc::fork() } {
+        -1 => fail(&format!("fork: {}", errno_name())),
+        0 => {
+            facts.line("fork_child", std::process::id());
+            loop {
+                // SAFETY: pause takes no arguments.
+                unsafe { libc::pause() };
+            }
+        }
+        child => child,
+    }
+}
+
+/// Reaps the children of `fork-wait` that ended, with a fact for each.
+fn reap(children: &mut Vec<libc::pid_t>, facts: &mut Facts) {
+    children.retain(|&child| {
+        let mut status = 0;
+        // SAFETY: `status` is a valid out pointer.
+        if unsafe { libc::waitpid(child, &mut status, libc::WNOHANG) } != child {
+            return true;
+        }
+        let how = if libc::WIFSIGNALED(status) {
+            format!("signal {}", libc::WTERMSIG(status))
+        } else if libc::WIFEXITED(status) {
+            format!("exit {}", libc::WEXITSTATUS(status))
+        } else {
+            format!("status {status}")
+        };
+        facts.line("fork_child_ended", format!("{child} {how}"));
+        false
+    });
+}
+
+/// `--wait-elsewhere`: the main thread waits for a stop with SIGTERM and
+/// SIGINT blocked, so that the kernel can only deliver them to the
+/// `sleeper` thread; the wait must be woken from there.
+fn wait_elsewhere(facts: &mut Facts) -> Result<(), String> {
+    // Started before the mask changes: the sleeper keeps SIGTERM and
+    // SIGINT unblocked.
+    std::thread::Builder::new()
+        .name("sleeper".into())
+        .spawn(|| loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        })
+        .map_err(|e| format!("sleeper thread: {e}"))?;
+    // SAFETY: `set` is a valid sigset_t, initialised by sigemptyset before
+    // use; the old mask is not asked for.
+    let rc = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut())
+    };
+    if rc != 0 {
+        return Err(format!("pthread_sigmask: error {rc}"));
+    }
+    facts.line("waiting", 1);
+    let signal = daemonizer::wait_for_stop();
+    facts.line("stopped", signal);
+    Ok(())
+}
+
 fn main() -> Result<(), String> {
     let opts = parse();
     if opts.mode == "close-with" {
@@ -562,6 +642,12 @@ fn main() -> Result<(), String> {
     println!("hello stdout from {pid}");
     eprintln!("hello stderr from {pid}");
     log::info!("daemon body running as PID {pid}");
+    if opts.graceful || opts.ignore_stop {
+        // Watch before the facts say the body runs: a test that sends a
+        // stop signal once it reads them must find it watched, not be
+        // ended at once.
+        running.stop_requested();
+    }
     facts.flush();
 
     if let Some(ms) = opts.ready_delay_ms {
@@ -569,8 +655,22 @@ fn main() -> Result<(), String> {
         running.ready().map_err(|e| e.to_string())?;
         facts.line("ready", 1);
     }
+    if opts.wait_elsewhere {
+        return wait_elsewhere(&mut facts);
+    }
     let trigger = opts.trigger.as_deref();
+    let mut stop_seen = false;
+    let mut children: Vec<libc::pid_t> = Vec::new();
     loop {
+        reap(&mut children, &mut facts);
+        if opts.ignore_stop && !stop_seen && running.stop_requested() {
+            stop_seen = true;
+            let signal = running.wait_for_stop_timeout(Duration::ZERO);
+            facts.line(
+                "stop_seen",
+                signal.map_or_else(|| "none".to_owned(), |s| s.to_string()),
+            );
+        }
         if opts.graceful {
             if let Some(signal) = running.wait_for_stop_timeout(Duration::from_millis(20)) {
                 facts.line("stopped", signal);
@@ -590,6 +690,10 @@ fn main() -> Result<(), String> {
                     return Ok(());
                 }
                 facts.line("forked", 1);
+                let _ = std::fs::remove_file(trigger.expect("trigger"));
+            }
+            Some("fork-wait") => {
+                children.push(fork_waiting_child(&mut facts));
                 let _ = std::fs::remove_file(trigger.expect("trigger"));
             }
             Some("ready") => {
