@@ -46,12 +46,10 @@ pub(crate) struct PidFile {
     removed: AtomicBool,
 }
 
-/// What [`PidFile::remove_now`] did.
+/// What an attempt to remove the pid file did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Removal {
-    /// Not this process's file to remove, or removed already.
-    NotOurs,
-    /// Unlinked (or found replaced by another file, which stays).
+enum Removal {
+    /// Unlinked (or found gone, or replaced by another file, which stays).
     Removed,
     /// Unlinking failed with this error; the file was emptied instead.
     Emptied(Errno),
@@ -224,8 +222,9 @@ impl PidFile {
     /// measured by `cargo bench --bench startup`.
     pub(crate) fn write_pid(&self, pid: i32) -> Result<()> {
         let shown = self.path.display();
-        let text = format!("{pid}\n");
-        let written = nix::sys::uio::pwrite(&self.file, text.as_bytes(), 0)
+        let line = crate::readiness::PidLine::new(b"", pid);
+        let text = line.as_bytes();
+        let written = nix::sys::uio::pwrite(&self.file, text, 0)
             .map_err(|e| Error::os(Step::PidWrite, format!("{shown}"), e))?;
         if written != text.len() {
             return Err(Error::new(
@@ -270,9 +269,11 @@ impl PidFile {
     /// file is emptied instead. Never unlocks: the lock goes with the last
     /// fd, so a forked child can never release it by accident.
     pub(crate) fn remove(&self) {
+        if !self.is_ours() || self.removed.swap(true, Ordering::SeqCst) {
+            return;
+        }
         let shown = self.path.display();
-        match self.remove_now() {
-            Removal::NotOurs => {}
+        match self.unlink_or_empty(true) {
             Removal::Removed => log::debug!("pid file: {shown}: removed"),
             Removal::Emptied(e) => {
                 log::debug!("pid file: {shown}: cannot remove ({e}); emptied it");
@@ -283,18 +284,41 @@ impl PidFile {
         }
     }
 
-    /// The work of [`remove`](PidFile::remove), without logging. It is
-    /// async-signal-safe: atomics and plain system calls on fds and a name
-    /// fixed at start, no allocation, no lock.
-    pub(crate) fn remove_now(&self) -> Removal {
+    /// [`remove`](PidFile::remove) inside a signal handler that ends the
+    /// process: async-signal-safe (atomics and plain system calls on fds and
+    /// a name fixed at start; no allocation, lock or logging).
+    ///
+    /// It does not skip a removal that normal context has begun: the
+    /// handler may have interrupted it half-way, and the process ends with
+    /// the handler. Removing twice is harmless: the second finds the name
+    /// gone, or naming another file, and leaves it. With `unlink` false
+    /// (a chrooted daemon, whose directory fd is closed once it runs) the
+    /// file is only emptied, and the directory fd is never used.
+    pub(crate) fn remove_in_handler(&self, unlink: bool) {
+        if self.is_ours() {
+            self.removed.store(true, Ordering::SeqCst);
+            self.unlink_or_empty(unlink);
+        }
+    }
+
+    /// Whether this process is the one whose PID the file holds.
+    fn is_ours(&self) -> bool {
         let owner = self.owner.load(Ordering::SeqCst);
         // SAFETY: getpid(2) takes no arguments and cannot fail.
-        let me = unsafe { libc::getpid() };
-        if owner == 0 || owner != me || self.removed.swap(true, Ordering::SeqCst) {
-            return Removal::NotOurs;
-        }
-        match self.unlink_if_ours() {
-            Ok(()) => Removal::Removed,
+        owner != 0 && owner == unsafe { libc::getpid() }
+    }
+
+    /// Unlinks the file (when `unlink`) or else empties it.
+    /// Async-signal-safe.
+    fn unlink_or_empty(&self, unlink: bool) -> Removal {
+        let unlinked = if unlink {
+            self.unlink_if_ours()
+        } else {
+            Err(Errno::EBADF)
+        };
+        match unlinked {
+            // Gone already: removed by an interrupted removal, or by hand.
+            Ok(()) | Err(Errno::ENOENT) => Removal::Removed,
             // SAFETY: ftruncate takes no pointers; the file stays open.
             Err(e) => match Errno::result(unsafe { libc::ftruncate(self.file.as_raw_fd(), 0) }) {
                 Ok(_) => Removal::Emptied(e),
@@ -312,7 +336,7 @@ impl PidFile {
     }
 
     /// Unlinks the name if it still names our file. Async-signal-safe, as
-    /// [`remove_now`](PidFile::remove_now) needs.
+    /// [`remove_in_handler`](PidFile::remove_in_handler) needs.
     fn unlink_if_ours(&self) -> std::result::Result<(), Errno> {
         let dir = self.dir.load(Ordering::SeqCst);
         if dir < 0 {

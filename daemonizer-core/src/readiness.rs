@@ -39,9 +39,47 @@ fn write_all(fd: &OwnedFd, mut bytes: &[u8]) -> std::result::Result<(), Errno> {
     Ok(())
 }
 
+/// `<prefix><pid>\n` in a buffer on the stack: the daemon, fresh from the
+/// fork, writes its PID without touching the allocator (each page it
+/// writes first is a page copied).
+pub(crate) struct PidLine {
+    buf: [u8; 16],
+    len: usize,
+}
+
+impl PidLine {
+    pub(crate) fn new(prefix: &[u8], pid: i32) -> PidLine {
+        let mut digits = [0u8; 10];
+        let mut at = digits.len();
+        let mut n = pid.unsigned_abs();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        let mut line = PidLine {
+            buf: [0; 16],
+            len: 0,
+        };
+        let sign: &[u8] = if pid < 0 { b"-" } else { b"" };
+        for part in [prefix, sign, &digits[at..], b"\n"] {
+            line.buf[line.len..line.len + part.len()].copy_from_slice(part);
+            line.len += part.len();
+        }
+        line
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
 /// Tells the launcher that the daemon `pid` is ready.
 pub(crate) fn report_ready(fd: &OwnedFd, pid: i32) -> Result<()> {
-    write_all(fd, format!("R{pid}\n").as_bytes())
+    write_all(fd, PidLine::new(b"R", pid).as_bytes())
         .map_err(|e| Error::os(Step::Ready, "telling the launcher", e))
 }
 
@@ -217,6 +255,26 @@ fn interrupted(signal: Signal) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pid_lines_match_what_format_writes() {
+        for pid in [0, 1, 9, 10, 42, 4_194_304, i32::MAX, -1, i32::MIN] {
+            assert_eq!(
+                PidLine::new(b"", pid).as_bytes(),
+                format!("{pid}\n").as_bytes()
+            );
+            assert_eq!(
+                PidLine::new(b"R", pid).as_bytes(),
+                format!("R{pid}\n").as_bytes()
+            );
+        }
+        assert_eq!(
+            parse(PidLine::new(b"R", 31337).as_bytes())
+                .unwrap()
+                .unwrap(),
+            31337
+        );
+    }
 
     #[test]
     fn messages_parse() {

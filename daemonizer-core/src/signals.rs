@@ -11,6 +11,9 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::os::fd::{AsRawFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+use nix::errno::Errno;
 
 use nix::fcntl::OFlag;
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
@@ -137,6 +140,68 @@ fn write_byte(fd: RawFd, byte: u8) {
     });
 }
 
+/// The stop action installed by [`install`], for [`stop_handler`]: a
+/// `StopAction` function pointer, or null.
+static STOP_ACTION: AtomicPtr<()> = AtomicPtr::new(std::ptr::null_mut());
+
+/// The raw handler of a stop signal installed with a plain `sigaction`.
+extern "C" fn stop_handler(signal: libc::c_int) {
+    let stop = STOP_ACTION.load(Ordering::SeqCst);
+    if let (false, Ok(signal)) = (stop.is_null(), Signal::try_from(signal)) {
+        // SAFETY: the only non-null value ever stored is a `StopAction`.
+        let stop = unsafe { std::mem::transmute::<*mut (), StopAction>(stop) };
+        preserving_errno(|| stop(signal));
+    }
+}
+
+/// Installs `stop` for `signal`. Where the signal has its default
+/// disposition (or is ignored), with one plain `sigaction`: that needs no
+/// allocation, so a freshly forked daemon copies no more of its memory than
+/// it must. Where another handler is in place (an async runtime's, say),
+/// through `signal-hook-registry`, which chains to it; and a handler
+/// registered there later chains to ours the same way.
+fn install_stop(signal: Signal, stop: StopAction) -> Result<()> {
+    let failed = |e: Errno| Error::os(Step::Signals, format!("{signal}"), e);
+    // SAFETY: sigaction(2) with a null new action only reads the current
+    // one into `current`, a plain C struct.
+    let current = unsafe {
+        let mut current: libc::sigaction = std::mem::zeroed();
+        Errno::result(libc::sigaction(
+            signal as i32,
+            std::ptr::null(),
+            &mut current,
+        ))
+        .map_err(failed)?;
+        current.sa_sigaction
+    };
+    if current == libc::SIG_DFL || current == libc::SIG_IGN {
+        STOP_ACTION.store(stop as *mut (), Ordering::SeqCst);
+        let handler: extern "C" fn(libc::c_int) = stop_handler;
+        // SAFETY: `stop_handler` only calls `stop`, async-signal-safe by
+        // the contract of `StopAction`, with errno preserved. SA_RESTART,
+        // as signal-hook-registry does, so the body's system calls go on.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = handler as libc::sighandler_t;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            Errno::result(libc::sigaction(
+                signal as i32,
+                &action,
+                std::ptr::null_mut(),
+            ))
+            .map_err(failed)?;
+        }
+    } else {
+        // SAFETY: as above; `preserving_errno` keeps errno intact.
+        unsafe {
+            signal_hook_registry::register(signal as i32, move || preserving_errno(|| stop(signal)))
+        }
+        .map_err(|e| Error::io(Step::Signals, format!("{signal}"), &e))?;
+    }
+    Ok(())
+}
+
 /// Installs the raw handlers: SIGTERM and SIGINT without a user handler get
 /// `stop`, run in the raw handler itself; the user's `handlers` run in
 /// normal context, on a thread that reads signal numbers from a pipe the
@@ -148,34 +213,34 @@ pub(crate) fn install(
     stop: StopAction,
     reload: ReloadHook,
 ) -> Result<Installed> {
-    let mut names: Vec<&str> = Vec::new();
-    for signal in STOP_SIGNALS {
-        if handlers.iter().any(|(s, _)| *s == signal) {
-            continue;
+    let stops = STOP_SIGNALS.map(|signal| !handlers.iter().any(|(s, _)| *s == signal));
+    for (signal, ours) in STOP_SIGNALS.into_iter().zip(stops) {
+        if ours {
+            install_stop(signal, stop)?;
         }
-        // SAFETY: `stop` is async-signal-safe by the contract of
-        // `StopAction`; `preserving_errno` keeps errno intact around it.
-        unsafe {
-            signal_hook_registry::register(signal as i32, move || preserving_errno(|| stop(signal)))
-        }
-        .map_err(|e| Error::io(Step::Signals, format!("{signal}"), &e))?;
-        names.push(signal.as_str());
+    }
+    if log::log_enabled!(log::Level::Debug) {
+        let mut names: Vec<&str> = STOP_SIGNALS
+            .into_iter()
+            .zip(stops)
+            .filter_map(|(signal, ours)| ours.then_some(signal.as_str()))
+            .collect();
+        names.extend(handlers.iter().map(|(s, _)| s.as_str()));
+        log::debug!(
+            "signals: handling {}{}",
+            names.join(", "),
+            if handlers.is_empty() {
+                ""
+            } else {
+                " (user handlers on the signal thread)"
+            }
+        );
     }
     let thread_fds = if handlers.is_empty() {
         None
     } else {
-        names.extend(handlers.iter().map(|(s, _)| s.as_str()));
         Some(start_thread(handlers, reload)?)
     };
-    log::debug!(
-        "signals: handling {}{}",
-        names.join(", "),
-        if thread_fds.is_some() {
-            " (user handlers on the signal thread)"
-        } else {
-            ""
-        }
-    );
     Ok(Installed { thread_fds })
 }
 

@@ -65,6 +65,8 @@ const LAUNCHER_EXIT_LIMIT: Duration = Duration::from_secs(10);
 struct Shared {
     pid: i32,
     mode: Mode,
+    /// A chroot is configured: the pid file is emptied at exit, not removed.
+    chrooted: bool,
     pidfile: Option<PidFile>,
     notifier: Option<Notifier>,
     watchdog: Option<Duration>,
@@ -230,7 +232,9 @@ fn stop_in_handler(signal: Signal) {
     shared.announce_stopping_in_handler();
     if !first || !shared.watched.load(Ordering::SeqCst) {
         if let Some(pidfile) = &shared.pidfile {
-            pidfile.remove_now();
+            // Under chroot the directory fd is closed by the time the body
+            // runs (maybe right now, on another thread): never use it here.
+            pidfile.remove_in_handler(!shared.chrooted);
         }
         // SAFETY: _exit(2) is async-signal-safe and ends the process.
         unsafe { libc::_exit(0) }
@@ -250,6 +254,27 @@ fn reload_hook(before: bool) {
             shared.notify(&notify::ready_message(None));
         }
     }
+}
+
+/// Registers [`at_exit`], once per process. It is done in the launcher,
+/// before any fork: the daemon inherits the registration and need not write
+/// into the C library's memory; in a launcher whose start fails, the hook
+/// finds no daemon state and does nothing.
+fn register_at_exit() -> Result<()> {
+    static REGISTERED: AtomicBool = AtomicBool::new(false);
+    if REGISTERED.swap(true, Ordering::SeqCst) {
+        return Ok(());
+    }
+    // SAFETY: registers a plain extern "C" function with no captured state.
+    if unsafe { libc::atexit(at_exit) } != 0 {
+        REGISTERED.store(false, Ordering::SeqCst);
+        return Err(Error::new(
+            Step::Preflight,
+            ErrorKind::Os,
+            "atexit registration failed",
+        ));
+    }
+    Ok(())
 }
 
 extern "C" fn at_exit() {
@@ -526,6 +551,8 @@ struct Prepared {
     pidfile: Option<PidFile>,
     /// Full mode: signals blocked since before the pid file was opened.
     blocked: Option<signals::Blocked>,
+    /// `NOTIFY_SOCKET` is set and must be removed from the environment.
+    unset_notify: bool,
 }
 
 impl Daemon {
@@ -567,7 +594,7 @@ impl Daemon {
         let prepared = preflight(self)?;
         match prepared.daemon.mode {
             Mode::Full => launch(prepared),
-            Mode::Lite => run_steps(prepared).inspect_err(|_| {
+            Mode::Lite => run_steps(prepared, Vec::new()).inspect_err(|_| {
                 if let Some(pidfile) = SHARED.get().and_then(|s| s.pidfile.as_ref()) {
                     pidfile.discard();
                 }
@@ -613,11 +640,13 @@ fn preflight(mut daemon: Daemon) -> Result<Prepared> {
     )?;
     let creds = privileges::resolve(daemon.user.as_ref(), daemon.group.as_ref())?;
     let notifier = Notifier::from_env()?;
+    let unset_notify = !daemon.keep_notify_socket && notify::env_is_set();
     // The variables address the process the supervisor started: this one.
     let watchdog = notify::watchdog_from_env(getpid().as_raw());
     let listen = listen::take_from_env(getpid().as_raw())?;
     let listen_fds: Vec<RawFd> = listen.iter().map(|(fd, _)| *fd).collect();
     listen::store(listen);
+    register_at_exit()?;
     // From here on files may be created (output files, the pid file): a
     // stop signal must not end the launcher before it can undo the start,
     // so signals are blocked first, and a failure removes what was created.
@@ -635,6 +664,7 @@ fn preflight(mut daemon: Daemon) -> Result<Prepared> {
         listen: listen_fds,
         pidfile: None,
         blocked,
+        unset_notify,
     };
     match prepared.open_files() {
         Ok(()) => Ok(prepared),
@@ -646,6 +676,20 @@ fn preflight(mut daemon: Daemon) -> Result<Prepared> {
 }
 
 impl Prepared {
+    /// The fds the daemon's sweep keeps: the preserved ones and everything
+    /// the runtime opened for the daemon, `channel` (the readiness pipe's
+    /// write end) among them. Room is left for the signal thread's pipe.
+    fn keep_list(&self, channel: RawFd) -> Vec<RawFd> {
+        let mut keep: Vec<RawFd> = Vec::with_capacity(self.daemon.preserve.len() + 16);
+        keep.extend(&self.daemon.preserve);
+        keep.extend(self.pidfile.iter().flat_map(PidFile::fds));
+        keep.push(channel);
+        keep.extend(self.stdio.iter().flat_map(Stdio::fds));
+        keep.extend(self.notifier.iter().map(Notifier::raw_fd));
+        keep.extend(&self.listen);
+        keep
+    }
+
     /// Opens `/dev/null` and the output files (full mode), then the pid
     /// file.
     fn open_files(&mut self) -> Result<()> {
@@ -687,6 +731,7 @@ impl Prepared {
 /// [`run_steps`].
 fn launch(mut prepared: Prepared) -> Result<Daemonized> {
     let (rx, tx) = readiness::channel().inspect_err(|_| prepared.undo())?;
+    let keep = prepared.keep_list(std::os::fd::AsRawFd::as_raw_fd(&tx));
     log::debug!("detach: forking");
     // SAFETY: the process has one thread (checked in preflight), so the
     // child may run any code: no lock can be held by a thread that does
@@ -755,7 +800,7 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
             }
             log::debug!("detach: daemon PID {}", getpid());
             *CHANNEL.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
-            match run_steps(prepared) {
+            match run_steps(prepared, keep) {
                 Ok(running) => Ok(running),
                 Err(e) => {
                     if let Some(tx) = take_channel() {
@@ -777,35 +822,29 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
 
 /// Steps 4 to 10: in the daemon (full mode) or in the process itself (lite
 /// mode).
-fn run_steps(prepared: Prepared) -> Result<Daemonized> {
+///
+/// `keep` lists the fds the sweep of step 7 keeps (full mode), made in the
+/// launcher: the daemon, fresh from the fork, copies a page of memory for
+/// each one it writes first, so it builds as little as it can.
+fn run_steps(prepared: Prepared, mut keep: Vec<RawFd>) -> Result<Daemonized> {
     let Prepared {
         daemon,
         creds,
         stdio,
         notifier,
         watchdog,
-        listen,
+        listen: _,
         pidfile,
         blocked,
+        unset_notify,
     } = prepared;
     let pid = getpid().as_raw();
-    let mut keep: Vec<RawFd> = daemon.preserve.clone();
-    keep.extend(pidfile.iter().flat_map(PidFile::fds));
-    keep.extend(
-        CHANNEL
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .map(std::os::fd::AsRawFd::as_raw_fd),
-    );
-    keep.extend(stdio.iter().flat_map(Stdio::fds));
-    keep.extend(notifier.iter().map(Notifier::raw_fd));
-    keep.extend(listen.iter().copied());
     // From here on the pid file lives in the shared state, where every way
     // out (error, drop, exit, stop signal) finds it.
     let shared = Shared {
         pid,
         mode: daemon.mode,
+        chrooted: daemon.chroot.is_some(),
         pidfile,
         notifier,
         watchdog,
@@ -838,7 +877,7 @@ fn run_steps(prepared: Prepared) -> Result<Daemonized> {
     // before or after a manual `ready()`, must not reach the supervisor.
     // Done before a signal thread can start, while no other thread of ours
     // can read the environment.
-    if !daemon.keep_notify_socket {
+    if unset_notify {
         notify::unset_env();
     }
 
@@ -857,14 +896,6 @@ fn run_steps(prepared: Prepared) -> Result<Daemonized> {
 
     if let Some(pidfile) = &shared.pidfile {
         pidfile.write_pid(pid)?;
-    }
-    // SAFETY: registers a plain extern "C" function with no captured state.
-    if unsafe { libc::atexit(at_exit) } != 0 {
-        return Err(Error::new(
-            Step::PidWrite,
-            ErrorKind::Os,
-            "atexit registration failed",
-        ));
     }
     if daemon.readiness == Readiness::Auto {
         shared.report_ready()?;
