@@ -196,7 +196,7 @@ fn wait_inner(read: &OwnedFd, child: Pid, caller_mask: &SigSet) -> Result<i32> {
             }
         }
         if fds[0].revents != 0 {
-            let mut chunk = [0u8; 4096];
+            let mut chunk = [0u8; 512];
             match nix::unistd::read(read, &mut chunk) {
                 Ok(0) => {
                     if aborted.is_some() {
@@ -216,6 +216,14 @@ fn wait_inner(read: &OwnedFd, child: Pid, caller_mask: &SigSet) -> Result<i32> {
                         ),
                     });
                 }
+                // The usual case, a whole `R<pid>` line in one read, is
+                // parsed where it landed: after the fork every page the
+                // launcher writes is a page copied, the heap's included.
+                Ok(n) if buf.is_empty() && aborted.is_none() => match parse(&chunk[..n]) {
+                    Some(Ok(pid)) => return Ok(pid),
+                    Some(Err(e)) => return Err(e),
+                    None => buf.extend_from_slice(&chunk[..n]),
+                },
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
                 Err(Errno::EINTR) => {}
                 Err(e) => return Err(Error::os(Step::Readiness, "read", e)),

@@ -727,9 +727,19 @@ impl Prepared {
     }
 }
 
+/// Flushes Rust's stdout and stderr buffers.
+fn flush_stdio() {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+}
+
 /// Steps 2 and 3, then the launcher's wait; the daemon goes on with
 /// [`run_steps`].
 fn launch(mut prepared: Prepared) -> Result<Daemonized> {
+    // Whatever the caller printed goes out now, once: not again from the
+    // daemon's copy of the buffers (into its log file, say).
+    flush_stdio();
     let (rx, tx) = readiness::channel().inspect_err(|_| prepared.undo())?;
     let keep = prepared.keep_list(std::os::fd::AsRawFd::as_raw_fd(&tx));
     log::debug!("detach: forking");
@@ -762,10 +772,8 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
                             stdout: prepared.daemon.stdout.clone(),
                             stderr: prepared.daemon.stderr.clone(),
                         });
+                        flush_stdio();
                     }
-                    use std::io::Write;
-                    let _ = std::io::stdout().flush();
-                    let _ = std::io::stderr().flush();
                     // The launcher's work is done; `_exit` skips exit hooks
                     // that belong to the daemon's life, not the launcher's.
                     // SAFETY: _exit ends the process at once.
