@@ -1,5 +1,5 @@
 //! Start-up benchmark: how long a daemon takes from `spawn` until it runs,
-//! for three programs measured side by side in one run:
+//! for four programs measured side by side in one run:
 //!
 //! 1. `bench-daemonizer` (`benches/programs/daemonizer.rs`):
 //!    `#[daemonizer::daemon]` with a pid file, a umask and a work dir;
@@ -7,14 +7,18 @@
 //!    written directly against libc (fork, `setsid`, fork, `close_range`,
 //!    `/dev/null` onto 0-2, pid file written; nothing else);
 //! 3. `bench-daemonize` (`benches/programs/daemonize.rs`): the same daemon
-//!    with the `daemonize` crate.
+//!    with the `daemonize` crate;
+//! 4. `bench-floor-ready` (`benches/programs/floor_ready.rs`): the floor
+//!    plus a readiness handshake and nothing else (the launcher exits only
+//!    once the daemon has written its pid file and said so through a pipe),
+//!    to show what that guarantee costs by itself.
 //!
 //! ```text
 //! cargo bench --bench startup                  # 500 launches per program and scenario
 //! STARTUP_N=50 cargo bench --bench startup     # fewer
 //! ```
 //!
-//! The benchmark builds the three programs itself (`cargo build --release
+//! The benchmark builds the four programs itself (`cargo build --release
 //! --example ...`, with the cargo that runs it), so the command above is all
 //! a fresh clone needs.
 //!
@@ -22,7 +26,7 @@
 //! spawned and stops once both (a) the launcher has exited and (b) the
 //! daemon body has written its PID into a FIFO the benchmark holds open
 //! (the cheapest reliable signal: one `open` and one `write` in the daemon,
-//! the same code in all three programs). Then, untimed: the daemon's
+//! the same code in all four programs). Then, untimed: the daemon's
 //! resident memory is read from `/proc/<pid>/status`, the PID in the pid
 //! file is checked against the one in the FIFO, the daemon is sent SIGTERM
 //! and awaited (a pidfd) before the next launch. The benchmark is a child
@@ -39,7 +43,7 @@
 //! Everything is interleaved, so that a change in the machine's load during
 //! the run weighs on every column alike: each round visits the three
 //! scenarios (their order rotating from round to round) and, within each,
-//! launches the three programs in one of their six orders, in turn, so that
+//! launches the four programs in one of their 24 orders, in turn, so that
 //! each program follows each other one equally often; the first rounds are
 //! warm-up and not counted.
 //!
@@ -56,14 +60,16 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The programs, in table order: (example name, label).
-const PROGRAMS: [(&str, &str); 3] = [
+const PROGRAMS: [(&str, &str); 4] = [
     ("bench-daemonizer", "daemonizer `#[daemon]`"),
     ("bench-floor", "floor (raw libc)"),
     ("bench-daemonize", "`daemonize` 0.5 crate"),
+    ("bench-floor-ready", "floor + readiness handshake"),
 ];
 const OURS: usize = 0;
 const FLOOR: usize = 1;
 const PEER: usize = 2;
+const FLOOR_READY: usize = 3;
 
 /// Launches per program and scenario when `STARTUP_N` is not set.
 const DEFAULT_N: usize = 500;
@@ -657,6 +663,11 @@ fn scenario_table(out: &mut String, scenario: &Scenario, n: usize, targets: &mut
     );
     let _ = writeln!(out, "- {line}");
     targets.push(line);
+    let _ = writeln!(
+        out,
+        "- for scale: the readiness handshake alone is {:.2}× the floor",
+        ratio(s[FLOOR_READY].median, floor)
+    );
 }
 
 fn kib(n: u64) -> String {

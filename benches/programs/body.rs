@@ -1,4 +1,4 @@
-//! What every benchmarked daemon does once it runs, the same in all three
+//! What every benchmarked daemon does once it runs, the same in all four
 //! programs: tell the benchmark (one write of its PID into the FIFO named by
 //! `STARTUP_FIFO`, which the benchmark keeps open for reading), then wait to
 //! be stopped.
