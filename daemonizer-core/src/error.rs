@@ -195,6 +195,7 @@ pub struct Error {
 impl Error {
     /// An error of `kind` in `step`, described by `detail` (which names the
     /// path or value involved).
+    #[cold]
     pub fn new(step: Step, kind: ErrorKind, detail: impl Into<String>) -> Error {
         Error {
             step,
@@ -205,6 +206,7 @@ impl Error {
     }
 
     /// An error from a failed system call; the kind follows from the errno.
+    #[cold]
     pub fn os(step: Step, detail: impl Into<String>, errno: Errno) -> Error {
         Error {
             step,
@@ -215,6 +217,7 @@ impl Error {
     }
 
     /// An error from an `io::Error`, keeping its OS error code.
+    #[cold]
     pub fn io(step: Step, detail: impl Into<String>, err: &io::Error) -> Error {
         match err.raw_os_error() {
             Some(code) => Error::os(step, detail, Errno::from_raw(code)),
