@@ -407,7 +407,8 @@ pub fn wait_for_stop_timeout(timeout: Duration) -> Option<Signal> {
                 };
                 let ts = libc::timespec {
                     tv_sec: libc::time_t::try_from(left.as_secs()).unwrap_or(libc::time_t::MAX),
-                    tv_nsec: libc::c_long::from(left.subsec_nanos()),
+                    // Below 10^9: fits a c_long everywhere.
+                    tv_nsec: left.subsec_nanos() as libc::c_long,
                 };
                 // SAFETY: one valid pollfd and a timespec, both alive for
                 // the call; a null signal mask leaves the mask unchanged.
