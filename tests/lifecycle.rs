@@ -175,6 +175,63 @@ fn default_stdio_is_dev_null_read_write() {
 }
 
 #[test]
+fn text_printed_before_the_start_comes_out_once_from_the_launcher() {
+    // `print!` without a newline leaves the text in Rust's stdout buffer;
+    // the start must let it out from the launcher, and the daemon, whose
+    // stdout is a file, must not write it again from its copy of the
+    // buffer when it prints its first line.
+    let sb = Sandbox::new("print-before");
+    let out = sb.path("out.log");
+    let err = sb.path("err.log");
+    let marker = "starting-the-daemon... ";
+    let outcome = run(sb
+        .daemon()
+        .arg("--print-before")
+        .arg(marker)
+        .arg("--stdout")
+        .arg(&out)
+        .arg("--stderr")
+        .arg(&err));
+    assert!(outcome.success(), "the start should succeed: {outcome:?}");
+    assert_eq!(
+        outcome.stdout, marker,
+        "the launcher's stdout holds the text once, and nothing else"
+    );
+    assert_eq!(
+        outcome.stderr, marker,
+        "the launcher's stderr holds the text once, and nothing else"
+    );
+
+    // The daemon prints its lines, then ends cleanly (flushing whatever
+    // its buffers still hold).
+    let pid = wait_pidfile(&sb.path("pid"));
+    facts(&sb.path("facts"));
+    sb.trigger("ok");
+    wait_dead(pid);
+    wait_until("the pid file to be removed", || !sb.path("pid").exists());
+    sb.wait_no_processes();
+
+    let written = fs::read_to_string(&out).unwrap();
+    assert!(
+        written.contains(&format!("hello stdout from {pid}\n")),
+        "the daemon's stdout file holds its line: {written:?}"
+    );
+    assert!(
+        !written.contains(marker),
+        "the text printed before the start is not in the daemon's stdout file: {written:?}"
+    );
+    let written = fs::read_to_string(&err).unwrap();
+    assert!(
+        written.contains(&format!("hello stderr from {pid}\n")),
+        "the daemon's stderr file holds its line: {written:?}"
+    );
+    assert!(
+        !written.contains(marker),
+        "the text printed before the start is not in the daemon's stderr file: {written:?}"
+    );
+}
+
+#[test]
 fn the_launcher_exits_only_when_the_daemon_reports_ready() {
     let sb = Sandbox::new("manual");
     let mut launcher = sb.daemon().arg("--manual").spawn().unwrap();

@@ -33,6 +33,7 @@
 //! | `--record F` | SIGHUP and SIGUSR1 handlers append a line to F per delivery |
 //! | `--ready-delay-ms N` | with `--manual`: call `ready()` after N ms without a trigger |
 //! | `--close-stdio` | close fds 0, 1 and 2 first thing (Rust's runtime reopens them on `/dev/null` before `main`; a program may still close them) |
+//! | `--print-before TEXT` | `print!` and `eprint!` TEXT, without a newline, just before the start: left in Rust's buffers for the runtime to deal with |
 //!
 //! Trigger actions: `ok` (return `Ok`), `err` (return `Err`), `panic`,
 //! `exit` (`std::process::exit(3)`), `fork` (fork two children that end,
@@ -86,6 +87,7 @@ struct Opts {
     record: Option<PathBuf>,
     ready_delay_ms: Option<u64>,
     close_stdio: bool,
+    print_before: Option<String>,
 }
 
 fn fail(msg: &str) -> ! {
@@ -177,6 +179,7 @@ fn parse() -> Opts {
             "--wait-elsewhere" => opts.wait_elsewhere = true,
             "--record" => opts.record = Some(value().into()),
             "--close-stdio" => opts.close_stdio = true,
+            "--print-before" => opts.print_before = Some(value()),
             "--ready-delay-ms" => {
                 opts.ready_delay_ms = Some(value().parse().unwrap_or_else(|_| fail("bad delay")))
             }
@@ -561,6 +564,11 @@ fn main() -> Result<(), String> {
         wait_for_file(go);
     }
 
+    if let Some(text) = &opts.print_before {
+        // No newline and no flush: stdout keeps the text in its buffer.
+        print!("{text}");
+        eprint!("{text}");
+    }
     let running = daemon.start().unwrap_or_else(|e| e.exit());
 
     if let Some(log) = log {
