@@ -74,6 +74,9 @@ fn main() {
     LogFile::stderr()
         .install(log::LevelFilter::Info)
         .expect("no other logger is installed");
+    // From here on SIGTERM and SIGINT ask the loop below to stop, so that
+    // the last lines are written; watch before announcing the start.
+    daemonizer::stop_requested();
     log::info!("started as PID {}", std::process::id());
 
     let deadline = Instant::now() + lifetime();

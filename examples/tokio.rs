@@ -54,6 +54,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     daemonizer::LogFile::stderr().install(log::LevelFilter::Info)?;
     let listener = TcpListener::bind(("127.0.0.1", port())).await?;
     log::info!("listening on {}", listener.local_addr()?);
+    // Watch for stops before announcing readiness: from here on SIGTERM and
+    // SIGINT ask the loop below to stop instead of ending the process.
+    daemonizer::stop_requested();
     daemonizer::ready()?;
 
     // SIGTERM and SIGINT become a request to stop, awaited off the runtime.
