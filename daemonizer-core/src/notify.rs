@@ -164,11 +164,6 @@ impl Notifier {
     }
 }
 
-/// Whether `NOTIFY_SOCKET` is in the environment (set, even if empty).
-pub(crate) fn env_is_set() -> bool {
-    std::env::var_os(NOTIFY_SOCKET).is_some()
-}
-
 /// Removes `NOTIFY_SOCKET` from the environment, so that the children of the
 /// daemon do not talk to its supervisor. An existing [`Notifier`] stays
 /// connected.

@@ -552,7 +552,8 @@ struct Prepared {
     pidfile: Option<PidFile>,
     /// Full mode: signals blocked since before the pid file was opened.
     blocked: Option<signals::Blocked>,
-    /// `NOTIFY_SOCKET` is set and must be removed from the environment.
+    /// `NOTIFY_SOCKET` names a supervisor and must be removed from the
+    /// environment.
     unset_notify: bool,
 }
 
@@ -641,7 +642,8 @@ fn preflight(mut daemon: Daemon) -> Result<Prepared> {
     )?;
     let creds = privileges::resolve(daemon.user.as_ref(), daemon.group.as_ref())?;
     let notifier = Notifier::from_env()?;
-    let unset_notify = !daemon.keep_notify_socket && notify::env_is_set();
+    // An empty NOTIFY_SOCKET names no supervisor: leaving it is harmless.
+    let unset_notify = !daemon.keep_notify_socket && notifier.is_some();
     // The variables address the process the supervisor started: this one.
     let watchdog = notify::watchdog_from_env(getpid().as_raw());
     let listen = listen::take_from_env(getpid().as_raw())?;
