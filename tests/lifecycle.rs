@@ -79,6 +79,14 @@ fn full_start_detaches_redirects_and_writes_the_pid_file() {
     assert_eq!(f["handle_pid"], pid.to_string());
     assert_eq!(f["sid"], st.session.to_string());
     assert_ne!(f["sid"], f["pid"]);
+    // The daemon's fork came from a child sharing the launcher's memory,
+    // where the kernel drops glibc's rseq registration: the daemon has it
+    // again.
+    match f["rseq"].as_str() {
+        "registered" => {}
+        "none" => eprintln!("rseq: glibc registered no area here; not checked"),
+        other => panic!("the daemon's rseq area: {other}"),
+    }
     assert_eq!(f["umask"], "027");
     assert_eq!(status_field(pid, "Umask"), vec!["0027"]);
     assert_eq!(f["cwd"], work.display().to_string());

@@ -27,6 +27,7 @@
 
 mod classic;
 mod config;
+mod detach;
 mod dirs;
 mod error;
 mod fds;

@@ -9,9 +9,10 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
-use nix::unistd::{fork, getpid, setsid, ForkResult};
+use nix::unistd::getpid;
 
 use crate::config::{Daemon, Mode, Output, Readiness};
+use crate::detach::{self, Hop};
 use crate::dirs;
 use crate::error::{Error, ErrorKind, Result, Step};
 use crate::fds;
@@ -746,15 +747,14 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
     let (rx, tx) = readiness::channel().inspect_err(|_| prepared.undo())?;
     let keep = prepared.keep_list(std::os::fd::AsRawFd::as_raw_fd(&tx));
     log::debug!("detach: forking");
-    // SAFETY: the process has one thread (checked in preflight), so the
-    // child may run any code: no lock can be held by a thread that does
-    // not exist in it.
-    match unsafe { fork() } {
+    // SAFETY: the process has one thread (checked in preflight) and every
+    // signal blocked since then.
+    match unsafe { detach::detach(&tx) } {
         Err(e) => {
             prepared.undo();
-            Err(Error::os(Step::Detach, "fork", e))
+            Err(e)
         }
-        Ok(ForkResult::Parent { child }) => {
+        Ok(Hop::Launcher { child }) => {
             drop(tx);
             let caller_mask = *prepared
                 .blocked
@@ -769,6 +769,9 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
                         }
                     }
                     if let Some(announce) = prepared.daemon.on_launched.take() {
+                        // The caller's code may wait for children of its
+                        // own: it must not meet ours.
+                        readiness::reap(child);
                         announce(&Launched {
                             pid,
                             pidfile: prepared.pidfile.as_ref().map(|p| p.path().to_owned()),
@@ -788,27 +791,8 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
                 }
             }
         }
-        Ok(ForkResult::Child) => {
+        Ok(Hop::Daemon) => {
             drop(rx);
-            let outcome = setsid()
-                .map_err(|e| Error::os(Step::Detach, "setsid", e))
-                .and_then(|_| {
-                    // SAFETY: still one thread, as above.
-                    unsafe { fork() }.map_err(|e| Error::os(Step::Detach, "second fork", e))
-                });
-            match outcome {
-                Ok(ForkResult::Parent { .. }) => {
-                    // SAFETY: the session leader leaves at once, running
-                    // nothing of the parent's (no exit hooks, no flushes).
-                    unsafe { libc::_exit(0) }
-                }
-                Ok(ForkResult::Child) => {}
-                Err(e) => {
-                    readiness::report_error(&tx, &e);
-                    // SAFETY: as above.
-                    unsafe { libc::_exit(i32::from(e.exit_code())) }
-                }
-            }
             log::debug!("detach: daemon PID {}", getpid());
             *CHANNEL.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
             match run_steps(prepared, keep) {

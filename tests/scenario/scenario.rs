@@ -222,6 +222,39 @@ fn errno_name() -> String {
     std::io::Error::last_os_error().to_string()
 }
 
+/// Whether the kernel knows the restartable-sequences area glibc registered
+/// for this thread: `registered`; `lost` (it did not: registering the area
+/// again succeeded, and it is registered now); `none` (glibc registered
+/// none, or this is not x86-64 glibc); `error <errno>`.
+fn rseq_state() -> String {
+    #[cfg(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu"))]
+    {
+        // SAFETY: dlsym with valid C strings; where they exist the symbols
+        // are glibc's `unsigned int __rseq_size` and `ptrdiff_t
+        // __rseq_offset`, the area's place from the thread pointer (%fs:0).
+        unsafe {
+            let size = libc::dlsym(libc::RTLD_DEFAULT, c"__rseq_size".as_ptr());
+            let offset = libc::dlsym(libc::RTLD_DEFAULT, c"__rseq_offset".as_ptr());
+            if size.is_null() || offset.is_null() || *size.cast::<u32>() == 0 {
+                return "none".to_owned();
+            }
+            let thread_pointer: usize;
+            std::arch::asm!("mov {}, qword ptr fs:0", out(reg) thread_pointer);
+            let area = thread_pointer.wrapping_add_signed(*offset.cast::<isize>());
+            let len = (*size.cast::<u32>()).max(32);
+            let rc = libc::syscall(libc::SYS_rseq, area, len, 0, 0x5305_3053u32);
+            let err = std::io::Error::last_os_error();
+            match rc {
+                0 => "lost".to_owned(),
+                _ if err.raw_os_error() == Some(libc::EBUSY) => "registered".to_owned(),
+                _ => format!("error {err}"),
+            }
+        }
+    }
+    #[cfg(not(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu")))]
+    "none".to_owned()
+}
+
 /// The fds open in this process, listed from `/proc/self/fd` (without the
 /// listing's own fd), or from `fcntl` probing below 4096 when `/proc` is
 /// not there (in a chroot).
@@ -587,6 +620,7 @@ fn main() -> Result<(), String> {
     facts.add("ppid", ppid);
     facts.add("sid", sid);
     facts.add("pgid", pgid);
+    facts.add("rseq", rseq_state());
     // SAFETY: umask is always successful; it is put back at once.
     let mask = unsafe {
         let old = libc::umask(0o077);
