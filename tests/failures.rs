@@ -249,6 +249,30 @@ fn a_step_failing_after_the_fork_is_reported_by_the_launcher() {
     assert!(facts.is_empty(), "the body never ran: {facts:?}");
 }
 
+/// A fork the system refuses (a process limit, a sandbox) fails the start
+/// in the launcher, whichever fork it is, and leaves nothing behind.
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn a_refused_fork_fails_the_start_and_leaves_nothing() {
+    let sb = Sandbox::new("nofork");
+    // The daemon's fork, made by the first child.
+    refused(
+        &sb,
+        bare(&sb).args(["--refuse", "fork"]),
+        71,
+        "detach",
+        &["detach: second fork: Try again"],
+    );
+    // Without vfork, the first of two plain forks.
+    refused(
+        &sb,
+        bare(&sb).args(["--refuse", "vfork,fork"]),
+        71,
+        "detach",
+        &["detach: fork: Try again"],
+    );
+}
+
 #[test]
 fn a_daemon_killed_before_it_is_ready_fails_the_start() {
     Sandbox::new("killed-early").kill_before_ready("once");

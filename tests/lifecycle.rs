@@ -165,6 +165,37 @@ fn full_start_detaches_redirects_and_writes_the_pid_file() {
     stop(pid, &sb.path("pid"));
 }
 
+/// Where a sandbox refuses `vfork`, the start falls back to two plain
+/// forks and the daemon is the same: detached, in a session of its own
+/// that it does not lead, the intermediate process gone.
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn a_start_where_vfork_is_refused_detaches_with_two_forks() {
+    let sb = Sandbox::new("novfork");
+    start(sb.daemon().args(["--refuse", "vfork"]));
+    let pid = wait_pidfile(&sb.path("pid"));
+    let st = stat(pid).unwrap();
+    let me = stat(std::process::id() as i32).unwrap();
+    assert_ne!(st.session, pid, "the daemon is not a session leader");
+    assert_ne!(
+        st.session, me.session,
+        "the daemon has a session of its own"
+    );
+    assert_eq!(st.tty_nr, 0, "no controlling terminal");
+    assert!(
+        !alive(st.session),
+        "the intermediate session leader is gone"
+    );
+    let f = facts(&sb.path("facts"));
+    assert_eq!(f["pid"], pid.to_string());
+    assert!(
+        ["registered", "none"].contains(&f["rseq"].as_str()),
+        "rseq: {}",
+        f["rseq"]
+    );
+    stop(pid, &sb.path("pid"));
+}
+
 #[test]
 fn default_stdio_is_dev_null_read_write() {
     let sb = Sandbox::new("devnull");

@@ -34,6 +34,7 @@
 //! | `--ready-delay-ms N` | with `--manual`: call `ready()` after N ms without a trigger |
 //! | `--close-stdio` | close fds 0, 1 and 2 first thing (Rust's runtime reopens them on `/dev/null` before `main`; a program may still close them) |
 //! | `--print-before TEXT` | `print!` and `eprint!` TEXT, without a newline, just before the start: left in Rust's buffers for the runtime to deal with |
+//! | `--refuse CALLS` | just before the start, a seccomp filter makes the listed system calls fail (as a sandbox may): `vfork` with `EPERM`, `fork` (`fork` and `clone`) with `EAGAIN`; comma-separated; x86-64 only |
 //!
 //! Trigger actions: `ok` (return `Ok`), `err` (return `Err`), `panic`,
 //! `exit` (`std::process::exit(3)`), `fork` (fork two children that end,
@@ -88,6 +89,7 @@ struct Opts {
     ready_delay_ms: Option<u64>,
     close_stdio: bool,
     print_before: Option<String>,
+    refuse: Option<String>,
 }
 
 fn fail(msg: &str) -> ! {
@@ -180,6 +182,7 @@ fn parse() -> Opts {
             "--record" => opts.record = Some(value().into()),
             "--close-stdio" => opts.close_stdio = true,
             "--print-before" => opts.print_before = Some(value()),
+            "--refuse" => opts.refuse = Some(value()),
             "--ready-delay-ms" => {
                 opts.ready_delay_ms = Some(value().parse().unwrap_or_else(|_| fail("bad delay")))
             }
@@ -220,6 +223,78 @@ impl Facts {
 
 fn errno_name() -> String {
     std::io::Error::last_os_error().to_string()
+}
+
+/// Installs a seccomp filter under which the system calls `calls` names
+/// (see `--refuse`) fail and every other one is allowed (after
+/// `PR_SET_NO_NEW_PRIVS`, which the filter needs without `CAP_SYS_ADMIN`).
+fn refuse(calls: &str) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
+        let mut refused: Vec<(libc::c_long, i32)> = Vec::new();
+        for call in calls.split(',') {
+            match call {
+                "vfork" => refused.push((libc::SYS_vfork, libc::EPERM)),
+                "fork" => {
+                    refused.push((libc::SYS_fork, libc::EAGAIN));
+                    refused.push((libc::SYS_clone, libc::EAGAIN));
+                }
+                other => fail(&format!("--refuse: unknown call {other:?}")),
+            }
+        }
+        let stmt = |code: u32, k: u32| libc::sock_filter {
+            code: code as u16,
+            jt: 0,
+            jf: 0,
+            k,
+        };
+        let load = |offset: u32| stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, offset);
+        // Jumps past the next instruction unless the value loaded is `k`.
+        let unless_eq = |k: u32| libc::sock_filter {
+            code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+            jt: 0,
+            jf: 1,
+            k,
+        };
+        let ret = |k: u32| stmt(libc::BPF_RET | libc::BPF_K, k);
+        let allow = ret(libc::SECCOMP_RET_ALLOW);
+        // seccomp_data: nr at offset 0, arch at 4.
+        let mut filter: Vec<libc::sock_filter> = vec![
+            load(4),
+            libc::sock_filter {
+                code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+                jt: 1,
+                jf: 0,
+                k: AUDIT_ARCH_X86_64,
+            },
+            allow,
+            load(0),
+        ];
+        for (nr, errno) in refused {
+            filter.push(unless_eq(nr as u32));
+            filter.push(ret(libc::SECCOMP_RET_ERRNO | errno as u32));
+        }
+        filter.push(allow);
+        let program = libc::sock_fprog {
+            len: filter.len() as u16,
+            filter: filter.as_mut_ptr(),
+        };
+        // SAFETY: prctl with a valid filter program, alive for the call.
+        let rc = unsafe {
+            libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+            libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                &program as *const libc::sock_fprog,
+            )
+        };
+        if rc != 0 {
+            fail(&format!("--refuse: {}", errno_name()));
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    fail(&format!("--refuse {calls}: x86-64 only"));
 }
 
 /// Whether the kernel knows the restartable-sequences area glibc registered
@@ -601,6 +676,9 @@ fn main() -> Result<(), String> {
         // No newline and no flush: stdout keeps the text in its buffer.
         print!("{text}");
         eprint!("{text}");
+    }
+    if let Some(calls) = &opts.refuse {
+        refuse(calls);
     }
     let running = daemon.start().unwrap_or_else(|e| e.exit());
 
