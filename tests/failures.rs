@@ -190,6 +190,27 @@ fn a_full_start_from_a_process_with_a_second_thread() {
         "preflight",
         &["the process runs 2 threads"],
     );
+    // Where unshare is refused, the threads are counted in /proc.
+    #[cfg(target_arch = "x86_64")]
+    refused(
+        &sb,
+        bare(&sb).args(["--thread", "--refuse", "unshare"]),
+        70,
+        "preflight",
+        &["the process runs 2 threads"],
+    );
+}
+
+#[test]
+fn a_full_start_from_a_process_sharing_its_memory() {
+    let sb = Sandbox::new("vm-child");
+    refused(
+        &sb,
+        bare(&sb).arg("--vm-child"),
+        70,
+        "preflight",
+        &["the process shares its memory with another process"],
+    );
 }
 
 #[test]

@@ -165,14 +165,15 @@ fn full_start_detaches_redirects_and_writes_the_pid_file() {
     stop(pid, &sb.path("pid"));
 }
 
-/// Where a sandbox refuses `vfork`, the start falls back to two plain
-/// forks and the daemon is the same: detached, in a session of its own
-/// that it does not lead, the intermediate process gone.
+/// Where a sandbox refuses `vfork` and `unshare`, the start falls back to
+/// two plain forks (and to counting threads in /proc) and the daemon is the
+/// same: detached, in a session of its own that it does not lead, the
+/// intermediate process gone.
 #[test]
 #[cfg(target_arch = "x86_64")]
-fn a_start_where_vfork_is_refused_detaches_with_two_forks() {
+fn a_start_where_vfork_and_unshare_are_refused_detaches_with_two_forks() {
     let sb = Sandbox::new("novfork");
-    start(sb.daemon().args(["--refuse", "vfork"]));
+    start(sb.daemon().args(["--refuse", "vfork,unshare"]));
     let pid = wait_pidfile(&sb.path("pid"));
     let st = stat(pid).unwrap();
     let me = stat(std::process::id() as i32).unwrap();

@@ -524,6 +524,39 @@ pub fn notify_watchdog() -> Result<bool> {
     notify(&notify::watchdog_message())
 }
 
+/// Refuses a full start while another thread, or another process, shares
+/// this process's memory: a fork copies the calling thread alone, and a
+/// lock another one holds at that moment stays locked forever in the copy.
+///
+/// `unshare(CLONE_VM)` answers in one system call: it fails with `EINVAL`
+/// exactly then, and otherwise changes nothing (there is nothing to
+/// unshare). Where a sandbox refuses `unshare`, the threads are counted in
+/// `/proc`, which costs more: procfs builds this process's entries on the
+/// first lookup.
+fn check_alone() -> Result<()> {
+    // SAFETY: no pointers; with nothing shared there is nothing to unshare.
+    let shared = match unsafe { libc::unshare(libc::CLONE_VM) } {
+        0 => return Ok(()),
+        _ => nix::errno::Errno::last() == nix::errno::Errno::EINVAL,
+    };
+    let threads = thread_count()?;
+    let what = if threads > 1 {
+        format!("the process runs {threads} threads")
+    } else if shared {
+        "the process shares its memory with another process".to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(Error::new(
+        Step::Preflight,
+        ErrorKind::Software,
+        format!(
+            "{what}; a full start must come before any thread or async runtime exists \
+             (put #[daemonizer::daemon] outermost, or use lite mode)"
+        ),
+    ))
+}
+
 /// The number of threads in this process. `/proc/self/task` holds one entry
 /// per thread, and procfs reports it in the directory's link count (two
 /// plus the threads): one `stat` instead of reading the directory. A link
@@ -562,7 +595,8 @@ impl Daemon {
     /// Runs the daemonization steps, in this order (full mode; lite mode
     /// skips 2, 3, 7 and 8):
     ///
-    /// 0. preflight, in the launcher: refuse a process with several threads;
+    /// 0. preflight, in the launcher: refuse a process with several threads
+    ///    (or sharing its memory with another process);
     ///    check every path and value; resolve user and group names (from
     ///    the host's databases, before any chroot); open `/dev/null`, the
     ///    output files and the supervisor's socket;
@@ -621,17 +655,7 @@ fn preflight(mut daemon: Daemon) -> Result<Prepared> {
     daemon.resolve_mode()?;
     let full = daemon.mode == Mode::Full;
     if full {
-        let threads = thread_count()?;
-        if threads > 1 {
-            return Err(Error::new(
-                Step::Preflight,
-                ErrorKind::Software,
-                format!(
-                    "the process runs {threads} threads; a full start must come before any \
-                     thread or async runtime exists (put #[daemonizer::daemon] outermost, or use lite mode)"
-                ),
-            ));
-        }
+        check_alone()?;
         fds::check_open(&daemon.preserve)?;
     }
     signals::check(&daemon.handlers)?;

@@ -25,6 +25,7 @@
 //! | `--high-fd N` | also duplicate an extra fd onto fd N (not preserved) |
 //! | `--nofile N` | raise `RLIMIT_NOFILE` to N before anything else |
 //! | `--thread` | start a thread before the start |
+//! | `--vm-child` | before the start, create a process sharing this one's memory (`clone(CLONE_VM)`), not a thread; it sleeps and dies with this process |
 //! | `--go F` | create `F.<pid>`, then wait until F exists before starting (for races) |
 //! | `--trigger F` | hold until F exists; its content names the action |
 //! | `--graceful` | watch for stops before the facts are written, then hold with `wait_for_stop_timeout`: SIGTERM asks, the body leaves (fact `stopped`) |
@@ -34,7 +35,7 @@
 //! | `--ready-delay-ms N` | with `--manual`: call `ready()` after N ms without a trigger |
 //! | `--close-stdio` | close fds 0, 1 and 2 first thing (Rust's runtime reopens them on `/dev/null` before `main`; a program may still close them) |
 //! | `--print-before TEXT` | `print!` and `eprint!` TEXT, without a newline, just before the start: left in Rust's buffers for the runtime to deal with |
-//! | `--refuse CALLS` | just before the start, a seccomp filter makes the listed system calls fail (as a sandbox may): `vfork` with `EPERM`, `fork` (`fork` and `clone`) with `EAGAIN`; comma-separated; x86-64 only |
+//! | `--refuse CALLS` | just before the start, a seccomp filter makes the listed system calls fail (as a sandbox may): `vfork` with `EPERM`, `fork` (`fork` and `clone`) with `EAGAIN`, `unshare` with `EPERM`; comma-separated; x86-64 only |
 //!
 //! Trigger actions: `ok` (return `Ok`), `err` (return `Err`), `panic`,
 //! `exit` (`std::process::exit(3)`), `fork` (fork two children that end,
@@ -80,6 +81,7 @@ struct Opts {
     high_fd: Option<RawFd>,
     nofile: Option<u64>,
     thread: bool,
+    vm_child: bool,
     go: Option<PathBuf>,
     trigger: Option<PathBuf>,
     graceful: bool,
@@ -174,6 +176,7 @@ fn parse() -> Opts {
                 opts.nofile = Some(value().parse().unwrap_or_else(|_| fail("bad --nofile")))
             }
             "--thread" => opts.thread = true,
+            "--vm-child" => opts.vm_child = true,
             "--go" => opts.go = Some(value().into()),
             "--trigger" => opts.trigger = Some(value().into()),
             "--graceful" => opts.graceful = true,
@@ -225,6 +228,44 @@ fn errno_name() -> String {
     std::io::Error::last_os_error().to_string()
 }
 
+/// Creates a process that shares this one's memory (not a thread: a
+/// process of its own, in no thread group but its own) and sleeps until
+/// this process ends.
+fn spawn_vm_child() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    /// Set by the child, in the shared memory, once it will die with us.
+    static SET: AtomicBool = AtomicBool::new(false);
+    extern "C" fn sleeper(_: *mut libc::c_void) -> libc::c_int {
+        // SAFETY: plain system calls; no memory is written but `SET` and
+        // the stack this process gave the child.
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            SET.store(true, Ordering::SeqCst);
+            loop {
+                libc::pause();
+            }
+        }
+    }
+    let stack: &'static mut [u8] = Vec::leak(vec![0u8; 64 * 1024]);
+    // SAFETY: the child runs `sleeper` on its own stack, leaked so that it
+    // lives as long as the process.
+    let child = unsafe {
+        libc::clone(
+            sleeper,
+            stack.as_mut_ptr().add(stack.len()).cast(),
+            libc::CLONE_VM | libc::SIGCHLD,
+            std::ptr::null_mut(),
+        )
+    };
+    if child < 0 {
+        fail(&format!("--vm-child: {}", errno_name()));
+    }
+    // Until then, this process ending would leave the child behind.
+    while !SET.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// Installs a seccomp filter under which the system calls `calls` names
 /// (see `--refuse`) fail and every other one is allowed (after
 /// `PR_SET_NO_NEW_PRIVS`, which the filter needs without `CAP_SYS_ADMIN`).
@@ -236,6 +277,7 @@ fn refuse(calls: &str) {
         for call in calls.split(',') {
             match call {
                 "vfork" => refused.push((libc::SYS_vfork, libc::EPERM)),
+                "unshare" => refused.push((libc::SYS_unshare, libc::EPERM)),
                 "fork" => {
                     refused.push((libc::SYS_fork, libc::EAGAIN));
                     refused.push((libc::SYS_clone, libc::EAGAIN));
@@ -663,6 +705,9 @@ fn main() -> Result<(), String> {
         });
         (tx, handle)
     });
+    if opts.vm_child {
+        spawn_vm_child();
+    }
     if let Some(go) = &opts.go {
         // Say "waiting" (so that the test can start every launcher first),
         // then wait for the start signal.
