@@ -21,6 +21,25 @@ fn fd_flags(pid: i32, fd: i32) -> (u32, bool) {
     (flags & 3, flags & libc::O_APPEND as u32 != 0)
 }
 
+/// Checks what makes `pid` a detached daemon, seen from outside: a session
+/// of its own that it does not lead, no controlling terminal, the session's
+/// leader (the intermediate process) gone. Returns its `/proc` stat.
+fn assert_detached(pid: i32) -> Stat {
+    let st = stat(pid).unwrap();
+    let me = stat(std::process::id() as i32).unwrap();
+    assert_ne!(st.session, pid, "the daemon is not a session leader");
+    assert_ne!(
+        st.session, me.session,
+        "the daemon has a session of its own"
+    );
+    assert_eq!(st.tty_nr, 0, "no controlling terminal");
+    assert!(
+        !alive(st.session),
+        "the intermediate session leader is gone"
+    );
+    st
+}
+
 #[test]
 fn full_start_detaches_redirects_and_writes_the_pid_file() {
     let sb = Sandbox::new("full");
@@ -57,20 +76,9 @@ fn full_start_detaches_redirects_and_writes_the_pid_file() {
     assert!(alive(pid), "the daemon {pid} runs");
     assert_ne!(pid, launcher_pid);
 
-    let st = stat(pid).unwrap();
-    let me = stat(std::process::id() as i32).unwrap();
-    assert_ne!(st.session, pid, "the daemon is not a session leader");
-    assert_ne!(
-        st.session, me.session,
-        "the daemon has a session of its own"
-    );
+    let st = assert_detached(pid);
     assert_ne!(st.pgrp, pid, "nor a process group leader");
-    assert_eq!(st.tty_nr, 0, "no controlling terminal");
     assert_ne!(st.ppid, launcher_pid, "reparented away from the launcher");
-    assert!(
-        !alive(st.session),
-        "the intermediate session leader is gone"
-    );
     // Orphans go to PID 1 or to a subreaper; this test process is neither.
     assert_ne!(st.ppid, std::process::id() as i32);
 
@@ -175,18 +183,7 @@ fn a_start_where_vfork_and_unshare_are_refused_detaches_with_two_forks() {
     let sb = Sandbox::new("novfork");
     start(sb.daemon().args(["--refuse", "vfork,unshare"]));
     let pid = wait_pidfile(&sb.path("pid"));
-    let st = stat(pid).unwrap();
-    let me = stat(std::process::id() as i32).unwrap();
-    assert_ne!(st.session, pid, "the daemon is not a session leader");
-    assert_ne!(
-        st.session, me.session,
-        "the daemon has a session of its own"
-    );
-    assert_eq!(st.tty_nr, 0, "no controlling terminal");
-    assert!(
-        !alive(st.session),
-        "the intermediate session leader is gone"
-    );
+    assert_detached(pid);
     let f = facts(&sb.path("facts"));
     assert_eq!(f["pid"], pid.to_string());
     assert!(
