@@ -194,6 +194,39 @@ fn a_start_where_vfork_and_unshare_are_refused_detaches_with_two_forks() {
     stop(pid, &sb.path("pid"));
 }
 
+/// Where glibc registers no rseq area, the daemon has none either (the
+/// start probes for an area of another owner and leaves nothing behind);
+/// where another area is registered (a library's), the daemon keeps it,
+/// the start forking twice rather than lose it.
+#[test]
+#[cfg(all(target_arch = "x86_64", target_env = "gnu"))]
+fn rseq_areas_that_glibc_does_not_own() {
+    const NO_GLIBC_RSEQ: (&str, &str) = ("GLIBC_TUNABLES", "glibc.pthread.rseq=0");
+    let sb = Sandbox::new("rseq");
+    start(sb.daemon().env(NO_GLIBC_RSEQ.0, NO_GLIBC_RSEQ.1));
+    let pid = wait_pidfile(&sb.path("pid"));
+    assert_detached(pid);
+    assert_eq!(facts(&sb.path("facts"))["rseq"], "none");
+    stop(pid, &sb.path("pid"));
+
+    let outcome = run(sb
+        .daemon()
+        .env(NO_GLIBC_RSEQ.0, NO_GLIBC_RSEQ.1)
+        .arg("--own-rseq"));
+    if outcome.code() == Some(77) {
+        eprintln!(
+            "skipped: an rseq area of the program's own: {}",
+            outcome.stderr.trim()
+        );
+        return;
+    }
+    assert!(outcome.success(), "the start should succeed: {outcome:?}");
+    let pid = wait_pidfile(&sb.path("pid"));
+    assert_detached(pid);
+    assert_eq!(facts(&sb.path("facts"))["rseq"], "foreign");
+    stop(pid, &sb.path("pid"));
+}
+
 #[test]
 fn default_stdio_is_dev_null_read_write() {
     let sb = Sandbox::new("devnull");
@@ -270,8 +303,21 @@ fn text_printed_before_the_start_comes_out_once_from_the_launcher() {
 
 #[test]
 fn the_launcher_exits_only_when_the_daemon_reports_ready() {
-    let sb = Sandbox::new("manual");
-    let mut launcher = sb.daemon().arg("--manual").spawn().unwrap();
+    launcher_waits_for_ready(&Sandbox::new("manual"), &[]);
+}
+
+/// A sandbox faking a successful `vfork` (0, and no child) is noticed: the
+/// start forks twice instead, and the launcher still waits.
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn a_faked_vfork_is_noticed() {
+    launcher_waits_for_ready(&Sandbox::new("fake-vfork"), &["--refuse", "vfork0"]);
+}
+
+/// Starts a daemon with manual readiness and checks that its launcher waits
+/// until the daemon reports ready, and only then exits, with 0.
+fn launcher_waits_for_ready(sb: &Sandbox, args: &[&str]) {
+    let mut launcher = sb.daemon().arg("--manual").args(args).spawn().unwrap();
     // The body runs (and writes its facts) before it reports ready.
     let f = facts(&sb.path("facts"));
     let pid: i32 = f["pid"].parse().unwrap();

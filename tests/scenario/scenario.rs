@@ -25,6 +25,7 @@
 //! | `--high-fd N` | also duplicate an extra fd onto fd N (not preserved) |
 //! | `--nofile N` | raise `RLIMIT_NOFILE` to N before anything else |
 //! | `--thread` | start a thread before the start |
+//! | `--own-rseq` | before the start, register an rseq area of this program's own (needs glibc's turned off: `GLIBC_TUNABLES=glibc.pthread.rseq=0`); exits 77 when that cannot be done |
 //! | `--vm-child` | before the start, create a process sharing this one's memory (`clone(CLONE_VM)`), not a thread; it sleeps and dies with this process |
 //! | `--go F` | create `F.<pid>`, then wait until F exists before starting (for races) |
 //! | `--trigger F` | hold until F exists; its content names the action |
@@ -35,7 +36,7 @@
 //! | `--ready-delay-ms N` | with `--manual`: call `ready()` after N ms without a trigger |
 //! | `--close-stdio` | close fds 0, 1 and 2 first thing (Rust's runtime reopens them on `/dev/null` before `main`; a program may still close them) |
 //! | `--print-before TEXT` | `print!` and `eprint!` TEXT, without a newline, just before the start: left in Rust's buffers for the runtime to deal with |
-//! | `--refuse CALLS` | just before the start, a seccomp filter makes the listed system calls fail (as a sandbox may): `vfork` with `EPERM`, `fork` (`fork` and `clone`) with `EAGAIN`, `unshare` with `EPERM`; comma-separated; x86-64 only |
+//! | `--refuse CALLS` | just before the start, a seccomp filter makes the listed system calls fail (as a sandbox may): `vfork` with `EPERM`, `vfork0` returns 0 from `vfork` without creating a child, `fork` (`fork` and `clone`) with `EAGAIN`, `unshare` with `EPERM`; comma-separated; x86-64 only |
 //!
 //! Trigger actions: `ok` (return `Ok`), `err` (return `Err`), `panic`,
 //! `exit` (`std::process::exit(3)`), `fork` (fork two children that end,
@@ -82,6 +83,7 @@ struct Opts {
     nofile: Option<u64>,
     thread: bool,
     vm_child: bool,
+    own_rseq: bool,
     go: Option<PathBuf>,
     trigger: Option<PathBuf>,
     graceful: bool,
@@ -177,6 +179,7 @@ fn parse() -> Opts {
             }
             "--thread" => opts.thread = true,
             "--vm-child" => opts.vm_child = true,
+            "--own-rseq" => opts.own_rseq = true,
             "--go" => opts.go = Some(value().into()),
             "--trigger" => opts.trigger = Some(value().into()),
             "--graceful" => opts.graceful = true,
@@ -277,6 +280,8 @@ fn refuse(calls: &str) {
         for call in calls.split(',') {
             match call {
                 "vfork" => refused.push((libc::SYS_vfork, libc::EPERM)),
+                // "Succeeds" without creating a child.
+                "vfork0" => refused.push((libc::SYS_vfork, 0)),
                 "unshare" => refused.push((libc::SYS_unshare, libc::EPERM)),
                 "fork" => {
                     refused.push((libc::SYS_fork, libc::EAGAIN));
@@ -339,37 +344,103 @@ fn refuse(calls: &str) {
     fail(&format!("--refuse {calls}: x86-64 only"));
 }
 
-/// Whether the kernel knows the restartable-sequences area glibc registered
-/// for this thread: `registered`; `lost` (it did not: registering the area
-/// again succeeded, and it is registered now); `none` (glibc registered
-/// none, or this is not x86-64 glibc); `error <errno>`.
+/// The restartable-sequences area of this thread, as the kernel knows it:
+/// `registered` (glibc's), `lost` (glibc has one but the kernel did not
+/// know it: registering it again succeeded, and it is registered now),
+/// `foreign` (glibc has none, but another area is registered), `none`
+/// (nothing registered, or no rseq in the kernel), `error <errno>`;
+/// `unchecked` off x86-64 glibc.
 fn rseq_state() -> String {
     #[cfg(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu"))]
     {
-        // SAFETY: dlsym with valid C strings; where they exist the symbols
-        // are glibc's `unsigned int __rseq_size` and `ptrdiff_t
-        // __rseq_offset`, the area's place from the thread pointer (%fs:0).
-        unsafe {
-            let size = libc::dlsym(libc::RTLD_DEFAULT, c"__rseq_size".as_ptr());
-            let offset = libc::dlsym(libc::RTLD_DEFAULT, c"__rseq_offset".as_ptr());
-            if size.is_null() || offset.is_null() || *size.cast::<u32>() == 0 {
-                return "none".to_owned();
+        let errno = || std::io::Error::last_os_error().raw_os_error();
+        match glibc_rseq() {
+            Some((area, len)) => {
+                // SAFETY: glibc's area, alive as long as this thread.
+                let rc = unsafe { libc::syscall(libc::SYS_rseq, area, len, 0, RSEQ_SIG) };
+                match (rc, errno()) {
+                    (0, _) => "lost".to_owned(),
+                    (_, Some(libc::EBUSY)) => "registered".to_owned(),
+                    (_, e) => format!("error {e:?}"),
+                }
             }
-            let thread_pointer: usize;
-            std::arch::asm!("mov {}, qword ptr fs:0", out(reg) thread_pointer);
-            let area = thread_pointer.wrapping_add_signed(*offset.cast::<isize>());
-            let len = (*size.cast::<u32>()).max(32);
-            let rc = libc::syscall(libc::SYS_rseq, area, len, 0, 0x5305_3053u32);
-            let err = std::io::Error::last_os_error();
-            match rc {
-                0 => "lost".to_owned(),
-                _ if err.raw_os_error() == Some(libc::EBUSY) => "registered".to_owned(),
-                _ => format!("error {err}"),
+            None => {
+                let mut probe = RseqArea::new();
+                let area: *mut RseqArea = &mut probe;
+                // SAFETY: the probe is unregistered before it goes away.
+                let rc = unsafe { libc::syscall(libc::SYS_rseq, area, 32, 0, RSEQ_SIG) };
+                match (rc, errno()) {
+                    (0, _) => {
+                        // SAFETY: the same area, length and signature.
+                        unsafe { libc::syscall(libc::SYS_rseq, area, 32, 1, RSEQ_SIG) };
+                        "none".to_owned()
+                    }
+                    (_, Some(libc::ENOSYS)) => "none".to_owned(),
+                    (_, Some(libc::EINVAL)) => "foreign".to_owned(),
+                    (_, e) => format!("error {e:?}"),
+                }
             }
         }
     }
     #[cfg(not(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu")))]
-    "none".to_owned()
+    "unchecked".to_owned()
+}
+
+/// The signature glibc uses on x86-64, used here too.
+#[cfg(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu"))]
+const RSEQ_SIG: u32 = 0x5305_3053;
+
+/// A `struct rseq` of the kernel's minimum size and alignment.
+#[cfg(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu"))]
+#[repr(C, align(32))]
+struct RseqArea([u32; 8]);
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu"))]
+impl RseqArea {
+    fn new() -> RseqArea {
+        // cpu_id (the second word) starts as "uninitialized", -1.
+        RseqArea([0, u32::MAX, 0, 0, 0, 0, 0, 0])
+    }
+}
+
+/// glibc's rseq area of this thread and the length to register it with,
+/// if glibc registered one (`__rseq_size` > 0).
+#[cfg(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu"))]
+fn glibc_rseq() -> Option<(usize, u32)> {
+    // SAFETY: dlsym with valid C strings; where they exist the symbols are
+    // glibc's `unsigned int __rseq_size` and `ptrdiff_t __rseq_offset`, the
+    // area's place from the thread pointer (%fs:0).
+    unsafe {
+        let size = libc::dlsym(libc::RTLD_DEFAULT, c"__rseq_size".as_ptr());
+        let offset = libc::dlsym(libc::RTLD_DEFAULT, c"__rseq_offset".as_ptr());
+        if size.is_null() || offset.is_null() || *size.cast::<u32>() == 0 {
+            return None;
+        }
+        let thread_pointer: usize;
+        std::arch::asm!("mov {}, qword ptr fs:0", out(reg) thread_pointer);
+        let area = thread_pointer.wrapping_add_signed(*offset.cast::<isize>());
+        Some((area, (*size.cast::<u32>()).max(32)))
+    }
+}
+
+/// Registers an rseq area of this program's own (as a library may where
+/// glibc registers none), kept for the life of the process.
+fn register_own_rseq() {
+    #[cfg(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu"))]
+    {
+        let area: &'static mut RseqArea = Box::leak(Box::new(RseqArea::new()));
+        // SAFETY: the area is leaked: alive and writable for good.
+        let rc = unsafe { libc::syscall(libc::SYS_rseq, area as *mut RseqArea, 32, 0, RSEQ_SIG) };
+        if rc != 0 {
+            eprintln!("--own-rseq: cannot register: {}", errno_name());
+            std::process::exit(77);
+        }
+    }
+    #[cfg(not(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu")))]
+    {
+        eprintln!("--own-rseq: x86-64 glibc only");
+        std::process::exit(77);
+    }
 }
 
 /// The fds open in this process, listed from `/proc/self/fd` (without the
@@ -707,6 +778,9 @@ fn main() -> Result<(), String> {
     });
     if opts.vm_child {
         spawn_vm_child();
+    }
+    if opts.own_rseq {
+        register_own_rseq();
     }
     if let Some(go) = &opts.go {
         // Say "waiting" (so that the test can start every launcher first),
