@@ -163,7 +163,7 @@
 //!
 //! | # | step | where |
 //! |---|---|---|
-//! | 0 | preflight: one thread only, every path and value checked, user and group names resolved, `/dev/null`, output files and the supervisor's socket opened | launcher |
+//! | 0 | preflight: one thread only, its memory shared with no other process, every path and value checked, user and group names resolved, `/dev/null`, output files and the supervisor's socket opened | launcher |
 //! | 1 | pid file: opened with `O_NOFOLLOW`, locked with `flock`; "already running as PID N" otherwise | launcher |
 //! | 2 | readiness channel: a pipe the launcher waits on | launcher |
 //! | 3 | detach: fork, `setsid`, fork, signals blocked and SIGHUP ignored meanwhile | both |

@@ -109,7 +109,7 @@ impl fmt::Display for Step {
 /// | [`Config`](ErrorKind::Config) | 64 (`EX_USAGE`) | an invalid setting (umask above 0o777, empty path, bad limit) |
 /// | [`NotFound`](ErrorKind::NotFound) | 66 (`EX_NOINPUT`) | a file or directory that must exist does not |
 /// | [`NoUser`](ErrorKind::NoUser) | 67 (`EX_NOUSER`) | unknown user or group, or an id out of range |
-/// | [`Software`](ErrorKind::Software) | 70 (`EX_SOFTWARE`) | the process cannot be daemonized as it is (several threads), or the daemon died before it was ready |
+/// | [`Software`](ErrorKind::Software) | 70 (`EX_SOFTWARE`) | the process cannot be daemonized as it is (several threads, or memory shared with another process), or the daemon died before it was ready |
 /// | [`Os`](ErrorKind::Os) | 71 (`EX_OSERR`) | a system call failed |
 /// | [`CantCreate`](ErrorKind::CantCreate) | 73 (`EX_CANTCREAT`) | a file could not be created or is of the wrong type |
 /// | [`AlreadyRunning`](ErrorKind::AlreadyRunning) | 75 (`EX_TEMPFAIL`) | the pid file is locked by a running daemon |

@@ -16,6 +16,7 @@
 //! | `start` | the orchestration of the steps, [`Daemonized`], stop and readiness functions |
 //! | `pidfile` | open, lock, write and remove the pid file |
 //! | `privileges` | user and group resolution and the privilege drop |
+//! | `detach` | fork, `setsid`, fork; the first hop in the launcher's memory where it can be |
 //! | `dirs` | chroot, work dir, umask, resource limits |
 //! | `signals` | signal blocking across forks; stop signals; user handlers on a thread |
 //! | `fds` | closing inherited fds (`close_range`, `/proc/self/fd`, bounded loop) |
