@@ -152,8 +152,10 @@ fn garbled(line: &[u8]) -> Error {
 /// start: the daemon is killed, so nothing half-started is left behind.
 ///
 /// On failure the first child is reaped here, since the launcher lives on.
-/// On success it is left to [`reap`]: a launcher that exits at once leaves
-/// it to whoever adopts it, which saves the exit its slowest step.
+/// On success it is left to the caller: a launcher that exits at once
+/// leaves it to whoever adopts it, which keeps the reaping (a few
+/// microseconds) off the way to the launcher's exit; one that runs more
+/// code first calls [`reap`].
 ///
 /// The channel stays open: the launcher closes it by exiting, after it has
 /// told the supervisor (see [`wait_for_launcher`]).
