@@ -78,12 +78,7 @@ fn bounded_loop_keeps_exactly_the_preserved_fds() {
 fn highest_nofile() -> u64 {
     // CAP_SYS_RESOURCE (bit 24) allows raising the hard limit up to
     // nr_open; without it the current hard limit is the ceiling.
-    let status = fs::read_to_string("/proc/self/status").unwrap();
-    let cap_eff = status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        .unwrap_or(0);
+    let cap_eff = proc_number("/proc/self/status", "CapEff", 16);
     if cap_eff & (1 << 24) != 0 {
         fs::read_to_string("/proc/sys/fs/nr_open")
             .ok()

@@ -12,12 +12,7 @@ use common::*;
 /// The access mode of `fd` in `pid` (`O_RDONLY` 0, `O_WRONLY` 1, `O_RDWR` 2)
 /// and whether `O_APPEND` is set, from `/proc/<pid>/fdinfo`.
 fn fd_flags(pid: i32, fd: i32) -> (u32, bool) {
-    let text = fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).expect("fdinfo");
-    let flags = text
-        .lines()
-        .find_map(|l| l.strip_prefix("flags:"))
-        .expect("flags:");
-    let flags = u32::from_str_radix(flags.trim(), 8).expect("octal flags");
+    let flags = proc_number(&format!("/proc/{pid}/fdinfo/{fd}"), "flags", 8) as u32;
     (flags & 3, flags & libc::O_APPEND as u32 != 0)
 }
 
@@ -281,24 +276,17 @@ fn text_printed_before_the_start_comes_out_once_from_the_launcher() {
     wait_until("the pid file to be removed", || !sb.path("pid").exists());
     sb.wait_no_processes();
 
-    let written = fs::read_to_string(&out).unwrap();
-    assert!(
-        written.contains(&format!("hello stdout from {pid}\n")),
-        "the daemon's stdout file holds its line: {written:?}"
-    );
-    assert!(
-        !written.contains(marker),
-        "the text printed before the start is not in the daemon's stdout file: {written:?}"
-    );
-    let written = fs::read_to_string(&err).unwrap();
-    assert!(
-        written.contains(&format!("hello stderr from {pid}\n")),
-        "the daemon's stderr file holds its line: {written:?}"
-    );
-    assert!(
-        !written.contains(marker),
-        "the text printed before the start is not in the daemon's stderr file: {written:?}"
-    );
+    for (stream, path) in [("stdout", &out), ("stderr", &err)] {
+        let written = fs::read_to_string(path).unwrap();
+        assert!(
+            written.contains(&format!("hello {stream} from {pid}\n")),
+            "the daemon's {stream} file holds its line: {written:?}"
+        );
+        assert!(
+            !written.contains(marker),
+            "the text printed before the start is not in the daemon's {stream} file: {written:?}"
+        );
+    }
 }
 
 #[test]

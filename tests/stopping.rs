@@ -52,12 +52,7 @@ fn thread_state(pid: i32, tid: i32) -> Option<char> {
 
 /// Whether thread `tid` of `pid` blocks `signal` (`SigBlk:` of its status).
 fn blocks(pid: i32, tid: i32, signal: i32) -> bool {
-    let text = fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).expect("status");
-    let mask = text
-        .lines()
-        .find_map(|l| l.strip_prefix("SigBlk:"))
-        .expect("SigBlk:");
-    let mask = u64::from_str_radix(mask.trim(), 16).expect("hex SigBlk");
+    let mask = proc_number(&format!("/proc/{pid}/task/{tid}/status"), "SigBlk", 16);
     mask & (1 << (signal - 1)) != 0
 }
 

@@ -414,12 +414,27 @@ pub(crate) fn wait_dead(pid: i32) {
     wait_until(&format!("PID {pid} to end"), || !alive(pid));
 }
 
+/// The value of the line `<key>:` in a `/proc` file of `key: value` lines
+/// (`status`, `fdinfo/<fd>`), trimmed.
+pub(crate) fn proc_value(path: &str, key: &str) -> String {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .unwrap_or_else(|| panic!("no {key}: in {path}"))
+        .trim()
+        .to_owned()
+}
+
+/// [`proc_value`] read as a number in `radix` (8 for modes and flags, 16
+/// for signal and capability masks).
+pub(crate) fn proc_number(path: &str, key: &str, radix: u32) -> u64 {
+    let value = proc_value(path, key);
+    u64::from_str_radix(&value, radix).unwrap_or_else(|e| panic!("{path}: {key}: {value:?}: {e}"))
+}
+
 /// The line `<key>:` of `/proc/<pid>/status`, split in fields.
 pub(crate) fn status_field(pid: i32, key: &str) -> Vec<String> {
-    let text = fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}:")))
-        .unwrap_or_else(|| panic!("no {key}: in /proc/{pid}/status"))
+    proc_value(&format!("/proc/{pid}/status"), key)
         .split_whitespace()
         .map(str::to_owned)
         .collect()
@@ -427,12 +442,7 @@ pub(crate) fn status_field(pid: i32, key: &str) -> Vec<String> {
 
 /// This process's umask, from `/proc/self/status`.
 pub(crate) fn own_umask() -> u32 {
-    let text = fs::read_to_string("/proc/self/status").expect("status");
-    let value = text
-        .lines()
-        .find_map(|l| l.strip_prefix("Umask:"))
-        .expect("Umask:");
-    u32::from_str_radix(value.trim(), 8).expect("octal umask")
+    proc_number("/proc/self/status", "Umask", 8) as u32
 }
 
 /// `/proc/<pid>/fd`: fd number → link target.
