@@ -123,14 +123,16 @@ fn user_with_supplementary_groups_gets_them_all_and_no_more() {
     if !root_or_skip("user_with_supplementary_groups_gets_them_all_and_no_more") {
         return;
     }
-    let Some(user) = user_with_supplementary_groups() else {
-        eprintln!("skipped: no user of this system has a supplementary group");
-        return;
-    };
-    let (uid, gid, all) = groups_of(&user).unwrap();
-    let groups: BTreeSet<u32> = all.into_iter().collect();
-    assert!(groups.len() > 1);
-    let (sb, pid) = started_as("user-groups", &["--user", &user], uid, gid, &groups);
+    let user = TempUser::with_groups("supp", 2);
+    let groups: BTreeSet<u32> = user.groups().into_iter().collect();
+    assert_eq!(groups.len(), 3, "a primary and two supplementary groups");
+    let (sb, pid) = started_as(
+        "user-groups",
+        &["--user", &user.name],
+        user.uid,
+        user.gid,
+        &groups,
+    );
     stop_dropped(&sb, pid);
 }
 
@@ -150,49 +152,35 @@ fn user_by_uid_gets_no_supplementary_groups() {
     stop_dropped(&sb, pid);
 }
 
-/// Whether the system has a user `daemon` (most do); prints why `test` is
-/// skipped otherwise.
-fn has_daemon_user(test: &str) -> bool {
-    let found = groups_of("daemon").is_some();
-    if !found {
-        eprintln!("{test}: skipped: no user \"daemon\" on this system");
-    }
-    found
-}
-
 #[test]
 fn group_by_name_and_by_gid() {
-    if !root_or_skip("group_by_name_and_by_gid") || !has_daemon_user("group_by_name_and_by_gid") {
+    if !root_or_skip("group_by_name_and_by_gid") {
         return;
     }
-    let (uid, _) = primary("daemon");
-    let (nobody_uid, nobody_gid) = primary("nobody");
+    let user = TempUser::with_groups("byname", 1);
+    let group = TempGroup::new("byname");
     // By name: the group replaces the user's primary group, and the user's
     // own supplementary groups come with it.
-    let mut groups = member_groups("daemon");
-    groups.insert(nobody_gid);
-    let group_name = fs::read_to_string("/etc/group")
-        .unwrap()
-        .lines()
-        .find_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            (f.get(2) == Some(&nobody_gid.to_string().as_str())).then(|| f[0].to_owned())
-        })
-        .expect("a group with nobody's gid");
+    let groups: BTreeSet<u32> = [user.supplementary[0].gid, group.gid].into();
     let (sb, pid) = started_as(
         "group-name",
-        &["--user", "daemon", "--group", &group_name],
-        uid,
-        nobody_gid,
+        &["--user", &user.name, "--group", &group.name],
+        user.uid,
+        group.gid,
         &groups,
     );
     stop_dropped(&sb, pid);
     // By gid, with a numeric user: no supplementary group at all.
     let (sb, pid) = started_as(
         "group-gid",
-        &["--user", &nobody_uid.to_string(), "--group", "1"],
-        nobody_uid,
-        1,
+        &[
+            "--user",
+            &user.uid.to_string(),
+            "--group",
+            &group.gid.to_string(),
+        ],
+        user.uid,
+        group.gid,
         &BTreeSet::new(),
     );
     stop_dropped(&sb, pid);
@@ -200,16 +188,18 @@ fn group_by_name_and_by_gid() {
 
 #[test]
 fn user_without_group_takes_its_primary_group() {
-    if !root_or_skip("user_without_group_takes_its_primary_group")
-        || !has_daemon_user("user_without_group_takes_its_primary_group")
-    {
+    if !root_or_skip("user_without_group_takes_its_primary_group") {
         return;
     }
-    let (uid, gid) = primary("daemon");
-    assert_ne!(gid, 0);
-    let mut groups = member_groups("daemon");
-    groups.insert(gid);
-    let (sb, pid) = started_as("user-primary", &["--user", "daemon"], uid, gid, &groups);
+    let user = TempUser::with_groups("primary", 1);
+    let groups: BTreeSet<u32> = user.groups().into_iter().collect();
+    let (sb, pid) = started_as(
+        "user-primary",
+        &["--user", &user.name],
+        user.uid,
+        user.gid,
+        &groups,
+    );
     stop_dropped(&sb, pid);
 }
 

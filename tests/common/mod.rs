@@ -60,13 +60,219 @@ pub(crate) fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// True when running as root; otherwise prints why `test` is skipped.
+/// Whether this run is continuous integration (`CI=true`, as set by
+/// `.ci/run` and by CI services), where no test may skip.
+pub(crate) fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// Reports that `test` cannot check its claim because `why` (a missing
+/// precondition). Under `CI=true` this fails the test; otherwise it prints
+/// `<test>: SKIPPED: <why>` past libtest's capture (straight to the
+/// process's stderr), so that the skip shows in every run's log, and the
+/// caller returns.
+///
+/// ```ignore
+/// if !is_root() {
+///     return skip("chroot_works", "needs root");
+/// }
+/// ```
+pub(crate) fn skip(test: &str, why: &str) {
+    use std::io::Write;
+    assert!(
+        !in_ci(),
+        "{test}: cannot run: {why} (CI=true: a missing precondition is a failure)"
+    );
+    // Not eprintln!: libtest captures that and shows it only on failure.
+    let _ = writeln!(std::io::stderr(), "{test}: SKIPPED: {why}");
+}
+
+/// True when running as root; otherwise [`skip`]s `test` (a failure under
+/// `CI=true`).
 pub(crate) fn root_or_skip(test: &str) -> bool {
     if is_root() {
         return true;
     }
-    eprintln!("{test}: skipped: needs root (privilege drop, chroot); CI runs it as root");
+    skip(test, "needs root (privilege drop, chroot)");
     false
+}
+
+/// Runs an account tool (`useradd`, `groupadd`, ...), retrying while the
+/// account database is locked by a concurrent change; the tool's message
+/// otherwise.
+fn account_tool(tool: &str, args: &[&str]) -> Result<(), String> {
+    // One change at a time from this process; other processes wait on the
+    // database's own lock, which the tools report as a failure: retry.
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let mut last = String::new();
+    for _ in 0..50 {
+        let out = Command::new(tool)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("{tool}: {e} (the account tools come with `passwd`)"))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        last = format!(
+            "{}: {}",
+            describe(&out.status),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        if !last.contains("lock") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!("{tool} {}: {last}", args.join(" ")))
+}
+
+/// Removes an account in a drop: never panics (a panic while a failing
+/// test unwinds would abort every test of the binary); says what is left.
+fn remove_account(tool: &str, db: &str, name: &str) {
+    use std::io::Write;
+    if account_id(db, name).is_some() {
+        if let Err(e) = account_tool(tool, &[name]) {
+            let _ = writeln!(std::io::stderr(), "left behind: {e}");
+        }
+    }
+}
+
+/// The name of a throw-away account: `dz<tag><pid>x<n>`, unique to this
+/// process and call, at most 32 characters (the account tools' limit).
+fn throw_away_name(tag: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    let name = format!("dz{tag}{}x{n}", std::process::id());
+    assert!(
+        name.len() <= 32 && tag.bytes().all(|b| b.is_ascii_lowercase()),
+        "account tag {tag:?}: use a few lowercase letters"
+    );
+    name
+}
+
+/// The id in the third field of `name`'s line in `/etc/passwd` or
+/// `/etc/group`.
+fn account_id(db: &str, name: &str) -> Option<u32> {
+    fs::read_to_string(db).ok()?.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.first() == Some(&name)).then(|| f.get(2)?.parse().ok())?
+    })
+}
+
+/// A group that exists while this value lives (`groupadd`), removed on
+/// drop (`groupdel`), also when the test fails. Needs root.
+///
+/// ```ignore
+/// let group = TempGroup::new("web");
+/// cmd.args(["--group", &group.name]); // or &group.gid.to_string()
+/// ```
+#[derive(Debug)]
+pub(crate) struct TempGroup {
+    pub(crate) name: String,
+    pub(crate) gid: u32,
+}
+
+impl TempGroup {
+    /// Creates the group `dz<tag><pid>x<n>`; `tag` is a few lowercase
+    /// letters saying what it is for.
+    pub(crate) fn new(tag: &str) -> TempGroup {
+        let name = throw_away_name(tag);
+        account_tool("groupadd", &[&name]).unwrap_or_else(|e| panic!("{e}"));
+        let gid = account_id("/etc/group", &name)
+            .unwrap_or_else(|| panic!("groupadd {name}: not in /etc/group"));
+        TempGroup { name, gid }
+    }
+}
+
+impl Drop for TempGroup {
+    fn drop(&mut self) {
+        remove_account("groupdel", "/etc/group", &self.name);
+    }
+}
+
+/// A user that exists while this value lives, removed on drop, also when
+/// the test fails: no home directory, no login shell, a primary group of
+/// its own (same name, removed with it), and the supplementary groups it
+/// was created with (removed after it). Needs root.
+///
+/// ```ignore
+/// let user = TempUser::with_groups("drop", 2);
+/// cmd.args(["--user", &user.name]);
+/// // expect uid user.uid, gid user.gid, groups user.groups()
+/// ```
+#[derive(Debug)]
+pub(crate) struct TempUser {
+    pub(crate) name: String,
+    pub(crate) uid: u32,
+    /// The user's own primary group.
+    pub(crate) gid: u32,
+    /// Groups that list the user as a member, dropped after the user.
+    pub(crate) supplementary: Vec<TempGroup>,
+}
+
+impl TempUser {
+    /// A user with only its own primary group.
+    pub(crate) fn new(tag: &str) -> TempUser {
+        TempUser::with_groups(tag, 0)
+    }
+
+    /// A user that is also a member of `n` new groups besides its primary
+    /// one.
+    pub(crate) fn with_groups(tag: &str, n: usize) -> TempUser {
+        let supplementary: Vec<TempGroup> = (0..n).map(|_| TempGroup::new(tag)).collect();
+        let name = throw_away_name(tag);
+        let members: Vec<&str> = supplementary.iter().map(|g| g.name.as_str()).collect();
+        let members = members.join(",");
+        let mut args = vec![
+            "--user-group",
+            "--no-create-home",
+            "--home-dir",
+            "/nonexistent",
+            "--shell",
+            "/usr/sbin/nologin",
+        ];
+        if n > 0 {
+            args.extend(["--groups", &members]);
+        }
+        args.push(&name);
+        // A user whose creation fails midway is still removed: build the
+        // value (whose drop cleans up) before asking for the ids.
+        let mut user = TempUser {
+            name: name.clone(),
+            uid: 0,
+            gid: 0,
+            supplementary,
+        };
+        account_tool("useradd", &args).unwrap_or_else(|e| panic!("{e}"));
+        let (uid, gid, groups) =
+            groups_of(&name).unwrap_or_else(|| panic!("useradd {name}: not in /etc/passwd"));
+        assert_ne!(uid, 0, "useradd {name}: uid 0");
+        assert_ne!(gid, 0, "useradd {name}: gid 0");
+        assert_eq!(groups.len(), n + 1, "useradd {name}: groups {groups:?}");
+        (user.uid, user.gid) = (uid, gid);
+        user
+    }
+
+    /// Every group of the user (primary and supplementary gids), as
+    /// `initgroups` gives them: sorted, without duplicates.
+    pub(crate) fn groups(&self) -> Vec<u32> {
+        let mut all: Vec<u32> = self.supplementary.iter().map(|g| g.gid).collect();
+        all.push(self.gid);
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+}
+
+impl Drop for TempUser {
+    fn drop(&mut self) {
+        remove_account("userdel", "/etc/passwd", &self.name);
+        // userdel removes the user's own group only where the system is
+        // configured so (USERGROUPS_ENAB).
+        remove_account("groupdel", "/etc/group", &self.name);
+    }
 }
 
 /// A directory of its own for one test, and every process started with it
@@ -567,23 +773,6 @@ pub(crate) fn groups_of(user: &str) -> Option<(u32, u32, Vec<u32>)> {
     groups.sort_unstable();
     groups.dedup();
     Some((uid, gid, groups))
-}
-
-/// A user of the database that has a supplementary group besides its
-/// primary one (to show that initgroups gives exactly those).
-pub(crate) fn user_with_supplementary_groups() -> Option<String> {
-    let group = fs::read_to_string("/etc/group").ok()?;
-    for l in group.lines() {
-        let f: Vec<&str> = l.split(':').collect();
-        if f.len() == 4 {
-            for member in f[3].split(',').filter(|m| !m.is_empty()) {
-                if member != "root" && groups_of(member).is_some_and(|g| g.2.len() > 1) {
-                    return Some(member.to_owned());
-                }
-            }
-        }
-    }
-    None
 }
 
 /// `close_range(2)` exists from Linux 5.9 on.
