@@ -9,11 +9,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use common::{Lines, Outcome};
 
 const DEADLINE: Duration = Duration::from_secs(10);
 
@@ -133,9 +135,22 @@ fn wait_for_end(pid: i32, pidfile: &Path) {
     });
 }
 
+/// Runs a launcher to its end: its status and output, once the launcher
+/// has exited and its pipes are closed (by every process: a daemon that
+/// kept one open fails the test after a deadline instead of hanging it).
+fn run(cmd: &mut Command) -> Outcome {
+    common::finish(
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("running the example"),
+    )
+}
+
 /// The PID in the launcher's `... started as PID <pid> ...` line.
-fn announced_pid(output: &Output) -> i32 {
-    let stdout = String::from_utf8_lossy(&output.stdout);
+fn announced_pid(output: &Outcome) -> i32 {
+    let stdout = &output.stdout;
     let line = stdout
         .lines()
         .find(|l| l.contains("started as PID "))
@@ -155,15 +170,11 @@ fn read_pidfile(pidfile: &Path) -> i32 {
 
 /// Starts `example` in full mode; checks what the launcher promises and
 /// returns the daemon's PID with its guard.
-fn launch(example_name: &str, envs: &[(&str, &Path)], pidfile: &Path) -> (i32, Running, Output) {
-    let output = Command::new(example(example_name))
+fn launch(example_name: &str, envs: &[(&str, &Path)], pidfile: &Path) -> (i32, Running, Outcome) {
+    let output = run(Command::new(example(example_name))
         .envs(envs.iter().map(|(k, v)| (k, v.as_os_str())))
-        .env_remove("DEBUG")
-        .stdin(Stdio::null())
-        .output()
-        .expect("running the example");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        .env_remove("DEBUG"));
+    let (stdout, stderr) = (&output.stdout, &output.stderr);
     assert!(
         output.status.success(),
         "launcher failed: {:?}\nstdout: {stdout}\nstderr: {stderr}",
@@ -197,7 +208,7 @@ fn full_mode(example_name: &str) {
     let pidfile = scratch.path("demo.pid");
     let log = scratch.path("demo.log");
     let (pid, _guard, output) = launch(example_name, &[("DEMO_DIR", &scratch.0)], &pidfile);
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = &output.stdout;
     assert!(stdout.contains(&pidfile.display().to_string()), "{stdout}");
     assert!(stdout.contains(&log.display().to_string()), "{stdout}");
 
@@ -244,13 +255,10 @@ fn demo_refuses_a_second_start() {
     let pidfile = scratch.path("demo.pid");
     let (pid, _guard, _) = launch("demo", &[("DEMO_DIR", &scratch.0)], &pidfile);
 
-    let second = Command::new(example("demo"))
+    let second = run(Command::new(example("demo"))
         .env("DEMO_DIR", &scratch.0)
-        .env_remove("DEBUG")
-        .stdin(Stdio::null())
-        .output()
-        .expect("running the example");
-    let stderr = String::from_utf8_lossy(&second.stderr);
+        .env_remove("DEBUG"));
+    let stderr = &second.stderr;
     assert!(!second.status.success(), "a second start fails");
     assert!(
         stderr.contains("cannot start daemon")
@@ -294,9 +302,11 @@ fn demo_in_lite_mode_stays_in_the_foreground_until_sigint() {
 
     // The log goes to the terminal (here a pipe): wait for the first line
     // so that SIGINT arrives once the demo waits for it.
-    let mut stderr = BufReader::new(child.0.stderr.take().expect("piped stderr"));
-    let mut first = String::new();
-    stderr.read_line(&mut first).expect("reading stderr");
+    let mut stderr = Lines::new(
+        "the lite demo's stderr",
+        child.0.stderr.take().expect("piped stderr"),
+    );
+    let first = stderr.next_line().expect("a first line on stderr");
     assert!(
         first.contains(&format!("started as PID {pid}")),
         "{first:?}"
@@ -305,8 +315,7 @@ fn demo_in_lite_mode_stays_in_the_foreground_until_sigint() {
     signal(pid, libc::SIGINT);
     let status = wait_for("the demo to exit", || child.0.try_wait().expect("waiting"));
     assert!(status.success(), "{status:?}");
-    let mut rest = String::new();
-    stderr.read_to_string(&mut rest).expect("reading stderr");
+    let rest = stderr.rest();
     assert!(rest.contains("received SIGINT: stopping"), "{rest}");
     assert!(rest.contains("stopped"), "{rest}");
     assert!(!pidfile.exists(), "the pid file is removed");

@@ -494,27 +494,140 @@ impl Outcome {
     }
 }
 
-/// Waits for `child` (a launcher) to end, killing it and failing the test
-/// if it has not ended by the deadline.
+/// The lines of a child's pipe (stdout or stderr), read by a thread of
+/// their own so that every wait has a deadline: a daemon that keeps its
+/// launcher's pipe open makes the test fail with a message naming the
+/// processes that hold it, instead of hanging.
+///
+/// ```ignore
+/// let mut err = Lines::new("the demo's stderr", child.stderr.take().unwrap());
+/// let first = err.next_line().expect("a first line");
+/// let rest = err.rest(); // after the child has exited
+/// ```
+pub(crate) struct Lines {
+    what: String,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// `pipe:[<inode>]`, to find who holds the pipe when a wait fails.
+    pipe: Option<PathBuf>,
+    ended: bool,
+}
+
+impl Lines {
+    /// Starts reading `pipe`; `what` names it in messages.
+    pub(crate) fn new<P>(what: &str, pipe: P) -> Lines
+    where
+        P: std::io::Read + std::os::fd::AsRawFd + Send + 'static,
+    {
+        use std::io::BufRead;
+        let link = fs::read_link(format!("/proc/self/fd/{}", pipe.as_raw_fd())).ok();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut pipe = std::io::BufReader::new(pipe);
+            loop {
+                let mut line = Vec::new();
+                match pipe.read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        if tx
+                            .send(String::from_utf8_lossy(&line).into_owned())
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        Lines {
+            what: what.to_owned(),
+            lines: rx,
+            pipe: link,
+            ended: false,
+        }
+    }
+
+    /// The next line (with its `\n`, if it had one), or `None` at the end
+    /// of the pipe. Fails the test after [`DEADLINE`].
+    pub(crate) fn next_line(&mut self) -> Option<String> {
+        self.next_before(Instant::now() + DEADLINE)
+    }
+
+    /// Everything until the end of the pipe, which every process holding
+    /// its writing end must have closed within [`DEADLINE`]; fails the test
+    /// otherwise, naming those processes.
+    pub(crate) fn rest(&mut self) -> String {
+        let deadline = Instant::now() + DEADLINE;
+        let mut text = String::new();
+        while let Some(line) = self.next_before(deadline) {
+            text.push_str(&line);
+        }
+        text
+    }
+
+    fn next_before(&mut self, deadline: Instant) -> Option<String> {
+        use std::sync::mpsc::RecvTimeoutError;
+        if self.ended {
+            return None;
+        }
+        let timeout = deadline.saturating_duration_since(Instant::now());
+        match self.lines.recv_timeout(timeout) {
+            Ok(line) => Some(line),
+            Err(RecvTimeoutError::Disconnected) => {
+                self.ended = true;
+                None
+            }
+            Err(RecvTimeoutError::Timeout) => panic!(
+                "gave up after {DEADLINE:?} waiting for {} to end or go on; \
+                 processes holding it open: {:?}",
+                self.what,
+                self.pipe.as_deref().map(holders).unwrap_or_default()
+            ),
+        }
+    }
+}
+
+/// Processes other than this one with `target` (such as `pipe:[123]`,
+/// from `/proc/<pid>/fd/<n>`) open, each as `<pid> <command name>`.
+pub(crate) fn holders(target: &Path) -> Vec<String> {
+    let me = std::process::id().to_string();
+    let mut out = Vec::new();
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        if pid == me || !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(fds) = fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
+        if fds
+            .flatten()
+            .any(|fd| fs::read_link(fd.path()).is_ok_and(|t| t == target))
+        {
+            let comm = fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+            out.push(format!("{pid} {}", comm.trim()));
+        }
+    }
+    out
+}
+
+/// Waits for `child` (a launcher) to end and for the ends of its stdout
+/// and stderr, killing it and failing the test if it has not ended by the
+/// deadline, and failing the test if another process (a daemon) still
+/// holds one of its pipes [`DEADLINE`] after it ended.
 pub(crate) fn finish(mut child: Child) -> Outcome {
-    use std::io::Read;
-    let mut stdout = child.stdout.take();
-    let mut stderr = child.stderr.take();
+    let pid = child.id();
     // Read in threads so that a chatty child never blocks on a full pipe.
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        if let Some(p) = stdout.as_mut() {
-            let _ = p.read_to_string(&mut s);
-        }
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        if let Some(p) = stderr.as_mut() {
-            let _ = p.read_to_string(&mut s);
-        }
-        s
-    });
+    let mut out = child
+        .stdout
+        .take()
+        .map(|p| Lines::new(&format!("the stdout of the launcher (PID {pid})"), p));
+    let mut err = child
+        .stderr
+        .take()
+        .map(|p| Lines::new(&format!("the stderr of the launcher (PID {pid})"), p));
     let deadline = Instant::now() + DEADLINE;
     let status = loop {
         if let Some(status) = child.try_wait().expect("try_wait") {
@@ -523,19 +636,16 @@ pub(crate) fn finish(mut child: Child) -> Outcome {
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!(
-                "the launcher (PID {}) did not end within {DEADLINE:?}",
-                child.id()
-            );
+            panic!("the launcher (PID {pid}) did not end within {DEADLINE:?}");
         }
         std::thread::sleep(Duration::from_millis(5));
     };
-    // The daemon holds no end of these pipes (its stdio is /dev/null or
-    // files), so they reach EOF when the launcher ends.
+    // The daemon must hold no end of these pipes (its stdio is /dev/null
+    // or files), so they reach their end with the launcher.
     Outcome {
         status,
-        stdout: out.join().expect("stdout reader"),
-        stderr: err.join().expect("stderr reader"),
+        stdout: out.as_mut().map(Lines::rest).unwrap_or_default(),
+        stderr: err.as_mut().map(Lines::rest).unwrap_or_default(),
     }
 }
 
