@@ -23,6 +23,66 @@ pub fn finish<T>(running: Daemonized, result: T) -> T {
     result
 }
 
+/// [`finish`], for a `result` that [`describe!`] described as a failure:
+/// before readiness, the launcher reports `failure`.
+pub fn finish_failed<T>(running: Daemonized, result: T, failure: Option<String>) -> T {
+    if let Some(failure) = failure {
+        crate::report::main_failed(failure);
+    }
+    finish(running, result)
+}
+
+/// What `describe!` looks at: `main`'s result, borrowed.
+pub struct Outcome<'a, T>(pub &'a T);
+
+/// An `Err` whose error has `Display`: described with it.
+pub trait ErrDisplay {
+    /// The error's `Display`.
+    fn describe(&self) -> Option<String>;
+}
+impl<T, E: std::fmt::Display> ErrDisplay for &&Outcome<'_, Result<T, E>> {
+    fn describe(&self) -> Option<String> {
+        self.0.as_ref().err().map(ToString::to_string)
+    }
+}
+
+/// An `Err` whose error has only `Debug`: described with it.
+pub trait ErrDebug {
+    /// The error's `Debug`.
+    fn describe(&self) -> Option<String>;
+}
+impl<T, E: std::fmt::Debug> ErrDebug for &Outcome<'_, Result<T, E>> {
+    fn describe(&self) -> Option<String> {
+        self.0.as_ref().err().map(|e| format!("{e:?}"))
+    }
+}
+
+/// Anything else (`()`, `ExitCode`, `Ok`): no failure to describe.
+pub trait NoErr {
+    /// `None`.
+    fn describe(&self) -> Option<String>;
+}
+impl<X> NoErr for Outcome<'_, X> {
+    fn describe(&self) -> Option<String> {
+        None
+    }
+}
+
+/// `describe!(&result)`: `Some` description of an `Err` (its `Display`
+/// when it has one, else its `Debug`), `None` for anything else. Method
+/// resolution picks the first impl that applies, most references first,
+/// so it must be expanded where the result's type is known.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __daemonizer_describe {
+    ($result:expr) => {{
+        #[allow(unused_imports)]
+        use $crate::__private::{ErrDebug as _, ErrDisplay as _, NoErr as _};
+        (&&&$crate::__private::Outcome($result)).describe()
+    }};
+}
+pub use crate::__daemonizer_describe as describe;
+
 /// Closes inherited fds with `method` first (falling back as the runtime
 /// does), for tests that exercise each method in a helper process.
 pub fn close_fds_with(
@@ -30,4 +90,24 @@ pub fn close_fds_with(
     keep: &[std::os::fd::RawFd],
 ) -> crate::Result<crate::CloseMethod> {
     crate::fds::close_with(Some(method), keep)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::__private::describe;
+
+    #[derive(Debug)]
+    struct OnlyDebug;
+
+    #[test]
+    fn describe_prefers_display_then_debug() {
+        let display: Result<(), std::io::Error> = Err(std::io::Error::other("bind: in use"));
+        assert_eq!(describe!(&display).as_deref(), Some("bind: in use"));
+        let debug: Result<u8, OnlyDebug> = Err(OnlyDebug);
+        assert_eq!(describe!(&debug).as_deref(), Some("OnlyDebug"));
+        let ok: Result<u8, OnlyDebug> = Ok(1);
+        assert_eq!(describe!(&ok), None);
+        assert_eq!(describe!(&()), None);
+        assert_eq!(describe!(&std::process::ExitCode::FAILURE), None);
+    }
 }

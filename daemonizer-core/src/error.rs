@@ -42,6 +42,10 @@ pub enum Step {
     PidWrite,
     /// Reporting readiness (to the launcher and to a supervisor).
     Ready,
+    /// The body (`main`), when it ends the daemon before it is ready.
+    Main,
+    /// The setup step: code run as the launching user before detaching.
+    Setup,
 }
 
 impl Step {
@@ -63,10 +67,12 @@ impl Step {
             Step::Stdio => "stdio",
             Step::PidWrite => "pid file write",
             Step::Ready => "ready",
+            Step::Main => "main",
+            Step::Setup => "setup",
         }
     }
 
-    const ALL: [Step; 15] = [
+    const ALL: [Step; 17] = [
         Step::Preflight,
         Step::PidFile,
         Step::Readiness,
@@ -82,6 +88,8 @@ impl Step {
         Step::Stdio,
         Step::PidWrite,
         Step::Ready,
+        Step::Main,
+        Step::Setup,
     ];
 
     pub(crate) fn code(self) -> u8 {
@@ -109,12 +117,15 @@ impl fmt::Display for Step {
 /// | [`Config`](ErrorKind::Config) | 64 (`EX_USAGE`) | an invalid setting (umask above 0o777, empty path, bad limit) |
 /// | [`NotFound`](ErrorKind::NotFound) | 66 (`EX_NOINPUT`) | a file or directory that must exist does not |
 /// | [`NoUser`](ErrorKind::NoUser) | 67 (`EX_NOUSER`) | unknown user or group, or an id out of range |
-/// | [`Software`](ErrorKind::Software) | 70 (`EX_SOFTWARE`) | the process cannot be daemonized as it is (several threads, or memory shared with another process), or the daemon died before it was ready |
+/// | [`Software`](ErrorKind::Software) | 70 (`EX_SOFTWARE`) | the process cannot be daemonized as it is (several threads, or memory shared with another process), or the daemon ended before it was ready: an `Err` from `main` (step `main`), a panic (step `main`, with its message and location), `std::process::exit` (with its status) or a fatal signal (with its name) |
 /// | [`Os`](ErrorKind::Os) | 71 (`EX_OSERR`) | a system call failed |
 /// | [`CantCreate`](ErrorKind::CantCreate) | 73 (`EX_CANTCREAT`) | a file could not be created or is of the wrong type |
 /// | [`AlreadyRunning`](ErrorKind::AlreadyRunning) | 75 (`EX_TEMPFAIL`) | the pid file is locked by a running daemon |
 /// | [`Permission`](ErrorKind::Permission) | 77 (`EX_NOPERM`) | not allowed (privileges, regaining root after a drop) |
 /// | [`Interrupted`](ErrorKind::Interrupted) | 75 (`EX_TEMPFAIL`) | the launcher was told to stop before the daemon was ready |
+///
+/// An [`Error::exit`] called by the body of a full-mode daemon before it is
+/// ready makes the launcher exit with that error's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -260,7 +271,11 @@ impl Error {
     ///     .unwrap_or_else(|e| e.exit());
     /// # drop(running);
     /// ```
+    ///
+    /// In a full-mode daemon that is not ready yet (manual readiness), the
+    /// launcher prints that line and exits with that status.
     pub fn exit(&self) -> ! {
+        crate::start::fail_before_ready(self);
         eprintln!("{}: cannot start daemon: {self}", program_name());
         std::process::exit(i32::from(self.exit_code()))
     }

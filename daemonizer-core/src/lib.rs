@@ -22,6 +22,7 @@
 //! | `fds` | closing inherited fds (`close_range`, `/proc/self/fd`, bounded loop) |
 //! | `stdio` | stdin, stdout, stderr to `/dev/null` or files |
 //! | `readiness` | the pipe through which the launcher learns the outcome |
+//! | `report` | why a daemon that ends before it is ready ended; the panic hook |
 //! | `notify`, `listen` | systemd's readiness protocol and socket activation |
 //! | `logfile` | [`LogFile`], a `log` backend whose fd is easy to preserve |
 #![cfg(unix)]
@@ -38,6 +39,7 @@ mod notify;
 mod pidfile;
 mod privileges;
 mod readiness;
+mod report;
 mod signals;
 mod start;
 mod stdio;

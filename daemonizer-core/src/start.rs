@@ -94,6 +94,39 @@ fn take_channel() -> Option<OwnedFd> {
     CHANNEL.lock().unwrap_or_else(|p| p.into_inner()).take()
 }
 
+/// Whether this is the daemon process (not the launcher, not a child the
+/// body forked).
+pub(crate) fn is_daemon_process() -> bool {
+    SHARED
+        .get()
+        .is_some_and(|shared| getpid().as_raw() == shared.pid)
+}
+
+/// Whether readiness is still to be reported.
+pub(crate) fn is_pending() -> bool {
+    SHARED
+        .get()
+        .is_some_and(|shared| shared.pending.load(Ordering::SeqCst))
+}
+
+/// In a full-mode daemon that has not reported ready: tells the launcher
+/// that the start failed with `err`, which it prints and exits with.
+/// Anywhere else (lite mode, the launcher, after readiness, a child the
+/// body forked) it does nothing.
+pub(crate) fn fail_before_ready(err: &Error) {
+    let Some(shared) = SHARED.get() else {
+        return;
+    };
+    if shared.mode != Mode::Full || getpid().as_raw() != shared.pid {
+        return;
+    }
+    if shared.pending.swap(false, Ordering::SeqCst) {
+        if let Some(fd) = take_channel() {
+            readiness::report_error(&fd, err);
+        }
+    }
+}
+
 impl Shared {
     fn notify(&self, state: &str) {
         if let Some(notifier) = &self.notifier {
@@ -331,10 +364,49 @@ impl Daemonized {
     pub fn ready(&self) -> Result<()> {
         ready()
     }
+
+    /// Ends the daemon's life cycle with what `main` returns, as the
+    /// attribute does: an `Err` before the daemon is ready (manual
+    /// readiness) fails the start, and the launcher prints
+    /// `<program>: cannot start daemon: main: <the error>` and exits 70.
+    /// Then the handle is dropped (the pid file is removed).
+    ///
+    /// ```no_run
+    /// use daemonizer::{Daemon, Readiness};
+    ///
+    /// fn main() -> std::io::Result<()> {
+    ///     let running = Daemon::new()
+    ///         .readiness(Readiness::Manual)
+    ///         .start()
+    ///         .unwrap_or_else(|e| e.exit());
+    ///     let result = (|| {
+    ///         let listener = std::net::TcpListener::bind("127.0.0.1:8080")?;
+    ///         daemonizer::ready()?;
+    ///         for stream in listener.incoming() {
+    ///             drop(stream?);
+    ///         }
+    ///         Ok(())
+    ///     })();
+    ///     running.finish(result)
+    /// }
+    /// ```
+    pub fn finish<T, E: std::fmt::Display>(
+        self,
+        result: std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        if let Err(e) = &result {
+            crate::report::main_failed(e.to_string());
+        }
+        drop(self);
+        result
+    }
 }
 
 impl Drop for Daemonized {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            crate::report::panicked();
+        }
         if let Some(shared) = SHARED.get() {
             shared.leave();
         }
@@ -881,6 +953,7 @@ fn run_steps(prepared: Prepared, mut keep: Vec<RawFd>) -> Result<Daemonized> {
         return Err(already_daemonized());
     }
     let shared = SHARED.get().expect("just set");
+    crate::report::install_panic_hook(shared.mode == Mode::Full);
 
     dirs::apply_dirs(
         daemon.chroot.as_deref(),

@@ -38,8 +38,11 @@
 //! | `--print-before TEXT` | `print!` and `eprint!` TEXT, without a newline, just before the start: left in Rust's buffers for the runtime to deal with |
 //! | `--refuse CALLS` | just before the start, a seccomp filter makes the listed system calls fail (as a sandbox may): `vfork` with `EPERM`, `vfork0` returns 0 from `vfork` without creating a child, `fork` (`fork` and `clone`) with `EAGAIN`, `unshare` with `EPERM`; comma-separated; x86-64 only |
 //!
-//! Trigger actions: `ok` (return `Ok`), `err` (return `Err`), `panic`,
-//! `exit` (`std::process::exit(3)`), `fork` (fork two children that end,
+//! Trigger actions: `ok` (return `Ok`), `err` (return `Err` through
+//! `Daemonized::finish`), `panic`, `exit` (`std::process::exit(3)`),
+//! `error-exit` (`Error::exit` of a `ready` step error of kind
+//! `Permission`), `xfsz` (write past a one-byte `RLIMIT_FSIZE`: SIGXFSZ),
+//! `fork` (fork two children that end,
 //! one with `process::exit`, one by returning from `main`; the daemon
 //! holds on), `fork-wait` (fork a child, without `exec`, that adds the fact
 //! `fork_child=<pid>` and then waits in `pause()` forever; the daemon holds
@@ -56,7 +59,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use daemonizer::{Account, CloseMethod, Daemon, LogFile, Mode, Readiness, Resource, Signal};
+use daemonizer::{
+    Account, CloseMethod, Daemon, ErrorKind, LogFile, Mode, Readiness, Resource, Signal, Step,
+};
 
 #[derive(Default)]
 struct Opts {
@@ -677,6 +682,21 @@ fn wait_elsewhere(facts: &mut Facts) -> Result<(), String> {
     Ok(())
 }
 
+/// Lowers the file-size limit to one byte and writes two: the kernel
+/// sends SIGXFSZ, whose default action ends the process.
+fn exceed_file_size(next_to: &Path) -> ! {
+    let limit = libc::rlimit {
+        rlim_cur: 1,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: `limit` is a valid rlimit struct.
+    if unsafe { libc::setrlimit(libc::RLIMIT_FSIZE, &limit) } != 0 {
+        fail(&format!("setrlimit(FSIZE): {}", errno_name()));
+    }
+    let _ = std::fs::write(next_to.with_extension("big"), "xx");
+    fail("writing past RLIMIT_FSIZE did not end the process")
+}
+
 fn main() -> Result<(), String> {
     let opts = parse();
     if opts.mode == "close-with" {
@@ -921,7 +941,12 @@ fn main() -> Result<(), String> {
         match poll_trigger(trigger).as_deref() {
             None => {}
             Some("ok") => return Ok(()),
-            Some("err") => return Err("the body failed on purpose".to_owned()),
+            Some("err") => return running.finish(Err("the body failed on purpose".to_owned())),
+            Some("error-exit") => {
+                daemonizer::Error::new(Step::Ready, ErrorKind::Permission, "the body gave up")
+                    .exit()
+            }
+            Some("xfsz") => exceed_file_size(trigger.expect("trigger")),
             Some("panic") => panic!("the body panicked on purpose"),
             Some("exit") => std::process::exit(3),
             Some("fork") => {

@@ -1,0 +1,76 @@
+//! A full-mode daemon that ends before it is ready (manual readiness: the
+//! body's own start-up is part of the start) fails the start on the
+//! launcher's terminal, with the cause in the one-line format and a
+//! documented exit status; after readiness a panic is logged.
+
+mod common;
+
+use std::fs;
+
+use common::*;
+
+/// Starts `scenario daemon --manual` with `extra` options, waits until the
+/// body runs (facts written), fires `action` and returns what the launcher
+/// said; checks that nothing is left behind.
+fn end_before_ready(name: &str, action: &str, extra: &[&str]) -> Outcome {
+    let sb = Sandbox::new(name);
+    let launcher = sb
+        .daemon()
+        .arg("--manual")
+        .args(extra)
+        .spawn()
+        .expect("spawn scenario");
+    let pid: i32 = facts(&sb.path("facts"))["pid"].parse().expect("pid fact");
+    assert!(alive(pid), "the daemon runs, not ready yet");
+    sb.trigger(action);
+    let outcome = finish(launcher);
+    sb.wait_no_processes();
+    assert!(!sb.path("pid").exists(), "the pid file is gone");
+    outcome
+}
+
+#[test]
+fn err_from_main_is_reported_with_its_display() {
+    end_before_ready("err", "err", &[]).assert_refused(70, "main", &["the body failed on purpose"]);
+}
+
+#[test]
+fn panic_is_reported_with_message_and_location() {
+    end_before_ready("panic", "panic", &[]).assert_refused(
+        70,
+        "main",
+        &[
+            "panicked at tests/scenario/scenario.rs:",
+            ": the body panicked on purpose",
+        ],
+    );
+}
+
+#[test]
+fn error_exit_in_the_body_keeps_the_error_and_its_status() {
+    end_before_ready("error-exit", "error-exit", &[]).assert_refused(
+        77,
+        "ready",
+        &["the body gave up"],
+    );
+}
+
+#[test]
+fn panic_after_readiness_is_logged_with_its_location() {
+    let sb = Sandbox::new("panic-after");
+    let log = sb.path("log");
+    start(sb.daemon().arg("--log").arg(&log));
+    let pid: i32 = facts(&sb.path("facts"))["pid"].parse().expect("pid fact");
+    sb.trigger("panic");
+    wait_dead(pid);
+    let text = fs::read_to_string(&log).expect("log file");
+    let line = text
+        .lines()
+        .find(|l| l.contains(" ERROR "))
+        .unwrap_or_else(|| panic!("no error line in the log:\n{text}"));
+    assert!(
+        line.contains("panicked at tests/scenario/scenario.rs:")
+            && line.ends_with(": the body panicked on purpose"),
+        "{line}"
+    );
+}
