@@ -133,5 +133,7 @@ fn a_full_start_with_a_huge_open_file_limit() {
         "the daemon kept the raised limit: {limits}"
     );
     stop(pid, &sb.path("pid"));
-    eprintln!("summary: full start with RLIMIT_NOFILE = {limit} and an inherited fd {high}: started, fd closed");
+    summary(&format!(
+        "full start with RLIMIT_NOFILE = {limit} and an inherited fd {high}: started, fd closed"
+    ));
 }

@@ -5,6 +5,7 @@
 mod common;
 
 use std::fs;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -139,6 +140,7 @@ fn twenty_simultaneous_starts_make_exactly_one_daemon() {
         let outcomes = finish_all(simultaneous(&sb, LAUNCHERS, &go, launch));
         stop.store(true, Ordering::SeqCst);
         let (n, bad) = polling.expect("a reader").join().unwrap();
+        assert!(n > 0, "round {round}: the reader read the pid file");
         reads += n;
         launches += outcomes.len();
         assert!(bad.is_empty(), "round {round}: the reader saw {bad:?}");
@@ -149,12 +151,14 @@ fn twenty_simultaneous_starts_make_exactly_one_daemon() {
         assert_eq!(sb.processes(), vec![winner], "round {round}: one daemon");
         common::stop(winner, &pidfile);
     }
-    eprintln!(
-        "summary: simultaneous starts: {ROUNDS} rounds x {LAUNCHERS} launchers at once, \
+    assert_eq!(launches, ROUNDS * 2 * LAUNCHERS);
+    assert_eq!(refusals, launches - ROUNDS, "all but one winner per round");
+    summary(&format!(
+        "simultaneous starts: {ROUNDS} rounds x {LAUNCHERS} launchers at once, \
          then {LAUNCHERS} more against the winner: {launches} launches, {ROUNDS} winners \
          (one per round), {refusals} refused with \"already running as PID <winner>\", \
          {reads} concurrent reads of the pid file, 0 empty or partial"
-    );
+    ));
 }
 
 #[test]
@@ -185,122 +189,216 @@ fn ten_rounds_of_start_kill_9_start() {
         );
         previous = Some(pid);
     }
-    eprintln!(
-        "summary: start / kill -9 / start: {ROUNDS} rounds, {ROUNDS} starts over a stale \
+    summary(&format!(
+        "start / kill -9 / start: {ROUNDS} rounds, {ROUNDS} starts over a stale \
          pid file succeeded, pid file correct each time"
-    );
+    ));
 }
 
-/// How the launchers under a signal storm ended.
+/// When the storm at a launcher begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Onset {
+    /// Right after `spawn` returns: the launcher has just been exec'd,
+    /// before its start blocked any signal.
+    Spawn,
+    /// Once the daemon's body runs (its facts file is complete) and has
+    /// not reported ready: the launcher is waiting for it.
+    Waiting,
+    /// Once the body runs, a few milliseconds before or after the daemon
+    /// reports ready (`--ready-delay-ms`): the storm races the report.
+    Ready,
+}
+
+/// How the launchers under a signal storm ended, by signal.
 #[derive(Debug, Default)]
 struct Storm {
-    started: usize,
-    started_under_signals: usize,
-    signalled: usize,
-    interrupted: usize,
-    killed: usize,
+    launches: usize,
+    /// Launches whose daemon reported ready before the first signal.
+    unsignalled: usize,
     signals: usize,
+    started: usize,
+    /// Of those, launchers that got signals before they exited.
+    started_signalled: usize,
+    /// Exit 75 naming SIGHUP, SIGTERM: the signal landed while waiting.
+    reported: [usize; 2],
+    /// Ended by SIGHUP, SIGTERM.
+    killed: [usize; 2],
+}
+
+const STORM_SIGNALS: [(i32, &str); 2] = [(libc::SIGHUP, "SIGHUP"), (libc::SIGTERM, "SIGTERM")];
+
+/// Sends SIGHUP and SIGTERM in turn, `first` first, every 100 µs, to the
+/// launcher until it exits; returns how many were sent. Signals go out from this thread
+/// only while the launcher is not reaped, so that its PID cannot be reused
+/// meanwhile.
+fn storm(child: &mut Child, first: usize, what: &str) -> usize {
+    let pid = child.id() as i32;
+    let deadline = Instant::now() + DEADLINE;
+    let mut sent = 0;
+    while child.try_wait().expect("try_wait").is_none() {
+        assert!(Instant::now() < deadline, "{what}: the launcher hangs");
+        if kill(pid, STORM_SIGNALS[(first + sent) % 2].0) {
+            sent += 1;
+        }
+        std::thread::sleep(Duration::from_micros(100));
+    }
+    sent
+}
+
+/// Waits until the daemon's facts file is complete, or the launcher has
+/// ended (a failed start); polls often, so that a storm that follows
+/// begins close to that moment.
+fn body_runs(child: &mut Child, facts: &Path, what: &str) {
+    let deadline = Instant::now() + DEADLINE;
+    while child.try_wait().expect("try_wait").is_none() {
+        if fs::read_to_string(facts).is_ok_and(|t| parse_facts(&t).is_some()) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: the body never ran");
+        std::thread::sleep(Duration::from_micros(200));
+    }
 }
 
 #[test]
 fn signals_during_start_up_never_leave_a_half_started_daemon() {
     let sb = Sandbox::new("storm");
-    const ITERATIONS: usize = 40;
-    let mut storm = Storm::default();
+    // Each onset, with each signal first, 8 times.
+    const ITERATIONS: usize = 48;
+    let onsets = [Onset::Spawn, Onset::Waiting, Onset::Ready];
+    let mut storm_ = Storm::default();
     for i in 0..ITERATIONS {
+        let onset = onsets[i % 3];
+        let first = (i / 3) % 2;
+        let what = format!(
+            "iteration {i} (storm from {onset:?}, {} first)",
+            STORM_SIGNALS[first].1
+        );
         let pidfile = sb.path(&format!("pid-{i}"));
-        // The daemon reports ready after a delay, so that the launcher
-        // spends a while waiting for it; the storm begins at varying
-        // moments of the launcher's life.
-        let delay = (i % 4) * 15;
-        let offset = Duration::from_millis(((i * 13) % 60) as u64);
-        let mut child = sb
-            .command("daemon")
-            .arg("--pidfile")
+        let facts_path = sb.path(&format!("facts-{i}"));
+        let mut cmd = sb.command("daemon");
+        cmd.arg("--pidfile")
             .arg(&pidfile)
-            .args(["--manual", "--ready-delay-ms", &delay.to_string()])
-            .spawn()
-            .unwrap();
-        let pid = child.id() as i32;
-        let begin = Instant::now();
-        std::thread::sleep(offset);
-        let deadline = begin + DEADLINE;
-        let mut sent = 0;
-        // Signals go out from this thread only while the launcher is not
-        // reaped, so that its PID cannot be reused meanwhile.
-        loop {
-            if child.try_wait().unwrap().is_some() {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "iteration {i}: the launcher hangs"
-            );
-            let signal = if sent % 2 == 0 {
-                libc::SIGHUP
-            } else {
-                libc::SIGTERM
-            };
-            kill(pid, signal);
-            sent += 1;
-            std::thread::sleep(Duration::from_millis(1));
+            .arg("--facts")
+            .arg(&facts_path)
+            .arg("--manual");
+        // The report races the storm: it is due 0 to 3 ms after the body
+        // wrote its facts, when the storm begins.
+        let delay = (i / 6) % 4;
+        if onset == Onset::Ready {
+            cmd.args(["--ready-delay-ms", &delay.to_string()]);
         }
-        storm.signals += sent;
-        if sent > 0 {
-            storm.signalled += 1;
+        let mut child = cmd.spawn().expect("spawn scenario");
+        if onset != Onset::Spawn {
+            body_runs(&mut child, &facts_path, &what);
         }
+        let sent = storm(&mut child, first, &what);
+        storm_.launches += 1;
+        storm_.signals += sent;
         let outcome = finish(child);
-        if outcome.success() {
-            storm.started += 1;
-            if sent > 0 {
-                storm.started_under_signals += 1;
-            }
-            assert!(outcome.stderr.is_empty(), "iteration {i}: {outcome:?}");
-            let daemon = wait_pidfile(&pidfile);
-            assert!(alive(daemon), "iteration {i}: exit 0 but no daemon");
-            assert_eq!(sb.processes(), vec![daemon], "iteration {i}");
-            stop(daemon, &pidfile);
-        } else {
-            match outcome.code() {
-                Some(code) => {
-                    storm.interrupted += 1;
-                    assert_eq!(code, 75, "iteration {i}: {outcome:?}");
-                    let lines: Vec<&str> = outcome.stderr.lines().collect();
-                    assert_eq!(lines.len(), 1, "iteration {i}: {outcome:?}");
-                    assert!(
-                        lines[0].starts_with("scenario: cannot start daemon: readiness: SIG")
-                            && lines[0].contains("received while waiting for the daemon"),
-                        "iteration {i}: {outcome:?}"
-                    );
-                }
-                // Ended by a signal: before the start blocked signals, or
-                // by a second signal once an interrupted start was undone
-                // and the signal mask restored. Either way nothing may be
-                // left behind.
-                None => storm.killed += 1,
-            }
-            sb.wait_no_processes();
-            assert!(
-                !pidfile.exists(),
-                "iteration {i}: a failed start ({}) left its pid file: {:?}",
-                describe(&outcome.status),
-                read_pidfile(&pidfile)
-            );
+        if sent > 0 && outcome.success() {
+            storm_.started_signalled += 1;
         }
+        if sent == 0 {
+            // Only a report that won the race may end a launcher before
+            // the storm begins.
+            assert!(
+                onset == Onset::Ready && outcome.success(),
+                "{what}: the launcher ended before any signal: {outcome:?}"
+            );
+            storm_.unsignalled += 1;
+        }
+        if outcome.success() {
+            // Only a daemon that reported ready may be started: a storm
+            // that began earlier must have stopped the start.
+            assert_eq!(onset, Onset::Ready, "{what}: started anyway: {outcome:?}");
+            storm_.started += 1;
+            assert!(outcome.stderr.is_empty(), "{what}: {outcome:?}");
+            let daemon = wait_pidfile(&pidfile);
+            assert!(alive(daemon), "{what}: exit 0 but no daemon");
+            assert_eq!(sb.processes(), vec![daemon], "{what}");
+            stop(daemon, &pidfile);
+            continue;
+        }
+        match (outcome.code(), outcome.status.signal()) {
+            (Some(code), _) => {
+                assert_eq!(code, 75, "{what}: {outcome:?}");
+                let lines: Vec<&str> = outcome.stderr.lines().collect();
+                assert_eq!(lines.len(), 1, "{what}: {outcome:?}");
+                let by = STORM_SIGNALS
+                    .iter()
+                    .position(|(_, name)| {
+                        lines[0]
+                            == format!(
+                                "scenario: cannot start daemon: readiness: {name} received \
+                                 while waiting for the daemon; the daemon was stopped"
+                            )
+                    })
+                    .unwrap_or_else(|| panic!("{what}: {outcome:?}"));
+                storm_.reported[by] += 1;
+            }
+            // Ended by a signal: before the start blocked signals, or by
+            // a later one once an interrupted start was undone and the
+            // signal mask restored. Only by one of those sent.
+            (None, Some(signal)) => {
+                let by = STORM_SIGNALS
+                    .iter()
+                    .position(|(s, _)| *s == signal)
+                    .unwrap_or_else(|| {
+                        panic!("{what}: ended by signal {signal}, not by the storm: {outcome:?}")
+                    });
+                storm_.killed[by] += 1;
+            }
+            _ => panic!("{what}: {outcome:?}"),
+        }
+        // Either way nothing may be left behind.
+        sb.wait_no_processes();
+        assert!(
+            !pidfile.exists(),
+            "{what}: a failed start ({}) left its pid file: {:?}",
+            describe(&outcome.status),
+            read_pidfile(&pidfile)
+        );
     }
-    eprintln!(
-        "summary: signal storm during start-up: {ITERATIONS} launches, {} of them signalled \
-         ({} SIGHUP/SIGTERM in all); {} completed with a live daemon ({} of them signalled), \
-         {} reported the interruption (exit 75) with nothing left, {} ended by a signal \
-         with nothing left; 0 inconsistent",
-        storm.signalled,
-        storm.signals,
-        storm.started,
-        storm.started_under_signals,
-        storm.interrupted,
-        storm.killed
+    let Storm {
+        launches,
+        unsignalled,
+        signals,
+        started,
+        started_signalled,
+        reported,
+        killed,
+    } = storm_;
+    summary(&format!(
+        "signal storm during start-up: {launches} launches, signalled from spawn, \
+         from the wait or around the ready report until they exited ({signals} \
+         SIGHUP/SIGTERM in all; {unsignalled} reported ready before the first signal); \
+         {started} completed with a live daemon ({started_signalled} of them signalled); \
+         {} reported the \
+         interruption (exit 75: {} SIGHUP, {} SIGTERM) with nothing left; {} ended by the \
+         signal ({} SIGHUP, {} SIGTERM) with nothing left; 0 inconsistent",
+        reported[0] + reported[1],
+        reported[0],
+        reported[1],
+        killed[0] + killed[1],
+        killed[0],
+        killed[1],
+    ));
+    assert_eq!(launches, ITERATIONS);
+    // Every launch from spawn or from the wait, at least.
+    assert!(
+        signals >= launches - unsignalled && unsignalled <= ITERATIONS / 3,
+        "at least one signal per launch"
     );
-    assert_eq!(storm.started + storm.interrupted + storm.killed, ITERATIONS);
+    assert_eq!(
+        started + reported[0] + reported[1] + killed[0] + killed[1],
+        ITERATIONS
+    );
+    for (n, (_, name)) in STORM_SIGNALS.iter().enumerate() {
+        assert!(
+            reported[n] > 0,
+            "{name} never landed while a launcher waited: {reported:?}"
+        );
+    }
 }
 
 #[test]
@@ -328,11 +426,11 @@ fn daemons_dying_before_ready_always_fail_the_start() {
         sb.wait_no_processes();
         assert!(!pidfile.exists(), "round {round}");
     }
-    eprintln!(
-        "summary: daemons dying before ready: {ROUNDS} killed with SIGKILL before ready() \
+    summary(&format!(
+        "daemons dying before ready: {ROUNDS} killed with SIGKILL before ready() \
          (all exit 70), {ROUNDS} failing a step after the fork (all exit 77); \
          never exit 0, never a hang, nothing left"
-    );
+    ));
 }
 
 #[test]
@@ -430,10 +528,12 @@ fn starts_racing_a_stopping_daemon_make_at_most_one_daemon() {
             wait_until("the old pid file to go", || !pidfile.exists());
         }
     }
-    eprintln!(
-        "summary: starts racing a stopping daemon: {ROUNDS} rounds x {LAUNCHERS} launchers \
+    assert_eq!(launches, ROUNDS * (LAUNCHERS + 1));
+    assert_eq!(refusals, ROUNDS * LAUNCHERS - handovers);
+    summary(&format!(
+        "starts racing a stopping daemon: {ROUNDS} rounds x {LAUNCHERS} launchers \
          released as the running daemon got SIGTERM ({launches} launches in all): \
          {handovers} rounds handed over to exactly one new daemon, the others to none; \
          {refusals} refused, each naming the old or the new daemon; never two daemons"
-    );
+    ));
 }

@@ -98,10 +98,10 @@ fn each_delivery_calls_the_handler_once_in_normal_context() {
     }
     assert!(alive(pid));
     stop(pid, &sb.path("pid"));
-    eprintln!(
-        "summary: signal handlers: {DELIVERIES} SIGHUP and {DELIVERIES} SIGUSR1 delivered one \
+    summary(&format!(
+        "signal handlers: {DELIVERIES} SIGHUP and {DELIVERIES} SIGUSR1 delivered one \
          at a time, each handled exactly once on the signal thread"
-    );
+    ));
 }
 
 #[test]
@@ -153,9 +153,9 @@ fn handlers_keep_working_after_a_burst() {
     assert_eq!(read_pidfile(&sb.path("pid")), Some(format!("{pid}\n")));
     // SIGTERM still ends the daemon cleanly.
     stop(pid, &sb.path("pid"));
-    eprintln!(
-        "summary: signal burst: {BURST} signals sent back to back, {hup} SIGHUP and {usr1} \
+    summary(&format!(
+        "signal burst: {BURST} signals sent back to back, {hup} SIGHUP and {usr1} \
          SIGUSR1 handler calls in all (merged deliveries included), handlers answered \
          5 more of each afterwards, then SIGTERM stopped the daemon cleanly"
-    );
+    ));
 }

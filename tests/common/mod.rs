@@ -84,7 +84,25 @@ pub(crate) fn skip(test: &str, why: &str) {
         "{test}: cannot run: {why} (CI=true: a missing precondition is a failure)"
     );
     // Not eprintln!: libtest captures that and shows it only on failure.
-    let _ = writeln!(std::io::stderr(), "{test}: SKIPPED: {why}");
+    let line = format!("\n{test}: SKIPPED: {why}\n");
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
+/// Prints a stress test's figures, `summary: <text>`, past libtest's
+/// capture (straight to the process's stderr, on a line of its own), so
+/// that every run shows them and `.ci/run` can collect them with `grep
+/// '^summary:'`. Assert each figure's bound before printing it.
+///
+/// ```ignore
+/// assert!(reads > 0, "the reader read");
+/// summary(&format!("{reads} reads of the pid file, none partial"));
+/// ```
+pub(crate) fn summary(text: &str) {
+    use std::io::Write;
+    // One write of whole lines, with a newline first: libtest may have
+    // left its own line unfinished.
+    let line = format!("\nsummary: {text}\n");
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 /// True when running as root; otherwise [`skip`]s `test` (a failure under
