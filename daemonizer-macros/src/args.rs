@@ -4,10 +4,9 @@
 //! Only the shape is checked here (known keys, no duplicates, `key = value`
 //! or `key(...)`); what the values may be is checked in `validate`.
 
-use proc_macro2::{Span, TokenStream};
-use syn::meta::ParseNestedMeta;
-use syn::parse::Parser;
-use syn::{token, Expr, Ident, Token};
+use proc_macro2::{Delimiter, Ident, Span, TokenStream, TokenTree};
+
+use crate::expr::{self, Expr};
 
 /// Every key, in the order the documentation lists them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,11 +140,13 @@ impl Args {
 
 /// Parses `args`; every misuse found is returned, combined into one error.
 pub(crate) fn parse(args: TokenStream) -> syn::Result<Args> {
+    let tokens: Vec<TokenTree> = args.into_iter().collect();
+    let mut rest = tokens.as_slice();
     let mut parsed = Args::default();
     let mut errors: Vec<syn::Error> = Vec::new();
-    let parser = syn::meta::parser(|meta| parse_setting(&meta, &mut parsed, &mut errors));
-    if let Err(err) = parser.parse2(args) {
-        errors.push(err);
+    while !rest.is_empty() {
+        parse_setting(&mut rest, &mut parsed, &mut errors);
+        end_of_item(&mut rest, &mut errors);
     }
     match combine(errors) {
         Some(err) => Err(err),
@@ -160,13 +161,14 @@ pub(crate) fn combine(errors: impl IntoIterator<Item = syn::Error>) -> Option<sy
     })
 }
 
-fn parse_setting(
-    meta: &ParseNestedMeta<'_>,
-    args: &mut Args,
-    errors: &mut Vec<syn::Error>,
-) -> syn::Result<()> {
-    let name = path_name(&meta.path);
-    let span = span_of(&meta.path);
+fn parse_setting(rest: &mut &[TokenTree], args: &mut Args, errors: &mut Vec<syn::Error>) {
+    let Some((name, span)) = key_path(rest) else {
+        errors.push(syn::Error::new(
+            rest[0].span(),
+            "expected a key, such as `pidfile = \"/run/name.pid\"`",
+        ));
+        return skip_value(rest);
+    };
     let Some(key) = Key::from_name(&name) else {
         let valid: Vec<&str> = Key::ALL.iter().map(|k| k.name()).collect();
         errors.push(syn::Error::new(
@@ -176,98 +178,159 @@ fn parse_setting(
                 valid.join(", ")
             ),
         ));
-        return skip_value(meta);
+        return skip_value(rest);
     };
     if args.get(key).is_some() {
         errors.push(syn::Error::new(
             span,
             format!("duplicate key `{}`: each key may be given once", key.name()),
         ));
-        return skip_value(meta);
+        return skip_value(rest);
     }
     let value = if key.is_list() {
-        if !meta.input.peek(token::Paren) {
+        let Some(TokenTree::Group(group)) = rest.first().filter(
+            |tt| matches!(tt, TokenTree::Group(g) if g.delimiter() == Delimiter::Parenthesis),
+        ) else {
             errors.push(syn::Error::new(span, format!("expected `{}`", key.usage())));
-            return skip_value(meta);
-        }
-        Value::List(parse_entries(meta, key, errors)?)
+            return skip_value(rest);
+        };
+        *rest = &rest[1..];
+        let content: Vec<TokenTree> = group.stream().into_iter().collect();
+        Value::List(parse_entries(&content, key, errors))
     } else {
-        if !meta.input.peek(Token![=]) {
+        if !is_eq(rest.first()) {
             let usage = match key.usage() {
                 "" => format!("{} = ...", key.name()),
                 usage => usage.to_owned(),
             };
             errors.push(syn::Error::new(span, format!("expected `{usage}`")));
-            return skip_value(meta);
+            return skip_value(rest);
         }
-        Value::Expr(meta.value()?.parse()?)
+        let eq = rest[0].span();
+        *rest = &rest[1..];
+        match expr::take(rest) {
+            Some(value) => Value::Expr(value),
+            None => {
+                errors.push(syn::Error::new(eq, "expected an expression after `=`"));
+                return;
+            }
+        }
     };
     args.settings.push(Setting { key, span, value });
-    Ok(())
 }
 
-fn parse_entries(
-    meta: &ParseNestedMeta<'_>,
-    key: Key,
-    errors: &mut Vec<syn::Error>,
-) -> syn::Result<Vec<Entry>> {
+fn parse_entries(tokens: &[TokenTree], key: Key, errors: &mut Vec<syn::Error>) -> Vec<Entry> {
     let mut entries: Vec<Entry> = Vec::new();
-    meta.parse_nested_meta(|inner| {
-        let Some(name) = inner.path.get_ident().cloned() else {
+    let mut rest = tokens;
+    while !rest.is_empty() {
+        if let Some(entry) = parse_entry(&mut rest, key, &entries, errors) {
+            entries.push(entry);
+        }
+        end_of_item(&mut rest, errors);
+    }
+    entries
+}
+
+fn parse_entry(
+    rest: &mut &[TokenTree],
+    key: Key,
+    entries: &[Entry],
+    errors: &mut Vec<syn::Error>,
+) -> Option<Entry> {
+    let first = rest.first().cloned();
+    let name = match (key_path(rest), first) {
+        (Some((path, span)), _) if path.contains("::") => Err(span),
+        (Some(_), Some(TokenTree::Ident(name))) => Ok(name),
+        (_, first) => Err(first.map_or_else(Span::call_site, |tt| tt.span())),
+    };
+    let name = match name {
+        Ok(name) => name,
+        Err(span) => {
             errors.push(syn::Error::new(
-                span_of(&inner.path),
+                span,
                 format!("expected a single name in `{}`", key.usage()),
             ));
-            return skip_value(&inner);
+            skip_value(rest);
+            return None;
+        }
+    };
+    if entries.iter().any(|e| e.name == name) {
+        let what = if key == Key::Signals {
+            "signal"
+        } else {
+            "limit"
         };
-        if entries.iter().any(|e| e.name == name) {
-            let what = if key == Key::Signals {
-                "signal"
-            } else {
-                "limit"
-            };
-            errors.push(syn::Error::new(
-                name.span(),
-                format!("duplicate {what} `{name}`"),
-            ));
-            return skip_value(&inner);
+        errors.push(syn::Error::new(
+            name.span(),
+            format!("duplicate {what} `{name}`"),
+        ));
+        skip_value(rest);
+        return None;
+    }
+    if !is_eq(rest.first()) {
+        errors.push(syn::Error::new(
+            name.span(),
+            format!("expected `{name} = ...` in `{}`", key.usage()),
+        ));
+        skip_value(rest);
+        return None;
+    }
+    let eq = rest[0].span();
+    *rest = &rest[1..];
+    match expr::take(rest) {
+        Some(value) => Some(Entry { name, value }),
+        None => {
+            errors.push(syn::Error::new(eq, "expected an expression after `=`"));
+            None
         }
-        if !inner.input.peek(Token![=]) {
-            errors.push(syn::Error::new(
-                name.span(),
-                format!("expected `{name} = ...` in `{}`", key.usage()),
-            ));
-            return skip_value(&inner);
+    }
+}
+
+/// The key at the start of `rest` (`name`, or a path `a::b` to report as
+/// unknown) and its span, leaving `rest` after it; `None` if `rest` does
+/// not start with a name.
+fn key_path(rest: &mut &[TokenTree]) -> Option<(String, Span)> {
+    let TokenTree::Ident(first) = rest.first()? else {
+        return None;
+    };
+    let mut name = first.to_string();
+    let mut len = 1;
+    while let [TokenTree::Punct(a), TokenTree::Punct(b), TokenTree::Ident(next), ..] = &rest[len..]
+    {
+        if a.as_char() != ':' || b.as_char() != ':' {
+            break;
         }
-        let value: Expr = inner.value()?.parse()?;
-        entries.push(Entry { name, value });
-        Ok(())
-    })?;
-    Ok(entries)
+        name = format!("{name}::{next}");
+        len += 3;
+    }
+    let path: TokenStream = rest[..len].iter().cloned().collect();
+    let span = syn::spanned::Spanned::span(&path);
+    *rest = &rest[len..];
+    Some((name, span))
+}
+
+fn is_eq(tt: Option<&TokenTree>) -> bool {
+    matches!(tt, Some(TokenTree::Punct(p)) if p.as_char() == '=')
 }
 
 /// Consumes whatever follows a rejected key (`= expr` or `(...)`), so that
 /// parsing goes on and later misuses are reported too.
-fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
-    if meta.input.peek(Token![=]) {
-        meta.value()?.parse::<Expr>()?;
-    } else if meta.input.peek(token::Paren) {
-        let content;
-        syn::parenthesized!(content in meta.input);
-        content.parse::<TokenStream>()?;
+fn skip_value(rest: &mut &[TokenTree]) {
+    if is_eq(rest.first()) {
+        *rest = &rest[1..];
     }
-    Ok(())
+    expr::take(rest);
 }
 
-fn path_name(path: &syn::Path) -> String {
-    path.segments
-        .iter()
-        .map(|s| s.ident.to_string())
-        .collect::<Vec<_>>()
-        .join("::")
-}
-
-fn span_of(path: &syn::Path) -> Span {
-    use syn::spanned::Spanned;
-    path.span()
+/// Consumes the `,` after an item, reporting anything else found there.
+fn end_of_item(rest: &mut &[TokenTree], errors: &mut Vec<syn::Error>) {
+    match rest.first() {
+        None => {}
+        Some(TokenTree::Punct(p)) if p.as_char() == ',' => *rest = &rest[1..],
+        Some(other) => {
+            errors.push(syn::Error::new(other.span(), "expected `,`"));
+            skip_value(rest);
+            end_of_item(rest, errors);
+        }
+    }
 }

@@ -4,15 +4,16 @@
 
 mod args;
 mod expand;
+mod expr;
+mod function;
 mod validate;
 
 use proc_macro::TokenStream;
-use proc_macro2::{Span, TokenStream as TokenStream2};
-use quote::{quote, ToTokens};
-use syn::parse::{Parse, ParseStream};
-use syn::{Attribute, ItemFn, Visibility};
+use proc_macro2::TokenStream as TokenStream2;
+use quote::quote;
 
 use crate::args::Key;
+use crate::function::MainFn;
 use crate::validate::Errors;
 
 /// Turns `fn main` into a daemon's `main`: the daemon is started (detached,
@@ -45,15 +46,14 @@ fn daemon2(args: TokenStream2, item: TokenStream2) -> TokenStream2 {
             None
         }
     };
-    let function = match syn::parse2::<ItemFn>(item.clone()) {
-        Ok(function) => {
-            let has_runtime = function.attrs.iter().any(expand::is_runtime);
-            validate::function(&function, has_runtime, &mut errors);
+    let function = match MainFn::parse(item.clone()) {
+        Some(function) => {
+            validate::function(&function, &mut errors);
             Some(function)
         }
-        Err(_) => {
+        None => {
             errors.extend(syn::Error::new(
-                not_a_function(&item),
+                function::head_span(&item),
                 "`#[daemonizer::daemon]` applies to `fn main` only",
             ));
             None
@@ -64,7 +64,7 @@ fn daemon2(args: TokenStream2, item: TokenStream2) -> TokenStream2 {
             let krate = args
                 .get(Key::Crate)
                 .and_then(|setting| validate::crate_path(setting, &mut Errors::default()))
-                .unwrap_or_else(|| syn::parse_quote!(::daemonizer));
+                .unwrap_or_else(|| quote!(::daemonizer));
             expand::main(&args, &krate, function)
         }
         // The function is emitted as written next to the errors, so that
@@ -80,30 +80,6 @@ fn with_error(err: syn::Error, item: TokenStream2) -> TokenStream2 {
     quote! {
         #errors
         #item
-    }
-}
-
-/// The span of the item's first token after its attributes and visibility
-/// (`struct`, `mod`, ...).
-fn not_a_function(item: &TokenStream2) -> Span {
-    struct Head(Span);
-    impl Parse for Head {
-        fn parse(input: ParseStream<'_>) -> syn::Result<Head> {
-            input.call(Attribute::parse_outer)?;
-            input.parse::<Visibility>()?;
-            let span = input.span();
-            input.parse::<TokenStream2>()?;
-            Ok(Head(span))
-        }
-    }
-    match syn::parse2::<Head>(item.clone()) {
-        Ok(Head(span)) => span,
-        Err(_) => item
-            .clone()
-            .into_token_stream()
-            .into_iter()
-            .next()
-            .map_or_else(Span::call_site, |tt| tt.span()),
     }
 }
 
@@ -178,6 +154,125 @@ mod tests {
         );
         assert!(out.contains(". user (4294967294u32)"), "{out}");
         assert!(out.contains(". group (7i64)"), "{out}");
+    }
+
+    #[test]
+    fn the_body_is_never_parsed() {
+        // Not an expression syn could read: only the compiler judges it.
+        let out = expand(
+            quote!(),
+            quote!(
+                fn main() {
+                    @ not rust @
+                }
+            ),
+        );
+        assert!(!out.contains("compile_error"), "{out}");
+        assert!(out.contains("(move || -> () { @ not rust @ }) ()"), "{out}");
+    }
+
+    #[test]
+    fn values_end_at_the_first_comma_outside_closures_and_generics() {
+        let out = expand(
+            quote!(
+                on_launched = move |a, b: Vec<(u8, u8)>| f::<A, B>(a, b),
+                signals(SIGHUP = <T as Tr<X, Y>>::handle, SIGUSR1 = || g(1, 2)),
+                preserve = [h::<C, D>(), 4],
+                limits(nofile = (1 << 10, 4096)),
+            ),
+            quote!(
+                fn main() {}
+            ),
+        );
+        assert!(!out.contains("compile_error"), "{out}");
+        let expected = [
+            ". on_launched (move | a , b : Vec < (u8 , u8) > | f :: < A , B > (a , b))",
+            ". on_signal (:: daemonizer :: __private :: Signal :: SIGHUP , < T as Tr < X , Y >> :: handle)",
+            ". on_signal (:: daemonizer :: __private :: Signal :: SIGUSR1 , || g (1 , 2))",
+            ". preserve (h :: < C , D > ())",
+            ". preserve (4)",
+            ". limits (:: daemonizer :: __private :: Resource :: RLIMIT_NOFILE , 1 << 10 , 4096)",
+        ];
+        for call in expected {
+            assert!(out.contains(call), "{call}\n{out}");
+        }
+    }
+
+    #[test]
+    fn misshapen_arguments_are_each_reported() {
+        let out = expand(
+            quote!(pidfile = , "x" = 1, umask = 0o022 0o027, limits(a::b = 1, core)),
+            quote!(
+                fn main() {}
+            ),
+        );
+        for message in [
+            "expected an expression after `=`",
+            "expected a key",
+            "expected a single name in `limits(",
+            "expected `core = ...` in `limits(",
+        ] {
+            assert!(out.contains(message), "{message}\n{out}");
+        }
+    }
+
+    #[test]
+    fn values_passed_through_macro_rules_are_still_checked() {
+        // `$value:expr` reaches the attribute inside an invisible group.
+        let value = proc_macro2::Group::new(proc_macro2::Delimiter::None, quote!(42));
+        let out = expand(
+            quote!(pidfile = #value),
+            quote!(
+                fn main() {}
+            ),
+        );
+        assert!(out.contains("found an integer literal"), "{out}");
+    }
+
+    #[test]
+    fn signatures_keep_their_qualifiers_and_return_types() {
+        let out = expand(
+            quote!(),
+            quote!(
+                pub(crate) unsafe extern "C" fn main() -> impl Fn() -> u8 {
+                    || 0
+                }
+            ),
+        );
+        assert!(
+            out.contains("pub (crate) unsafe extern \"C\" fn main () -> impl Fn () -> u8 {"),
+            "{out}"
+        );
+        assert!(out.contains("(move || { || 0 }) ()"), "{out}");
+        let out = expand(
+            quote!(),
+            quote!(
+                fn main() -> Result<Vec<u8>, Box<dyn Error>> {}
+            ),
+        );
+        assert!(
+            out.contains("(move || -> Result < Vec < u8 > , Box < dyn Error >> { }) ()"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn only_a_function_with_a_body_is_accepted() {
+        for item in [
+            quote!(
+                fn main();
+            ),
+            quote!(
+                struct Main;
+            ),
+            quote!(
+                fn main() {}
+                fn x() {}
+            ),
+        ] {
+            let out = expand(quote!(), item);
+            assert!(out.contains("applies to `fn main` only"), "{out}");
+        }
     }
 
     #[test]

@@ -2,11 +2,12 @@
 //! parsing is complete: literal values, names of signals and limits, checks
 //! across keys, and the function's shape.
 
-use proc_macro2::Span;
-use syn::spanned::Spanned;
-use syn::{Expr, ExprLit, ExprUnary, ItemFn, Lit, LitStr, UnOp};
+use proc_macro2::{Span, TokenStream, TokenTree};
+use syn::{Lit, LitStr};
 
 use crate::args::{Args, Key, Setting};
+use crate::expr::Expr;
+use crate::function::MainFn;
 
 /// Signals a handler may be given for (POSIX and Linux names, as spelled by
 /// `nix::sys::signal::Signal`).
@@ -110,34 +111,48 @@ pub(crate) fn args(args: &Args, errors: &mut Errors) {
 }
 
 /// The crate path of `crate = "..."`, when given and valid.
-pub(crate) fn crate_path(setting: &Setting, errors: &mut Errors) -> Option<syn::Path> {
-    match string_literal(setting, "a string literal holding a path", errors) {
-        Some(lit) => match lit.parse::<syn::Path>() {
-            Ok(path) => Some(path),
-            Err(_) => {
-                errors.push(
-                    lit.span(),
-                    "`crate` expects a path such as \"::daemonizer\"",
-                );
-                None
-            }
-        },
-        None => None,
+pub(crate) fn crate_path(setting: &Setting, errors: &mut Errors) -> Option<TokenStream> {
+    let lit = string_literal(setting, "a string literal holding a path", errors)?;
+    match lit.parse::<TokenStream>() {
+        Ok(path) if is_path(&path) => Some(path),
+        _ => {
+            errors.push(
+                lit.span(),
+                "`crate` expects a path such as \"::daemonizer\"",
+            );
+            None
+        }
     }
 }
 
-/// The literal a setting's value is, if it is one.
-fn literal(expr: &Expr) -> Option<&Lit> {
-    match expr {
-        Expr::Lit(ExprLit { lit, .. }) => Some(lit),
-        Expr::Group(group) => literal(&group.expr),
-        Expr::Paren(paren) => literal(&paren.expr),
-        _ => None,
+/// Whether `tokens` are a module path: `::a::b`, `a`, `crate::a`.
+fn is_path(tokens: &TokenStream) -> bool {
+    let tokens: Vec<TokenTree> = tokens.clone().into_iter().collect();
+    let mut rest = tokens.as_slice();
+    if let [TokenTree::Punct(a), TokenTree::Punct(b), after @ ..] = rest {
+        if a.as_char() == ':' && b.as_char() == ':' {
+            rest = after;
+        }
     }
+    loop {
+        match rest {
+            [TokenTree::Ident(_)] => return true,
+            [TokenTree::Ident(_), TokenTree::Punct(a), TokenTree::Punct(b), after @ ..]
+                if a.as_char() == ':' && b.as_char() == ':' =>
+            {
+                rest = after
+            }
+            _ => return false,
+        }
+    }
+}
+
+fn literal(expr: &Expr) -> Option<Lit> {
+    expr.literal()
 }
 
 fn negative_literal(expr: &Expr) -> bool {
-    matches!(expr, Expr::Unary(ExprUnary { op: UnOp::Neg(_), expr, .. }) if literal(expr).is_some())
+    expr.is_negative_literal()
 }
 
 fn kind(lit: &Lit) -> &'static str {
@@ -161,16 +176,12 @@ fn wrong_literal(key: Key, expected: &str, lit: &Lit, errors: &mut Errors) {
     );
 }
 
-fn string_literal<'a>(
-    setting: &'a Setting,
-    expected: &str,
-    errors: &mut Errors,
-) -> Option<&'a LitStr> {
+fn string_literal(setting: &Setting, expected: &str, errors: &mut Errors) -> Option<LitStr> {
     let expr = setting.expr()?;
     match literal(expr) {
         Some(Lit::Str(lit)) => Some(lit),
         Some(lit) => {
-            wrong_literal(setting.key, expected, lit, errors);
+            wrong_literal(setting.key, expected, &lit, errors);
             None
         }
         None => {
@@ -185,7 +196,7 @@ fn string_literal<'a>(
 
 fn not_a_literal(setting: &Setting, expected: &str, errors: &mut Errors) {
     if let Some(lit) = setting.expr().and_then(literal) {
-        wrong_literal(setting.key, expected, lit, errors);
+        wrong_literal(setting.key, expected, &lit, errors);
     }
 }
 
@@ -204,7 +215,7 @@ fn path(setting: &Setting, errors: &mut Errors) {
         Some(lit) => wrong_literal(
             setting.key,
             "a path: a string literal or an expression",
-            lit,
+            &lit,
             errors,
         ),
     }
@@ -237,7 +248,7 @@ fn account(setting: &Setting, errors: &mut Errors) {
         Some(lit) => wrong_literal(
             setting.key,
             &format!("a name or a numeric {what}"),
-            lit,
+            &lit,
             errors,
         ),
     }
@@ -256,7 +267,7 @@ fn umask(setting: &Setting, errors: &mut Errors) {
     let lit = match literal(expr) {
         Some(Lit::Int(lit)) => lit,
         Some(lit) => {
-            return wrong_literal(Key::Umask, "an integer literal such as 0o022", lit, errors)
+            return wrong_literal(Key::Umask, "an integer literal such as 0o022", &lit, errors)
         }
         None => {
             return errors.push(
@@ -314,11 +325,11 @@ fn ready(setting: &Setting, errors: &mut Errors) {
 fn preserve(setting: &Setting, errors: &mut Errors) {
     let Some(expr) = setting.expr() else { return };
     for fd in preserved(expr) {
-        if negative_literal(fd) {
+        if negative_literal(&fd) {
             errors.push(fd.span(), "a file descriptor is not negative");
             continue;
         }
-        match literal(fd) {
+        match literal(&fd) {
             Some(Lit::Int(lit)) if lit.base10_parse::<i32>().is_err() => {
                 errors.push(lit.span(), "a file descriptor is in 0..=2147483647");
             }
@@ -326,7 +337,7 @@ fn preserve(setting: &Setting, errors: &mut Errors) {
             Some(lit) => wrong_literal(
                 Key::Preserve,
                 "a file descriptor: an integer or an expression such as `&file`",
-                lit,
+                &lit,
                 errors,
             ),
         }
@@ -334,11 +345,8 @@ fn preserve(setting: &Setting, errors: &mut Errors) {
 }
 
 /// The fds of `preserve = [a, b]` or `preserve = a`.
-pub(crate) fn preserved(expr: &Expr) -> Vec<&Expr> {
-    match expr {
-        Expr::Array(array) => array.elems.iter().collect(),
-        _ => vec![expr],
-    }
+pub(crate) fn preserved(expr: &Expr) -> Vec<Expr> {
+    expr.array().unwrap_or_else(|| vec![expr.clone()])
 }
 
 fn signals(setting: &Setting, errors: &mut Errors) {
@@ -363,7 +371,7 @@ fn signals(setting: &Setting, errors: &mut Errors) {
                 lit.span(),
                 format!(
                     "a signal handler is a closure or a function, found {}",
-                    kind(lit)
+                    kind(&lit)
                 ),
             );
         }
@@ -371,22 +379,26 @@ fn signals(setting: &Setting, errors: &mut Errors) {
 }
 
 /// The value of one limit: `unlimited`, `(soft, hard)` or an expression.
-pub(crate) enum LimitValue<'a> {
-    Soft(&'a Expr),
-    Both(&'a Expr, &'a Expr),
+pub(crate) enum LimitValue {
+    Soft(Expr),
+    Both(Expr, Expr),
 }
 
-pub(crate) fn limit_value(expr: &Expr) -> LimitValue<'_> {
-    match expr {
-        Expr::Tuple(tuple) if tuple.elems.len() == 2 => {
-            LimitValue::Both(&tuple.elems[0], &tuple.elems[1])
+pub(crate) fn limit_value(expr: &Expr) -> LimitValue {
+    match expr.tuple() {
+        Some(elems) if elems.len() == 2 => {
+            let mut elems = elems.into_iter();
+            match (elems.next(), elems.next()) {
+                (Some(soft), Some(hard)) => LimitValue::Both(soft, hard),
+                _ => LimitValue::Soft(expr.clone()),
+            }
         }
-        _ => LimitValue::Soft(expr),
+        _ => LimitValue::Soft(expr.clone()),
     }
 }
 
 pub(crate) fn is_unlimited(expr: &Expr) -> bool {
-    matches!(expr, Expr::Path(p) if p.qself.is_none() && p.path.is_ident("unlimited"))
+    expr.is_ident("unlimited")
 }
 
 fn limits(setting: &Setting, errors: &mut Errors) {
@@ -401,16 +413,16 @@ fn limits(setting: &Setting, errors: &mut Errors) {
                 ),
             );
         }
-        if let Expr::Tuple(tuple) = &entry.value {
-            if tuple.elems.len() != 2 {
-                errors.push(tuple.span(), "expected `(soft, hard)`");
+        if let Some(elems) = entry.value.tuple() {
+            if elems.len() != 2 {
+                errors.push(entry.value.span(), "expected `(soft, hard)`");
                 continue;
             }
         }
         let (soft, hard) = match limit_value(&entry.value) {
-            LimitValue::Soft(soft) => (limit_number(soft, errors), None),
+            LimitValue::Soft(soft) => (limit_number(&soft, errors), None),
             LimitValue::Both(soft, hard) => {
-                (limit_number(soft, errors), limit_number(hard, errors))
+                (limit_number(&soft, errors), limit_number(&hard, errors))
             }
         };
         if let (Some(soft), Some(hard)) = (soft, hard) {
@@ -445,7 +457,7 @@ fn limit_number(expr: &Expr, errors: &mut Errors) -> Option<u64> {
             wrong_literal(
                 Key::Limits,
                 "a number, `(soft, hard)` or `unlimited`",
-                lit,
+                &lit,
                 errors,
             );
             None
@@ -466,7 +478,7 @@ fn same_file(args: &Args, errors: &mut Errors) {
             .and_then(Setting::expr)
             .and_then(literal)
             .and_then(|lit| match lit {
-                Lit::Str(s) => Some(s.clone()),
+                Lit::Str(s) => Some((s.value(), s.span())),
                 _ => None,
             })
     };
@@ -474,38 +486,41 @@ fn same_file(args: &Args, errors: &mut Errors) {
         return;
     };
     for key in [Key::Stdout, Key::Stderr] {
-        if let Some(output) = path_of(key) {
-            if output.value() == pidfile.value() {
-                errors.push(
-                    output.span(),
-                    format!("`{}` cannot be the pid file", key.name()),
-                );
+        if let Some((output, span)) = path_of(key) {
+            if output == pidfile.0 {
+                errors.push(span, format!("`{}` cannot be the pid file", key.name()));
             }
         }
     }
 }
 
 /// Checks the function the attribute is on.
-pub(crate) fn function(item: &ItemFn, has_runtime: bool, errors: &mut Errors) {
-    let sig = &item.sig;
-    if let Some(constness) = &sig.constness {
-        errors.push(constness.span, "a daemon's `main` cannot be `const`");
+pub(crate) fn function(item: &MainFn, errors: &mut Errors) {
+    if let Some(constness) = &item.constness {
+        errors.push(constness.span(), "a daemon's `main` cannot be `const`");
     }
-    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+    if !item.generics.is_empty() || !item.where_clause.is_empty() {
+        let generics = if item.generics.is_empty() {
+            &item.where_clause
+        } else {
+            &item.generics
+        };
         errors.push(
-            sig.generics.span(),
+            syn::spanned::Spanned::span(generics),
             "a daemon's `main` cannot have generic parameters",
         );
     }
-    if !sig.inputs.is_empty() || sig.variadic.is_some() {
+    let inputs = item.inputs.stream();
+    if !inputs.is_empty() {
         errors.push(
-            sig.inputs.span(),
+            syn::spanned::Spanned::span(&inputs),
             "a daemon's `main` cannot take parameters",
         );
     }
-    if let (Some(asyncness), false) = (&sig.asyncness, has_runtime) {
+    let has_runtime = item.attrs.iter().any(|attr| attr.is_runtime);
+    if let (Some(asyncness), false) = (&item.asyncness, has_runtime) {
         errors.push(
-            asyncness.span,
+            asyncness.span(),
             "`async fn main` needs an async runtime: add e.g. `#[tokio::main]` below `#[daemonizer::daemon]`",
         );
     }
