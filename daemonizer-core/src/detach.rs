@@ -67,11 +67,9 @@ unsafe fn two_forks(channel: &OwnedFd) -> Result<Hop> {
         });
     match outcome {
         Ok(ForkResult::Child) => Ok(Hop::Daemon),
-        Ok(ForkResult::Parent { .. }) => {
-            // SAFETY: the session leader leaves at once, running nothing of
-            // the parent's (no exit hooks, no flushes).
-            unsafe { libc::_exit(0) }
-        }
+        // The session leader watches the daemon until it is ready, then
+        // leaves, running nothing of the parent's.
+        Ok(ForkResult::Parent { child }) => crate::report::watch(channel, child),
         Err(e) => {
             readiness::report_error(channel, &e);
             // SAFETY: as above.

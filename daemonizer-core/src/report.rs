@@ -8,9 +8,16 @@
 //! outlives it until it is ready, reports what only a parent can see: the
 //! exit status of `std::process::exit` and the name of a fatal signal.
 
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use crate::error::{Error, ErrorKind, Step};
+use nix::errno::Errno;
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use crate::error::{Error, ErrorKind, Result, Step};
+use crate::readiness;
 
 /// The last panic of the daemon process while it was not ready yet.
 static PANIC: Mutex<Option<String>> = Mutex::new(None);
@@ -59,4 +66,133 @@ pub(crate) fn panicked() {
 /// if the daemon was not ready yet.
 pub(crate) fn main_failed(failure: String) {
     crate::start::fail_before_ready(&Error::new(Step::Main, ErrorKind::Software, failure));
+}
+
+/// The pipe between the daemon (write end) and its parent (read end),
+/// created by the launcher before the first fork; each process takes the
+/// end it needs.
+static WATCH: Mutex<Option<(OwnedFd, OwnedFd)>> = Mutex::new(None);
+/// The daemon's end, until it is ready.
+static WATCHED: Mutex<Option<OwnedFd>> = Mutex::new(None);
+
+/// How often the parent looks at the daemon when nothing wakes it (a
+/// child the daemon forked holds the pipe, so its end does not report
+/// the daemon's death).
+const WATCH_PERIOD_MS: libc::c_int = 100;
+/// How long the parent waits for a daemon that closed its end without
+/// saying it is ready to end, before it stops watching.
+const CLOSED_LIMIT: Duration = Duration::from_secs(1);
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// In the launcher, before the first fork: creates the pipe; returns the
+/// daemon's end, for the fd sweep to keep.
+pub(crate) fn prepare_watch() -> Result<RawFd> {
+    let (rx, tx) = readiness::channel()?;
+    let fd = tx.as_raw_fd();
+    *lock(&WATCH) = Some((rx, tx));
+    Ok(fd)
+}
+
+/// In the launcher, after the forks: closes both ends.
+pub(crate) fn launcher_done() {
+    lock(&WATCH).take();
+}
+
+/// In the daemon, right after the forks: keeps its end only.
+pub(crate) fn daemon_side() {
+    if let Some((_, tx)) = lock(&WATCH).take() {
+        *lock(&WATCHED) = Some(tx);
+    }
+}
+
+/// In the daemon, once it has told the launcher it is ready: tells its
+/// parent, which then exits.
+pub(crate) fn ready() {
+    let Some(tx) = lock(&WATCHED).take() else {
+        return;
+    };
+    // A pipe's write end reports POLLERR once no reader is left (a parent
+    // killed from outside); writing then would raise SIGPIPE.
+    let mut pfd = libc::pollfd {
+        fd: tx.as_raw_fd(),
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, alive for the call; a zero timeout.
+    if unsafe { libc::poll(&mut pfd, 1, 0) } == 0 {
+        // Nothing more to do if it fails: the parent ends anyway once the
+        // end is closed and it finds the daemon alive.
+        let _ = nix::unistd::write(&tx, b"R");
+    }
+}
+
+/// In the daemon's parent (the first child, the session leader), right
+/// after it forked `daemon`: waits until the daemon is ready, then exits;
+/// if the daemon ends first, writes on `channel` how it ended (its exit
+/// status, or the signal that killed it), which the launcher prints.
+pub(crate) fn watch(channel: &OwnedFd, daemon: Pid) -> ! {
+    let rx = match lock(&WATCH).take() {
+        Some((rx, _tx)) => rx,
+        // SAFETY: leaves at once, running nothing of the launcher's.
+        None => unsafe { libc::_exit(0) },
+    };
+    // A caller that ignores SIGCHLD would have the daemon reaped unseen;
+    // the daemon was forked with the caller's disposition already.
+    // SAFETY: the default action, no handler; this process runs no other
+    // code that depends on SIGCHLD.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
+    let mut closed_at: Option<Instant> = None;
+    loop {
+        if closed_at.is_none() {
+            let mut pfd = libc::pollfd {
+                fd: rx.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd, alive for the call.
+            let rc = unsafe { libc::poll(&mut pfd, 1, WATCH_PERIOD_MS) };
+            if rc > 0 {
+                let mut byte = [0u8; 1];
+                match nix::unistd::read(&rx, &mut byte) {
+                    // SAFETY: leaves at once, as above.
+                    Ok(1..) => unsafe { libc::_exit(0) },
+                    Ok(0) => closed_at = Some(Instant::now()),
+                    _ => {}
+                }
+            }
+        } else {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let how = match waitpid(daemon, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => format!("exit status {code}"),
+            Ok(WaitStatus::Signaled(_, signal, core)) => {
+                format!(
+                    "killed by {signal}{}",
+                    if core { " (core dumped)" } else { "" }
+                )
+            }
+            Ok(_) | Err(Errno::EINTR) => {
+                // Alive: with its end closed it can no longer say it is
+                // ready; give it a moment to end, then stop watching.
+                if closed_at.is_some_and(|at| at.elapsed() > CLOSED_LIMIT) {
+                    // SAFETY: leaves at once, as above.
+                    unsafe { libc::_exit(0) }
+                }
+                continue;
+            }
+            // SAFETY: leaves at once, as above.
+            Err(_) => unsafe { libc::_exit(0) },
+        };
+        let err = Error::new(
+            Step::Readiness,
+            ErrorKind::Software,
+            format!("the daemon exited before it reported ready: {how}"),
+        );
+        readiness::report_error(channel, &err);
+        // SAFETY: leaves at once, as above.
+        unsafe { libc::_exit(0) }
+    }
 }

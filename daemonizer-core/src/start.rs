@@ -197,6 +197,7 @@ impl Shared {
             Mode::Full => match take_channel() {
                 Some(fd) => {
                     readiness::report_ready(&fd, self.pid)?;
+                    crate::report::ready();
                     if self.notifier.is_some() {
                         readiness::wait_for_launcher(&fd, LAUNCHER_EXIT_LIMIT);
                     }
@@ -841,11 +842,16 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
     // daemon's copy of the buffers (into its log file, say).
     flush_stdio();
     let (rx, tx) = readiness::channel().inspect_err(|_| prepared.undo())?;
-    let keep = prepared.keep_list(std::os::fd::AsRawFd::as_raw_fd(&tx));
+    let mut keep = prepared.keep_list(std::os::fd::AsRawFd::as_raw_fd(&tx));
+    keep.push(crate::report::prepare_watch().inspect_err(|_| prepared.undo())?);
     log::debug!("detach: forking");
     // SAFETY: the process has one thread (checked in preflight) and every
     // signal blocked since then.
-    match unsafe { detach::detach(&tx) } {
+    let hop = unsafe { detach::detach(&tx) };
+    if !matches!(hop, Ok(Hop::Daemon)) {
+        crate::report::launcher_done();
+    }
+    match hop {
         Err(e) => {
             prepared.undo();
             Err(e)
@@ -889,6 +895,7 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
         }
         Ok(Hop::Daemon) => {
             drop(rx);
+            crate::report::daemon_side();
             log::debug!("detach: daemon PID {}", getpid());
             *CHANNEL.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
             match run_steps(prepared, keep) {
