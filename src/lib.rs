@@ -164,7 +164,7 @@
 //! | # | step | where |
 //! |---|---|---|
 //! | 0 | preflight: one thread only, its memory shared with no other process, every path and value checked, user and group names resolved, `/dev/null`, output files and the supervisor's socket opened | launcher |
-//! | 1 | pid file: opened with `O_NOFOLLOW`, locked with `flock`; "already running as PID N" otherwise | launcher |
+//! | 1 | pid file: opened with `O_NOFOLLOW` and its lock probed (`F_GETLK`): "already running as PID N" at once; the daemon takes the lock (`F_SETLK`, `F_WRLCK`) first thing after step 3 | launcher, then daemon |
 //! | 2 | readiness channel: a pipe the launcher waits on | launcher |
 //! | 3 | detach: fork, `setsid`, fork, signals blocked and SIGHUP ignored meanwhile | both |
 //! | 4 | directories and limits: chroot, work dir, umask, resource limits | daemon |
@@ -185,8 +185,10 @@
 //! - name lookups and opening files move to preflight: after a chroot the
 //!   host's `/etc/passwd`, `/dev/null` and log directories are out of reach,
 //!   and after a privilege drop a root-owned log directory is;
-//! - the pid-file lock moves before the fork, so that "already running"
-//!   reaches the terminal instead of dying unseen in the background;
+//! - opening the pid file and probing its lock move before the fork, so
+//!   that "already running" reaches the terminal instead of dying unseen in
+//!   the background (the lock itself is the daemon's: a record lock belongs
+//!   to a process, and forked children never hold it);
 //! - detaching moves before directories, limits, user and group, so that
 //!   they apply to the daemon alone and the launcher keeps the root
 //!   directory and credentials it needs to undo a failed start (remove the

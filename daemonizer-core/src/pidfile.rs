@@ -1,33 +1,103 @@
-//! The pid file: opened and locked before the fork, written by the daemon,
-//! removed (or emptied) by the daemon alone at exit.
+//! The pid file: opened and probed in the launcher, locked by the daemon
+//! itself, written by it, removed (or emptied) by it alone at exit.
 //!
-//! Liveness is decided by an exclusive `flock` on the file, never by its
-//! presence: the lock belongs to the open file description, so it survives
-//! the forks, and the kernel releases it when the daemon dies, however it
-//! dies. A stale file left by `kill -9` is therefore no obstacle.
+//! Liveness is a POSIX record lock (`fcntl(F_SETLK)`, `F_WRLCK` over the
+//! whole file) held by the daemon process, never the file's presence nor
+//! the PID in it:
+//!
+//! - a write lock needs a descriptor open for writing: a user who can only
+//!   read the file cannot hold it (a read lock such a user takes is
+//!   recognised as what it is, and the file is replaced, see
+//!   [`PidFile::lock`]);
+//! - it is not inherited by `fork`: children the body forks never hold it;
+//! - `F_GETLK` names the holder's PID, so "already running as PID N",
+//!   status and signals name the process that holds it, not what the file
+//!   says;
+//! - the kernel drops it when the process dies, however it dies: a stale
+//!   file left by `kill -9` is no obstacle.
+//!
+//! The caveat the runtime respects: closing *any* descriptor of the file in
+//! the daemon process drops the lock, so the daemon never opens its pid
+//! file again once it holds the lock.
 
 use std::ffi::{CString, OsStr};
-use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::errno::Errno;
-use nix::fcntl::{open, openat, OFlag};
+use nix::fcntl::{open, openat, renameat, AtFlags, OFlag};
 use nix::sys::stat::{fchmod, fstat, fstatat, FileStat, Mode, SFlag};
 use nix::unistd::ftruncate;
 
 use crate::error::{Error, ErrorKind, Result, Step};
 
-/// How long a second start waits for the running daemon to write its PID
-/// into a file it has locked but not yet filled.
-const PID_WAIT: Duration = Duration::from_secs(2);
-
 /// The pid file's mode: readable by everyone, writable by its owner.
 const PID_FILE_MODE: u32 = 0o644;
 
-/// An open, locked pid file.
+/// How many times [`PidFile::lock`] looks again when the file changes
+/// under it (removed by a departing daemon, replaced by another start).
+const LOCK_ROUNDS: usize = 200;
+
+/// Who holds a lock that conflicts with a write lock on the whole file, as
+/// `F_GETLK` tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Holder {
+    /// Nobody: the file is free.
+    Free,
+    /// A write lock: a daemon runs. The PID is `None` when the holder is
+    /// not visible from here (another PID namespace).
+    Daemon(Option<i32>),
+    /// Only read locks (or, where `flock` and record locks are one, a
+    /// `flock`): whoever holds them opened the file, maybe read-only, and
+    /// is no daemon.
+    Reader,
+}
+
+/// Asks the kernel who holds a lock that would conflict with a write lock
+/// on the whole file. Never takes a lock, so it can never make a start
+/// fail; works on a descriptor open for reading only.
+pub(crate) fn probe(fd: BorrowedFd<'_>) -> std::result::Result<Holder, Errno> {
+    let mut lock = whole_file(libc::F_WRLCK);
+    // SAFETY: `lock` is a valid flock struct that F_GETLK fills in.
+    Errno::result(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETLK, &mut lock) })?;
+    Ok(match i32::from(lock.l_type) {
+        libc::F_UNLCK => Holder::Free,
+        // A negative PID is how BSD kernels report a `flock` lock, which
+        // anybody who can read the file may take: not a daemon.
+        libc::F_WRLCK if lock.l_pid >= 0 => Holder::Daemon((lock.l_pid > 0).then_some(lock.l_pid)),
+        _ => Holder::Reader,
+    })
+}
+
+fn whole_file(kind: libc::c_int) -> libc::flock {
+    // SAFETY: flock is a plain C struct; all-zero is a valid value.
+    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+    lock.l_type = kind as _;
+    lock.l_whence = libc::SEEK_SET as _;
+    lock.l_start = 0;
+    lock.l_len = 0;
+    lock
+}
+
+/// `fcntl(F_SETLK)` of `kind` over the whole file: `Ok(false)` when another
+/// process holds a conflicting lock.
+fn set_lock(fd: RawFd, kind: libc::c_int) -> std::result::Result<bool, Errno> {
+    let lock = whole_file(kind);
+    loop {
+        // SAFETY: `lock` is a valid flock struct; `fd` is open.
+        match Errno::result(unsafe { libc::fcntl(fd, libc::F_SETLK, &lock) }) {
+            Ok(_) => return Ok(true),
+            Err(Errno::EAGAIN | Errno::EACCES) => return Ok(false),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// An open pid file.
 ///
 /// Removal at exit may run inside a signal handler (a stop signal the body
 /// does not watch), so everything it reads is fixed at start or atomic:
@@ -40,8 +110,11 @@ pub(crate) struct PidFile {
     dir: AtomicI32,
     name: CString,
     file: OwnedFd,
+    /// This start created the file (in the launcher).
     created: bool,
-    /// The PID written into the file; only that process removes it.
+    /// The PID of the process that holds the lock: from the moment it
+    /// holds it, every way out of that process removes the file, and no
+    /// other process ever does.
     owner: AtomicI32,
     removed: AtomicBool,
 }
@@ -87,86 +160,181 @@ fn file_type_name(st: &FileStat) -> &'static str {
     }
 }
 
-impl PidFile {
-    /// Opens and locks `path`: `O_CREAT | O_NOFOLLOW | O_CLOEXEC`, mode 0644,
-    /// never truncated before the lock is ours; anything but a regular file
-    /// is refused without being touched.
-    pub(crate) fn acquire(path: &Path) -> Result<PidFile> {
-        let shown = path.display();
-        if path.as_os_str().is_empty() {
-            return Err(Error::new(Step::PidFile, ErrorKind::Config, "empty path"));
+/// Splits `path` into its directory and its last component, refusing what
+/// cannot name a file.
+pub(crate) fn split(path: &Path) -> Result<(&Path, &OsStr)> {
+    let shown = path.display();
+    if path.as_os_str().is_empty() {
+        return Err(Error::new(Step::PidFile, ErrorKind::Config, "empty path"));
+    }
+    let name = match path.file_name() {
+        Some(name) if !path.as_os_str().as_bytes().ends_with(b"/") => name,
+        _ => {
+            return Err(Error::new(
+                Step::PidFile,
+                ErrorKind::Config,
+                format!("{shown}: not a file name"),
+            ))
         }
-        let name = match path.file_name() {
-            Some(name) if !path.as_os_str().as_bytes().ends_with(b"/") => name,
-            _ => {
-                return Err(Error::new(
-                    Step::PidFile,
-                    ErrorKind::Config,
-                    format!("{shown}: not a file name"),
-                ))
-            }
-        };
-        let parent = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
+    };
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    Ok((parent, name))
+}
+
+impl PidFile {
+    /// Opens `path` in the launcher (step 1): `O_RDWR | O_CREAT |
+    /// O_NOFOLLOW | O_CLOEXEC`, mode 0644, never truncated; anything but a
+    /// regular file is refused without being touched. Then probes the lock:
+    /// a daemon holding it means "already running as PID N" at once.
+    ///
+    /// The lock itself is taken by the daemon ([`lock`](PidFile::lock)),
+    /// which a lock held by the launcher could not be: record locks belong
+    /// to a process and do not survive `fork`.
+    pub(crate) fn open(path: &Path) -> Result<PidFile> {
+        let shown = path.display();
+        let (parent, name) = split(path)?;
         let dir = open(
             parent,
             OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
         .map_err(|e| Error::os(Step::PidFile, format!("{shown}"), e))?;
-
-        // A few rounds, for the races: the file vanishing between our
-        // attempts, or a departing daemon unlinking the inode we locked.
+        let c_name = CString::new(name.as_bytes()).map_err(|_| {
+            Error::new(
+                Step::PidFile,
+                ErrorKind::Config,
+                format!("{shown}: holds a NUL byte"),
+            )
+        })?;
+        // A few rounds, for the race of the file vanishing between our
+        // attempts (a departing daemon removes it).
         for _ in 0..16 {
-            let (file, created) = match Self::open_in(&dir, name, path)? {
-                Some(opened) => opened,
-                None => continue,
+            let Some((file, created)) = open_in(&dir, name, path)? else {
+                continue;
             };
-            match try_lock(file.as_raw_fd()) {
-                Ok(()) => {}
-                Err(Errno::EWOULDBLOCK) => return Err(already_running(path, &file)),
-                Err(e) => return Err(Error::os(Step::PidFile, format!("{shown}: flock"), e)),
-            }
-            // The lock is ours; make sure it is on the file the path names.
-            let ours = fstat(&file).map_err(|e| Error::os(Step::PidFile, format!("{shown}"), e))?;
-            match fstatat(&dir, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
-                Ok(now) if same_file(&ours, &now) => {}
-                Ok(_) | Err(Errno::ENOENT) => continue,
-                Err(e) => return Err(Error::os(Step::PidFile, format!("{shown}"), e)),
-            }
-            // The umask may have narrowed a new file's mode; readers need
-            // 0644.
-            if created && ours.st_mode & 0o7777 != PID_FILE_MODE {
-                fchmod(&file, Mode::from_bits_truncate(PID_FILE_MODE))
-                    .map_err(|e| Error::os(Step::PidFile, format!("{shown}"), e))?;
-            }
-            // Whatever the file holds is stale: its owner is gone.
-            if ours.st_size != 0 {
-                ftruncate(&file, 0)
-                    .map_err(|e| Error::os(Step::PidFile, format!("{shown}: truncate"), e))?;
-            }
-            log::debug!(
-                "pid file: {shown}: locked{}",
-                if created { " (created)" } else { "" }
-            );
-            let name = CString::new(name.as_bytes()).map_err(|_| {
-                Error::new(
-                    Step::PidFile,
-                    ErrorKind::Config,
-                    format!("{shown}: holds a NUL byte"),
-                )
-            })?;
-            return Ok(PidFile {
+            let pidfile = PidFile {
                 path: path.to_owned(),
                 dir: AtomicI32::new(dir.into_raw_fd()),
-                name,
+                name: c_name,
                 file,
                 created,
                 owner: AtomicI32::new(0),
                 removed: AtomicBool::new(false),
-            });
+            };
+            if let Holder::Daemon(pid) = pidfile.holder()? {
+                // Nothing was created: the file exists, a daemon holds it.
+                return Err(already_running(path, pid));
+            }
+            log::debug!(
+                "pid file: {shown}: opened{}",
+                if created { " (created)" } else { "" }
+            );
+            return Ok(pidfile);
+        }
+        Err(Error::new(
+            Step::PidFile,
+            ErrorKind::Os,
+            format!("{shown}: the file kept changing while it was being opened"),
+        ))
+    }
+
+    fn holder(&self) -> Result<Holder> {
+        use std::os::fd::AsFd;
+        probe(self.file.as_fd()).map_err(|e| {
+            Error::os(
+                Step::PidFile,
+                format!("{}: fcntl(F_GETLK)", self.path.display()),
+                e,
+            )
+        })
+    }
+
+    fn dir_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: the directory stays open until `close_dir`, which only
+        // runs once the lock is taken and this is no longer called.
+        unsafe { BorrowedFd::borrow_raw(self.dir.load(Ordering::SeqCst)) }
+    }
+
+    /// Whether the path still names the open file.
+    fn path_names_file(&self) -> Result<bool> {
+        let shown = self.path.display();
+        let ours =
+            fstat(&self.file).map_err(|e| Error::os(Step::PidFile, format!("{shown}"), e))?;
+        match fstatat(
+            self.dir_fd(),
+            self.name.as_c_str(),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        ) {
+            Ok(now) => Ok(same_file(&ours, &now)),
+            Err(Errno::ENOENT) => Ok(false),
+            Err(e) => Err(Error::os(Step::PidFile, format!("{shown}"), e)),
+        }
+    }
+
+    /// Opens the path again, when it no longer names the open file.
+    fn reopen(&mut self) -> Result<()> {
+        let name = OsStr::from_bytes(self.name.as_bytes()).to_owned();
+        let dir = self
+            .dir_fd()
+            .try_clone_to_owned()
+            .map_err(|e| Error::io(Step::PidFile, format!("{}", self.path.display()), &e))?;
+        if let Some((file, _)) = open_in(&dir, &name, &self.path)? {
+            // The created flag stays the launcher's: it is about the file
+            // that start made, which `discard` checks by identity anyway.
+            self.file = file;
+        }
+        Ok(())
+    }
+
+    /// Takes the lock, in the process that will hold it for its whole life:
+    /// the daemon right after detaching, or the process itself in lite
+    /// mode. From here on the file is this process's: its PID is recorded
+    /// as the owner before anything else, so every way out removes it.
+    ///
+    /// A write lock held by another process means "already running as PID
+    /// N", and the file is not touched. Only read locks mean that a reader
+    /// (anybody who can open the file, read-only will do) sits on a file
+    /// no daemon holds: it is replaced by a new file, locked before it gets
+    /// its name (see [`replace`](PidFile::replace)), so a reader can never
+    /// keep a daemon from starting.
+    pub(crate) fn lock(&mut self) -> Result<()> {
+        let shown = self.path.display().to_string();
+        let pid = std::process::id() as i32;
+        let mut replaced = false;
+        for _ in 0..LOCK_ROUNDS {
+            let got = set_lock(self.file.as_raw_fd(), libc::F_WRLCK)
+                .map_err(|e| Error::os(Step::PidFile, format!("{shown}: fcntl(F_SETLK)"), e))?;
+            if got {
+                if !self.path_names_file()? {
+                    // Removed or replaced since it was opened: the lock is
+                    // on a file nobody looks at. Closing it drops the lock.
+                    self.reopen()?;
+                    continue;
+                }
+                self.owner.store(pid, Ordering::SeqCst);
+                return self.took_lock(replaced).inspect_err(|_| self.remove());
+            }
+            match self.holder()? {
+                Holder::Daemon(holder) if self.path_names_file()? => {
+                    return Err(already_running(&self.path, holder));
+                }
+                Holder::Reader if self.path_names_file()? => {
+                    if let Some(file) = self.replace()? {
+                        self.file = file;
+                        replaced = true;
+                        continue;
+                    }
+                }
+                // Released since (try again), or on a file the path no
+                // longer names (open it again).
+                _ => {}
+            }
+            if !self.path_names_file()? {
+                self.reopen()?;
+            }
         }
         Err(Error::new(
             Step::PidFile,
@@ -175,43 +343,109 @@ impl PidFile {
         ))
     }
 
-    /// Opens the file, creating it when missing. `None` means "raced, try
-    /// again".
-    fn open_in(dir: &OwnedFd, name: &OsStr, path: &Path) -> Result<Option<(OwnedFd, bool)>> {
-        let shown = path.display();
-        let base = OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
-        let mode = Mode::from_bits_truncate(PID_FILE_MODE);
-        match openat(dir, name, base | OFlag::O_CREAT | OFlag::O_EXCL, mode) {
-            Ok(fd) => return Ok(Some((fd, true))),
-            Err(Errno::EEXIST) => {}
-            Err(e) => return Err(Error::os(Step::PidFile, format!("{shown}"), e)),
+    /// What the new holder does at once: empty the file (whatever it holds
+    /// is stale: its writer is gone) and give a file this start made the
+    /// mode readers need.
+    fn took_lock(&self, replaced: bool) -> Result<()> {
+        let shown = self.path.display();
+        let st = fstat(&self.file).map_err(|e| Error::os(Step::PidFile, format!("{shown}"), e))?;
+        if st.st_size != 0 {
+            ftruncate(&self.file, 0)
+                .map_err(|e| Error::os(Step::PidFile, format!("{shown}: truncate"), e))?;
         }
-        // It exists. Look before opening, so that a FIFO or a device is
-        // never opened (opening either can block or have side effects).
-        let st = match fstatat(dir, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
-            Ok(st) => st,
-            Err(Errno::ENOENT) => return Ok(None),
-            Err(e) => return Err(Error::os(Step::PidFile, format!("{shown}"), e)),
-        };
-        if !is_regular(&st) {
-            return Err(refused(path, file_type_name(&st)));
+        if replaced && st.st_mode & 0o7777 != PID_FILE_MODE {
+            fchmod(&self.file, Mode::from_bits_truncate(PID_FILE_MODE))
+                .map_err(|e| Error::os(Step::PidFile, format!("{shown}"), e))?;
         }
-        let fd = match openat(dir, name, base | OFlag::O_NONBLOCK, Mode::empty()) {
-            Ok(fd) => fd,
-            Err(Errno::ENOENT) => return Ok(None),
-            Err(Errno::ELOOP) => return Err(refused(path, "a symbolic link")),
-            Err(e) => return Err(Error::os(Step::PidFile, format!("{shown}"), e)),
-        };
-        let st = fstat(&fd).map_err(|e| Error::os(Step::PidFile, format!("{shown}"), e))?;
-        if !is_regular(&st) {
-            return Err(refused(path, file_type_name(&st)));
-        }
-        Ok(Some((fd, false)))
+        log::debug!(
+            "pid file: {shown}: locked{}",
+            if replaced {
+                " (replaced a file only readers held)"
+            } else {
+                ""
+            }
+        );
+        Ok(())
     }
 
-    /// Writes `"<pid>\n"` into the file, which [`acquire`](PidFile::acquire)
-    /// left empty and which nobody else writes while we hold the lock; from
-    /// now on only `pid` removes the file.
+    /// Replaces a file that readers hold and no daemon does. Returns the
+    /// new file, locked by this process and now named by the path, or
+    /// `None` when another start is at it (or was first): look again.
+    ///
+    /// The new file is made under a name derived from the old file's
+    /// identity (`.<name>.<inode>.new`), mode 0600 so that nobody else can
+    /// open it, and locked before it is renamed over the old one. Every
+    /// start that finds the same old file meets at that name, and its lock
+    /// lets one of them rename at a time, after checking that the path
+    /// still names the old file: a file a daemon holds is never replaced.
+    fn replace(&self) -> Result<Option<OwnedFd>> {
+        let shown = self.path.display();
+        let old = fstat(&self.file).map_err(|e| Error::os(Step::PidFile, format!("{shown}"), e))?;
+        let mut temp = self.name.as_bytes().to_vec();
+        temp.splice(0..0, *b".");
+        temp.extend_from_slice(format!(".{}.new", old.st_ino).as_bytes());
+        let temp = OsStr::from_bytes(&temp);
+        let shown_temp = self.path.with_file_name(temp);
+        let shown_temp = shown_temp.display();
+        let flags = OFlag::O_RDWR
+            | OFlag::O_CREAT
+            | OFlag::O_NOFOLLOW
+            | OFlag::O_CLOEXEC
+            | OFlag::O_NOCTTY
+            | OFlag::O_NONBLOCK;
+        let file = openat(self.dir_fd(), temp, flags, Mode::from_bits_truncate(0o600))
+            .map_err(|e| Error::os(Step::PidFile, format!("{shown_temp}"), e))?;
+        let st = fstat(&file).map_err(|e| Error::os(Step::PidFile, format!("{shown_temp}"), e))?;
+        // SAFETY: geteuid takes no arguments and cannot fail.
+        let euid = unsafe { libc::geteuid() };
+        if !is_regular(&st) || st.st_nlink != 1 || st.st_uid != euid || st.st_mode & 0o077 != 0 {
+            return Err(Error::new(
+                Step::PidFile,
+                ErrorKind::CantCreate,
+                format!(
+                    "{shown}: is held by readers only, and its replacement {shown_temp} is \
+                     not a private regular file of this user (mode {:o}, owner {}), refused",
+                    st.st_mode & 0o7777,
+                    st.st_uid
+                ),
+            ));
+        }
+        if !set_lock(file.as_raw_fd(), libc::F_WRLCK)
+            .map_err(|e| Error::os(Step::PidFile, format!("{shown_temp}: fcntl(F_SETLK)"), e))?
+        {
+            // Another start is replacing the same file: let it finish.
+            std::thread::sleep(Duration::from_millis(1));
+            return Ok(None);
+        }
+        let now = fstatat(
+            self.dir_fd(),
+            self.name.as_c_str(),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        );
+        if matches!(&now, Ok(now) if same_file(now, &old)) {
+            renameat(self.dir_fd(), temp, self.dir_fd(), self.name.as_c_str())
+                .map_err(|e| Error::os(Step::PidFile, format!("{shown_temp}: rename"), e))?;
+            log::debug!("pid file: {shown}: held by readers only; replaced");
+            return Ok(Some(file));
+        }
+        // Replaced already (or gone): this temporary name is a leftover of
+        // ours, removed while we hold its lock.
+        if let Ok(named) = fstatat(self.dir_fd(), temp, AtFlags::AT_SYMLINK_NOFOLLOW) {
+            if same_file(&named, &st) {
+                let _ = nix::unistd::unlinkat(
+                    self.dir_fd(),
+                    temp,
+                    nix::unistd::UnlinkatFlags::NoRemoveDir,
+                );
+            }
+        }
+        Ok(None)
+    }
+
+    /// Writes `"<pid>\n"` into the file, which [`lock`](PidFile::lock) left
+    /// empty and which nobody else writes while we hold the lock. The owner
+    /// was recorded when the lock was taken, long before this write: a stop
+    /// signal landing in the middle of it removes the file.
     ///
     /// No `fsync`: every reader goes through the page cache, which has the
     /// PID as soon as `pwrite` returns, and the contents only matter while
@@ -222,6 +456,13 @@ impl PidFile {
     /// measured by `cargo bench --bench startup`.
     pub(crate) fn write_pid(&self, pid: i32) -> Result<()> {
         let shown = self.path.display();
+        if self.owner.load(Ordering::SeqCst) != pid {
+            return Err(Error::new(
+                Step::PidWrite,
+                ErrorKind::Software,
+                format!("{shown}: PID {pid} does not hold the lock"),
+            ));
+        }
         let line = crate::readiness::PidLine::new(b"", pid);
         let text = line.as_bytes();
         let written = nix::sys::uio::pwrite(&self.file, text, 0)
@@ -233,7 +474,6 @@ impl PidFile {
                 format!("{shown}: short write ({written} of {} bytes)", text.len()),
             ));
         }
-        self.owner.store(pid, Ordering::SeqCst);
         log::debug!("pid file: {shown}: wrote {pid}");
         Ok(())
     }
@@ -243,7 +483,7 @@ impl PidFile {
         &self.path
     }
 
-    /// The fds the fd sweep must keep: the locked file and its directory.
+    /// The fds the fd sweep must keep: the file and its directory.
     pub(crate) fn fds(&self) -> Vec<RawFd> {
         let mut fds = vec![self.file.as_raw_fd()];
         let dir = self.dir.load(Ordering::SeqCst);
@@ -251,6 +491,12 @@ impl PidFile {
             fds.push(dir);
         }
         fds
+    }
+
+    /// The fd of the file, for the sweep's keep list in the daemon (it may
+    /// have changed since the launcher built the list: a replaced file).
+    pub(crate) fn file_fd(&self) -> RawFd {
+        self.file.as_raw_fd()
     }
 
     /// Closes the directory: an open directory outside a chroot is a way
@@ -264,10 +510,10 @@ impl PidFile {
         }
     }
 
-    /// Removes the file at exit, only in the process whose PID it holds and
-    /// only once; where unlinking is not allowed (privileges dropped), the
-    /// file is emptied instead. Never unlocks: the lock goes with the last
-    /// fd, so a forked child can never release it by accident.
+    /// Removes the file at exit, only in the process that holds the lock
+    /// and only once; where unlinking is not allowed (privileges dropped),
+    /// the file is emptied instead. Never unlocks: the lock goes with the
+    /// process, so a forked child can never release it by accident.
     pub(crate) fn remove(&self) {
         if !self.is_ours() || self.removed.swap(true, Ordering::SeqCst) {
             return;
@@ -301,7 +547,7 @@ impl PidFile {
         }
     }
 
-    /// Whether this process is the one whose PID the file holds.
+    /// Whether this process is the one that holds the lock.
     fn is_ours(&self) -> bool {
         let owner = self.owner.load(Ordering::SeqCst);
         // SAFETY: getpid(2) takes no arguments and cannot fail.
@@ -327,11 +573,26 @@ impl PidFile {
         }
     }
 
-    /// Undoes a failed start in the launcher: removes the file if this start
-    /// created it.
+    /// Undoes a failed start in the process that made it (the launcher,
+    /// or a lite process). A holder of the lock removes the file as at
+    /// exit and lets the lock go. Otherwise a file this start created is
+    /// removed only under a lock of this process, taken for the moment of
+    /// the removal: a file another start's daemon holds is never touched.
     pub(crate) fn discard(&self) {
-        if self.created && !self.removed.swap(true, Ordering::SeqCst) {
-            let _ = self.unlink_if_ours();
+        let fd = self.file.as_raw_fd();
+        if self.is_ours() {
+            self.remove();
+            let _ = set_lock(fd, libc::F_UNLCK);
+            return;
+        }
+        if !self.created || self.removed.load(Ordering::SeqCst) {
+            return;
+        }
+        if let Ok(true) = set_lock(fd, libc::F_WRLCK) {
+            if !self.removed.swap(true, Ordering::SeqCst) {
+                let _ = self.unlink_if_ours();
+            }
+            let _ = set_lock(fd, libc::F_UNLCK);
         }
     }
 
@@ -365,18 +626,46 @@ impl PidFile {
     }
 }
 
-/// `flock(LOCK_EX | LOCK_NB)`, the lock that belongs to the open file
-/// description (nix's `Flock` unlocks on drop, which a forked child could
-/// do by accident; this lock is only ever released by closing).
-fn try_lock(fd: RawFd) -> std::result::Result<(), Errno> {
-    loop {
-        // SAFETY: flock takes no pointers; `fd` is open for the whole call.
-        let rc = unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) };
-        match Errno::result(rc) {
-            Err(Errno::EINTR) => continue,
-            other => return other.map(drop),
+/// Opens the file, creating it when missing (mode 0644 whatever the
+/// umask). `None` means "raced, try again".
+fn open_in(dir: &OwnedFd, name: &OsStr, path: &Path) -> Result<Option<(OwnedFd, bool)>> {
+    let shown = path.display();
+    let base = OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
+    let mode = Mode::from_bits_truncate(PID_FILE_MODE);
+    match openat(dir, name, base | OFlag::O_CREAT | OFlag::O_EXCL, mode) {
+        Ok(fd) => {
+            // The umask may have narrowed the mode; readers need 0644.
+            // The file is new and ours: no lock is needed to set it.
+            let st = fstat(&fd).map_err(|e| Error::os(Step::PidFile, format!("{shown}"), e))?;
+            if st.st_mode & 0o7777 != PID_FILE_MODE {
+                fchmod(&fd, mode).map_err(|e| Error::os(Step::PidFile, format!("{shown}"), e))?;
+            }
+            return Ok(Some((fd, true)));
         }
+        Err(Errno::EEXIST) => {}
+        Err(e) => return Err(Error::os(Step::PidFile, format!("{shown}"), e)),
     }
+    // It exists. Look before opening, so that a FIFO or a device is
+    // never opened (opening either can block or have side effects).
+    let st = match fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) => st,
+        Err(Errno::ENOENT) => return Ok(None),
+        Err(e) => return Err(Error::os(Step::PidFile, format!("{shown}"), e)),
+    };
+    if !is_regular(&st) {
+        return Err(refused(path, file_type_name(&st)));
+    }
+    let fd = match openat(dir, name, base | OFlag::O_NONBLOCK, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Ok(None),
+        Err(Errno::ELOOP) => return Err(refused(path, "a symbolic link")),
+        Err(e) => return Err(Error::os(Step::PidFile, format!("{shown}"), e)),
+    };
+    let st = fstat(&fd).map_err(|e| Error::os(Step::PidFile, format!("{shown}"), e))?;
+    if !is_regular(&st) {
+        return Err(refused(path, file_type_name(&st)));
+    }
+    Ok(Some((fd, false)))
 }
 
 fn refused(path: &Path, what: &str) -> Error {
@@ -390,34 +679,14 @@ fn refused(path: &Path, what: &str) -> Error {
     )
 }
 
-/// The "already running" error, with the PID the running daemon wrote
-/// (waiting briefly when it has locked the file but not written it yet).
-fn already_running(path: &Path, file: &OwnedFd) -> Error {
-    let deadline = Instant::now() + PID_WAIT;
-    loop {
-        let mut buf = [0u8; 32];
-        let pid = nix::sys::uio::pread(file, &mut buf, 0)
-            .ok()
-            .and_then(|n| std::str::from_utf8(&buf[..n]).ok().map(str::to_owned))
-            .filter(|s| s.ends_with('\n'))
-            .and_then(|s| s.trim().parse::<i32>().ok());
-        if let Some(pid) = pid {
-            return Error::new(
-                Step::PidFile,
-                ErrorKind::AlreadyRunning,
-                format!("{}: already running as PID {pid}", path.display()),
-            );
-        }
-        if Instant::now() >= deadline {
-            return Error::new(
-                Step::PidFile,
-                ErrorKind::AlreadyRunning,
-                format!(
-                    "{}: already running (the file is locked, but no PID was written yet)",
-                    path.display()
-                ),
-            );
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+/// The "already running" error, naming the PID that holds the lock.
+fn already_running(path: &Path, pid: Option<i32>) -> Error {
+    let detail = match pid {
+        Some(pid) => format!("{}: already running as PID {pid}", path.display()),
+        None => format!(
+            "{}: already running (the lock holder is in another PID namespace)",
+            path.display()
+        ),
+    };
+    Error::new(Step::PidFile, ErrorKind::AlreadyRunning, detail)
 }

@@ -673,8 +673,10 @@ impl Daemon {
     ///    check every path and value; resolve user and group names (from
     ///    the host's databases, before any chroot); open `/dev/null`, the
     ///    output files and the supervisor's socket;
-    /// 1. pid file: open and lock (a running daemon means "already running
-    ///    as PID N", and the file is not touched);
+    /// 1. pid file: open and probe the lock (a running daemon means
+    ///    "already running as PID N", and the file is not touched); the
+    ///    lock itself is taken by the daemon, first thing after step 3
+    ///    (lite mode: by the process, now);
     /// 2. readiness channel: a pipe the launcher waits on;
     /// 3. detach: fork, `setsid`, fork, with signals blocked and SIGHUP
     ///    ignored; the daemon is not a session leader;
@@ -807,7 +809,12 @@ impl Prepared {
                     format!("{}: is also the {stream} file, refused", path.display()),
                 ));
             }
-            self.pidfile = Some(PidFile::acquire(&path)?);
+            let pidfile = self.pidfile.insert(PidFile::open(&path)?);
+            // Lite mode: this process is the daemon and takes the lock now;
+            // a full start's daemon takes it right after detaching.
+            if self.daemon.mode == Mode::Lite {
+                pidfile.lock()?;
+            }
         }
         Ok(())
     }
@@ -932,11 +939,22 @@ fn run_steps(prepared: Prepared, mut keep: Vec<RawFd>) -> Result<Daemonized> {
         notifier,
         watchdog,
         listen: _,
-        pidfile,
+        mut pidfile,
         blocked,
         unset_notify,
     } = prepared;
     let pid = getpid().as_raw();
+    // Step 1 in the daemon, before any other: the lock belongs to the
+    // process that holds it and is not inherited, so the daemon takes it
+    // itself. A start that loses the race reports "already running" to
+    // its launcher and leaves the winner's file alone.
+    if daemon.mode == Mode::Full {
+        if let Some(pidfile) = &mut pidfile {
+            pidfile.lock()?;
+            // A replaced file has a new fd: the sweep keeps it too.
+            keep.push(pidfile.file_fd());
+        }
+    }
     // From here on the pid file lives in the shared state, where every way
     // out (error, drop, exit, stop signal) finds it.
     let shared = Shared {

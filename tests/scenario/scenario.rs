@@ -5,6 +5,16 @@
 //! scenario daemon [options]         start a daemon, write facts, hold
 //! scenario close-with --method M   close fds with one method (close-range,
 //!                                   proc-fd, loop) and report the survivors
+//! scenario hold-lock --sandbox DIR/ USER KIND FILE
+//!                                   as USER (a name), open FILE read-only,
+//!                                   lock it (KIND: `flock` for a shared
+//!                                   flock, `read` for a POSIX read lock)
+//!                                   and wait until killed
+//! scenario stop-in-write --sandbox DIR/ -- ARGS...
+//!                                   run `scenario ARGS...` traced (Linux
+//!                                   x86-64), send it SIGTERM the moment
+//!                                   its first pwrite(2) returns, let it go
+//!                                   on and print `pid=<pid> <how it ended>`
 //! ```
 //!
 //! Options of `daemon` (every path is used as given):
@@ -697,7 +707,158 @@ fn exceed_file_size(next_to: &Path) -> ! {
     fail("writing past RLIMIT_FSIZE did not end the process")
 }
 
+/// `hold-lock USER KIND FILE`: see the module docs.
+fn hold_lock(args: &[String]) -> ! {
+    let [user, kind, file] = args else {
+        fail("hold-lock USER KIND FILE")
+    };
+    let user = nix::unistd::User::from_name(user)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| fail(&format!("no user {user}")));
+    // SAFETY: plain system calls on ids; checked at once.
+    let dropped = unsafe {
+        libc::setgroups(0, std::ptr::null()) == 0
+            && libc::setgid(user.gid.as_raw()) == 0
+            && libc::setuid(user.uid.as_raw()) == 0
+    };
+    if !dropped {
+        fail(&format!(
+            "hold-lock: becoming {}: {}",
+            user.name,
+            errno_name()
+        ));
+    }
+    let fd = File::open(file).unwrap_or_else(|e| fail(&format!("hold-lock: {file}: {e}")));
+    let locked = match kind.as_str() {
+        // SAFETY: flock takes no pointers; the fd is open.
+        "flock" => unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) == 0 },
+        "read" => {
+            // SAFETY: a zeroed flock is valid; F_SETLK reads it.
+            unsafe {
+                let mut lock: libc::flock = std::mem::zeroed();
+                lock.l_type = libc::F_RDLCK as _;
+                lock.l_whence = libc::SEEK_SET as _;
+                libc::fcntl(fd.as_raw_fd(), libc::F_SETLK, &lock) == 0
+            }
+        }
+        other => fail(&format!("hold-lock: unknown kind {other}")),
+    };
+    if !locked {
+        fail(&format!("hold-lock: {kind} on {file}: {}", errno_name()));
+    }
+    loop {
+        // SAFETY: pause takes no arguments.
+        unsafe { libc::pause() };
+    }
+}
+
+/// `stop-in-write -- ARGS...`: see the module docs.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn stop_in_write(args: &[String]) -> ! {
+    use std::ffi::CString;
+    let exe = std::env::current_exe().unwrap_or_else(|e| fail(&format!("current_exe: {e}")));
+    let exe = CString::new(exe.into_os_string().into_encoded_bytes()).expect("no NUL");
+    let mut argv: Vec<CString> = vec![exe.clone()];
+    argv.extend(
+        args.iter()
+            .map(|a| CString::new(a.as_str()).expect("no NUL")),
+    );
+    let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    let wait = |pid: libc::pid_t| -> i32 {
+        let mut status = 0;
+        // SAFETY: `status` is a valid out pointer.
+        if unsafe { libc::waitpid(pid, &mut status, libc::__WALL) } != pid {
+            fail(&format!("stop-in-write: waitpid: {}", errno_name()));
+        }
+        status
+    };
+    // SAFETY: this program runs one thread here; the child only calls
+    // async-signal-safe functions before exec.
+    let child = unsafe { libc::fork() };
+    if child == 0 {
+        // SAFETY: as above; the argv pointers stay valid until exec.
+        unsafe {
+            libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0);
+            libc::raise(libc::SIGSTOP);
+            libc::execv(exe.as_ptr(), ptrs.as_ptr());
+            libc::_exit(127);
+        }
+    }
+    if child < 0 {
+        fail(&format!("stop-in-write: fork: {}", errno_name()));
+    }
+    let status = wait(child);
+    if !libc::WIFSTOPPED(status) {
+        fail("stop-in-write: the child did not stop");
+    }
+    // SAFETY: ptrace requests on our stopped tracee, with valid pointers.
+    unsafe {
+        libc::ptrace(
+            libc::PTRACE_SETOPTIONS,
+            child,
+            0,
+            libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_EXITKILL,
+        );
+    }
+    let mut deliver = 0;
+    loop {
+        // SAFETY: as above.
+        unsafe { libc::ptrace(libc::PTRACE_SYSCALL, child, 0, deliver) };
+        deliver = 0;
+        let status = wait(child);
+        if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+            fail("stop-in-write: the program ended before any pwrite");
+        }
+        let signal = libc::WSTOPSIG(status);
+        if signal == libc::SIGTRAP | 0x80 {
+            // SAFETY: a zeroed user_regs_struct is valid; GETREGS fills it.
+            let regs = unsafe {
+                let mut regs: libc::user_regs_struct = std::mem::zeroed();
+                libc::ptrace(libc::PTRACE_GETREGS, child, 0, &mut regs);
+                regs
+            };
+            // At a system call's entry the kernel sets rax to -ENOSYS.
+            let leaving = regs.rax as i64 != -(libc::ENOSYS as i64);
+            if leaving && regs.orig_rax as i64 == libc::SYS_pwrite64 {
+                // Pending until the child returns to user space, which it
+                // does at once, no longer traced: before its next
+                // instruction.
+                // SAFETY: plain requests on our tracee.
+                unsafe {
+                    libc::kill(child, libc::SIGTERM);
+                    libc::ptrace(libc::PTRACE_DETACH, child, 0, 0);
+                }
+                break;
+            }
+        } else if signal != libc::SIGTRAP {
+            deliver = signal;
+        }
+    }
+    let status = wait(child);
+    let how = if libc::WIFEXITED(status) {
+        format!("exit {}", libc::WEXITSTATUS(status))
+    } else {
+        format!("signal {}", libc::WTERMSIG(status))
+    };
+    println!("pid={child} {how}");
+    std::process::exit(0)
+}
+
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+fn stop_in_write(_: &[String]) -> ! {
+    fail("stop-in-write: Linux x86-64 only")
+}
+
 fn main() -> Result<(), String> {
+    let raw: Vec<String> = std::env::args().collect();
+    // Modes with their own arguments, after `--sandbox DIR/`.
+    match raw.get(1).map(String::as_str) {
+        Some("hold-lock") => hold_lock(raw.get(4..).unwrap_or_default()),
+        Some("stop-in-write") => stop_in_write(raw.get(5..).unwrap_or_default()),
+        _ => {}
+    }
     let opts = parse();
     if opts.mode == "close-with" {
         close_with(&opts);

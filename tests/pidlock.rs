@@ -1,0 +1,247 @@
+//! The pid-file lock: a POSIX record lock held by the daemon process
+//! itself. What a reader of the file, a child the body forks and a stop
+//! signal at the worst moment can (not) do to it.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::Child;
+
+use common::*;
+
+/// Whether `/proc/locks` lists a lock of `kind` (`FLOCK` or `POSIX`) with
+/// access `access` (`READ`, `WRITE`) by `pid` on the inode of `path`.
+fn holds_lock(pid: i32, kind: &str, access: &str, path: &Path) -> bool {
+    let Ok(meta) = fs::metadata(path) else {
+        return false;
+    };
+    let inode = format!(":{}", meta.ino());
+    fs::read_to_string("/proc/locks")
+        .unwrap_or_default()
+        .lines()
+        .any(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // "1: POSIX  ADVISORY  WRITE 4242 00:2f:1234 0 EOF"
+            f.len() >= 6
+                && f[1] == kind
+                && f[3] == access
+                && f[4] == pid.to_string()
+                && f[5].ends_with(&inode)
+        })
+}
+
+/// Starts `nobody` holding `kind` (`flock` or `read`) on `path` through a
+/// read-only descriptor, and waits until the kernel lists the lock.
+fn reader_holding(sb: &Sandbox, kind: &str, path: &Path) -> Child {
+    let child = sb
+        .command("hold-lock")
+        .arg("nobody")
+        .arg(kind)
+        .arg(path)
+        .spawn()
+        .expect("spawn hold-lock");
+    let pid = child.id() as i32;
+    let (proc_kind, access) = match kind {
+        "flock" => ("FLOCK", "READ"),
+        _ => ("POSIX", "READ"),
+    };
+    wait_until(
+        &format!("nobody's {kind} lock on {}", path.display()),
+        || holds_lock(pid, proc_kind, access, path),
+    );
+    child
+}
+
+/// Ends a reader started by [`reader_holding`], which must still run.
+fn end_reader(mut reader: Child) {
+    assert!(
+        reader.try_wait().unwrap().is_none(),
+        "the reader is left alone"
+    );
+    reader.kill().unwrap();
+    reader.wait().unwrap();
+}
+
+#[test]
+fn a_user_who_can_only_read_the_pid_file_cannot_block_a_start() {
+    if !root_or_skip("a_user_who_can_only_read_the_pid_file_cannot_block_a_start") {
+        return;
+    }
+    for kinds in [&["flock"][..], &["read"], &["flock", "read"]] {
+        let sb = Sandbox::new("reader-lock");
+        let pidfile = sb.path("pid");
+        // A file left by an earlier daemon, root's, readable by all.
+        fs::write(&pidfile, "4242\n").unwrap();
+        let readers: Vec<Child> = kinds
+            .iter()
+            .map(|kind| reader_holding(&sb, kind, &pidfile))
+            .collect();
+
+        let outcome = run(&mut sb.daemon());
+        assert!(
+            outcome.success(),
+            "{kinds:?}: a reader's lock must not block the start: {outcome:?}"
+        );
+        let pid = wait_pidfile(&pidfile);
+        assert_eq!(facts(&sb.path("facts"))["pid"], pid.to_string());
+        assert!(
+            holds_lock(pid, "POSIX", "WRITE", &pidfile),
+            "{kinds:?}: the daemon holds a write lock on the file the path names"
+        );
+        // "Already running" names the daemon, not a reader.
+        let second = run(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+        second.assert_refused(75, "pid file", &[&format!("already running as PID {pid}")]);
+        assert_eq!(
+            fs::metadata(&pidfile).unwrap().mode() & 0o7777,
+            0o644,
+            "{kinds:?}: readable by all"
+        );
+        // Nothing else was left in the directory: only the files the test
+        // and the daemon made.
+        let mut names: Vec<String> = fs::read_dir(&sb.dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["facts", "pid"], "{kinds:?}");
+        stop(pid, &pidfile);
+        for reader in readers {
+            end_reader(reader);
+        }
+    }
+}
+
+#[test]
+fn a_child_the_body_forked_does_not_keep_the_daemon_running() {
+    let sb = Sandbox::new("forked-holds");
+    let pidfile = sb.path("pid");
+    start(&mut sb.daemon());
+    let pid = wait_pidfile(&pidfile);
+    facts(&sb.path("facts"));
+    sb.trigger("fork-wait");
+    let child: i32 = wait_fact(&sb.path("facts"), "fork_child").parse().unwrap();
+    assert!(alive(child));
+    // The child inherited the pid file's descriptor; the lock it did not.
+    kill(pid, libc::SIGKILL);
+    wait_dead(pid);
+    assert!(alive(child), "the child outlives the daemon");
+    assert_eq!(read_pidfile(&pidfile), Some(format!("{pid}\n")));
+
+    let _ = fs::remove_file(sb.path("facts"));
+    let _ = fs::remove_file(sb.path("trigger"));
+    let outcome = run(&mut sb.daemon());
+    assert!(
+        outcome.success(),
+        "a child of the dead daemon must not make it look alive: {outcome:?}"
+    );
+    let second = wait_pidfile(&pidfile);
+    assert_ne!(second, pid);
+    assert_ne!(second, child);
+    kill(child, libc::SIGKILL);
+    stop(second, &pidfile);
+}
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[test]
+fn a_stop_signal_during_the_pid_write_never_leaves_the_file_naming_a_dead_process() {
+    let sb = Sandbox::new("stop-in-write");
+    let pidfile = sb.path("pid");
+    // A file from an earlier run: no launcher ever removes it for us.
+    fs::write(&pidfile, "").unwrap();
+    let tag = format!("{}/", sb.dir.display());
+    let outcome = run(sb
+        .command("stop-in-write")
+        .arg("--")
+        .args(["daemon", "--sandbox", &tag, "--lite", "--pidfile"])
+        .arg(&pidfile));
+    assert!(outcome.success(), "{outcome:?}");
+    let line = outcome.stdout.trim();
+    let (pid, how) = line
+        .strip_prefix("pid=")
+        .and_then(|l| l.split_once(' '))
+        .unwrap_or_else(|| panic!("tracer output: {outcome:?}"));
+    // The stop signal ended it cleanly, right after its PID reached the
+    // file.
+    assert_eq!(how, "exit 0", "{outcome:?}");
+    let content = read_pidfile(&pidfile);
+    assert!(
+        content.is_none() || content.as_deref() == Some(""),
+        "the file names the dead process {pid}: {content:?}"
+    );
+}
+
+#[test]
+fn twenty_starts_racing_over_a_file_only_a_reader_holds_make_one_daemon() {
+    if !root_or_skip("twenty_starts_racing_over_a_file_only_a_reader_holds_make_one_daemon") {
+        return;
+    }
+    const LAUNCHERS: usize = 20;
+    let sb = Sandbox::new("reader-race");
+    let pidfile = sb.path("pid");
+    fs::write(&pidfile, "").unwrap();
+    let reader = reader_holding(&sb, "read", &pidfile);
+    let reader_pid = reader.id() as i32;
+    let go = sb.path("go");
+    let children: Vec<_> = (0..LAUNCHERS)
+        .map(|_| {
+            sb.command("daemon")
+                .arg("--pidfile")
+                .arg(&pidfile)
+                .arg("--go")
+                .arg(&go)
+                .spawn()
+                .expect("spawn launcher")
+        })
+        .collect();
+    wait_until("every launcher to wait for go", || {
+        fs::read_dir(&sb.dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("go."))
+            })
+            .count()
+            >= LAUNCHERS
+    });
+    fs::write(&go, "").unwrap();
+    let outcomes: Vec<Outcome> = children
+        .into_iter()
+        .map(|c| std::thread::spawn(move || finish(c)))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes.iter().filter(|o| o.success()).count(),
+        1,
+        "exactly one start wins: {outcomes:#?}"
+    );
+    let winner = wait_pidfile(&pidfile);
+    for o in outcomes.iter().filter(|o| !o.success()) {
+        o.assert_refused(
+            75,
+            "pid file",
+            &[&format!("already running as PID {winner}")],
+        );
+    }
+    assert!(holds_lock(winner, "POSIX", "WRITE", &pidfile));
+    let daemons: Vec<i32> = sb
+        .processes()
+        .into_iter()
+        .filter(|&p| p != reader_pid)
+        .collect();
+    assert_eq!(daemons, vec![winner], "one daemon runs");
+    let leftovers: Vec<String> = fs::read_dir(&sb.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "no temporary file is left: {leftovers:?}"
+    );
+    stop(winner, &pidfile);
+    end_reader(reader);
+}
