@@ -1,3 +1,7 @@
+// In lite mode (tests/compiletest.rs sets DAEMONIZER_PASS_LITE) the body
+// runs in the process itself and main's `ExitCode` becomes its exit
+// status: this program exits 0 only if the pid file names this very
+// process.
 use std::process::ExitCode;
 
 fn pidfile() -> std::path::PathBuf {
@@ -5,7 +9,14 @@ fn pidfile() -> std::path::PathBuf {
     std::env::temp_dir().join(name)
 }
 
-#[daemonizer::daemon(pidfile = pidfile())]
+#[daemonizer::daemon(
+    pidfile = pidfile(),
+    lite_if = "DAEMONIZER_PASS_LITE",
+    on_launched = |_| panic!("a full start: run with DAEMONIZER_PASS_LITE=1"),
+)]
 fn main() -> ExitCode {
-    ExitCode::SUCCESS
+    match std::fs::read_to_string(pidfile()) {
+        Ok(text) if text == format!("{}\n", std::process::id()) => ExitCode::SUCCESS,
+        _ => ExitCode::from(3),
+    }
 }
