@@ -56,7 +56,9 @@
 //!
 //! The body keeps its signature: `fn main()`, `fn main() -> Result<(), E>`
 //! (an `Err` is printed by the Rust runtime, the exit status is non-zero and
-//! the pid file is removed), `fn main() -> ExitCode` and
+//! the pid file is removed; before readiness the launcher prints it:
+//! `<program>: cannot start daemon: main: <error>`, with its `Display`, or
+//! its `Debug` when it has no `Display`), `fn main() -> ExitCode` and
 //! `fn main() -> impl Termination` all work.
 //!
 //! A complete program, with signal handlers that log and a clean stop:
@@ -121,8 +123,9 @@
 //!         std::fs::read_to_string("/etc/myd.conf")?;
 //!         Ok(())
 //!     })();
-//!     drop(running); // removes the pid file
-//!     result
+//!     // an `Err` before readiness fails the start on the launcher's
+//!     // terminal (`main: <error>`); then the pid file is removed
+//!     running.finish(result)
 //! }
 //! ```
 //!

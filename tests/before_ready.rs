@@ -106,3 +106,29 @@ fn fatal_signal_is_reported_with_its_name() {
         &["the daemon exited before it reported ready: killed by SIGXFSZ"],
     );
 }
+
+#[test]
+fn err_from_an_attribute_main_is_reported_on_the_terminal() {
+    // The tokio example binds its port before it says it is ready: a port
+    // in use is an `Err` from `main` that the launcher prints.
+    let sb = Sandbox::new("port-in-use");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("address").port();
+    let outcome = run(std::process::Command::new(example_bin("tokio"))
+        .env("ECHO_PORT", port.to_string())
+        .env("ECHO_DIR", &sb.dir)
+        .env_remove("DEBUG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped()));
+    assert_eq!(outcome.code(), Some(70), "{outcome:?}");
+    let expected = "tokio: cannot start daemon: main: Address already in use (os error ";
+    assert!(
+        outcome.stderr.lines().count() == 1 && outcome.stderr.starts_with(expected),
+        "{outcome:?}"
+    );
+    assert!(outcome.stdout.is_empty(), "{outcome:?}");
+    wait_until("the pid file to be removed", || {
+        !sb.path("echo.pid").exists()
+    });
+}

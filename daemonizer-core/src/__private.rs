@@ -17,19 +17,15 @@ pub fn start(daemon: Daemon) -> Daemonized {
 }
 
 /// Ends the daemon's life cycle (pid file removed, stop announced) before
-/// `main` returns `result` to the Rust runtime.
-pub fn finish<T>(running: Daemonized, result: T) -> T {
-    drop(running);
-    result
-}
-
-/// [`finish`], for a `result` that [`describe!`] described as a failure:
-/// before readiness, the launcher reports `failure`.
-pub fn finish_failed<T>(running: Daemonized, result: T, failure: Option<String>) -> T {
+/// `main` returns `result` to the Rust runtime. `failure` is the result
+/// described by [`describe!`] when it is an `Err`: before readiness, the
+/// launcher reports it.
+pub fn finish<T>(running: Daemonized, result: T, failure: Option<String>) -> T {
     if let Some(failure) = failure {
         crate::report::main_failed(failure);
     }
-    finish(running, result)
+    drop(running);
+    result
 }
 
 /// What `describe!` looks at: `main`'s result, borrowed.

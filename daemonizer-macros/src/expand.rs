@@ -16,6 +16,12 @@ pub(crate) fn main(args: &Args, krate: &TokenStream, item: MainFn) -> TokenStrea
     let start = quote! {
         let __daemonizer_running = #krate::__private::start(#builder);
     };
+    // An `Err` is described where its type is known (Display, else Debug):
+    // before readiness the launcher reports it.
+    let finish = quote! {
+        let __daemonizer_failure = #krate::__private::describe!(&__daemonizer_result);
+        #krate::__private::finish(__daemonizer_running, __daemonizer_result, __daemonizer_failure)
+    };
     let vis = item.vis();
     let block = &item.body;
 
@@ -38,7 +44,7 @@ pub(crate) fn main(args: &Args, krate: &TokenStream, item: MainFn) -> TokenStrea
                 #(#inner)*
                 #inner_sig #block
                 let __daemonizer_result = __daemonizer_main();
-                #krate::__private::finish(__daemonizer_running, __daemonizer_result)
+                #finish
             }
         };
     }
@@ -55,7 +61,7 @@ pub(crate) fn main(args: &Args, krate: &TokenStream, item: MainFn) -> TokenStrea
         Output::ImplTrait => quote! {
             #start
             let __daemonizer_result = (move || #block)();
-            #krate::__private::finish(__daemonizer_running, __daemonizer_result)
+            #finish
         },
         output => {
             let ty = match output {
@@ -65,7 +71,7 @@ pub(crate) fn main(args: &Args, krate: &TokenStream, item: MainFn) -> TokenStrea
             quote! {
                 #start
                 let __daemonizer_result = (move || -> #ty #block)();
-                #krate::__private::finish(__daemonizer_running, __daemonizer_result)
+                #finish
             }
         }
     };
