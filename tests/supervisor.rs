@@ -379,14 +379,13 @@ impl Run {
     }
 }
 
-/// The launcher's stderr, once it has exited.
+/// The launcher's stderr, once it has exited (a daemon that kept the pipe
+/// open fails the test after a deadline).
 fn stderr_of(child: &mut Child) -> String {
-    let mut text = String::new();
-    if let Some(err) = child.stderr.as_mut() {
-        use std::io::Read;
-        let _ = err.read_to_string(&mut text);
-    }
-    text
+    let pid = child.id();
+    child.stderr.take().map_or_else(String::new, |err| {
+        common::Lines::new(&format!("the stderr of the launcher (PID {pid})"), err).rest()
+    })
 }
 
 /// Receives the start-up message and returns the daemon's PID: in full
