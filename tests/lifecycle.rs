@@ -82,14 +82,6 @@ fn full_start_detaches_redirects_and_writes_the_pid_file() {
     assert_eq!(f["handle_pid"], pid.to_string());
     assert_eq!(f["sid"], st.session.to_string());
     assert_ne!(f["sid"], f["pid"]);
-    // The daemon's fork came from a child sharing the launcher's memory,
-    // where the kernel drops glibc's rseq registration: the daemon has it
-    // again.
-    match f["rseq"].as_str() {
-        "registered" => {}
-        "none" => eprintln!("rseq: glibc registered no area here; not checked"),
-        other => panic!("the daemon's rseq area: {other}"),
-    }
     assert_eq!(f["umask"], "027");
     assert_eq!(status_field(pid, "Umask"), vec!["0027"]);
     assert_eq!(f["cwd"], work.display().to_string());
@@ -168,57 +160,18 @@ fn full_start_detaches_redirects_and_writes_the_pid_file() {
     stop(pid, &sb.path("pid"));
 }
 
-/// Where a sandbox refuses `vfork` and `unshare`, the start falls back to
-/// two plain forks (and to counting threads in /proc) and the daemon is the
-/// same: detached, in a session of its own that it does not lead, the
-/// intermediate process gone.
+/// Where a sandbox refuses `unshare`, the start counts threads in `/proc`
+/// instead, and the daemon is the same: detached, in a session of its own
+/// that it does not lead, the intermediate process gone.
 #[test]
-#[cfg(target_arch = "x86_64")]
-fn a_start_where_vfork_and_unshare_are_refused_detaches_with_two_forks() {
-    let sb = Sandbox::new("novfork");
-    start(sb.daemon().args(["--refuse", "vfork,unshare"]));
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn a_start_where_unshare_is_refused_detaches() {
+    let sb = Sandbox::new("nounshare");
+    start(sb.daemon().args(["--refuse", "unshare"]));
     let pid = wait_pidfile(&sb.path("pid"));
     assert_detached(pid);
     let f = facts(&sb.path("facts"));
     assert_eq!(f["pid"], pid.to_string());
-    assert!(
-        ["registered", "none"].contains(&f["rseq"].as_str()),
-        "rseq: {}",
-        f["rseq"]
-    );
-    stop(pid, &sb.path("pid"));
-}
-
-/// Where glibc registers no rseq area, the daemon has none either (the
-/// start probes for an area of another owner and leaves nothing behind);
-/// where another area is registered (a library's), the daemon keeps it,
-/// the start forking twice rather than lose it.
-#[test]
-#[cfg(all(target_arch = "x86_64", target_env = "gnu"))]
-fn rseq_areas_that_glibc_does_not_own() {
-    const NO_GLIBC_RSEQ: (&str, &str) = ("GLIBC_TUNABLES", "glibc.pthread.rseq=0");
-    let sb = Sandbox::new("rseq");
-    start(sb.daemon().env(NO_GLIBC_RSEQ.0, NO_GLIBC_RSEQ.1));
-    let pid = wait_pidfile(&sb.path("pid"));
-    assert_detached(pid);
-    assert_eq!(facts(&sb.path("facts"))["rseq"], "none");
-    stop(pid, &sb.path("pid"));
-
-    let outcome = run(sb
-        .daemon()
-        .env(NO_GLIBC_RSEQ.0, NO_GLIBC_RSEQ.1)
-        .arg("--own-rseq"));
-    if outcome.code() == Some(77) {
-        eprintln!(
-            "skipped: an rseq area of the program's own: {}",
-            outcome.stderr.trim()
-        );
-        return;
-    }
-    assert!(outcome.success(), "the start should succeed: {outcome:?}");
-    let pid = wait_pidfile(&sb.path("pid"));
-    assert_detached(pid);
-    assert_eq!(facts(&sb.path("facts"))["rseq"], "foreign");
     stop(pid, &sb.path("pid"));
 }
 
@@ -292,14 +245,6 @@ fn text_printed_before_the_start_comes_out_once_from_the_launcher() {
 #[test]
 fn the_launcher_exits_only_when_the_daemon_reports_ready() {
     launcher_waits_for_ready(&Sandbox::new("manual"), &[]);
-}
-
-/// A sandbox faking a successful `vfork` (0, and no child) is noticed: the
-/// start forks twice instead, and the launcher still waits.
-#[test]
-#[cfg(target_arch = "x86_64")]
-fn a_faked_vfork_is_noticed() {
-    launcher_waits_for_ready(&Sandbox::new("fake-vfork"), &["--refuse", "vfork0"]);
 }
 
 /// Starts a daemon with manual readiness and checks that its launcher waits
@@ -569,11 +514,7 @@ fn each_step_is_logged_at_debug_level() {
         "work dir: ",
         "umask: 0o22",
         "signals: handling",
-        if kernel_has_close_range() {
-            "close fds: done with CloseRange"
-        } else {
-            "close fds: done with ProcFd"
-        },
+        &format!("close fds: done with {}", expected_close_method(true)),
         "stdio: redirected",
         &format!("wrote {pid}"),
         &format!("ready: PID {pid}"),

@@ -79,15 +79,6 @@ macro_rules! __daemonizer_describe {
 }
 pub use crate::__daemonizer_describe as describe;
 
-/// Closes inherited fds with `method` first (falling back as the runtime
-/// does), for tests that exercise each method in a helper process.
-pub fn close_fds_with(
-    method: crate::CloseMethod,
-    keep: &[std::os::fd::RawFd],
-) -> crate::Result<crate::CloseMethod> {
-    crate::fds::close_with(Some(method), keep)
-}
-
 #[cfg(test)]
 mod tests {
     use crate::__private::describe;

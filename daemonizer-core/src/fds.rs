@@ -2,8 +2,11 @@
 //!
 //! The cost follows the number of open fds, never `RLIMIT_NOFILE`:
 //! `close_range(2)` over the gaps between kept fds (one system call per
-//! gap), else the list in `/proc/self/fd`, and only as a last resort a loop
-//! bounded by [`LOOP_BOUND`].
+//! gap; Linux 5.9 and later, FreeBSD 12.2 and later), else each fd listed
+//! in the system's directory of open fds (`/proc/self/fd` on Linux,
+//! `/dev/fd` on macOS, and on FreeBSD where `fdescfs` is mounted there:
+//! without it `/dev/fd` lists 0 to 2 only), and only as a last resort a
+//! loop bounded by [`LOOP_BOUND`].
 
 use std::os::fd::RawFd;
 
@@ -15,13 +18,13 @@ use crate::error::{Error, ErrorKind, Result, Step};
 /// open-file limit says.
 pub(crate) const LOOP_BOUND: RawFd = 65_536;
 
-/// How inherited fds were (or are to be) closed.
+/// How inherited fds were closed (for the debug log).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CloseMethod {
-    /// `close_range(2)` (Linux 5.9 and later).
+pub(crate) enum CloseMethod {
+    /// `close_range(2)`.
     CloseRange,
-    /// Each fd listed in `/proc/self/fd`.
-    ProcFd,
+    /// Each fd listed in the directory named.
+    Listing(&'static str),
     /// Every fd below `min(RLIMIT_NOFILE, LOOP_BOUND)`.
     Loop,
 }
@@ -48,12 +51,74 @@ pub(crate) fn gaps(keep: &[RawFd]) -> Vec<(u32, u32)> {
     out
 }
 
-fn close_range(from: u32, to: u32) -> std::result::Result<(), Errno> {
-    // SAFETY: close_range takes no pointers; closing fds we do not keep is
-    // the point of this step, and no Rust object in this single-threaded
-    // (just forked) process relies on them.
-    let rc = unsafe { libc::syscall(libc::SYS_close_range, from, to, 0u32) };
-    Errno::result(rc).map(drop)
+/// Linux: the `close_range` system call (no libc wrapper is needed, and
+/// musl has none); the directory is procfs's.
+#[cfg(all(target_os = "linux", not(daemonizer_portable)))]
+mod imp {
+    use super::*;
+
+    pub(super) fn close_range(from: u32, to: u32) -> std::result::Result<(), Errno> {
+        // SAFETY: close_range takes no pointers; closing fds we do not keep
+        // is the point of this step, and no Rust object in this
+        // single-threaded (just forked) process relies on them.
+        let rc = unsafe { libc::syscall(libc::SYS_close_range, from, to, 0u32) };
+        Errno::result(rc).map(drop)
+    }
+
+    pub(super) fn listing() -> std::io::Result<&'static str> {
+        Ok("/proc/self/fd")
+    }
+}
+
+/// FreeBSD: `close_range(2)`; `/dev/fd` lists every open fd only where
+/// `fdescfs` is mounted on it.
+#[cfg(target_os = "freebsd")]
+mod imp {
+    use super::*;
+
+    pub(super) fn close_range(from: u32, to: u32) -> std::result::Result<(), Errno> {
+        // SAFETY: as on Linux.
+        let rc = unsafe { libc::close_range(from, to, 0) };
+        Errno::result(rc).map(drop)
+    }
+
+    pub(super) fn listing() -> std::io::Result<&'static str> {
+        // SAFETY: statfs is a plain C struct; all zeroes is valid, and the
+        // path is a valid C string.
+        let kind = unsafe {
+            let mut fs: libc::statfs = std::mem::zeroed();
+            if libc::statfs(c"/dev/fd".as_ptr(), &mut fs) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            std::ffi::CStr::from_ptr(fs.f_fstypename.as_ptr()).to_owned()
+        };
+        if kind.as_bytes() == b"fdescfs" {
+            Ok("/dev/fd")
+        } else {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "/dev/fd is not fdescfs",
+            ))
+        }
+    }
+}
+
+/// macOS (and Linux with the portable path forced): no `close_range`;
+/// `/dev/fd` lists every open fd.
+#[cfg(not(any(
+    all(target_os = "linux", not(daemonizer_portable)),
+    target_os = "freebsd"
+)))]
+mod imp {
+    use super::*;
+
+    pub(super) fn close_range(_: u32, _: u32) -> std::result::Result<(), Errno> {
+        Err(Errno::ENOSYS)
+    }
+
+    pub(super) fn listing() -> std::io::Result<&'static str> {
+        Ok("/dev/fd")
+    }
 }
 
 fn close_one(fd: RawFd) {
@@ -63,14 +128,15 @@ fn close_one(fd: RawFd) {
 
 fn with_close_range(keep: &[RawFd]) -> std::result::Result<(), Errno> {
     for (from, to) in gaps(keep) {
-        close_range(from, to)?;
+        imp::close_range(from, to)?;
     }
     Ok(())
 }
 
-fn with_proc(keep: &[RawFd]) -> std::io::Result<()> {
+fn with_listing(keep: &[RawFd]) -> std::io::Result<&'static str> {
+    let dir = imp::listing()?;
     // Collect first: closing the directory's own fd mid-listing would end it.
-    let open: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")?
+    let open: Vec<RawFd> = std::fs::read_dir(dir)?
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
         .collect();
     for fd in open {
@@ -78,7 +144,7 @@ fn with_proc(keep: &[RawFd]) -> std::io::Result<()> {
             close_one(fd);
         }
     }
-    Ok(())
+    Ok(dir)
 }
 
 fn with_loop(keep: &[RawFd]) {
@@ -96,27 +162,16 @@ fn with_loop(keep: &[RawFd]) {
 /// Closes every fd above 2 that is not in `keep`, with the first method
 /// that works, and says which one it used.
 pub(crate) fn close_inherited(keep: &[RawFd]) -> Result<CloseMethod> {
-    close_with(None, keep)
-}
-
-/// Closes inherited fds starting with `first` (or the best method when
-/// `None`), falling back down the list when a method is not available.
-pub(crate) fn close_with(first: Option<CloseMethod>, keep: &[RawFd]) -> Result<CloseMethod> {
-    let first = first.unwrap_or(CloseMethod::CloseRange);
-    if first == CloseMethod::CloseRange {
-        match with_close_range(keep) {
-            Ok(()) => return Ok(CloseMethod::CloseRange),
-            Err(Errno::ENOSYS) | Err(Errno::EPERM) => {
-                log::debug!("close fds: close_range unavailable, listing /proc/self/fd")
-            }
-            Err(e) => return Err(Error::os(Step::CloseFds, "close_range", e)),
+    match with_close_range(keep) {
+        Ok(()) => return Ok(CloseMethod::CloseRange),
+        Err(Errno::ENOSYS) | Err(Errno::EPERM) => {
+            log::debug!("close fds: no close_range, listing the open fds")
         }
+        Err(e) => return Err(Error::os(Step::CloseFds, "close_range", e)),
     }
-    if first != CloseMethod::Loop {
-        match with_proc(keep) {
-            Ok(()) => return Ok(CloseMethod::ProcFd),
-            Err(e) => log::debug!("close fds: /proc/self/fd unavailable ({e}), closing in a loop"),
-        }
+    match with_listing(keep) {
+        Ok(dir) => return Ok(CloseMethod::Listing(dir)),
+        Err(e) => log::debug!("close fds: no listing of the open fds ({e}), closing in a loop"),
     }
     with_loop(keep);
     Ok(CloseMethod::Loop)

@@ -16,14 +16,15 @@
 //! | `start` | the orchestration of the steps, [`Daemonized`], stop and readiness functions |
 //! | `pidfile` | open, lock, write and remove the pid file |
 //! | `privileges` | user and group resolution and the privilege drop |
-//! | `detach` | fork, `setsid`, fork; the first hop in the launcher's memory where it can be |
+//! | `detach` | fork, `setsid`, fork: two plain forks |
 //! | `dirs` | chroot, work dir, umask, resource limits |
 //! | `signals` | signal blocking across forks; stop signals; user handlers on a thread |
-//! | `fds` | closing inherited fds (`close_range`, `/proc/self/fd`, bounded loop) |
+//! | `fds` | closing inherited fds (`close_range`, a listing of the open fds, a bounded loop) |
 //! | `stdio` | stdin, stdout, stderr to `/dev/null` or files |
 //! | `readiness` | the pipe through which the launcher learns the outcome |
 //! | `report` | why a daemon that ends before it is ready ended; the panic hook |
 //! | `notify`, `listen` | systemd's readiness protocol and socket activation |
+//! | `sys` | the platform layer: each facility that differs between systems, per system |
 //! | `logfile` | [`LogFile`], a `log` backend whose fd is easy to preserve |
 #![cfg(unix)]
 
@@ -43,6 +44,7 @@ mod report;
 mod signals;
 mod start;
 mod stdio;
+mod sys;
 
 pub use classic::{daemonize, daemonize_lite, Options};
 pub use config::{
@@ -50,7 +52,6 @@ pub use config::{
     SignalHandler,
 };
 pub use error::{Error, ErrorKind, Result, Step};
-pub use fds::CloseMethod;
 pub use listen::{listen_fds, ListenFd};
 pub use logfile::LogFile;
 pub use start::{

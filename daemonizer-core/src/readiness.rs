@@ -3,17 +3,16 @@
 //! the launcher exits only after reading it. EOF without a message means
 //! the daemon died before it was ready.
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::fcntl::OFlag;
 use nix::sys::signal::{kill, killpg, SigSet, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
 use crate::error::{Error, ErrorKind, Result, Step};
+use crate::sys::{self, signal_fd::Receiver};
 
 /// Signals that abort a launcher waiting for its daemon.
 const ABORT_SIGNALS: [Signal; 4] = [
@@ -25,7 +24,7 @@ const ABORT_SIGNALS: [Signal; 4] = [
 
 /// Creates the channel: `(read end, write end)`, both close-on-exec.
 pub(crate) fn channel() -> Result<(OwnedFd, OwnedFd)> {
-    nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::os(Step::Readiness, "pipe", e))
+    sys::pipe::pipe(false).map_err(|e| Error::os(Step::Readiness, "pipe", e))
 }
 
 fn write_all(fd: &OwnedFd, mut bytes: &[u8]) -> std::result::Result<(), Errno> {
@@ -180,8 +179,8 @@ fn wait_inner(read: &OwnedFd, child: Pid, caller_mask: &SigSet) -> Result<i32> {
             abort.add(signal);
         }
     }
-    let sigfd = SignalFd::with_flags(&abort, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
-        .map_err(|e| Error::os(Step::Readiness, "signalfd", e))?;
+    let signals =
+        Receiver::new(&abort).map_err(|e| Error::os(Step::Readiness, Receiver::NAME, e))?;
     let mut buf = Vec::new();
     let mut aborted: Option<Signal> = None;
     loop {
@@ -192,7 +191,7 @@ fn wait_inner(read: &OwnedFd, child: Pid, caller_mask: &SigSet) -> Result<i32> {
                 revents: 0,
             },
             libc::pollfd {
-                fd: sigfd.as_fd().as_raw_fd(),
+                fd: signals.fd(),
                 events: libc::POLLIN,
                 revents: 0,
             },
@@ -215,7 +214,7 @@ fn wait_inner(read: &OwnedFd, child: Pid, caller_mask: &SigSet) -> Result<i32> {
                         // being stopped belong to the same request: consume
                         // them, or restoring the mask would end the launcher
                         // before it reports the interruption.
-                        while let Ok(Some(_)) = sigfd.read_signal() {}
+                        while signals.next().is_some() {}
                     }
                     return Err(match (parse(&buf), aborted) {
                         (_, Some(signal)) => interrupted(signal),
@@ -250,8 +249,7 @@ fn wait_inner(read: &OwnedFd, child: Pid, caller_mask: &SigSet) -> Result<i32> {
             }
         }
         if aborted.is_none() && fds[1].revents != 0 {
-            if let Ok(Some(info)) = sigfd.read_signal() {
-                let signal = Signal::try_from(info.ssi_signo as i32).unwrap_or(Signal::SIGTERM);
+            if let Some(signal) = signals.next() {
                 log::debug!("readiness: {signal} while waiting; stopping the daemon");
                 aborted = Some(signal);
                 // Before setsid the child leads no group: kill it alone;

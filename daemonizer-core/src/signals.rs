@@ -14,12 +14,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 use nix::errno::Errno;
-
-use nix::fcntl::OFlag;
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
 
 use crate::config::Handler;
 use crate::error::{Error, ErrorKind, Result, Step};
+use crate::sys;
 
 /// Signals whose default action ends the daemon cleanly when the user has
 /// no handler for them.
@@ -123,13 +122,10 @@ impl Installed {
 /// Runs `f` in signal context with `errno` saved and restored, as the code
 /// the signal interrupted expects.
 fn preserving_errno(f: impl FnOnce()) {
-    // SAFETY: __errno_location returns this thread's errno, valid for the
-    // thread's life; reading and writing it is async-signal-safe.
-    unsafe {
-        let errno = *libc::__errno_location();
-        f();
-        *libc::__errno_location() = errno;
-    }
+    // Reading and writing this thread's errno is async-signal-safe.
+    let errno = Errno::last_raw();
+    f();
+    Errno::set_raw(errno);
 }
 
 fn write_byte(fd: RawFd, byte: u8) {
@@ -247,11 +243,8 @@ pub(crate) fn install(
 /// Registers the user's signals to write into a pipe and starts the thread
 /// that reads it and calls the handlers.
 fn start_thread(handlers: Vec<(Signal, Handler)>, reload: ReloadHook) -> Result<[RawFd; 2]> {
-    let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)
-        .map_err(|e| Error::os(Step::Signals, "pipe", e))?;
     // The reading side blocks; only the writing side must never block.
-    nix::fcntl::fcntl(&read, nix::fcntl::FcntlArg::F_SETFL(OFlag::empty()))
-        .map_err(|e| Error::os(Step::Signals, "pipe", e))?;
+    let (read, write) = sys::pipe::pipe(true).map_err(|e| Error::os(Step::Signals, "pipe", e))?;
     let write_fd = write.as_raw_fd();
     let fds = [read.as_raw_fd(), write_fd];
 

@@ -2,7 +2,6 @@
 //! daemon, and the state the running daemon keeps.
 
 use std::os::fd::{OwnedFd, RawFd};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -23,6 +22,7 @@ use crate::privileges;
 use crate::readiness;
 use crate::signals;
 use crate::stdio::Stdio;
+use crate::sys::{self, threads::Company};
 
 /// What the launcher knows once the daemon is ready; handed to
 /// [`Daemon::on_launched`] in full mode.
@@ -83,10 +83,6 @@ struct Shared {
 }
 
 static SHARED: OnceLock<Shared> = OnceLock::new();
-/// An eventfd that wakes the threads blocked in [`wait_for_stop_timeout`]
-/// once a stop is requested (it is never read, so it stays readable); -1
-/// until the first wait creates it.
-static STOP_WAKE: AtomicI32 = AtomicI32::new(-1);
 /// The daemon's end of the readiness channel (full mode), until it reports.
 static CHANNEL: Mutex<Option<OwnedFd>> = Mutex::new(None);
 
@@ -232,16 +228,10 @@ impl Shared {
     }
 }
 
-/// Wakes every thread blocked in [`wait_for_stop_timeout`].
-/// Async-signal-safe: one `write(2)` to an eventfd.
+/// Wakes every thread blocked in [`wait_for_stop_timeout`] (see
+/// [`sys::wake`]). Async-signal-safe.
 fn wake_stop_waiters() {
-    let fd = STOP_WAKE.load(Ordering::SeqCst);
-    if fd >= 0 {
-        let one: u64 = 1;
-        // SAFETY: writes 8 bytes from a live u64 into an eventfd that is
-        // never closed; write(2) is async-signal-safe.
-        unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
-    }
+    sys::wake::wake();
 }
 
 /// What SIGTERM and SIGINT without a user handler do, inside the raw signal
@@ -461,8 +451,10 @@ pub fn wait_for_stop_timeout(timeout: Duration) -> Option<Signal> {
         return Some(Signal::SIGTERM);
     };
     // Created before the flag is read: a stop recorded after the read
-    // finds the eventfd and wakes this thread.
-    let wake = stop_wake_fd();
+    // finds the wake-up fd and wakes this thread.
+    let wake = sys::wake::fd()
+        .inspect_err(|e| log::warn!("stop: no wake-up fd ({e}); waiting by polling"))
+        .ok();
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(signal) = shared.stop_signal() {
@@ -479,45 +471,15 @@ pub fn wait_for_stop_timeout(timeout: Duration) -> Option<Signal> {
                     events: libc::POLLIN,
                     revents: 0,
                 };
-                let ts = libc::timespec {
-                    tv_sec: libc::time_t::try_from(left.as_secs()).unwrap_or(libc::time_t::MAX),
-                    // Below 10^9: fits a c_long everywhere.
-                    tv_nsec: left.subsec_nanos() as libc::c_long,
-                };
-                // SAFETY: one valid pollfd and a timespec, both alive for
-                // the call; a null signal mask leaves the mask unchanged.
-                // EINTR and a timeout both lead back to the checks above.
-                unsafe { libc::ppoll(&mut pfd, 1, &ts, std::ptr::null()) };
+                // Rounded up to a whole millisecond: never wakes early.
+                let ms = left.as_nanos().div_ceil(1_000_000);
+                let ms = libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX);
+                // SAFETY: one valid pollfd, alive for the call. EINTR and a
+                // timeout both lead back to the checks above.
+                unsafe { libc::poll(&mut pfd, 1, ms) };
             }
-            // Without an eventfd (no fd left): look again every 10 ms.
+            // Without a wake-up fd (no fd left): look again every 10 ms.
             None => std::thread::sleep(left.min(Duration::from_millis(10))),
-        }
-    }
-}
-
-/// The eventfd that [`wake_stop_waiters`] writes to, created by the first
-/// wait; `None` when it cannot be created.
-fn stop_wake_fd() -> Option<RawFd> {
-    let fd = STOP_WAKE.load(Ordering::SeqCst);
-    if fd >= 0 {
-        return Some(fd);
-    }
-    // SAFETY: eventfd(2) takes no pointers.
-    let new = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-    if new < 0 {
-        log::warn!(
-            "stop: cannot create an eventfd ({}); waiting by polling",
-            std::io::Error::last_os_error()
-        );
-        return None;
-    }
-    match STOP_WAKE.compare_exchange(-1, new, Ordering::SeqCst, Ordering::SeqCst) {
-        Ok(_) => Some(new),
-        Err(existing) => {
-            // Another thread created one first.
-            // SAFETY: `new` is ours and unused.
-            unsafe { libc::close(new) };
-            Some(existing)
         }
     }
 }
@@ -600,25 +562,15 @@ pub fn notify_watchdog() -> Result<bool> {
 /// Refuses a full start while another thread, or another process, shares
 /// this process's memory: a fork copies the calling thread alone, and a
 /// lock another one holds at that moment stays locked forever in the copy.
-///
-/// `unshare(CLONE_VM)` answers in one system call: it fails with `EINVAL`
-/// exactly then, and otherwise changes nothing (there is nothing to
-/// unshare). Where a sandbox refuses `unshare`, the threads are counted in
-/// `/proc`, which costs more: procfs builds this process's entries on the
-/// first lookup.
+/// How each system answers is in [`sys::threads`].
 fn check_alone() -> Result<()> {
-    // SAFETY: no pointers; with nothing shared there is nothing to unshare.
-    let shared = match unsafe { libc::unshare(libc::CLONE_VM) } {
-        0 => return Ok(()),
-        _ => nix::errno::Errno::last() == nix::errno::Errno::EINVAL,
-    };
-    let threads = thread_count()?;
-    let what = if threads > 1 {
-        format!("the process runs {threads} threads")
-    } else if shared {
-        "the process shares its memory with another process".to_owned()
-    } else {
-        return Ok(());
+    let what = match sys::threads::alone() {
+        Ok(Company::Alone) => return Ok(()),
+        Ok(Company::Threads(n)) => format!("the process runs {n} threads"),
+        Ok(Company::SharedMemory) => {
+            "the process shares its memory with another process".to_owned()
+        }
+        Err((what, e)) => return Err(Error::io(Step::Preflight, what, &e)),
     };
     Err(Error::new(
         Step::Preflight,
@@ -628,24 +580,6 @@ fn check_alone() -> Result<()> {
              (put #[daemonizer::daemon] outermost, or use lite mode)"
         ),
     ))
-}
-
-/// The number of threads in this process. `/proc/self/task` holds one entry
-/// per thread, and procfs reports it in the directory's link count (two
-/// plus the threads): one `stat` instead of reading the directory. A link
-/// count that does not fit that rule (an unusual procfs) falls back to
-/// counting the entries.
-fn thread_count() -> Result<usize> {
-    const TASKS: &str = "/proc/self/task";
-    let failed =
-        |e: &std::io::Error| Error::io(Step::Preflight, format!("counting threads in {TASKS}"), e);
-    let links = std::fs::metadata(TASKS).map_err(|e| failed(&e))?.nlink();
-    match usize::try_from(links) {
-        Ok(links) if links >= 3 => Ok(links - 2),
-        _ => std::fs::read_dir(TASKS)
-            .map(Iterator::count)
-            .map_err(|e| failed(&e)),
-    }
 }
 
 /// Everything prepared in the launcher.

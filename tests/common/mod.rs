@@ -911,3 +911,19 @@ pub(crate) fn kernel_has_close_range() -> bool {
     let minor: u32 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
     (major, minor) >= (5, 9)
 }
+
+/// How the daemon's debug log names the way it closed inherited fds
+/// (`close fds: done with ...`). Built with `--cfg daemonizer_portable`,
+/// the runtime has no `close_range` path and lists `/dev/fd`; where no
+/// listing can be read (a chroot without `/proc` or `/dev`) it loops.
+pub(crate) fn expected_close_method(listing_readable: bool) -> &'static str {
+    if !cfg!(daemonizer_portable) && kernel_has_close_range() {
+        "CloseRange"
+    } else if !listing_readable {
+        "Loop"
+    } else if cfg!(daemonizer_portable) {
+        "Listing(\"/dev/fd\")"
+    } else {
+        "Listing(\"/proc/self/fd\")"
+    }
+}

@@ -3,8 +3,6 @@
 //!
 //! ```text
 //! scenario daemon [options]         start a daemon, write facts, hold
-//! scenario close-with --method M   close fds with one method (close-range,
-//!                                   proc-fd, loop) and report the survivors
 //! scenario hold-lock --sandbox DIR/ USER KIND FILE
 //!                                   as USER (a name), open FILE read-only,
 //!                                   lock it (KIND: `flock` for a shared
@@ -33,9 +31,9 @@
 //! | `--debug-log` | install that logger before the start, at debug level |
 //! | `--extra N`, `--keep K` | open N extra fds on `DIR/extra-<i>` files; preserve the first K |
 //! | `--high-fd N` | also duplicate an extra fd onto fd N (not preserved) |
+//! | `--keep-high` | with `--high-fd N`: also onto fd N+1, preserved |
 //! | `--nofile N` | raise `RLIMIT_NOFILE` to N before anything else |
 //! | `--thread` | start a thread before the start |
-//! | `--own-rseq` | before the start, register an rseq area of this program's own (needs glibc's turned off: `GLIBC_TUNABLES=glibc.pthread.rseq=0`); exits 77 when that cannot be done |
 //! | `--vm-child` | before the start, create a process sharing this one's memory (`clone(CLONE_VM)`), not a thread; it sleeps and dies with this process |
 //! | `--go F` | create `F.<pid>`, then wait until F exists before starting (for races) |
 //! | `--trigger F` | hold until F exists; its content names the action |
@@ -46,7 +44,7 @@
 //! | `--ready-delay-ms N` | with `--manual`: call `ready()` after N ms without a trigger |
 //! | `--close-stdio` | close fds 0, 1 and 2 first thing (Rust's runtime reopens them on `/dev/null` before `main`; a program may still close them) |
 //! | `--print-before TEXT` | `print!` and `eprint!` TEXT, without a newline, just before the start: left in Rust's buffers for the runtime to deal with |
-//! | `--refuse CALLS` | just before the start, a seccomp filter makes the listed system calls fail (as a sandbox may): `vfork` with `EPERM`, `vfork0` returns 0 from `vfork` without creating a child, `fork` (`fork` and `clone`) with `EAGAIN`, `unshare` with `EPERM`; comma-separated; x86-64 only |
+//! | `--refuse CALLS` | just before the start, a seccomp filter makes the listed system calls fail (as a sandbox may): `fork` (`fork`, `clone`, `clone3`) with `EAGAIN`, `second-fork` the same but only from the first child of the start on, `unshare` with `EPERM`; comma-separated; x86-64 Linux only |
 //!
 //! Trigger actions: `ok` (return `Ok`), `err` (return `Err` through
 //! `Daemonized::finish`), `panic`, `exit` (`std::process::exit(3)`),
@@ -70,13 +68,12 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use daemonizer::{
-    Account, CloseMethod, Daemon, ErrorKind, LogFile, Mode, Readiness, Resource, Signal, Step,
+    Account, Daemon, ErrorKind, LogFile, Mode, Readiness, Resource, Signal, Step,
 };
 
 #[derive(Default)]
 struct Opts {
     mode: String,
-    method: Option<CloseMethod>,
     pidfile: Option<PathBuf>,
     stdout: Option<PathBuf>,
     stderr: Option<PathBuf>,
@@ -95,10 +92,10 @@ struct Opts {
     extra: usize,
     keep: usize,
     high_fd: Option<RawFd>,
+    keep_high: bool,
     nofile: Option<u64>,
     thread: bool,
     vm_child: bool,
-    own_rseq: bool,
     go: Option<PathBuf>,
     trigger: Option<PathBuf>,
     graceful: bool,
@@ -159,14 +156,6 @@ fn parse() -> Opts {
         };
         match arg.as_str() {
             "--sandbox" => opts.sandbox = Some(value().into()),
-            "--method" => {
-                opts.method = Some(match value().as_str() {
-                    "close-range" => CloseMethod::CloseRange,
-                    "proc-fd" => CloseMethod::ProcFd,
-                    "loop" => CloseMethod::Loop,
-                    other => fail(&format!("bad close method {other:?}")),
-                })
-            }
             "--pidfile" => opts.pidfile = Some(value().into()),
             "--stdout" => opts.stdout = Some(value().into()),
             "--stderr" => opts.stderr = Some(value().into()),
@@ -186,6 +175,7 @@ fn parse() -> Opts {
             "--debug-log" => opts.debug_log = true,
             "--extra" => opts.extra = value().parse().unwrap_or_else(|_| fail("bad --extra")),
             "--keep" => opts.keep = value().parse().unwrap_or_else(|_| fail("bad --keep")),
+            "--keep-high" => opts.keep_high = true,
             "--high-fd" => {
                 opts.high_fd = Some(value().parse().unwrap_or_else(|_| fail("bad --high-fd")))
             }
@@ -194,7 +184,6 @@ fn parse() -> Opts {
             }
             "--thread" => opts.thread = true,
             "--vm-child" => opts.vm_child = true,
-            "--own-rseq" => opts.own_rseq = true,
             "--go" => opts.go = Some(value().into()),
             "--trigger" => opts.trigger = Some(value().into()),
             "--graceful" => opts.graceful = true,
@@ -284,27 +273,52 @@ fn spawn_vm_child() {
     }
 }
 
-/// Installs a seccomp filter under which the system calls `calls` names
-/// (see `--refuse`) fail and every other one is allowed (after
-/// `PR_SET_NO_NEW_PRIVS`, which the filter needs without `CAP_SYS_ADMIN`).
+/// Makes the system calls `calls` names (see `--refuse`) fail, as a
+/// sandbox may: a seccomp filter (after `PR_SET_NO_NEW_PRIVS`, which the
+/// filter needs without `CAP_SYS_ADMIN`) under which they fail and every
+/// other call is allowed. `second-fork` installs the filter for `fork` in
+/// the first child of the start, from a `pthread_atfork` child handler, so
+/// that only the fork of the daemon is refused.
 fn refuse(calls: &str) {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
     {
-        const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
         let mut refused: Vec<(libc::c_long, i32)> = Vec::new();
+        let mut in_child = false;
+        let fork = [
+            (libc::SYS_fork, libc::EAGAIN),
+            (libc::SYS_clone, libc::EAGAIN),
+            (libc::SYS_clone3, libc::EAGAIN),
+        ];
         for call in calls.split(',') {
             match call {
-                "vfork" => refused.push((libc::SYS_vfork, libc::EPERM)),
-                // "Succeeds" without creating a child.
-                "vfork0" => refused.push((libc::SYS_vfork, 0)),
                 "unshare" => refused.push((libc::SYS_unshare, libc::EPERM)),
-                "fork" => {
-                    refused.push((libc::SYS_fork, libc::EAGAIN));
-                    refused.push((libc::SYS_clone, libc::EAGAIN));
+                "fork" => refused.extend(fork),
+                "second-fork" => {
+                    refused.extend(fork);
+                    in_child = true;
                 }
                 other => fail(&format!("--refuse: unknown call {other:?}")),
             }
         }
+        let program = seccomp::program(&refused);
+        if in_child {
+            seccomp::install_in_next_child(program);
+        } else {
+            seccomp::install(&program);
+        }
+    }
+    #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+    fail(&format!("--refuse {calls}: x86-64 Linux only"));
+}
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+mod seccomp {
+    use std::sync::OnceLock;
+
+    /// A filter under which each `(system call, errno)` fails with that
+    /// errno.
+    pub(super) fn program(refused: &[(libc::c_long, i32)]) -> Vec<libc::sock_filter> {
+        const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
         let stmt = |code: u32, k: u32| libc::sock_filter {
             code: code as u16,
             jt: 0,
@@ -333,14 +347,20 @@ fn refuse(calls: &str) {
             allow,
             load(0),
         ];
-        for (nr, errno) in refused {
+        for &(nr, errno) in refused {
             filter.push(unless_eq(nr as u32));
             filter.push(ret(libc::SECCOMP_RET_ERRNO | errno as u32));
         }
         filter.push(allow);
+        filter
+    }
+
+    /// Installs `filter` in this process; only system calls, so that it
+    /// may run in a child right after a fork.
+    pub(super) fn install(filter: &[libc::sock_filter]) {
         let program = libc::sock_fprog {
             len: filter.len() as u16,
-            filter: filter.as_mut_ptr(),
+            filter: filter.as_ptr().cast_mut(),
         };
         // SAFETY: prctl with a valid filter program, alive for the call.
         let rc = unsafe {
@@ -352,109 +372,27 @@ fn refuse(calls: &str) {
             )
         };
         if rc != 0 {
-            fail(&format!("--refuse: {}", errno_name()));
+            // SAFETY: _exit ends the process at once, whichever it is.
+            unsafe { libc::_exit(2) };
         }
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    fail(&format!("--refuse {calls}: x86-64 only"));
-}
 
-/// The restartable-sequences area of this thread, as the kernel knows it:
-/// `registered` (glibc's), `lost` (glibc has one but the kernel did not
-/// know it: registering it again succeeded, and it is registered now),
-/// `foreign` (glibc has none, but another area is registered), `none`
-/// (nothing registered, or no rseq in the kernel), `error <errno>`;
-/// `unchecked` off x86-64 glibc.
-fn rseq_state() -> String {
-    #[cfg(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu"))]
-    {
-        let errno = || std::io::Error::last_os_error().raw_os_error();
-        match glibc_rseq() {
-            Some((area, len)) => {
-                // SAFETY: glibc's area, alive as long as this thread.
-                let rc = unsafe { libc::syscall(libc::SYS_rseq, area, len, 0, RSEQ_SIG) };
-                match (rc, errno()) {
-                    (0, _) => "lost".to_owned(),
-                    (_, Some(libc::EBUSY)) => "registered".to_owned(),
-                    (_, e) => format!("error {e:?}"),
-                }
-            }
-            None => {
-                let mut probe = RseqArea::new();
-                let area: *mut RseqArea = &mut probe;
-                // SAFETY: the probe is unregistered before it goes away.
-                let rc = unsafe { libc::syscall(libc::SYS_rseq, area, 32, 0, RSEQ_SIG) };
-                match (rc, errno()) {
-                    (0, _) => {
-                        // SAFETY: the same area, length and signature.
-                        unsafe { libc::syscall(libc::SYS_rseq, area, 32, 1, RSEQ_SIG) };
-                        "none".to_owned()
-                    }
-                    (_, Some(libc::ENOSYS)) => "none".to_owned(),
-                    (_, Some(libc::EINVAL)) => "foreign".to_owned(),
-                    (_, e) => format!("error {e:?}"),
-                }
-            }
+    static IN_CHILD: OnceLock<Vec<libc::sock_filter>> = OnceLock::new();
+
+    extern "C" fn child_handler() {
+        if let Some(filter) = IN_CHILD.get() {
+            install(filter);
         }
     }
-    #[cfg(not(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu")))]
-    "unchecked".to_owned()
-}
 
-/// The signature glibc uses on x86-64, used here too.
-#[cfg(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu"))]
-const RSEQ_SIG: u32 = 0x5305_3053;
-
-/// A `struct rseq` of the kernel's minimum size and alignment.
-#[cfg(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu"))]
-#[repr(C, align(32))]
-struct RseqArea([u32; 8]);
-
-#[cfg(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu"))]
-impl RseqArea {
-    fn new() -> RseqArea {
-        // cpu_id (the second word) starts as "uninitialized", -1.
-        RseqArea([0, u32::MAX, 0, 0, 0, 0, 0, 0])
-    }
-}
-
-/// glibc's rseq area of this thread and the length to register it with,
-/// if glibc registered one (`__rseq_size` > 0).
-#[cfg(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu"))]
-fn glibc_rseq() -> Option<(usize, u32)> {
-    // SAFETY: dlsym with valid C strings; where they exist the symbols are
-    // glibc's `unsigned int __rseq_size` and `ptrdiff_t __rseq_offset`, the
-    // area's place from the thread pointer (%fs:0).
-    unsafe {
-        let size = libc::dlsym(libc::RTLD_DEFAULT, c"__rseq_size".as_ptr());
-        let offset = libc::dlsym(libc::RTLD_DEFAULT, c"__rseq_offset".as_ptr());
-        if size.is_null() || offset.is_null() || *size.cast::<u32>() == 0 {
-            return None;
+    /// Installs `filter` in every child this process forks from now on.
+    pub(super) fn install_in_next_child(filter: Vec<libc::sock_filter>) {
+        let _ = IN_CHILD.set(filter);
+        // SAFETY: registers a plain extern "C" function that only reads a
+        // static set above and makes system calls.
+        if unsafe { libc::pthread_atfork(None, None, Some(child_handler)) } != 0 {
+            super::fail("--refuse: pthread_atfork failed");
         }
-        let thread_pointer: usize;
-        std::arch::asm!("mov {}, qword ptr fs:0", out(reg) thread_pointer);
-        let area = thread_pointer.wrapping_add_signed(*offset.cast::<isize>());
-        Some((area, (*size.cast::<u32>()).max(32)))
-    }
-}
-
-/// Registers an rseq area of this program's own (as a library may where
-/// glibc registers none), kept for the life of the process.
-fn register_own_rseq() {
-    #[cfg(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu"))]
-    {
-        let area: &'static mut RseqArea = Box::leak(Box::new(RseqArea::new()));
-        // SAFETY: the area is leaked: alive and writable for good.
-        let rc = unsafe { libc::syscall(libc::SYS_rseq, area as *mut RseqArea, 32, 0, RSEQ_SIG) };
-        if rc != 0 {
-            eprintln!("--own-rseq: cannot register: {}", errno_name());
-            std::process::exit(77);
-        }
-    }
-    #[cfg(not(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu")))]
-    {
-        eprintln!("--own-rseq: x86-64 glibc only");
-        std::process::exit(77);
     }
 }
 
@@ -524,46 +462,6 @@ fn dup_to(fd: RawFd, to: RawFd) {
     if unsafe { libc::dup2(fd, to) } < 0 {
         fail(&format!("dup2 to {to}: {}", errno_name()));
     }
-}
-
-fn close_with(opts: &Opts) {
-    let sandbox = opts
-        .sandbox
-        .clone()
-        .unwrap_or_else(|| fail("--sandbox needed"));
-    if let Some(n) = opts.nofile {
-        raise_nofile(n);
-    }
-    let files = open_extra(&sandbox, opts.extra);
-    let mut keep: Vec<RawFd> = files
-        .iter()
-        .take(opts.keep)
-        .map(AsRawFd::as_raw_fd)
-        .collect();
-    if let Some(high) = opts.high_fd {
-        if let Some(first) = files.first() {
-            dup_to(first.as_raw_fd(), high);
-            // A second high fd, kept.
-            dup_to(first.as_raw_fd(), high + 1);
-            keep.push(high + 1);
-        }
-    }
-    let before = open_fds();
-    let method = daemonizer::__private::close_fds_with(opts.method.expect("method"), &keep)
-        .unwrap_or_else(|e| fail(&format!("close_fds_with: {e}")));
-    let after = open_fds();
-    // Forget the files: their fds are closed already (or kept).
-    for file in files {
-        std::mem::forget(file);
-    }
-    let facts = opts.facts.clone().unwrap_or_else(|| fail("--facts needed"));
-    let text = format!(
-        "method={method:?}\nkeep={}\nbefore={}\nafter={}\ndone=1\n",
-        join(&keep),
-        join(&before),
-        join(&after)
-    );
-    std::fs::write(facts, text).unwrap_or_else(|e| fail(&format!("facts: {e}")));
 }
 
 fn wait_for_file(path: &Path) {
@@ -860,10 +758,6 @@ fn main() -> Result<(), String> {
         _ => {}
     }
     let opts = parse();
-    if opts.mode == "close-with" {
-        close_with(&opts);
-        return Ok(());
-    }
     if opts.mode != "daemon" {
         fail(&format!("unknown mode {}", opts.mode));
     }
@@ -900,8 +794,13 @@ fn main() -> Result<(), String> {
         Some(dir) if opts.extra > 0 => open_extra(dir, opts.extra),
         _ => Vec::new(),
     };
+    let mut keep_high = None;
     if let (Some(high), Some(first)) = (opts.high_fd, extra.first()) {
         dup_to(first.as_raw_fd(), high);
+        if opts.keep_high {
+            dup_to(first.as_raw_fd(), high + 1);
+            keep_high = Some(high + 1);
+        }
     }
 
     let mut daemon = Daemon::new().mode(if opts.lite { Mode::Lite } else { Mode::Full });
@@ -945,6 +844,9 @@ fn main() -> Result<(), String> {
         daemon = daemon.preserve(fd);
     }
     daemon = daemon.preserve_all(extra.iter().take(opts.keep));
+    if let Some(fd) = keep_high {
+        daemon = daemon.preserve(fd);
+    }
     if let Some(record) = &opts.record {
         daemon = daemon
             .on_signal(Signal::SIGHUP, signal_handler(record.clone()))
@@ -959,9 +861,6 @@ fn main() -> Result<(), String> {
     });
     if opts.vm_child {
         spawn_vm_child();
-    }
-    if opts.own_rseq {
-        register_own_rseq();
     }
     if let Some(go) = &opts.go {
         // Say "waiting" (so that the test can start every launcher first),
@@ -998,7 +897,6 @@ fn main() -> Result<(), String> {
     facts.add("ppid", ppid);
     facts.add("sid", sid);
     facts.add("pgid", pgid);
-    facts.add("rseq", rseq_state());
     // SAFETY: umask is always successful; it is put back at once.
     let mask = unsafe {
         let old = libc::umask(0o077);
