@@ -9,20 +9,6 @@ use std::fs;
 
 use common::*;
 
-/// The exit status and the signal are seen by the daemon's parent, which
-/// watches it until it is ready: a first child made by two plain forks.
-/// Where the first hop borrows the launcher's memory (`vfork`, x86-64
-/// glibc) that child cannot stay; refusing `vfork` makes the plain forks.
-const PLAIN_FORKS: &[&str] = if cfg!(all(
-    target_os = "linux",
-    target_arch = "x86_64",
-    target_env = "gnu"
-)) {
-    &["--refuse", "vfork"]
-} else {
-    &[]
-};
-
 /// Starts `scenario daemon --manual` with `extra` options, waits until the
 /// body runs (facts written), fires `action` and returns what the launcher
 /// said; checks that nothing is left behind.
@@ -91,7 +77,7 @@ fn panic_after_readiness_is_logged_with_its_location() {
 
 #[test]
 fn process_exit_is_reported_with_its_status() {
-    end_before_ready("exit", "exit", PLAIN_FORKS).assert_refused(
+    end_before_ready("exit", "exit", &[]).assert_refused(
         70,
         "readiness",
         &["the daemon exited before it reported ready: exit status 3"],
@@ -100,7 +86,7 @@ fn process_exit_is_reported_with_its_status() {
 
 #[test]
 fn fatal_signal_is_reported_with_its_name() {
-    end_before_ready("xfsz", "xfsz", PLAIN_FORKS).assert_refused(
+    end_before_ready("xfsz", "xfsz", &[]).assert_refused(
         70,
         "readiness",
         &["the daemon exited before it reported ready: killed by SIGXFSZ"],

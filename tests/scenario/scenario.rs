@@ -67,9 +67,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use daemonizer::{
-    Account, Daemon, ErrorKind, LogFile, Mode, Readiness, Resource, Signal, Step,
-};
+use daemonizer::{Account, Daemon, ErrorKind, LogFile, Mode, Readiness, Resource, Signal, Step};
 
 #[derive(Default)]
 struct Opts {
