@@ -225,6 +225,8 @@ fn pid_file_that_is_also_the_stdout_file() {
 
 #[test]
 fn pid_file_that_is_another_name_of_the_stderr_file() {
+    // Two names of one file: the stderr file, opened first, is refused for
+    // its second name before the pid file is looked at.
     let sb = Sandbox::new("pid-is-err");
     let err = sb.path("err.log");
     fs::write(&err, "kept\n").unwrap();
@@ -232,12 +234,9 @@ fn pid_file_that_is_another_name_of_the_stderr_file() {
     fs::hard_link(&err, &second_name).unwrap();
     let mut cmd = with_pidfile(&sb, &second_name);
     cmd.arg("--stderr").arg(&err);
-    refused(
-        &sb,
-        &mut cmd,
-        64,
-        &[&shown(&second_name), "is also the stderr file"],
-    );
+    let before = sb.snapshot();
+    run(&mut cmd).assert_refused(77, "stdio", &[&shown(&err), "has 2 hard links"]);
+    assert_eq!(before, sb.snapshot(), "nothing created or changed");
 }
 
 #[test]
@@ -252,5 +251,342 @@ fn new_pid_file_that_is_also_the_stdout_file() {
         &mut cmd,
         64,
         &[&shown(&path), "is also the stdout file"],
+    );
+}
+
+/// Like [`refused`], for any step.
+fn refused_at(sb: &Sandbox, cmd: &mut Command, code: i32, step: &str, mentions: &[&str]) {
+    let before = sb.snapshot();
+    run(cmd).assert_refused(code, step, mentions);
+    sb.wait_no_processes();
+    assert_eq!(
+        before,
+        sb.snapshot(),
+        "nothing created, followed or changed"
+    );
+}
+
+fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// The uid and gid of `nobody`, the second user of these tests.
+fn nobody() -> (u32, u32) {
+    let (uid, gid, _) = groups_of("nobody").expect("a user nobody");
+    (uid, gid)
+}
+
+#[test]
+fn pid_file_with_a_second_hard_link_is_refused_untouched() {
+    // A second name of a file only root may read: writing the PID through
+    // the link would destroy it.
+    let sb = Sandbox::new("pid-hardlink");
+    let precious = sb.path("precious");
+    fs::write(&precious, "secret\n").unwrap();
+    chmod(&precious, 0o600);
+    let pid = sb.path("pid");
+    fs::hard_link(&precious, &pid).unwrap();
+    refused(
+        &sb,
+        &mut with_pidfile(&sb, &pid),
+        77,
+        &[&shown(&pid), "has 2 hard links"],
+    );
+    assert_eq!(fs::read_to_string(&precious).unwrap(), "secret\n");
+}
+
+#[test]
+fn pid_file_owned_by_another_user_is_refused_naming_the_owner() {
+    if !root_or_skip("pid_file_owned_by_another_user_is_refused_naming_the_owner") {
+        return;
+    }
+    // Its owner could rewrite it at any time: fake "already running as
+    // PID 1", or point the stop command at any process.
+    let sb = Sandbox::new("pid-foreign");
+    let pid = sb.path("pid");
+    fs::write(&pid, "1\n").unwrap();
+    let (uid, gid) = nobody();
+    std::os::unix::fs::chown(&pid, Some(uid), Some(gid)).unwrap();
+    refused(
+        &sb,
+        &mut with_pidfile(&sb, &pid),
+        77,
+        &[&shown(&pid), &format!("is owned by user {uid} (nobody)")],
+    );
+}
+
+#[test]
+fn pid_file_writable_by_every_user_is_refused() {
+    let sb = Sandbox::new("pid-0666");
+    let pid = sb.path("pid");
+    fs::write(&pid, "").unwrap();
+    chmod(&pid, 0o666);
+    refused(
+        &sb,
+        &mut with_pidfile(&sb, &pid),
+        77,
+        &[&shown(&pid), "is writable by every user"],
+    );
+}
+
+#[test]
+fn pid_file_in_a_directory_every_user_can_write_is_refused() {
+    // Not sticky: anyone may swap the file during the start. The check
+    // covers every directory above the file, too.
+    let sb = Sandbox::new("pid-dir-0777");
+    let open = sb.path("open");
+    fs::create_dir_all(open.join("sub")).unwrap();
+    chmod(&open, 0o777);
+    for path in [open.join("pid"), open.join("sub").join("pid")] {
+        refused(
+            &sb,
+            &mut with_pidfile(&sb, &path),
+            77,
+            &[
+                &shown(&path),
+                &format!("{} is writable by every user and not sticky", shown(&open)),
+            ],
+        );
+    }
+    // Sticky (as /tmp is), each user may only remove their own files.
+    chmod(&open, 0o1777);
+    let pidfile = open.join("pid");
+    start(&mut with_pidfile(&sb, &pidfile));
+    let pid = wait_pidfile(&pidfile);
+    stop(pid, &pidfile);
+}
+
+#[test]
+fn pid_file_in_a_directory_of_another_user_or_group_is_refused() {
+    if !root_or_skip("pid_file_in_a_directory_of_another_user_or_group_is_refused") {
+        return;
+    }
+    let (uid, gid) = nobody();
+    let sb = Sandbox::new("pid-dir-foreign");
+    // Owned by nobody: its owner controls it, sticky or not.
+    let theirs = sb.path("theirs");
+    fs::create_dir(&theirs).unwrap();
+    chmod(&theirs, 0o1755);
+    std::os::unix::fs::chown(&theirs, Some(uid), Some(gid)).unwrap();
+    let path = theirs.join("pid");
+    refused(
+        &sb,
+        &mut with_pidfile(&sb, &path),
+        77,
+        &[&shown(&path), &format!("belongs to user {uid} (nobody)")],
+    );
+    // Writable by nobody's group.
+    let group = sb.path("group");
+    fs::create_dir(&group).unwrap();
+    chmod(&group, 0o775);
+    std::os::unix::fs::chown(&group, Some(0), Some(gid)).unwrap();
+    let path = group.join("pid");
+    refused(
+        &sb,
+        &mut with_pidfile(&sb, &path),
+        77,
+        &[
+            &shown(&path),
+            &format!("is writable by group {gid}"),
+            "not sticky",
+        ],
+    );
+    // The same directories are the daemon's own when it runs as nobody.
+    for dir in [&theirs, &group] {
+        let pidfile = dir.join("pid");
+        start(
+            with_pidfile(&sb, &pidfile)
+                .arg("--facts")
+                .arg(sb.path("facts"))
+                .args(["--user", "nobody"]),
+        );
+        let pid = wait_pidfile(&pidfile);
+        stop(pid, &pidfile);
+        let _ = fs::remove_file(sb.path("facts"));
+    }
+}
+
+#[test]
+fn pid_file_on_a_pseudo_filesystem_is_refused() {
+    if !root_or_skip("pid_file_on_a_pseudo_filesystem_is_refused") {
+        return;
+    }
+    // Root may write /proc/sys/kernel/domainname; a daemon must not. The
+    // launcher runs in a UTS namespace of its own, so that even a
+    // regression could not rename this machine's domain.
+    let sb = Sandbox::new("pid-procfs");
+    let target = Path::new("/proc/sys/kernel/domainname");
+    let mut cmd = Command::new("unshare");
+    cmd.arg("--uts")
+        .arg(scenario_bin())
+        .args(with_pidfile(&sb, target).get_args())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let outcome = run(&mut cmd);
+    if outcome.stderr.starts_with("unshare:") {
+        eprintln!("skipped: no UTS namespace here: {}", outcome.stderr.trim());
+        assert!(std::env::var_os("CI").is_none(), "CI needs unshare --uts");
+        return;
+    }
+    outcome.assert_refused(
+        73,
+        "pid file",
+        &[&shown(target), "is on procfs, a pseudo filesystem"],
+    );
+}
+
+#[test]
+fn stdout_fifo_without_a_reader_is_refused_at_once() {
+    // Opening it for writing would wait for a reader, with every signal
+    // blocked: the launcher could only be killed.
+    let sb = Sandbox::new("out-fifo");
+    let fifo = sb.path("out");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let mut cmd = with_pidfile(&sb, &sb.path("pid"));
+    cmd.arg("--stdout").arg(&fifo);
+    refused_at(
+        &sb,
+        &mut cmd,
+        73,
+        "stdio",
+        &[&shown(&fifo), "is a FIFO without a reader"],
+    );
+}
+
+#[test]
+fn stdout_fifo_with_a_reader_gets_the_output() {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let sb = Sandbox::new("out-fifo-read");
+    let fifo = sb.path("out");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    // The reader is this test, without blocking.
+    let mut reader = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .unwrap();
+    start(sb.daemon().arg("--stdout").arg(&fifo));
+    let pid = wait_pidfile(&sb.path("pid"));
+    let mut got = String::new();
+    wait_until("the daemon's line in the FIFO", || {
+        let mut buf = [0u8; 256];
+        if let Ok(n) = reader.read(&mut buf) {
+            got.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        got.contains(&format!("hello stdout from {pid}"))
+    });
+    stop(pid, &sb.path("pid"));
+}
+
+#[test]
+fn stdout_dangling_symlink_creates_no_file() {
+    let sb = Sandbox::new("out-dangling");
+    let link = sb.path("out.log");
+    let target = sb.path("chosen-by-someone");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let mut cmd = with_pidfile(&sb, &sb.path("pid"));
+    cmd.arg("--stdout").arg(&link);
+    refused_at(
+        &sb,
+        &mut cmd,
+        73,
+        "stdio",
+        &[&shown(&link), "is a dangling symbolic link"],
+    );
+    assert!(!target.exists(), "the symlink's target was not created");
+}
+
+#[test]
+fn stdout_symlink_of_another_user_is_not_followed() {
+    if !root_or_skip("stdout_symlink_of_another_user_is_not_followed") {
+        return;
+    }
+    let (uid, gid) = nobody();
+    let sb = Sandbox::new("out-foreign-link");
+    let precious = sb.path("precious");
+    fs::write(&precious, "root's lines\n").unwrap();
+    let link = sb.path("out.log");
+    std::os::unix::fs::symlink(&precious, &link).unwrap();
+    std::os::unix::fs::lchown(&link, Some(uid), Some(gid)).unwrap();
+    let mut cmd = with_pidfile(&sb, &sb.path("pid"));
+    cmd.arg("--stderr").arg(&link);
+    refused_at(
+        &sb,
+        &mut cmd,
+        77,
+        "stdio",
+        &[
+            &shown(&link),
+            &format!("the symbolic link belongs to user {uid} (nobody)"),
+        ],
+    );
+    assert_eq!(fs::read_to_string(&precious).unwrap(), "root's lines\n");
+}
+
+#[test]
+fn stdout_symlink_of_the_daemons_user_is_followed() {
+    // Root's (or this user's) own symlink in its own directory: the usual
+    // way to point a log somewhere else.
+    let sb = Sandbox::new("out-own-link");
+    let real = sb.path("real.log");
+    fs::write(&real, "").unwrap();
+    let link = sb.path("out.log");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    start(sb.daemon().arg("--stdout").arg(&link));
+    let pid = wait_pidfile(&sb.path("pid"));
+    wait_until("the daemon's line in the symlink's target", || {
+        fs::read_to_string(&real).is_ok_and(|t| t.contains(&format!("hello stdout from {pid}")))
+    });
+    stop(pid, &sb.path("pid"));
+}
+
+#[test]
+fn stdout_file_with_a_second_hard_link_is_refused() {
+    let sb = Sandbox::new("out-hardlink");
+    let precious = sb.path("precious");
+    fs::write(&precious, "secret\n").unwrap();
+    chmod(&precious, 0o600);
+    let log = sb.path("out.log");
+    fs::hard_link(&precious, &log).unwrap();
+    let mut cmd = with_pidfile(&sb, &sb.path("pid"));
+    cmd.arg("--stdout").arg(&log);
+    refused_at(
+        &sb,
+        &mut cmd,
+        77,
+        "stdio",
+        &[&shown(&log), "has 2 hard links"],
+    );
+}
+
+#[test]
+fn stdout_file_owned_by_another_user_is_refused() {
+    if !root_or_skip("stdout_file_owned_by_another_user_is_refused") {
+        return;
+    }
+    let (uid, gid) = nobody();
+    let sb = Sandbox::new("out-foreign");
+    let log = sb.path("out.log");
+    fs::write(&log, "").unwrap();
+    std::os::unix::fs::chown(&log, Some(uid), Some(gid)).unwrap();
+    let mut cmd = with_pidfile(&sb, &sb.path("pid"));
+    cmd.arg("--stdout").arg(&log);
+    refused_at(
+        &sb,
+        &mut cmd,
+        77,
+        "stdio",
+        &[&shown(&log), &format!("is owned by user {uid} (nobody)")],
     );
 }

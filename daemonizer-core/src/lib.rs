@@ -15,6 +15,7 @@
 //! | `error` | [`Error`]: the failing [`Step`], the value, the OS error; exit statuses |
 //! | `start` | the orchestration of the steps, [`Daemonized`], stop and readiness functions |
 //! | `pidfile` | open, lock, write and remove the pid file |
+//! | `pathsafe` | what is refused in the files a root daemon opens: hard links, foreign owners, directories others can write, pseudo filesystems |
 //! | `privileges` | user and group resolution and the privilege drop |
 //! | `detach` | fork, `setsid`, fork: two plain forks |
 //! | `dirs` | chroot, work dir, umask, resource limits |
@@ -26,6 +27,20 @@
 //! | `notify`, `listen` | systemd's readiness protocol and socket activation |
 //! | `sys` | the platform layer: each facility that differs between systems, per system |
 //! | `logfile` | [`LogFile`], a `log` backend whose fd is easy to preserve |
+//!
+//! # Security
+//!
+//! Every file opened for the daemon's configuration (the pid file, the
+//! stdout and stderr files) is refused, before anything is written to it,
+//! when another user than root and the daemon's own could change what it
+//! is: a file with a second hard link, owned by another user or writable by
+//! them, in a directory (or below one) that they can write and that is not
+//! sticky, or on a pseudo filesystem such as procfs. An output file's last
+//! component may be a symlink only when the link and its directory belong
+//! to root or the daemon's user, and a dangling one never creates a file;
+//! every open is non-blocking, so a FIFO without a reader is an error, not
+//! a hang. The README's "Security" section compares these rules with what
+//! systemd and `start-stop-daemon` refuse.
 #![cfg(unix)]
 
 mod classic;
@@ -37,6 +52,7 @@ mod fds;
 mod listen;
 mod logfile;
 mod notify;
+mod pathsafe;
 mod pidfile;
 mod privileges;
 mod readiness;

@@ -21,7 +21,7 @@
 //! file again once it holds the lock.
 
 use std::ffi::{CString, OsStr};
-use std::os::fd::{AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
@@ -33,6 +33,7 @@ use nix::sys::stat::{fchmod, fstat, fstatat, FileStat, Mode, SFlag};
 use nix::unistd::ftruncate;
 
 use crate::error::{Error, ErrorKind, Result, Step};
+use crate::pathsafe::{self, Trust};
 
 /// The pid file's mode: readable by everyone, writable by its owner.
 const PID_FILE_MODE: u32 = 0o644;
@@ -117,6 +118,8 @@ pub(crate) struct PidFile {
     /// other process ever does.
     owner: AtomicI32,
     removed: AtomicBool,
+    /// Who may own the file and its directories (see [`pathsafe`]).
+    trust: Trust,
 }
 
 /// What an attempt to remove the pid file did.
@@ -193,7 +196,7 @@ impl PidFile {
     /// The lock itself is taken by the daemon ([`lock`](PidFile::lock)),
     /// which a lock held by the launcher could not be: record locks belong
     /// to a process and do not survive `fork`.
-    pub(crate) fn open(path: &Path) -> Result<PidFile> {
+    pub(crate) fn open(path: &Path, trust: Trust) -> Result<PidFile> {
         let shown = path.display();
         let (parent, name) = split(path)?;
         let dir = open(
@@ -202,6 +205,7 @@ impl PidFile {
             Mode::empty(),
         )
         .map_err(|e| Error::os(Step::PidFile, format!("{shown}"), e))?;
+        pathsafe::check_dir(Step::PidFile, dir.as_fd(), path, trust)?;
         let c_name = CString::new(name.as_bytes()).map_err(|_| {
             Error::new(
                 Step::PidFile,
@@ -212,7 +216,7 @@ impl PidFile {
         // A few rounds, for the race of the file vanishing between our
         // attempts (a departing daemon removes it).
         for _ in 0..16 {
-            let Some((file, created)) = open_in(&dir, name, path)? else {
+            let Some((file, created)) = open_in(&dir, name, path, trust)? else {
                 continue;
             };
             let pidfile = PidFile {
@@ -223,6 +227,7 @@ impl PidFile {
                 created,
                 owner: AtomicI32::new(0),
                 removed: AtomicBool::new(false),
+                trust,
             };
             if let Holder::Daemon(pid) = pidfile.holder()? {
                 // Nothing was created: the file exists, a daemon holds it.
@@ -242,7 +247,6 @@ impl PidFile {
     }
 
     fn holder(&self) -> Result<Holder> {
-        use std::os::fd::AsFd;
         probe(self.file.as_fd()).map_err(|e| {
             Error::os(
                 Step::PidFile,
@@ -281,7 +285,7 @@ impl PidFile {
             .dir_fd()
             .try_clone_to_owned()
             .map_err(|e| Error::io(Step::PidFile, format!("{}", self.path.display()), &e))?;
-        if let Some((file, _)) = open_in(&dir, &name, &self.path)? {
+        if let Some((file, _)) = open_in(&dir, &name, &self.path, self.trust)? {
             // The created flag stays the launcher's: it is about the file
             // that start made, which `discard` checks by identity anyway.
             self.file = file;
@@ -628,7 +632,12 @@ impl PidFile {
 
 /// Opens the file, creating it when missing (mode 0644 whatever the
 /// umask). `None` means "raced, try again".
-fn open_in(dir: &OwnedFd, name: &OsStr, path: &Path) -> Result<Option<(OwnedFd, bool)>> {
+fn open_in(
+    dir: &OwnedFd,
+    name: &OsStr,
+    path: &Path,
+    trust: Trust,
+) -> Result<Option<(OwnedFd, bool)>> {
     let shown = path.display();
     let base = OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
     let mode = Mode::from_bits_truncate(PID_FILE_MODE);
@@ -665,6 +674,7 @@ fn open_in(dir: &OwnedFd, name: &OsStr, path: &Path) -> Result<Option<(OwnedFd, 
     if !is_regular(&st) {
         return Err(refused(path, file_type_name(&st)));
     }
+    pathsafe::check_file(Step::PidFile, fd.as_fd(), path, trust)?;
     Ok(Some((fd, false)))
 }
 

@@ -131,6 +131,12 @@ pub(crate) fn resolve(
 }
 
 impl Credentials {
+    /// Root and the ids the daemon will run with: who may own its files.
+    pub(crate) fn trust(&self) -> crate::pathsafe::Trust {
+        let uid = self.uid.unwrap_or_else(geteuid);
+        crate::pathsafe::Trust::new(uid.as_raw(), self.gid.as_raw())
+    }
+
     /// Applies the credentials: supplementary groups, then gid, then uid,
     /// then checks that root cannot be regained.
     pub(crate) fn apply(&self) -> Result<()> {

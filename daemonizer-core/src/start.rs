@@ -727,11 +727,24 @@ impl Prepared {
         keep
     }
 
+    /// Who may own the files the daemon opens: root and the daemon's user.
+    fn trust(&self) -> crate::pathsafe::Trust {
+        self.creds.as_ref().map_or_else(
+            crate::pathsafe::Trust::current,
+            privileges::Credentials::trust,
+        )
+    }
+
     /// Opens `/dev/null` and the output files (full mode), then the pid
     /// file.
     fn open_files(&mut self) -> Result<()> {
         if self.daemon.mode == Mode::Full {
-            self.stdio = Some(Stdio::open(&self.daemon.stdout, &self.daemon.stderr)?);
+            let trust = self.trust();
+            self.stdio = Some(Stdio::open(
+                &self.daemon.stdout,
+                &self.daemon.stderr,
+                trust,
+            )?);
         }
         if let Some(path) = self.daemon.pidfile.take() {
             // Checked before the lock: locking empties the file, and the
@@ -743,7 +756,7 @@ impl Prepared {
                     format!("{}: is also the {stream} file, refused", path.display()),
                 ));
             }
-            let pidfile = self.pidfile.insert(PidFile::open(&path)?);
+            let pidfile = self.pidfile.insert(PidFile::open(&path, self.trust())?);
             // Lite mode: this process is the daemon and takes the lock now;
             // a full start's daemon takes it right after detaching.
             if self.daemon.mode == Mode::Lite {

@@ -2,15 +2,19 @@
 //! files opened for appending. Everything is opened in the launcher, before
 //! any chroot or privilege drop, and put in place after the fd sweep.
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::path::{Path, PathBuf};
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 use nix::errno::Errno;
-use nix::fcntl::{open, OFlag};
-use nix::sys::stat::{fstat, lstat, Mode, SFlag};
+use nix::fcntl::{fcntl, open, openat, AtFlags, FcntlArg, OFlag};
+use nix::sys::stat::{fstat, fstatat, FileStat, Mode, SFlag};
+use nix::unistd::{unlinkat, UnlinkatFlags};
 
 use crate::config::Output;
 use crate::error::{Error, ErrorKind, Result, Step};
+use crate::pathsafe::{self, Trust};
 
 /// The files that become fds 0, 1 and 2 of a full daemon.
 #[derive(Debug)]
@@ -22,10 +26,13 @@ pub(crate) struct Stdio {
     created: Vec<Created>,
 }
 
-/// An output file created by this start: its path and identity.
+/// An output file created by this start: its directory, name and
+/// identity. Removal goes through the directory opened at creation, so it
+/// removes the file this start created whatever path led to it.
 #[derive(Debug)]
 struct Created {
-    path: PathBuf,
+    dir: OwnedFd,
+    name: CString,
     dev: libc::dev_t,
     ino: libc::ino_t,
 }
@@ -34,17 +41,38 @@ impl Created {
     /// Removes the file if it is still the one created, and still empty:
     /// a failed start leaves no new file, and never deletes a line.
     fn remove(&self) {
-        if let Ok(st) = lstat(&self.path) {
+        let now = fstatat(
+            &self.dir,
+            self.name.as_c_str(),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        );
+        if let Ok(st) = now {
             if st.st_dev == self.dev && st.st_ino == self.ino && st.st_size == 0 {
-                let _ = std::fs::remove_file(&self.path);
+                let _ = unlinkat(&self.dir, self.name.as_c_str(), UnlinkatFlags::NoRemoveDir);
             }
         }
     }
 }
 
+fn file_type(st: &FileStat) -> SFlag {
+    SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT
+}
+
 /// Opens an output file for appending; `Some` identity when this call
 /// created it.
-fn open_output(path: &Path) -> Result<(OwnedFd, Option<Created>)> {
+///
+/// The file is opened relative to its directory, which must be safe (see
+/// [`pathsafe`]). A missing file is created with `O_EXCL`, which never
+/// follows a symlink: a dangling symlink never creates a file. An existing
+/// final-component symlink is followed only when it and its directory
+/// belong to root or the daemon's user (the file it leads to is checked as
+/// any other). Every open is non-blocking (`O_NONBLOCK`, cleared
+/// afterwards), so that neither a FIFO without a reader nor a device
+/// waiting for a carrier can stall the launcher, whose signals are
+/// blocked: a FIFO without a reader is refused at once. What it may be:
+/// a regular file, a character device (a terminal, `/dev/null`,
+/// `/dev/console`) or a FIFO that has a reader (a logger reading a pipe).
+fn open_output(path: &Path, trust: Trust) -> Result<(OwnedFd, Option<Created>)> {
     let shown = path.display();
     if path.as_os_str().is_empty() {
         return Err(Error::new(
@@ -53,31 +81,142 @@ fn open_output(path: &Path) -> Result<(OwnedFd, Option<Created>)> {
             "empty output path",
         ));
     }
-    let flags =
-        OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_CREAT | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
-    let mode = Mode::from_bits_truncate(0o640);
     let failed = |e| Error::os(Step::Stdio, format!("{shown}"), e);
-    let (fd, created) = match open(path, flags | OFlag::O_EXCL, mode) {
-        Ok(fd) => (fd, true),
-        Err(Errno::EEXIST) => (open(path, flags, mode).map_err(failed)?, false),
-        Err(e) => return Err(failed(e)),
+    let name = match path.file_name() {
+        Some(name) if !path.as_os_str().as_bytes().ends_with(b"/") => name,
+        _ => {
+            return Err(Error::new(
+                Step::Stdio,
+                ErrorKind::Config,
+                format!("{shown}: not a file name"),
+            ))
+        }
     };
-    let created = if created {
-        let st = fstat(&fd).map_err(failed)?;
-        Some(Created {
-            path: path.to_owned(),
-            dev: st.st_dev,
-            ino: st.st_ino,
-        })
-    } else {
-        None
+    let name = CString::new(name.as_bytes()).map_err(|_| {
+        Error::new(
+            Step::Stdio,
+            ErrorKind::Config,
+            format!("{shown}: holds a NUL byte"),
+        )
+    })?;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
     };
-    Ok((fd, created))
+    let dir = open(
+        parent,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(failed)?;
+    pathsafe::check_dir(Step::Stdio, dir.as_fd(), path, trust)?;
+    let flags =
+        OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_CLOEXEC | OFlag::O_NOCTTY | OFlag::O_NONBLOCK;
+    let mode = Mode::from_bits_truncate(0o640);
+    // A few rounds, for files that appear or vanish between the calls.
+    for _ in 0..16 {
+        match openat(
+            &dir,
+            name.as_c_str(),
+            flags | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW,
+            mode,
+        ) {
+            Ok(fd) => {
+                let st = fstat(&fd).map_err(failed)?;
+                let created = Created {
+                    dir,
+                    name,
+                    dev: st.st_dev,
+                    ino: st.st_ino,
+                };
+                if let Err(e) = blocking(&fd).map_err(failed) {
+                    created.remove();
+                    return Err(e);
+                }
+                return Ok((fd, Some(created)));
+            }
+            Err(Errno::EEXIST) => {}
+            Err(e) => return Err(failed(e)),
+        }
+        let link = match fstatat(&dir, name.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(Errno::ENOENT) => continue,
+            Err(e) => return Err(failed(e)),
+        };
+        let follow = file_type(&link) == SFlag::S_IFLNK;
+        if follow {
+            let dir_st = fstat(&dir).map_err(failed)?;
+            for (what, uid) in [
+                ("the symbolic link", link.st_uid),
+                ("its directory", dir_st.st_uid),
+            ] {
+                if uid != 0 && uid != trust.uid() {
+                    return Err(Error::new(
+                        Step::Stdio,
+                        ErrorKind::Permission,
+                        format!(
+                            "{shown}: is a symbolic link and {what} belongs to {}, refused \
+                             (another user could choose the file it leads to)",
+                            pathsafe::describe_user(uid)
+                        ),
+                    ));
+                }
+            }
+        }
+        let nofollow = if follow {
+            OFlag::empty()
+        } else {
+            OFlag::O_NOFOLLOW
+        };
+        let fd = match openat(&dir, name.as_c_str(), flags | nofollow, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) if follow => {
+                return Err(Error::new(
+                    Step::Stdio,
+                    ErrorKind::CantCreate,
+                    format!("{shown}: is a dangling symbolic link, refused (a symbolic link never creates a file)"),
+                ))
+            }
+            // Replaced by a symlink, or removed, since we looked: again.
+            Err(Errno::ENOENT) | Err(Errno::ELOOP) => continue,
+            Err(Errno::ENXIO) => {
+                return Err(Error::new(
+                    Step::Stdio,
+                    ErrorKind::CantCreate,
+                    format!("{shown}: is a FIFO without a reader, refused (writing to it would block)"),
+                ))
+            }
+            Err(e) => return Err(failed(e)),
+        };
+        let st = pathsafe::check_file(Step::Stdio, fd.as_fd(), path, trust)?;
+        let kind = file_type(&st);
+        if ![SFlag::S_IFREG, SFlag::S_IFCHR, SFlag::S_IFIFO].contains(&kind) {
+            return Err(Error::new(
+                Step::Stdio,
+                ErrorKind::CantCreate,
+                format!("{shown}: is not a regular file, a character device or a FIFO, refused"),
+            ));
+        }
+        blocking(&fd).map_err(failed)?;
+        return Ok((fd, None));
+    }
+    Err(Error::new(
+        Step::Stdio,
+        ErrorKind::Os,
+        format!("{shown}: the file kept changing while it was being opened"),
+    ))
+}
+
+/// Clears `O_NONBLOCK`, which only guarded the open: the daemon's writes
+/// wait as ordinary writes do.
+fn blocking(fd: &OwnedFd) -> std::result::Result<(), Errno> {
+    let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
+    fcntl(fd, FcntlArg::F_SETFL(flags - OFlag::O_NONBLOCK)).map(drop)
 }
 
 impl Stdio {
     /// Opens `/dev/null` read-write and the output files.
-    pub(crate) fn open(stdout: &Output, stderr: &Output) -> Result<Stdio> {
+    pub(crate) fn open(stdout: &Output, stderr: &Output, trust: Trust) -> Result<Stdio> {
         let null = open(
             "/dev/null",
             OFlag::O_RDWR | OFlag::O_CLOEXEC | OFlag::O_NOCTTY,
@@ -95,7 +234,7 @@ impl Stdio {
         let mut created = Vec::new();
         let mut file = |out: &Output| match out {
             Output::Null => Ok(None),
-            Output::File(path) => open_output(path).map(|(fd, new)| {
+            Output::File(path) => open_output(path, trust).map(|(fd, new)| {
                 created.extend(new);
                 Some(fd)
             }),
@@ -136,11 +275,14 @@ impl Stdio {
             })
     }
 
-    /// The fds the fd sweep must keep until [`redirect`](Stdio::redirect).
+    /// The fds the fd sweep must keep until [`redirect`](Stdio::redirect),
+    /// which closes all but 0, 1 and 2 (the directories of created files
+    /// among them: nothing outside a chroot stays open for the body).
     pub(crate) fn fds(&self) -> Vec<RawFd> {
         let mut fds = vec![self.null.as_raw_fd()];
         fds.extend(self.stdout.iter().map(AsRawFd::as_raw_fd));
         fds.extend(self.stderr.iter().map(AsRawFd::as_raw_fd));
+        fds.extend(self.created.iter().map(|c| c.dir.as_raw_fd()));
         fds
     }
 
