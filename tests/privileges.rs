@@ -348,3 +348,68 @@ fn a_chrooted_daemon_holds_no_directory_outside_its_root() {
     }
     stop_dropped(&sb, pid);
 }
+
+#[test]
+fn keepcaps_leaves_no_capability_after_the_switch() {
+    if !root_or_skip("keepcaps_leaves_no_capability_after_the_switch") {
+        return;
+    }
+    // PR_SET_KEEPCAPS keeps every permitted capability across setuid; a
+    // body could raise them again and become root.
+    let (uid, gid) = primary("nobody");
+    let mut groups = member_groups("nobody");
+    groups.insert(gid);
+    let (sb, pid) = started_as(
+        "keepcaps",
+        &["--user", "nobody", "--keepcaps"],
+        uid,
+        gid,
+        &groups,
+    );
+    let f = facts(&sb.path("facts"));
+    assert!(
+        f["regain"].starts_with("failed"),
+        "capset then setuid(0) from the body: {}",
+        f["regain"]
+    );
+    stop_dropped(&sb, pid);
+}
+
+#[test]
+fn chroot_groups_come_from_the_host_not_the_jail() {
+    if !root_or_skip("chroot_groups_come_from_the_host_not_the_jail") {
+        return;
+    }
+    // Whoever filled the jail listed nobody in group 0 there; the daemon
+    // must get nobody's groups from the host's database.
+    let sb = Sandbox::new("chroot-groups");
+    let root = sb.path("root");
+    fs::create_dir_all(root.join("etc")).unwrap();
+    fs::write(
+        root.join("etc/group"),
+        "root:x:0:nobody\nwheel:x:10:nobody\n",
+    )
+    .unwrap();
+    fs::write(
+        root.join("etc/passwd"),
+        "nobody:x:65534:0:planted:/:/bin/false\n",
+    )
+    .unwrap();
+    let (uid, gid) = primary("nobody");
+    let mut groups = member_groups("nobody");
+    groups.insert(gid);
+    start(
+        sb.daemon()
+            .arg("--chroot")
+            .arg(&root)
+            .args(["--user", "nobody"]),
+    );
+    let pid = wait_pidfile(&sb.path("pid"));
+    facts(&sb.path("facts"));
+    let got = ids(pid);
+    assert_eq!(got.uids, vec![uid; 4]);
+    assert_eq!(got.gids, vec![gid; 4]);
+    assert_eq!(got.groups, groups, "the host's groups of nobody");
+    assert!(!got.groups.contains(&0), "no group 0 from the jail");
+    stop_dropped(&sb, pid);
+}

@@ -1,33 +1,94 @@
-//! User and group: names resolved in the launcher (before any chroot, from
-//! the host's databases), then supplementary groups → gid → uid, then a
-//! check that root cannot be regained.
+//! User and group: names and supplementary groups resolved in the launcher
+//! (before any chroot, from the host's databases), then supplementary
+//! groups → gid → uid, then a check that neither root nor a capability can
+//! be regained.
+//!
+//! The supplementary groups are a list of ids by the time the daemon
+//! applies them: `initgroups` after a chroot would read the jail's
+//! `/etc/group`, where whoever filled the jail could have listed the user
+//! in group 0.
+//!
+//! On Linux a switch away from root also empties the capability sets: a
+//! program that set `PR_SET_KEEPCAPS` (or the securebit behind it) before
+//! starting would otherwise keep every permitted capability across
+//! `setuid`, and could raise them again and become root. The ambient set is
+//! cleared before the switch; afterwards the permitted, effective,
+//! inheritable and ambient sets are cleared and then read back (`capget`,
+//! `PR_CAP_AMBIENT_IS_SET`): a start that finds any capability left fails.
+//! The bounding set is left as it is: it only limits what programs the
+//! daemon executes may gain from file capabilities or set-user-ID bits,
+//! which is the administrator's choice (systemd's
+//! `CapabilityBoundingSet=`, `NoNewPrivileges=`). Elsewhere the check is
+//! that neither `setuid(0)` nor `seteuid(0)` succeeds.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 
+use nix::errno::Errno;
 use nix::unistd::{
-    getegid, geteuid, getgid, getgroups, getresgid, getresuid, getuid, initgroups, setgroups,
-    setresgid, setresuid, Gid, Group, Uid, User,
+    getegid, geteuid, getgid, getgroups, getresgid, getresuid, getuid, setresgid, setresuid, Gid,
+    Group, Uid, User,
 };
 
 use crate::config::Account;
 use crate::error::{Error, ErrorKind, Result, Step};
-
-/// How the supplementary groups are set.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Groups {
-    /// `initgroups(name, gid)`: exactly the named user's groups.
-    Of(CString),
-    /// `setgroups([])`: none at all (numeric user, or group only).
-    Empty,
-}
 
 /// Resolved credentials, ready to apply after the fork.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Credentials {
     uid: Option<Uid>,
     gid: Gid,
-    groups: Groups,
+    /// The supplementary groups, from the host's group database: a named
+    /// user's own groups (with `gid`), none for a numeric user or a group
+    /// alone.
+    groups: Vec<Gid>,
     shown: String,
+}
+
+/// A group id as `getgrouplist` takes it (an `int` on macOS).
+#[cfg(target_vendor = "apple")]
+type GroupId = libc::c_int;
+#[cfg(not(target_vendor = "apple"))]
+type GroupId = libc::gid_t;
+
+/// The groups of `name` in the host's database, with `gid` among them
+/// (`getgrouplist`, what `initgroups` reads).
+#[allow(clippy::unnecessary_cast)] // `GroupId` is signed on macOS
+fn group_list(name: &CStr, gid: Gid) -> std::result::Result<Vec<Gid>, Errno> {
+    let mut room: libc::c_int = 64;
+    loop {
+        let mut buf: Vec<GroupId> = vec![0; room as usize];
+        let mut count = room;
+        // SAFETY: `buf` holds `count` ids; getgrouplist writes at most that
+        // many and stores how many it found in `count`.
+        let rc = unsafe {
+            libc::getgrouplist(
+                name.as_ptr(),
+                gid.as_raw() as GroupId,
+                buf.as_mut_ptr(),
+                &mut count,
+            )
+        };
+        if rc >= 0 {
+            buf.truncate(usize::try_from(count).unwrap_or(0));
+            let mut groups: Vec<Gid> = buf.into_iter().map(|g| Gid::from_raw(g as u32)).collect();
+            groups.sort_unstable_by_key(|g| g.as_raw());
+            groups.dedup();
+            return Ok(groups);
+        }
+        // Too small: glibc says how many there are, other systems do not.
+        room = if count > room { count } else { room * 2 };
+        if room > 1 << 20 {
+            return Err(Errno::E2BIG);
+        }
+    }
+}
+
+/// `setgroups(2)` through libc: its count is a `size_t` on Linux and an
+/// `int` elsewhere.
+fn set_groups(groups: &[Gid]) -> std::result::Result<(), Errno> {
+    let raw: Vec<libc::gid_t> = groups.iter().map(|g| g.as_raw()).collect();
+    // SAFETY: `raw` holds `raw.len()` gids for the whole call.
+    Errno::result(unsafe { libc::setgroups(raw.len() as _, raw.as_ptr()) }).map(drop)
 }
 
 fn check_id(step: Step, what: &str, id: i64) -> Result<u32> {
@@ -53,7 +114,8 @@ pub(crate) fn resolve(
     }
     let mut uid = None;
     let mut primary = None;
-    let mut groups = Groups::Empty;
+    let mut groups = Vec::new();
+    let mut name_for_groups = None;
     let mut shown = Vec::new();
     match user {
         Some(Account::Name(name)) => {
@@ -75,7 +137,7 @@ pub(crate) fn resolve(
                     format!("unknown user {name:?}"),
                 )
             })?;
-            groups = Groups::Of(cname);
+            name_for_groups = Some(cname);
             shown.push(format!("user {name:?} (uid {})", entry.uid));
         }
         Some(Account::Id(id)) => {
@@ -122,6 +184,15 @@ pub(crate) fn resolve(
             }
         },
     };
+    if let Some(name) = name_for_groups {
+        groups = group_list(&name, gid).map_err(|e| {
+            Error::os(
+                Step::Group,
+                format!("reading the groups of {name:?} from the group database"),
+                e,
+            )
+        })?;
+    }
     Ok(Some(Credentials {
         uid,
         gid,
@@ -138,7 +209,7 @@ impl Credentials {
     }
 
     /// Applies the credentials: supplementary groups, then gid, then uid,
-    /// then checks that root cannot be regained.
+    /// then checks that neither root nor a capability can be regained.
     pub(crate) fn apply(&self) -> Result<()> {
         log::debug!("user and group: switching to {}", self.shown);
         let target_uid = self.uid.unwrap_or_else(geteuid);
@@ -149,23 +220,26 @@ impl Credentials {
         // Without root, setgroups is refused even when nothing changes; a
         // process that already is the target keeps the groups it has.
         if !already || geteuid().is_root() {
-            match &self.groups {
-                Groups::Of(name) => initgroups(name, self.gid).map_err(|e| {
-                    Error::os(
-                        Step::Group,
-                        format!("initgroups({name:?}, {})", self.gid),
-                        e,
-                    )
-                })?,
-                Groups::Empty => setgroups(&[])
-                    .map_err(|e| Error::os(Step::Group, "clearing supplementary groups", e))?,
-            }
+            set_groups(&self.groups).map_err(|e| {
+                Error::os(
+                    Step::Group,
+                    format!("setting the supplementary groups of {}", self.shown),
+                    e,
+                )
+            })?;
         }
         setresgid(self.gid, self.gid, self.gid)
             .map_err(|e| Error::os(Step::Group, format!("setting gid {}", self.gid), e))?;
+        let leaving_root = self.uid.is_some_and(|u| !u.is_root());
+        if leaving_root {
+            caps::before_switch()?;
+        }
         if let Some(uid) = self.uid {
             setresuid(uid, uid, uid)
                 .map_err(|e| Error::os(Step::User, format!("setting uid {uid}"), e))?;
+        }
+        if leaving_root {
+            caps::clear()?;
         }
         self.verify()
     }
@@ -196,18 +270,20 @@ impl Credentials {
             ));
         }
         if self.uid.is_some_and(|u| !u.is_root()) {
-            // SAFETY: setuid(0) takes no pointers; it must fail here.
-            if unsafe { libc::setuid(0) } == 0 {
+            // SAFETY: setuid(0) and seteuid(0) take no pointers; both must
+            // fail here.
+            if unsafe { libc::setuid(0) } == 0 || unsafe { libc::seteuid(0) } == 0 {
                 return Err(Error::new(
                     Step::User,
                     ErrorKind::Permission,
                     format!("root could be regained after switching to uid {}", ids.real),
                 ));
             }
+            caps::verify_empty()?;
             let groups = getgroups().map_err(|e| Error::os(Step::Group, "getgroups", e))?;
             if self.gid.as_raw() != 0
                 && groups.contains(&Gid::from_raw(0))
-                && self.groups == Groups::Empty
+                && !self.groups.contains(&Gid::from_raw(0))
             {
                 return Err(Error::new(
                     Step::Group,
@@ -217,6 +293,141 @@ impl Credentials {
             }
         }
         log::debug!("user and group: now {}", self.shown);
+        Ok(())
+    }
+}
+
+/// The capability sets around a switch away from root.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod caps {
+    use nix::errno::Errno;
+
+    use crate::error::{Error, ErrorKind, Result, Step};
+
+    /// `_LINUX_CAPABILITY_VERSION_3`: two 32-bit words per set.
+    const VERSION_3: u32 = 0x2008_0522;
+
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: libc::c_int,
+    }
+
+    #[repr(C)]
+    #[derive(Clone, Copy, Default, Debug)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+
+    fn failed(what: &str, e: Errno) -> Error {
+        Error::os(Step::User, format!("capabilities: {what}"), e)
+    }
+
+    /// Before `setuid`: no capability may be kept across it, whatever the
+    /// program asked for, and the ambient set goes now (raising it again
+    /// needs capabilities the process will not have).
+    pub(super) fn before_switch() -> Result<()> {
+        // SAFETY: prctl with integer arguments only.
+        let rc = unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
+        // Refused when the securebit is locked: `clear` empties the sets
+        // after the switch anyway.
+        if rc < 0 && Errno::last() != Errno::EPERM {
+            return Err(failed("PR_SET_KEEPCAPS", Errno::last()));
+        }
+        // SAFETY: as above.
+        let rc = unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_CLEAR_ALL,
+                0,
+                0,
+                0,
+            )
+        };
+        // EINVAL: a kernel before 4.3, without an ambient set.
+        if rc < 0 && Errno::last() != Errno::EINVAL {
+            return Err(failed("clearing the ambient set", Errno::last()));
+        }
+        Ok(())
+    }
+
+    /// After `setuid`: empties the permitted, effective and inheritable
+    /// sets (lowering them is always allowed).
+    pub(super) fn clear() -> Result<()> {
+        let header = Header {
+            version: VERSION_3,
+            pid: 0,
+        };
+        let none = [Data::default(); 2];
+        // SAFETY: capset reads one header and two data structs, all alive
+        // for the call.
+        let rc = unsafe { libc::syscall(libc::SYS_capset, &header, none.as_ptr()) };
+        Errno::result(rc).map(drop).map_err(|e| failed("capset", e))
+    }
+
+    /// Reads the sets back: every one must be empty.
+    pub(super) fn verify_empty() -> Result<()> {
+        let mut header = Header {
+            version: VERSION_3,
+            pid: 0,
+        };
+        let mut sets = [Data::default(); 2];
+        // SAFETY: capget writes one header and two data structs, all alive
+        // for the call.
+        let rc = unsafe { libc::syscall(libc::SYS_capget, &mut header, sets.as_mut_ptr()) };
+        Errno::result(rc).map_err(|e| failed("capget", e))?;
+        let left =
+            |f: fn(&Data) -> u32| sets.iter().map(f).fold(0u64, |a, w| a << 32 | u64::from(w));
+        for (name, value) in [
+            ("permitted", left(|d| d.permitted)),
+            ("effective", left(|d| d.effective)),
+            ("inheritable", left(|d| d.inheritable)),
+        ] {
+            if value != 0 {
+                return Err(left_over(name, value));
+            }
+        }
+        for cap in 0..64 {
+            // SAFETY: prctl with integer arguments only.
+            let rc = unsafe {
+                libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_IS_SET, cap, 0, 0)
+            };
+            match rc {
+                0 => {}
+                1 => return Err(left_over("ambient", 1 << cap)),
+                // EINVAL past the last capability (or without ambient set).
+                _ => break,
+            }
+        }
+        Ok(())
+    }
+
+    fn left_over(set: &str, value: u64) -> Error {
+        Error::new(
+            Step::User,
+            ErrorKind::Permission,
+            format!("the {set} capability set is {value:#x} after the switch, not empty"),
+        )
+    }
+}
+
+/// Without Linux capabilities, `verify` checks `setuid(0)` and
+/// `seteuid(0)` alone.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+mod caps {
+    use crate::error::Result;
+
+    pub(super) fn before_switch() -> Result<()> {
+        Ok(())
+    }
+
+    pub(super) fn clear() -> Result<()> {
+        Ok(())
+    }
+
+    pub(super) fn verify_empty() -> Result<()> {
         Ok(())
     }
 }
@@ -251,7 +462,7 @@ mod tests {
     fn user_without_group_takes_its_primary_group() {
         let root = resolve(Some(&"root".into()), None).unwrap().unwrap();
         assert_eq!(root.gid, Gid::from_raw(0));
-        assert_eq!(root.groups, Groups::Of(CString::new("root").unwrap()));
+        assert!(root.groups.contains(&Gid::from_raw(0)), "{root:?}");
     }
 
     #[test]
@@ -261,6 +472,6 @@ mod tests {
         let creds = resolve(Some(&Account::Id(3_999_999_999)), Some(&Account::Id(7)))
             .unwrap()
             .unwrap();
-        assert_eq!(creds.groups, Groups::Empty);
+        assert!(creds.groups.is_empty());
     }
 }

@@ -104,6 +104,8 @@ struct Opts {
     close_stdio: bool,
     print_before: Option<String>,
     refuse: Option<String>,
+    keepcaps: bool,
+    block_signals: bool,
 }
 
 fn fail(msg: &str) -> ! {
@@ -191,6 +193,8 @@ fn parse() -> Opts {
             "--close-stdio" => opts.close_stdio = true,
             "--print-before" => opts.print_before = Some(value()),
             "--refuse" => opts.refuse = Some(value()),
+            "--keepcaps" => opts.keepcaps = true,
+            "--block-signals" => opts.block_signals = true,
             "--ready-delay-ms" => {
                 opts.ready_delay_ms = Some(value().parse().unwrap_or_else(|_| fail("bad delay")))
             }
@@ -747,6 +751,81 @@ fn stop_in_write(_: &[String]) -> ! {
     fail("stop-in-write: Linux x86-64 only")
 }
 
+/// `--block-signals`: the caller's mask blocks the stop signals, SIGHUP
+/// and SIGUSR1, as a careless supervisor or shell may leave it.
+fn block_stop_signals() {
+    // SAFETY: `set` is a valid sigset_t, initialised before use.
+    let rc = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGUSR1] {
+            libc::sigaddset(&mut set, signal);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut())
+    };
+    if rc != 0 {
+        fail(&format!("--block-signals: error {rc}"));
+    }
+}
+
+/// `--keepcaps`: asks to keep the permitted capabilities across setuid, as
+/// a program may do before it starts the daemon.
+#[cfg(target_os = "linux")]
+fn keep_caps() {
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) } != 0 {
+        fail(&format!("--keepcaps: {}", errno_name()));
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn keep_caps() {
+    fail("--keepcaps: Linux only");
+}
+
+/// Without capabilities, regaining root is `setuid(0)` alone.
+#[cfg(not(target_os = "linux"))]
+fn regain_root() -> String {
+    // SAFETY: setuid takes no pointers.
+    if unsafe { libc::setuid(0) } == 0 {
+        return "succeeded".to_owned();
+    }
+    format!("failed setuid {}", errno_name())
+}
+
+/// Tries to become root again the way a process that kept capabilities
+/// can: raise the effective set to the permitted one, then `setuid(0)`.
+#[cfg(target_os = "linux")]
+fn regain_root() -> String {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: libc::c_int,
+    }
+    let mut header = Header {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let mut data = [[0u32; 3]; 2];
+    // SAFETY: capget/capset take one header and two data structs (three
+    // u32 each: effective, permitted, inheritable), alive for the calls.
+    unsafe {
+        if libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) != 0 {
+            return format!("failed capget {}", errno_name());
+        }
+        for word in &mut data {
+            word[0] = word[1];
+        }
+        if libc::syscall(libc::SYS_capset, &header, data.as_ptr()) != 0 {
+            return format!("failed capset {}", errno_name());
+        }
+        if libc::setuid(0) == 0 {
+            return "succeeded".to_owned();
+        }
+    }
+    format!("failed setuid {}", errno_name())
+}
+
 fn main() -> Result<(), String> {
     let raw: Vec<String> = std::env::args().collect();
     // Modes with their own arguments, after `--sandbox DIR/`.
@@ -877,6 +956,12 @@ fn main() -> Result<(), String> {
     if let Some(calls) = &opts.refuse {
         refuse(calls);
     }
+    if opts.keepcaps {
+        keep_caps();
+    }
+    if opts.block_signals {
+        block_stop_signals();
+    }
     let running = daemon.start().unwrap_or_else(|e| e.exit());
 
     if let Some(log) = log {
@@ -939,6 +1024,7 @@ fn main() -> Result<(), String> {
             format!("failed {}", errno_name())
         };
         facts.add("setuid0", outcome);
+        facts.add("regain", regain_root());
     }
     facts.add("fds", join(&open_fds()));
     facts.add(
