@@ -228,21 +228,42 @@ struct Storm {
 const STORM_SIGNALS: [(i32, &str); 2] = [(libc::SIGHUP, "SIGHUP"), (libc::SIGTERM, "SIGTERM")];
 
 /// Sends SIGHUP and SIGTERM in turn, `first` first, every 100 µs, to the
-/// launcher until it exits; returns how many were sent. Signals go out from this thread
-/// only while the launcher is not reaped, so that its PID cannot be reused
-/// meanwhile.
-fn storm(child: &mut Child, first: usize, what: &str) -> usize {
+/// launcher until it exits; returns how many were sent. With `alone`, the
+/// second waits until the launcher has taken the first (no longer pending
+/// in `/proc/<pid>/status`): a launcher that waits then sees the first
+/// signal by itself, whatever the machine's load. Signals go out from this
+/// thread only while the launcher is not reaped, so that its PID cannot be
+/// reused meanwhile.
+fn storm(child: &mut Child, first: usize, alone: bool, what: &str) -> usize {
     let pid = child.id() as i32;
     let deadline = Instant::now() + DEADLINE;
     let mut sent = 0;
     while child.try_wait().expect("try_wait").is_none() {
         assert!(Instant::now() < deadline, "{what}: the launcher hangs");
+        if sent == 1 && alone && pending(pid, STORM_SIGNALS[first].0) {
+            std::thread::sleep(Duration::from_micros(20));
+            continue;
+        }
         if kill(pid, STORM_SIGNALS[(first + sent) % 2].0) {
             sent += 1;
         }
         std::thread::sleep(Duration::from_micros(100));
     }
     sent
+}
+
+/// Whether `signal` is pending for the process `pid` (sent, not yet taken).
+fn pending(pid: i32, signal: i32) -> bool {
+    let Ok(text) = fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    let bit = 1u64 << (signal - 1);
+    text.lines()
+        .filter_map(|l| {
+            l.strip_prefix("ShdPnd:")
+                .or_else(|| l.strip_prefix("SigPnd:"))
+        })
+        .any(|mask| u64::from_str_radix(mask.trim(), 16).is_ok_and(|m| m & bit != 0))
 }
 
 /// Waits until the daemon's facts file is complete, or the launcher has
@@ -291,7 +312,7 @@ fn signals_during_start_up_never_leave_a_half_started_daemon() {
         if onset != Onset::Spawn {
             body_runs(&mut child, &facts_path, &what);
         }
-        let sent = storm(&mut child, first, &what);
+        let sent = storm(&mut child, first, onset == Onset::Waiting, &what);
         storm_.launches += 1;
         storm_.signals += sent;
         let outcome = finish(child);
@@ -334,6 +355,13 @@ fn signals_during_start_up_never_leave_a_half_started_daemon() {
                             )
                     })
                     .unwrap_or_else(|| panic!("{what}: {outcome:?}"));
+                // From the wait, the first signal came alone: it is the one
+                // reported.
+                assert!(
+                    onset != Onset::Waiting || by == first,
+                    "{what}: reported {}: {outcome:?}",
+                    STORM_SIGNALS[by].1
+                );
                 storm_.reported[by] += 1;
             }
             // Ended by a signal: before the start blocked signals, or by
