@@ -83,13 +83,18 @@ pub(crate) fn report_ready(fd: &OwnedFd, pid: i32) -> Result<()> {
 }
 
 /// In the daemon, after [`report_ready`]: waits until the launcher has
-/// closed its end of the channel, which it does by exiting right after it
-/// relayed `READY=1` and `MAINPID=` to the supervisor; at most `limit`.
+/// closed its end of the channel, at most `limit`. The launcher closes it
+/// once it has read the report, or, under a supervisor, by exiting right
+/// after it relayed `READY=1` and `MAINPID=`.
 ///
-/// Whatever the daemon sends the supervisor afterwards (a status, a
-/// watchdog ping, `STOPPING=1`) then arrives after the launcher's message,
-/// when the supervisor knows the daemon as the main process; systemd
-/// drops messages from other processes under `NotifyAccess=main`.
+/// The body runs only once the launcher knows the verdict: a launcher that
+/// cannot read the report stops the daemon before closing the channel (see
+/// `lost`), and a body that never runs is the only honest companion of the
+/// failure it then reports. Under a supervisor, whatever the daemon sends
+/// afterwards (a status, a watchdog ping, `STOPPING=1`) arrives after the
+/// launcher's message, when the supervisor knows the daemon as the main
+/// process; systemd drops messages from other processes under
+/// `NotifyAccess=main`.
 pub(crate) fn wait_for_launcher(fd: &OwnedFd, limit: Duration) {
     let deadline = Instant::now() + limit;
     loop {
@@ -161,9 +166,79 @@ fn garbled(line: &[u8]) -> Error {
 pub(crate) fn wait(read: &OwnedFd, child: Pid, mask: &SigSet) -> Result<i32> {
     let result = wait_inner(read, child, mask);
     if result.is_err() {
+        // The daemon reported a failure, died or was stopped: in each case
+        // it is on its way out. The launcher returns once it is gone, so
+        // that nothing of the start outlives the error, and the pid file
+        // the daemon removes is gone before the launcher looks at it.
+        wait_for_eof(read, GONE_LIMIT);
         reap(child);
     }
     result
+}
+
+/// How long a launcher that reports a failed start waits for the daemon to
+/// be gone. Dying takes milliseconds; the limit only guards against a
+/// channel that cannot be read.
+const GONE_LIMIT: Duration = Duration::from_secs(5);
+
+/// The launcher cannot learn the daemon's verdict: a system call on its
+/// side of the channel failed. It is about to report a failure, so no
+/// daemon may go on running behind that message, even one that reported
+/// ready meanwhile (it waits for the launcher before its body runs; see
+/// [`wait_for_launcher`]). The first child led the session it created, and
+/// that session's process group holds the daemon and anything it forked:
+/// the group is killed.
+fn lost(child: Pid, what: &str, errno: Errno) -> Error {
+    log::debug!("readiness: {what}: {errno}; stopping the daemon");
+    kill_daemon(child);
+    Error::os(
+        Step::Readiness,
+        format!("{what} (the daemon was stopped)"),
+        errno,
+    )
+}
+
+/// Kills the first child and the process group of the session it created.
+fn kill_daemon(child: Pid) {
+    // Before setsid the child leads no group: kill it alone (a child killed
+    // before its fork forks no daemon); after it, the group holds the
+    // daemon too.
+    let _ = kill(child, Signal::SIGKILL);
+    let _ = killpg(child, Signal::SIGKILL);
+}
+
+/// Reads and drops whatever the daemon still sends until the channel's
+/// write end is closed everywhere (the daemon and the first child are
+/// gone), or `limit` has passed.
+fn wait_for_eof(read: &OwnedFd, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    let mut chunk = [0u8; 512];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            log::warn!("readiness: the daemon is still not gone after {limit:?}");
+            return;
+        }
+        let mut pfd = libc::pollfd {
+            fd: read.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = i32::try_from(left.as_millis()).unwrap_or(i32::MAX).max(1);
+        // SAFETY: `pfd` is one valid pollfd, alive for the whole call.
+        let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
+        let ready = rc > 0
+            && match nix::unistd::read(read, &mut chunk) {
+                Ok(0) => return,
+                Ok(_) | Err(Errno::EINTR) => true,
+                Err(_) => false,
+            };
+        if !ready && rc != 0 && Errno::last() != Errno::EINTR {
+            // Cannot watch or read the channel right now: look again soon
+            // rather than spin.
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
 }
 
 /// Reaps the first child, which exits right after the second fork.
@@ -179,8 +254,7 @@ fn wait_inner(read: &OwnedFd, child: Pid, caller_mask: &SigSet) -> Result<i32> {
             abort.add(signal);
         }
     }
-    let signals =
-        Receiver::new(&abort).map_err(|e| Error::os(Step::Readiness, Receiver::NAME, e))?;
+    let signals = Receiver::new(&abort).map_err(|e| lost(child, Receiver::NAME, e))?;
     let mut buf = Vec::new();
     let mut aborted: Option<Signal> = None;
     loop {
@@ -202,7 +276,7 @@ fn wait_inner(read: &OwnedFd, child: Pid, caller_mask: &SigSet) -> Result<i32> {
         if rc < 0 {
             match Errno::last() {
                 Errno::EINTR => continue,
-                e => return Err(Error::os(Step::Readiness, "poll", e)),
+                e => return Err(lost(child, "poll", e)),
             }
         }
         if fds[0].revents != 0 {
@@ -236,7 +310,7 @@ fn wait_inner(read: &OwnedFd, child: Pid, caller_mask: &SigSet) -> Result<i32> {
                 },
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
                 Err(Errno::EINTR) => {}
-                Err(e) => return Err(Error::os(Step::Readiness, "read", e)),
+                Err(e) => return Err(lost(child, "read", e)),
             }
             if aborted.is_none() {
                 match parse(&buf) {
@@ -252,10 +326,7 @@ fn wait_inner(read: &OwnedFd, child: Pid, caller_mask: &SigSet) -> Result<i32> {
             if let Some(signal) = signals.next() {
                 log::debug!("readiness: {signal} while waiting; stopping the daemon");
                 aborted = Some(signal);
-                // Before setsid the child leads no group: kill it alone;
-                // after it, the group holds the daemon too.
-                let _ = kill(child, Signal::SIGKILL);
-                let _ = killpg(child, Signal::SIGKILL);
+                kill_daemon(child);
             }
         }
     }

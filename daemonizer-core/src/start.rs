@@ -53,8 +53,8 @@ impl Launched {
     }
 }
 
-/// How long a full-mode daemon under a supervisor waits, once ready, for
-/// the launcher to relay `READY=1` and exit (see
+/// How long a full-mode daemon waits, once ready, for the launcher to learn
+/// the verdict (and, under a supervisor, to relay `READY=1` and exit; see
 /// [`readiness::wait_for_launcher`]); it takes milliseconds.
 const LAUNCHER_EXIT_LIMIT: Duration = Duration::from_secs(10);
 
@@ -194,9 +194,7 @@ impl Shared {
                 Some(fd) => {
                     readiness::report_ready(&fd, self.pid)?;
                     crate::report::ready();
-                    if self.notifier.is_some() {
-                        readiness::wait_for_launcher(&fd, LAUNCHER_EXIT_LIMIT);
-                    }
+                    readiness::wait_for_launcher(&fd, LAUNCHER_EXIT_LIMIT);
                 }
                 None => {
                     return Err(Error::new(
@@ -819,6 +817,12 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
                 .mask();
             match readiness::wait(&rx, child, &caller_mask) {
                 Ok(pid) => {
+                    // The verdict is known: let the body run. Under a
+                    // supervisor the channel stays open until the launcher
+                    // exits, after READY=1 (see `wait_for_launcher`).
+                    if prepared.notifier.is_none() {
+                        drop(rx);
+                    }
                     if let Some(notifier) = &prepared.notifier {
                         if let Err(e) = notifier.send(&notify::ready_message(Some(pid))) {
                             log::warn!("notify: {e}");
