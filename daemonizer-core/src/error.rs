@@ -1,7 +1,7 @@
 //! The one error type of the crate: which step failed, on what, and why.
 
 use std::fmt;
-use std::io;
+use std::io::{self, Write};
 
 use nix::errno::Errno;
 
@@ -276,7 +276,12 @@ impl Error {
     /// launcher prints that line and exits with that status.
     pub fn exit(&self) -> ! {
         crate::start::fail_before_ready(self);
-        eprintln!("{}: cannot start daemon: {self}", program_name());
+        // One write of the whole line (stderr is unbuffered: formatting
+        // into it writes piece by piece), and not `eprintln!`, which panics
+        // when stderr fails (a terminal gone, a full disk): the exit status
+        // must still tell the failure.
+        let line = format!("{}: cannot start daemon: {self}\n", program_name());
+        let _ = io::stderr().write_all(line.as_bytes());
         std::process::exit(i32::from(self.exit_code()))
     }
 
