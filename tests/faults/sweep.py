@@ -1,0 +1,617 @@
+#!/usr/bin/env python3
+"""Fault-injection sweep of the start and stop paths.
+
+Every system call that the runtime makes while a daemon starts (and while
+a running daemon stops on SIGTERM) is failed in turn, at each of its first
+occurrences, with `strace -f -e inject=<call>:error=<errno>:when=<n>`. The
+calls are not listed by hand: a traced run of each configuration finds
+them, so the sweep follows the runtime as it changes.
+
+Every start must end in exactly one of two ways:
+
+- complete: the launcher exits 0, the body runs, the pid file names it
+  (and a SIGTERM then stops it, leaving no pid file naming it);
+- refused: one `cannot start daemon` line, a non-zero status, the body
+  never ran, no pid file and no process left;
+
+and never hang. Every stop must end the daemon and leave no pid file that
+names it.
+
+The daemon is `tests/faults/target.rs` (the `faults-target` example). It
+stops itself (SIGSTOP) right before the start; strace attaches then, so its
+per-process call counts begin with the runtime's first call; the body marks
+the end of the start with a lookup of a path that never exists.
+
+Usage (as root, for the privilege drop):
+
+    cargo build --example faults-target
+    python3 tests/faults/sweep.py [--occurrences N] [--jobs J] [--only TEXT] [--keep]
+
+Prints one line per run that is neither outcome, then a `summary:` line;
+exits 1 when any run was inconsistent (other than an expected failure
+listed in EXPECTED, which is printed too) or when an expected failure no
+longer happens (remove it from the list).
+"""
+
+import argparse
+import collections
+import concurrent.futures
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BODY_MARK = "/nonexistent/daemonizer-faults-body-begins"
+
+# How long any one run may take before it counts as a hang. Generous:
+# strace slows every call, and two runs share two cores with whatever else
+# runs; a correct run takes a fraction of a second.
+RUN_LIMIT = 20.0
+
+# The error each call fails with: one that a real system returns for it
+# (see each call's manual page). Calls that are not listed get ENOMEM, which
+# nearly every call that reaches the kernel can return.
+ERRNO = {
+    "read": "EIO",
+    "pread64": "EIO",
+    "write": "EIO",
+    "pwrite64": "ENOSPC",
+    "writev": "EIO",
+    "ftruncate": "EIO",
+    "fsync": "EIO",
+    "close": "EIO",
+    "poll": "EINTR",
+    "ppoll": "EINTR",
+    "wait4": "EINTR",
+    "waitid": "EINTR",
+    "clock_nanosleep": "EINTR",
+    "nanosleep": "EINTR",
+    "fork": "EAGAIN",
+    "vfork": "EAGAIN",
+    "clone": "EAGAIN",
+    "clone3": "EAGAIN",
+    "setsid": "EPERM",
+    "setuid": "EAGAIN",
+    "setgid": "EPERM",
+    "setresuid": "EAGAIN",
+    "setresgid": "EPERM",
+    "setgroups": "EPERM",
+    "unshare": "EPERM",
+    "prctl": "EPERM",
+    "capset": "EPERM",
+    "capget": "EPERM",
+    "kill": "EPERM",
+    "flock": "ENOLCK",
+    "fcntl": "EAGAIN",
+    "dup2": "EINTR",
+    "dup3": "EINTR",
+    "unlinkat": "EIO",
+    "unlink": "EIO",
+    "chdir": "EIO",
+    "chroot": "EIO",
+    "prlimit64": "EPERM",
+    "setrlimit": "EPERM",
+    "getdents64": "EIO",
+    "sendto": "EAGAIN",
+    "sendmsg": "EAGAIN",
+    "connect": "EAGAIN",
+    "getrandom": "EINTR",
+    "sched_yield": None,
+}
+
+# Calls that cannot fail (their manual pages list no error, or only
+# EFAULT for a bad pointer): an injected error would be a value no kernel
+# returns. The lookup that marks the body is not the runtime's.
+NEVER_FAIL = {
+    "getpid", "gettid", "getppid", "getuid", "geteuid", "getgid", "getegid",
+    "getresuid", "getresgid", "getpgid", "getsid", "umask", "exit", "exit_group",
+    "rt_sigreturn", "restart_syscall", "set_tid_address", "sched_yield",
+    "access",
+}
+
+# Calls the sweep does not fail, and why: the C library and the modules it
+# loads treat their failure as impossible, and abort.
+NOT_INJECTED = {
+    "futex": "the C library's locks: a wake cannot fail, and glibc aborts when it does",
+    "rseq": "registered by glibc for each new thread; glibc aborts when that fails",
+    "rt_sigprocmask": "fails only for invalid arguments; name-service modules assert that it succeeds",
+}
+
+# Runs known to end in neither outcome: (configuration prefix, call, errno)
+# and the reason. Each is printed on every sweep; an entry that no longer
+# matches any inconsistent run fails the sweep until it is removed, so the
+# list cannot go stale.
+EXPECTED = {
+    ("start/", "flock", "ENOLCK"):
+        "a pid file that the start created is left behind when locking it fails",
+    ("start/", "newfstatat", "ENOMEM"):
+        "a pid file that the start created is left behind when checking it fails",
+    ("stop/", "ftruncate", "EIO"):
+        "after a privilege drop, a pid file that can be neither removed nor emptied keeps the PID",
+}
+
+# The configurations of a start: mode, privilege drop, signal handlers.
+START_CONFIGS = [
+    (name, args)
+    for mode, mode_args in (("full", []), ("lite", ["--lite"]))
+    for drop, drop_args in (("root", []), ("nobody", ["--user", "nobody"]))
+    for hand, hand_args in (("", []), ("+handlers", ["--handlers"]))
+    for name, args in [(f"start/{mode}/{drop}{hand}", mode_args + drop_args + hand_args)]
+]
+
+# The configurations of a stop: SIGTERM ends the daemon from the signal
+# handler, or the body watches for it and returns from main.
+STOP_CONFIGS = [
+    (name, args)
+    for mode, mode_args in (("full", []), ("lite", ["--lite"]))
+    for drop, drop_args in (("root", []), ("nobody", ["--user", "nobody"]))
+    for how, how_args in (("", []), ("+handlers", ["--handlers"]), ("+graceful", ["--graceful"]))
+    for name, args in [(f"stop/{mode}/{drop}{how}", mode_args + drop_args + how_args)]
+]
+
+SYSCALL_LINE = re.compile(r"^(\d+) +([a-z_0-9]+)\(")
+MARK_LINE = re.compile(r"^(\d+) .*" + re.escape(BODY_MARK))
+
+
+class Sandbox:
+    """A directory of one run; every process of the run carries its path in
+    its command line, which is how leftovers are found."""
+
+    counter = 0
+    lock = threading.Lock()
+
+    def __init__(self, base, label):
+        with Sandbox.lock:
+            Sandbox.counter += 1
+            n = Sandbox.counter
+        safe = re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-")
+        self.dir = os.path.join(base, f"{n:05d}-{safe}")
+        os.mkdir(self.dir, 0o755)
+        self.pidfile = os.path.join(self.dir, "pid")
+        self.facts = os.path.join(self.dir, "facts")
+        self.stderr = os.path.join(self.dir, "stderr")
+        self.trace = os.path.join(self.dir, "trace")
+
+    def args(self, extra):
+        return ["--sandbox", self.dir + "/", "--pidfile", self.pidfile, "--facts", self.facts] + extra
+
+    def processes(self):
+        """PIDs of live processes whose command line names this sandbox."""
+        tag = (self.dir + "/").encode()
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if tag in f.read():
+                        found.append(int(entry))
+            except OSError:
+                pass
+        return found
+
+    def kill_all(self):
+        for pid in self.processes():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def read(self, path):
+        try:
+            with open(path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except FileNotFoundError:
+            return None
+
+    def body_pid(self):
+        m = re.search(r"^pid=(\d+)$", self.read(self.facts) or "", re.M)
+        return int(m.group(1)) if m else None
+
+    def remove(self):
+        self.kill_all()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def alive(pid):
+    """Whether `pid` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
+def wait_until(predicate, limit, step=0.005):
+    deadline = time.monotonic() + limit
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(step)
+
+
+def traced(pid):
+    """Whether every thread of `pid` has a tracer."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+        for task in tasks:
+            with open(f"/proc/{pid}/task/{task}/status") as f:
+                if not re.search(r"^TracerPid:\s*[1-9]", f.read(), re.M):
+                    return False
+        return True
+    except OSError:
+        return False
+
+
+def stopped(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("T", "t")
+    except OSError:
+        return False
+
+
+def strace_attach(pid, trace, inject):
+    """Starts strace on every thread of `pid` and its future children and
+    waits until it is attached."""
+    cmd = ["strace", "-f", "-qq", "-s", "256", "-o", trace, "-p", str(pid)]
+    if inject:
+        # Injection needs the call traced (trace=none disables it); only
+        # that call is printed.
+        cmd += ["-e", "trace=" + inject.split(":")[0], "-e", f"inject={inject}"]
+    tracer = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    if not wait_until(lambda: traced(pid) or tracer.poll() is not None, RUN_LIMIT):
+        tracer.kill()
+        raise RuntimeError("strace did not attach")
+    if tracer.poll() is not None:
+        raise RuntimeError(f"strace ended at once: {tracer.returncode}")
+    return tracer
+
+
+def end_tracer(tracer):
+    try:
+        tracer.wait(timeout=RUN_LIMIT)
+    except subprocess.TimeoutExpired:
+        tracer.kill()
+        tracer.wait()
+
+
+class Run:
+    """One start (or stop) with at most one injected fault, and what came of
+    it."""
+
+    def __init__(self, target, base, config, args, inject=None):
+        self.target = target
+        self.config = config
+        self.inject = inject
+        label = config + ("-" + inject.replace(":", "-") if inject else "")
+        self.box = Sandbox(base, label)
+        self.args = args
+        self.problems = []
+        self.outcome = None
+
+    def problem(self, text):
+        self.problems.append(text)
+
+    def launch(self, pause):
+        err = open(self.box.stderr, "wb")
+        cmd = [self.target] + self.box.args(self.args + (["--pause"] if pause else []))
+        try:
+            return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=err, start_new_session=True)
+        finally:
+            err.close()
+
+    # --- start ---------------------------------------------------------
+
+    def start(self, trace_only=False):
+        """A start traced (and faulted) from the runtime's first call on."""
+        lite = "--lite" in self.args
+        launcher = self.launch(pause=True)
+        tracer = None
+        try:
+            if not wait_until(lambda: stopped(launcher.pid) or launcher.poll() is not None, RUN_LIMIT):
+                self.problem("the program never reached the start")
+                return
+            tracer = strace_attach(launcher.pid, self.box.trace, None if trace_only else self.inject)
+            os.kill(launcher.pid, signal.SIGCONT)
+            if lite:
+                self.check_lite_start(launcher)
+            else:
+                self.check_full_start(launcher)
+        finally:
+            if launcher.poll() is None:
+                launcher.kill()
+            launcher.wait()
+            self.box.kill_all()
+            if tracer:
+                end_tracer(tracer)
+
+    def refused(self, status):
+        lines = (self.box.read(self.box.stderr) or "").splitlines()
+        if status == 0:
+            self.problem("exit status 0 without a running body")
+        if not lines and self.message_write_failed():
+            pass  # the fault hit the message itself: there is nothing to see
+        elif sum("cannot start daemon" in line for line in lines) != 1 or len(lines) != 1:
+            self.problem(f"stderr is not one 'cannot start daemon' line: {lines!r}")
+        if self.box.body_pid() is not None:
+            self.problem("the body ran")
+        left = self.box.read(self.box.pidfile)
+        if left == "" and "--lite" in self.args and "--user" in self.args:
+            # The process gave up the privileges that unlinking needs, and
+            # no other process is left to do it: an empty file is the most
+            # it can leave.
+            pass
+        elif left is not None:
+            self.problem(f"pid file left: {left!r}")
+        # The daemon reports a failure and then exits: give it a moment.
+        if not wait_until(lambda: not self.box.processes(), 2.0):
+            self.problem(f"processes left: {self.box.processes()}")
+        self.outcome = "refused"
+
+    def message_write_failed(self):
+        """Whether the injected fault was the write of the launcher's error
+        message (strace marks injected calls)."""
+        trace = self.box.read(self.box.trace) or ""
+        return any("cannot start daemon" in line and "(INJECTED)" in line
+                   for line in trace.splitlines())
+
+    def completed(self, pid):
+        text = self.box.read(self.box.pidfile)
+        if text != f"{pid}\n":
+            self.problem(f"pid file holds {text!r}, not the body's PID {pid}")
+        lines = (self.box.read(self.box.stderr) or "").splitlines()
+        if any("cannot start daemon" in line for line in lines):
+            self.problem(f"a running daemon, yet: {lines!r}")
+        self.outcome = "complete"
+
+    def stop_and_check(self, pid):
+        """SIGTERM, then the daemon must be gone and the file must not name it."""
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            self.problem(f"the daemon {pid} died on its own")
+            return
+        if not wait_until(lambda: not alive(pid), RUN_LIMIT):
+            self.problem(f"SIGTERM did not stop the daemon {pid}")
+            return
+        text = self.box.read(self.box.pidfile)
+        if text is not None and text.strip():
+            self.problem(f"after the stop the pid file still holds {text!r}")
+
+    def check_full_start(self, launcher):
+        try:
+            status = launcher.wait(timeout=RUN_LIMIT)
+        except subprocess.TimeoutExpired:
+            self.problem("hang: the launcher did not exit")
+            self.outcome = "hang"
+            return
+        if status != 0:
+            self.refused(status)
+            return
+        if not wait_until(lambda: self.box.body_pid() is not None, RUN_LIMIT):
+            self.problem("exit status 0, but the body never ran")
+            self.outcome = "lie"
+            return
+        pid = self.box.body_pid()
+        if not alive(pid):
+            self.problem(f"exit status 0, but the daemon {pid} is gone")
+        self.completed(pid)
+        self.stop_and_check(pid)
+
+    def check_lite_start(self, proc):
+        def settled():
+            return proc.poll() is not None or self.box.body_pid() is not None
+
+        if not wait_until(settled, RUN_LIMIT):
+            self.problem("hang: neither a running body nor an exit")
+            self.outcome = "hang"
+            return
+        if self.box.body_pid() is None:
+            self.refused(proc.wait())
+            return
+        pid = self.box.body_pid()
+        if pid != proc.pid:
+            self.problem(f"the body runs as {pid}, not as the started process {proc.pid}")
+        if proc.poll() is not None:
+            self.problem(f"the body ran, then the process exited with {proc.returncode}")
+        self.completed(pid)
+        self.stop_and_check(pid)
+
+    # --- stop ----------------------------------------------------------
+
+    def stop(self, trace_only=False):
+        """A daemon started without faults, then traced (and faulted) from
+        just before SIGTERM on."""
+        lite = "--lite" in self.args
+        launcher = self.launch(pause=False)
+        tracer = None
+        try:
+            if lite:
+                ok = wait_until(lambda: self.box.body_pid() is not None or launcher.poll() is not None,
+                                RUN_LIMIT)
+            else:
+                try:
+                    ok = launcher.wait(timeout=RUN_LIMIT) == 0
+                except subprocess.TimeoutExpired:
+                    ok = False
+                ok = ok and wait_until(lambda: self.box.body_pid() is not None, RUN_LIMIT)
+            pid = self.box.body_pid()
+            if not ok or pid is None or not alive(pid):
+                raise RuntimeError(f"{self.config}: the daemon did not start without faults")
+            tracer = strace_attach(pid, self.box.trace, None if trace_only else self.inject)
+            os.kill(pid, signal.SIGTERM)
+            if not wait_until(lambda: not alive(pid), RUN_LIMIT):
+                self.problem(f"hang: SIGTERM did not end the daemon {pid}")
+                self.outcome = "hang"
+                return
+            text = self.box.read(self.box.pidfile)
+            if text is not None and text.strip():
+                self.problem(f"the daemon is gone, the pid file still holds {text!r}")
+            if lite and launcher.wait(timeout=RUN_LIMIT) < 0:
+                self.problem(f"the process ended by signal {-launcher.returncode}")
+            self.outcome = "stopped"
+        finally:
+            if launcher.poll() is None:
+                launcher.kill()
+            launcher.wait()
+            self.box.kill_all()
+            if tracer:
+                end_tracer(tracer)
+
+    def execute(self, trace_only=False):
+        if self.config.startswith("start/"):
+            self.start(trace_only)
+        else:
+            self.stop(trace_only)
+        return self
+
+
+def count_calls(trace, cut_at_mark):
+    """Calls per name: the largest count in any one process (strace counts
+    per process), up to the body's mark when `cut_at_mark`."""
+    per_pid = collections.defaultdict(collections.Counter)
+    done = set()
+    with open(trace) as f:
+        for line in f:
+            m = MARK_LINE.match(line)
+            if m and cut_at_mark:
+                done.add(m.group(1))
+                continue
+            m = SYSCALL_LINE.match(line)
+            if m and m.group(1) not in done:
+                per_pid[m.group(1)][m.group(2)] += 1
+    most = collections.Counter()
+    for counts in per_pid.values():
+        for call, n in counts.items():
+            most[call] = max(most[call], n)
+    return most
+
+
+def discover(target, base, config, args):
+    """The calls a configuration makes, from one traced run without faults."""
+    run = Run(target, base, config, args).execute(trace_only=True)
+    if run.problems:
+        raise RuntimeError(f"{config}: a run without faults failed: {run.problems}")
+    calls = count_calls(run.box.trace, cut_at_mark=config.startswith("start/"))
+    run.box.remove()
+    return calls
+
+
+def expected(config, call, errno):
+    for key, reason in EXPECTED.items():
+        if config.startswith(key[0]) and (call, errno) == key[1:]:
+            return key, reason
+    return None, None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--target", default=os.path.join(ROOT, "target/debug/examples/faults-target"))
+    parser.add_argument("--occurrences", type=int, default=0,
+                        help="fail each call at each of its first N occurrences only "
+                             "(default: at every occurrence)")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--only", default="", help="only configurations whose name contains this")
+    parser.add_argument("--keep", action="store_true", help="keep the sandboxes of inconsistent runs")
+    opts = parser.parse_args()
+
+    if shutil.which("strace") is None:
+        sys.exit("sweep: strace is not installed (apt-get install strace)")
+    if not os.path.exists(opts.target):
+        sys.exit(f"sweep: {opts.target} is missing (cargo build --example faults-target)")
+    configs = START_CONFIGS + STOP_CONFIGS
+    if os.geteuid() != 0:
+        if os.environ.get("CI") == "true":
+            sys.exit("sweep: needs root (privilege drop) under CI=true")
+        print("sweep: not root: skipping the configurations with a privilege drop")
+        configs = [c for c in configs if "/nobody" not in c[0]]
+    configs = [c for c in configs if opts.only in c[0]]
+
+    began = time.monotonic()
+    base = tempfile.mkdtemp(prefix=f"daemonizer-faults-{os.getpid()}-")
+    os.chmod(base, 0o755)
+    try:
+        plan = []
+        covered = set()
+        for config, args in configs:
+            calls = discover(opts.target, base, config, args)
+            for call, count in sorted(calls.items()):
+                if call in NEVER_FAIL or call in NOT_INJECTED:
+                    continue
+                errno = ERRNO.get(call) or "ENOMEM"
+                covered.add(call)
+                last = min(count, opts.occurrences) if opts.occurrences else count
+                for n in range(1, last + 1):
+                    plan.append((config, args, call, errno, n))
+        for call, why in sorted(NOT_INJECTED.items()):
+            print(f"sweep: not injected: {call}: {why}")
+        print(f"sweep: {len(plan)} runs over {len(configs)} configurations, "
+              f"{len(covered)} calls: {' '.join(sorted(covered))}", flush=True)
+
+        results = []
+
+        def one(item):
+            config, args, call, errno, n = item
+            run = Run(opts.target, base, config, args, f"{call}:error={errno}:when={n}")
+            try:
+                run.execute()
+            except Exception as e:  # a broken harness is a failed run too
+                run.problem(f"harness: {e}")
+            if not (run.problems and opts.keep):
+                run.box.remove()
+            return item, run
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=opts.jobs) as pool:
+            for item, run in pool.map(one, plan):
+                results.append((item, run))
+
+        consistent = 0
+        failures = 0
+        expected_seen = collections.Counter()
+        outcomes = collections.Counter()
+        for (config, _, call, errno, n), run in results:
+            outcomes[run.outcome or "broken"] += 1
+            what = f"{config} {call}:{errno}:when={n}"
+            if not run.problems:
+                consistent += 1
+                continue
+            key, reason = expected(config, call, errno)
+            if key:
+                expected_seen[key] += 1
+                print(f"expected failure {what}: {reason}: {'; '.join(run.problems)}")
+            else:
+                failures += 1
+                print(f"INCONSISTENT {what}: {'; '.join(run.problems)}"
+                      + (f" (kept in {run.box.dir})" if opts.keep else ""))
+        for key, reason in EXPECTED.items():
+            swept = any(config.startswith(key[0]) and (call, errno) == key[1:]
+                        for (config, _, call, errno, _), _ in results)
+            if swept and not expected_seen[key]:
+                failures += 1
+                print(f"FIXED {key}: listed as an expected failure ({reason}), "
+                      "yet every run was consistent: remove it from EXPECTED")
+        elapsed = time.monotonic() - began
+        shown = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
+        print(f"summary: fault sweep: {len(results)} runs, {consistent} consistent, "
+              f"{sum(expected_seen.values())} expected failures, {failures} failures; "
+              f"{len(covered)} calls covered in {len(configs)} configurations "
+              f"({shown}); {elapsed:.0f} s")
+        return 1 if failures else 0
+    finally:
+        if not opts.keep:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
