@@ -129,8 +129,11 @@ enum Removal {
     Removed,
     /// Unlinking failed with this error; the file was emptied instead.
     Emptied(Errno),
-    /// Neither unlinking nor emptying worked.
-    Failed(Errno, Errno),
+    /// Neither unlinking nor emptying worked (these errors); the PID was
+    /// overwritten with blanks instead.
+    Blanked(Errno, Errno),
+    /// Unlinking, emptying and overwriting all failed.
+    Failed(Errno, Errno, Errno),
 }
 
 impl Drop for PidFile {
@@ -229,9 +232,14 @@ impl PidFile {
                 removed: AtomicBool::new(false),
                 trust,
             };
-            if let Holder::Daemon(pid) = pidfile.holder()? {
+            match pidfile.holder() {
                 // Nothing was created: the file exists, a daemon holds it.
-                return Err(already_running(path, pid));
+                Ok(Holder::Daemon(pid)) => return Err(already_running(path, pid)),
+                Ok(_) => {}
+                Err(e) => {
+                    pidfile.discard();
+                    return Err(e);
+                }
             }
             log::debug!(
                 "pid file: {shown}: opened{}",
@@ -528,8 +536,15 @@ impl PidFile {
             Removal::Emptied(e) => {
                 log::debug!("pid file: {shown}: cannot remove ({e}); emptied it");
             }
-            Removal::Failed(e, empty) => {
-                log::warn!("pid file: {shown}: cannot remove ({e}) nor empty ({empty})");
+            Removal::Blanked(e, empty) => {
+                log::warn!(
+                    "pid file: {shown}: cannot remove ({e}) nor empty ({empty}); blanked the PID"
+                );
+            }
+            Removal::Failed(e, empty, blank) => {
+                log::warn!(
+                    "pid file: {shown}: cannot remove ({e}), empty ({empty}) nor blank ({blank})"
+                );
             }
         }
     }
@@ -572,9 +587,57 @@ impl PidFile {
             // SAFETY: ftruncate takes no pointers; the file stays open.
             Err(e) => match Errno::result(unsafe { libc::ftruncate(self.file.as_raw_fd(), 0) }) {
                 Ok(_) => Removal::Emptied(e),
-                Err(empty) => Removal::Failed(e, empty),
+                Err(empty) => match self.blank() {
+                    Ok(()) => Removal::Blanked(e, empty),
+                    Err(blank) => Removal::Failed(e, empty, blank),
+                },
             },
         }
+    }
+
+    /// The last way not to leave a PID naming a dead process, when the file
+    /// can be neither removed nor emptied: overwrite the PID that
+    /// [`write_pid`](PidFile::write_pid) wrote with spaces, keeping the
+    /// newline (a reader finds no number). Async-signal-safe: a buffer on
+    /// the stack and one `pwrite`.
+    fn blank(&self) -> std::result::Result<(), Errno> {
+        let len = crate::readiness::PidLine::new(b"", self.owner.load(Ordering::SeqCst))
+            .as_bytes()
+            .len();
+        let mut blanks = [b' '; 16];
+        blanks[len - 1] = b'\n';
+        // SAFETY: the buffer holds `len` (at most 12) initialised bytes and
+        // lives for the call; the file stays open.
+        let written =
+            unsafe { libc::pwrite(self.file.as_raw_fd(), blanks.as_ptr().cast(), len, 0) };
+        match Errno::result(written) {
+            Ok(n) if n as usize == len => Ok(()),
+            Ok(_) => Err(Errno::EIO),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// In a launcher whose start failed: waits, at most `limit`, until no
+    /// process of the session `sid` (the one this start created) holds the
+    /// lock. The daemon may still be on its way out, the lock in hand, when
+    /// the launcher learns of the failure (the channel closes before the
+    /// process is gone), and [`discard`](PidFile::discard) leaves alone a
+    /// file whose lock it cannot take.
+    pub(crate) fn wait_released(&self, sid: i32, limit: Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            match probe(self.file.as_fd()) {
+                // SAFETY: getsid(2) takes no pointers.
+                Ok(Holder::Daemon(Some(pid))) if unsafe { libc::getsid(pid) } == sid => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                _ => return,
+            }
+        }
+        log::warn!(
+            "pid file: {}: the failed daemon still holds it after {limit:?}",
+            self.path.display()
+        );
     }
 
     /// Undoes a failed start in the process that made it (the launcher,
@@ -645,9 +708,16 @@ fn open_in(
         Ok(fd) => {
             // The umask may have narrowed the mode; readers need 0644.
             // The file is new and ours: no lock is needed to set it.
-            let st = fstat(&fd).map_err(|e| Error::os(Step::PidFile, format!("{shown}"), e))?;
-            if st.st_mode & 0o7777 != PID_FILE_MODE {
-                fchmod(&fd, mode).map_err(|e| Error::os(Step::PidFile, format!("{shown}"), e))?;
+            let fixed = fstat(&fd).and_then(|st| {
+                if st.st_mode & 0o7777 != PID_FILE_MODE {
+                    fchmod(&fd, mode)
+                } else {
+                    Ok(())
+                }
+            });
+            if let Err(e) = fixed {
+                remove_new(dir, name, &fd);
+                return Err(Error::os(Step::PidFile, format!("{shown}"), e));
             }
             return Ok(Some((fd, true)));
         }
@@ -676,6 +746,22 @@ fn open_in(
     }
     pathsafe::check_file(Step::PidFile, fd.as_fd(), path, trust)?;
     Ok(Some((fd, false)))
+}
+
+/// Removes a file that [`open_in`] has just created, when the start fails
+/// before it is handed on: only under its lock (no daemon holds it) and
+/// only if the name still names it.
+fn remove_new(dir: &OwnedFd, name: &OsStr, fd: &OwnedFd) {
+    if let Ok(true) = set_lock(fd.as_raw_fd(), libc::F_WRLCK) {
+        let same = match (fstat(fd), fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW)) {
+            (Ok(ours), Ok(now)) => same_file(&ours, &now),
+            _ => false,
+        };
+        if same {
+            let _ = nix::unistd::unlinkat(dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
+        }
+        let _ = set_lock(fd.as_raw_fd(), libc::F_UNLCK);
+    }
 }
 
 fn refused(path: &Path, what: &str) -> Error {

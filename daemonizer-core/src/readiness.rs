@@ -179,7 +179,7 @@ pub(crate) fn wait(read: &OwnedFd, child: Pid, mask: &SigSet) -> Result<i32> {
 /// How long a launcher that reports a failed start waits for the daemon to
 /// be gone. Dying takes milliseconds; the limit only guards against a
 /// channel that cannot be read.
-const GONE_LIMIT: Duration = Duration::from_secs(5);
+pub(crate) const GONE_LIMIT: Duration = Duration::from_secs(5);
 
 /// The launcher cannot learn the daemon's verdict: a system call on its
 /// side of the channel failed. It is about to report a failure, so no

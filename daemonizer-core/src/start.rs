@@ -846,6 +846,9 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
                     unsafe { libc::_exit(0) }
                 }
                 Err(e) => {
+                    if let Some(pidfile) = &prepared.pidfile {
+                        pidfile.wait_released(child.as_raw(), readiness::GONE_LIMIT);
+                    }
                     prepared.undo();
                     Err(e)
                 }
