@@ -221,6 +221,11 @@ pub struct Daemon {
     pub(crate) readiness: Readiness,
     pub(crate) keep_notify_socket: bool,
     pub(crate) on_launched: Option<Announce>,
+    /// The program's first argument is a command (see
+    /// [`commands`](Daemon::commands)).
+    pub(crate) commands: bool,
+    /// How long the `stop` and `restart` commands wait after SIGTERM.
+    pub(crate) stop_timeout: std::time::Duration,
 }
 
 impl Default for Daemon {
@@ -248,6 +253,8 @@ impl fmt::Debug for Daemon {
             .field("signals", &signals)
             .field("readiness", &self.readiness)
             .field("keep_notify_socket", &self.keep_notify_socket)
+            .field("commands", &self.commands)
+            .field("stop_timeout", &self.stop_timeout)
             .finish()
     }
 }
@@ -272,6 +279,8 @@ impl Daemon {
             readiness: Readiness::Auto,
             keep_notify_socket: false,
             on_launched: None,
+            commands: false,
+            stop_timeout: crate::control::DEFAULT_STOP_TIMEOUT,
         }
     }
 
@@ -441,6 +450,48 @@ impl Daemon {
     /// ```
     pub fn on_launched(mut self, announce: impl FnOnce(&crate::Launched) + 'static) -> Daemon {
         self.on_launched = Some(Box::new(announce));
+        self
+    }
+
+    /// Makes the program's first argument a command, as an init script's
+    /// (needs a [`pidfile`](Daemon::pidfile)): [`start`](Daemon::start)
+    /// then reads it and
+    ///
+    /// | command | does | prints | exit status (LSB) |
+    /// |---|---|---|---|
+    /// | `start` | starts the daemon, as without commands | nothing (errors as usual) | 0, or the start's [`ErrorKind`](crate::ErrorKind) status |
+    /// | `stop` | [`Control::stop`](crate::control::Control::stop): SIGTERM, wait for the lock, SIGKILL after [`stop_timeout`](Daemon::stop_timeout) | `myd stopped (PID 4242)` | 0 stopped or not running, 1 still running, 4 not permitted |
+    /// | `status` | [`Control::status`](crate::control::Control::status) | `myd is running as PID 4242` | 0 running, 1 dead but the pid file names a PID, 3 not running, 4 unknown |
+    /// | `restart` | stop, then start | `myd restarted as PID 4243` | 0, 1 if the old daemon cannot be stopped, or the start's status |
+    /// | `reload` | SIGHUP to the daemon holding the lock | `myd reloading (SIGHUP sent to PID 4242)` | 0, 7 not running |
+    ///
+    /// `stop`, `status` and `reload` exit the process (`start` never
+    /// returns in their case); `start` and `restart` go on with the start.
+    /// The arguments after the command are left alone for the body:
+    /// `std::env::args().skip(2)`. No command, or an unknown one, prints
+    /// `usage: myd {start|stop|status|restart|reload} [ARGS...]` on stderr
+    /// and exits 2.
+    ///
+    /// ```no_run
+    /// // myd start | stop | status | restart | reload
+    /// let daemon = daemonizer::Daemon::new()
+    ///     .pidfile("/run/myd.pid")
+    ///     .commands(true)
+    ///     .start()
+    ///     .unwrap_or_else(|e| e.exit());
+    /// let args: Vec<String> = std::env::args().skip(2).collect();
+    /// # drop((daemon, args));
+    /// ```
+    pub fn commands(mut self, enabled: bool) -> Daemon {
+        self.commands = enabled;
+        self
+    }
+
+    /// How long the `stop` and `restart` [`commands`](Daemon::commands)
+    /// wait for the daemon to end after SIGTERM before they send SIGKILL
+    /// (default 10 s).
+    pub fn stop_timeout(mut self, timeout: std::time::Duration) -> Daemon {
+        self.stop_timeout = timeout;
         self
     }
 

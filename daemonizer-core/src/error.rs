@@ -46,6 +46,9 @@ pub enum Step {
     Main,
     /// The setup step: code run as the launching user before detaching.
     Setup,
+    /// Controlling a running daemon through its pid file (status, signal,
+    /// stop, reload; see [`control`](crate::control)).
+    Control,
 }
 
 impl Step {
@@ -69,10 +72,11 @@ impl Step {
             Step::Ready => "ready",
             Step::Main => "main",
             Step::Setup => "setup",
+            Step::Control => "control",
         }
     }
 
-    const ALL: [Step; 17] = [
+    const ALL: [Step; 18] = [
         Step::Preflight,
         Step::PidFile,
         Step::Readiness,
@@ -90,6 +94,7 @@ impl Step {
         Step::Ready,
         Step::Main,
         Step::Setup,
+        Step::Control,
     ];
 
     pub(crate) fn code(self) -> u8 {
@@ -123,6 +128,7 @@ impl fmt::Display for Step {
 /// | [`AlreadyRunning`](ErrorKind::AlreadyRunning) | 75 (`EX_TEMPFAIL`) | the pid file is locked by a running daemon |
 /// | [`Permission`](ErrorKind::Permission) | 77 (`EX_NOPERM`) | not allowed (privileges, regaining root after a drop) |
 /// | [`Interrupted`](ErrorKind::Interrupted) | 75 (`EX_TEMPFAIL`) | the launcher was told to stop before the daemon was ready |
+/// | [`NotRunning`](ErrorKind::NotRunning) | 69 (`EX_UNAVAILABLE`) | a control request (reload, signal) found no daemon holding the pid file's lock |
 ///
 /// An [`Error::exit`] called by the body of a full-mode daemon before it is
 /// ready makes the launcher exit with that error's status.
@@ -147,6 +153,9 @@ pub enum ErrorKind {
     Permission,
     /// The launcher received a stop signal while waiting for the daemon.
     Interrupted,
+    /// No daemon holds the pid file's lock (a control request had nobody
+    /// to address).
+    NotRunning,
 }
 
 impl ErrorKind {
@@ -161,10 +170,11 @@ impl ErrorKind {
             ErrorKind::CantCreate => 73,
             ErrorKind::AlreadyRunning | ErrorKind::Interrupted => 75,
             ErrorKind::Permission => 77,
+            ErrorKind::NotRunning => 69,
         }
     }
 
-    const ALL: [ErrorKind; 9] = [
+    const ALL: [ErrorKind; 10] = [
         ErrorKind::Config,
         ErrorKind::NotFound,
         ErrorKind::NoUser,
@@ -174,6 +184,7 @@ impl ErrorKind {
         ErrorKind::AlreadyRunning,
         ErrorKind::Permission,
         ErrorKind::Interrupted,
+        ErrorKind::NotRunning,
     ];
 
     fn from_errno(errno: Errno) -> ErrorKind {

@@ -16,6 +16,7 @@
 //! | `start` | the orchestration of the steps, [`Daemonized`], stop and readiness functions |
 //! | `pidfile` | open, lock, write and remove the pid file |
 //! | `pathsafe` | what is refused in the files a root daemon opens: hard links, foreign owners, directories others can write, pseudo filesystems |
+//! | [`control`] | status, signal, stop, reload, restart of a running daemon, decided by the pid file's lock; the `commands` of [`Daemon::commands`] |
 //! | `privileges` | user and group resolution and the privilege drop |
 //! | `detach` | fork, `setsid`, fork: two plain forks |
 //! | `dirs` | chroot, work dir, umask, resource limits |
@@ -45,6 +46,7 @@
 
 mod classic;
 mod config;
+pub mod control;
 mod detach;
 mod dirs;
 mod error;

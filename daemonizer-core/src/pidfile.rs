@@ -495,6 +495,16 @@ impl PidFile {
         &self.path
     }
 
+    /// The file's device and inode, when this process holds the lock.
+    pub(crate) fn held_identity(&self) -> Option<(u64, u64)> {
+        if !self.is_ours() {
+            return None;
+        }
+        let st = fstat(&self.file).ok()?;
+        #[allow(clippy::unnecessary_cast)] // the types differ per platform
+        Some((st.st_dev as u64, st.st_ino as u64))
+    }
+
     /// The fds the fd sweep must keep: the file and its directory.
     pub(crate) fn fds(&self) -> Vec<RawFd> {
         let mut fds = vec![self.file.as_raw_fd()];

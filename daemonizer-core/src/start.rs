@@ -635,6 +635,14 @@ impl Daemon {
         if SHARED.get().is_some() {
             return Err(already_daemonized());
         }
+        if self.commands {
+            return crate::control::start_with_command(self);
+        }
+        self.start_now()
+    }
+
+    /// [`start`](Daemon::start), the command (if any) being dealt with.
+    pub(crate) fn start_now(self) -> Result<Daemonized> {
         let prepared = preflight(self)?;
         match prepared.daemon.mode {
             Mode::Full => launch(prepared),
@@ -645,6 +653,13 @@ impl Daemon {
             }),
         }
     }
+}
+
+/// The device and inode of the pid file when this process is the daemon
+/// holding its lock: control requests must not open it (closing any
+/// descriptor of it would drop the lock).
+pub(crate) fn own_pidfile() -> Option<(u64, u64)> {
+    SHARED.get()?.pidfile.as_ref()?.held_identity()
 }
 
 fn already_daemonized() -> Error {

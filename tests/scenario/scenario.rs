@@ -44,6 +44,8 @@
 //! | `--ready-delay-ms N` | with `--manual`: call `ready()` after N ms without a trigger |
 //! | `--close-stdio` | close fds 0, 1 and 2 first thing (Rust's runtime reopens them on `/dev/null` before `main`; a program may still close them) |
 //! | `--print-before TEXT` | `print!` and `eprint!` TEXT, without a newline, just before the start: left in Rust's buffers for the runtime to deal with |
+//! | `--commands` | the builder's `commands(true)`: the mode (first argument) is the command (`start`, `stop`, `status`, `restart`, `reload`, or anything else for the usage error), left to the runtime to read |
+//! | `--stop-timeout-ms N` | with `--commands`: how long `stop` and `restart` wait after SIGTERM |
 //! | `--refuse CALLS` | just before the start, a seccomp filter makes the listed system calls fail (as a sandbox may): `fork` (`fork`, `clone`, `clone3`) with `EAGAIN`, `second-fork` the same but only from the first child of the start on, `unshare` with `EPERM`; comma-separated; x86-64 Linux only |
 //!
 //! Trigger actions: `ok` (return `Ok`), `err` (return `Err` through
@@ -106,6 +108,8 @@ struct Opts {
     refuse: Option<String>,
     keepcaps: bool,
     block_signals: bool,
+    commands: bool,
+    stop_timeout_ms: Option<u64>,
 }
 
 fn fail(msg: &str) -> ! {
@@ -195,6 +199,10 @@ fn parse() -> Opts {
             "--refuse" => opts.refuse = Some(value()),
             "--keepcaps" => opts.keepcaps = true,
             "--block-signals" => opts.block_signals = true,
+            "--commands" => opts.commands = true,
+            "--stop-timeout-ms" => {
+                opts.stop_timeout_ms = Some(value().parse().unwrap_or_else(|_| fail("bad timeout")))
+            }
             "--ready-delay-ms" => {
                 opts.ready_delay_ms = Some(value().parse().unwrap_or_else(|_| fail("bad delay")))
             }
@@ -835,7 +843,7 @@ fn main() -> Result<(), String> {
         _ => {}
     }
     let opts = parse();
-    if opts.mode != "daemon" {
+    if opts.mode != "daemon" && !opts.commands {
         fail(&format!("unknown mode {}", opts.mode));
     }
     if opts.close_stdio {
@@ -914,6 +922,12 @@ fn main() -> Result<(), String> {
     if opts.manual {
         daemon = daemon.readiness(Readiness::Manual);
     }
+    if opts.commands {
+        daemon = daemon.commands(true);
+    }
+    if let Some(ms) = opts.stop_timeout_ms {
+        daemon = daemon.stop_timeout(Duration::from_millis(ms));
+    }
     if let Some(f) = &facts_file {
         daemon = daemon.preserve(f);
     }
@@ -975,6 +989,10 @@ fn main() -> Result<(), String> {
     let pid = std::process::id();
     facts.add("pid", pid);
     facts.add("handle_pid", running.pid());
+    facts.add(
+        "args",
+        std::env::args().skip(1).collect::<Vec<_>>().join(" "),
+    );
     // SAFETY: plain queries without pointers.
     let (ppid, sid, pgid) = unsafe { (libc::getppid(), libc::getsid(0), libc::getpgid(0)) };
     facts.add("ppid", ppid);

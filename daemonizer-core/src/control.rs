@@ -1,0 +1,712 @@
+//! Controlling a daemon after its start, through its pid file: status,
+//! signals, stop, reload and restart, all decided by the pid file's lock.
+//!
+//! A running daemon holds a record lock on its pid file for its whole
+//! life (see [`Daemon::start`]). The kernel names the holder
+//! (`fcntl(F_GETLK)`) and drops the lock the moment the holder dies, so:
+//!
+//! - **status** is the lock, never the PID alone: a PID in the file may
+//!   have been reused by an unrelated process, and a zombie answers
+//!   `kill(pid, 0)`; neither holds the lock;
+//! - **signals** go only to the process that holds the lock, never to the
+//!   PID the file names (on Linux through a pidfd, opened and then checked
+//!   against the lock, which closes the window in which the PID could be
+//!   reused between the check and the signal);
+//! - **stop** waits until the lock is released, not until `/proc/<pid>`
+//!   disappears: the lock goes when the daemon's files are closed, before
+//!   it becomes a zombie (on Linux the wait sleeps on a pidfd and then
+//!   confirms with `F_GETLK`; elsewhere it asks `F_GETLK` with a short
+//!   backoff);
+//! - a probe only ever asks (`F_GETLK`) and never takes the lock, so it
+//!   can never make a concurrent start fail.
+//!
+//! ```no_run
+//! use daemonizer::control::{Control, Status, Stopped};
+//!
+//! let myd = Control::new("/run/myd.pid");
+//! match myd.status() {
+//!     Status::Running { pid } => println!("running as PID {pid}"),
+//!     Status::Stale { pid } => println!("dead; the pid file still names PID {pid}"),
+//!     Status::NotRunning => println!("not running"),
+//!     Status::Unknown(e) => println!("cannot tell: {e}"),
+//! }
+//! match myd.stop().unwrap() {
+//!     Stopped::Terminated { pid } | Stopped::Killed { pid } => println!("PID {pid} stopped"),
+//!     Stopped::NotRunning => println!("was not running"),
+//!     Stopped::StillRunning { pid } => println!("PID {pid} is still running"),
+//! }
+//! ```
+//!
+//! [`Daemon::start`]: crate::Daemon::start
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::signal::Signal;
+
+use crate::config::Daemon;
+use crate::error::{Error, ErrorKind, Result, Step};
+use crate::pidfile::{probe, Holder};
+use crate::start::Daemonized;
+
+/// How long [`Control::stop`] waits after SIGTERM before it sends SIGKILL,
+/// unless [`Control::timeout`] says otherwise.
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long [`Control::stop`] waits after SIGKILL, unless
+/// [`Control::kill_timeout`] says otherwise.
+pub const DEFAULT_KILL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the pid file's lock says about the daemon.
+///
+/// ```no_run
+/// use daemonizer::control::{Control, Status};
+///
+/// if let Status::Running { pid } = Control::new("/run/myd.pid").status() {
+///     println!("myd is running as PID {pid}");
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub enum Status {
+    /// A daemon holds the lock: it runs, as `pid`.
+    Running {
+        /// The PID of the process that holds the lock.
+        pid: i32,
+    },
+    /// No daemon holds the lock, but the pid file still names `pid` (left
+    /// by a daemon killed with SIGKILL, say). That PID may belong to an
+    /// unrelated process by now; it is not the daemon.
+    Stale {
+        /// The PID the file names.
+        pid: i32,
+    },
+    /// No daemon holds the lock, and the pid file names no PID (it is
+    /// absent or empty).
+    NotRunning,
+    /// The lock could not be asked about: the file cannot be opened (no
+    /// permission), is not a regular file, or the holder is not visible
+    /// from here (another PID namespace).
+    Unknown(Error),
+}
+
+impl Status {
+    /// The exit status an LSB init script's `status` action uses: 0
+    /// running, 1 dead with a pid file left, 3 not running, 4 unknown.
+    ///
+    /// ```
+    /// use daemonizer::control::Status;
+    /// assert_eq!(Status::Running { pid: 42 }.lsb_code(), 0);
+    /// assert_eq!(Status::NotRunning.lsb_code(), 3);
+    /// ```
+    pub fn lsb_code(&self) -> u8 {
+        match self {
+            Status::Running { .. } => 0,
+            Status::Stale { .. } => 1,
+            Status::NotRunning => 3,
+            Status::Unknown(_) => 4,
+        }
+    }
+}
+
+/// What [`Control::stop`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// The daemon ended after SIGTERM, within the timeout.
+    Terminated {
+        /// The PID of the daemon that ended.
+        pid: i32,
+    },
+    /// The daemon ignored SIGTERM for the whole timeout and was killed
+    /// with SIGKILL.
+    Killed {
+        /// The PID of the daemon that was killed.
+        pid: i32,
+    },
+    /// No daemon held the lock: nothing to stop (a success).
+    NotRunning,
+    /// The daemon still holds the lock after SIGKILL and the second wait
+    /// (stuck in the kernel, or in another PID namespace's reach only).
+    StillRunning {
+        /// The PID that still holds the lock.
+        pid: i32,
+    },
+}
+
+impl Stopped {
+    /// Whether the daemon is gone: everything but
+    /// [`StillRunning`](Stopped::StillRunning).
+    ///
+    /// ```
+    /// use daemonizer::control::Stopped;
+    /// assert!(Stopped::NotRunning.is_stopped());
+    /// assert!(!Stopped::StillRunning { pid: 42 }.is_stopped());
+    /// ```
+    pub fn is_stopped(&self) -> bool {
+        !matches!(self, Stopped::StillRunning { .. })
+    }
+
+    /// The exit status an LSB init script's `stop` action uses: 0 stopped
+    /// (or not running), 1 still running.
+    pub fn lsb_code(&self) -> u8 {
+        u8::from(!self.is_stopped())
+    }
+}
+
+/// A handle on a daemon, built from its pid file's path. Nothing is opened
+/// until a request is made.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use daemonizer::control::Control;
+///
+/// let myd = Control::new("/run/myd.pid").timeout(Duration::from_secs(30));
+/// myd.reload().unwrap(); // SIGHUP
+/// println!("{:?}", myd.stop().unwrap());
+/// ```
+#[derive(Debug, Clone)]
+pub struct Control {
+    path: PathBuf,
+    timeout: Duration,
+    kill_timeout: Duration,
+}
+
+/// The daemon that holds the lock, found through an open descriptor of its
+/// pid file (kept to ask the lock again) and, on Linux, a pidfd.
+struct Target {
+    pid: i32,
+    file: File,
+    pidfd: Option<OwnedFd>,
+}
+
+impl Control {
+    /// A handle on the daemon whose pid file is `pidfile`.
+    pub fn new(pidfile: impl AsRef<Path>) -> Control {
+        Control {
+            path: pidfile.as_ref().to_owned(),
+            timeout: DEFAULT_STOP_TIMEOUT,
+            kill_timeout: DEFAULT_KILL_TIMEOUT,
+        }
+    }
+
+    /// How long [`stop`](Control::stop) waits after SIGTERM before SIGKILL
+    /// (default [`DEFAULT_STOP_TIMEOUT`], 10 s).
+    pub fn timeout(mut self, timeout: Duration) -> Control {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How long [`stop`](Control::stop) waits after SIGKILL (default
+    /// [`DEFAULT_KILL_TIMEOUT`], 5 s).
+    pub fn kill_timeout(mut self, timeout: Duration) -> Control {
+        self.kill_timeout = timeout;
+        self
+    }
+
+    /// The pid file's path.
+    pub fn pidfile(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the daemon runs, as the lock says (see [`Status`]). Never
+    /// takes the lock: it cannot make a concurrent start fail.
+    pub fn status(&self) -> Status {
+        if let Some(pid) = self.held_by_this_process() {
+            return Status::Running { pid };
+        }
+        let file = match self.open() {
+            Ok(Some(file)) => file,
+            Ok(None) => return Status::NotRunning,
+            Err(e) => return Status::Unknown(e),
+        };
+        match self.probe(&file) {
+            Ok(Holder::Daemon(Some(pid))) => Status::Running { pid },
+            Ok(Holder::Daemon(None)) => Status::Unknown(Error::new(
+                Step::Control,
+                ErrorKind::Permission,
+                format!(
+                    "{}: the daemon holding the lock is in another PID namespace",
+                    self.path.display()
+                ),
+            )),
+            Ok(Holder::Free | Holder::Reader) => match written_pid(&file) {
+                Some(pid) => Status::Stale { pid },
+                None => Status::NotRunning,
+            },
+            Err(e) => Status::Unknown(e),
+        }
+    }
+
+    /// Sends `signal` to the process that holds the lock, and only to it:
+    /// `Ok(Some(pid))` once sent, `Ok(None)` when no daemon holds the lock
+    /// (a stale file's PID, maybe an unrelated process, is never signalled).
+    ///
+    /// ```no_run
+    /// use daemonizer::{control::Control, Signal};
+    /// Control::new("/run/myd.pid").signal(Signal::SIGUSR1).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// The file cannot be opened or asked about, or the signal is not
+    /// permitted (`Permission`).
+    pub fn signal(&self, signal: Signal) -> Result<Option<i32>> {
+        if let Some(pid) = self.held_by_this_process() {
+            nix::sys::signal::raise(signal)
+                .map_err(|e| Error::os(Step::Control, format!("{signal} to PID {pid}"), e))?;
+            return Ok(Some(pid));
+        }
+        match self.target()? {
+            Some(target) => {
+                self.send(&target, signal)?;
+                Ok(Some(target.pid))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// SIGHUP to the running daemon (what a daemon does with it is its own
+    /// business: reload its configuration, reopen its logs).
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotRunning`] when no daemon holds the lock; otherwise as
+    /// [`signal`](Control::signal).
+    pub fn reload(&self) -> Result<i32> {
+        self.signal(Signal::SIGHUP)?.ok_or_else(|| {
+            Error::new(
+                Step::Control,
+                ErrorKind::NotRunning,
+                format!("{}: no daemon holds the lock", self.path.display()),
+            )
+        })
+    }
+
+    /// Stops the daemon, as `start-stop-daemon --retry TERM/10/KILL/5`
+    /// does, but decided by the lock: SIGTERM, then a wait until the lock
+    /// is released; after [`timeout`](Control::timeout), SIGKILL and a
+    /// second wait of [`kill_timeout`](Control::kill_timeout). Stopping a
+    /// daemon that is not running is a success
+    /// ([`Stopped::NotRunning`]).
+    ///
+    /// # Errors
+    /// The file cannot be opened or asked about, the signal is not
+    /// permitted, or this process is the daemon itself (use
+    /// [`request_stop`](crate::request_stop)).
+    pub fn stop(&self) -> Result<Stopped> {
+        if self.held_by_this_process().is_some() {
+            return Err(Error::new(
+                Step::Control,
+                ErrorKind::Software,
+                format!(
+                    "{}: this process is the daemon; it stops with request_stop()",
+                    self.path.display()
+                ),
+            ));
+        }
+        let Some(target) = self.target()? else {
+            return Ok(Stopped::NotRunning);
+        };
+        let pid = target.pid;
+        self.send(&target, Signal::SIGTERM)?;
+        if self.wait_released(&target, self.timeout)? {
+            log::debug!("control: PID {pid} ended after SIGTERM");
+            return Ok(Stopped::Terminated { pid });
+        }
+        log::debug!(
+            "control: PID {pid} still holds the lock after {:?}; SIGKILL",
+            self.timeout
+        );
+        self.send(&target, Signal::SIGKILL)?;
+        if self.wait_released(&target, self.kill_timeout)? {
+            return Ok(Stopped::Killed { pid });
+        }
+        Ok(Stopped::StillRunning { pid })
+    }
+
+    /// Stops the running daemon (see [`stop`](Control::stop)), then starts
+    /// `daemon`, which must use the same pid file.
+    ///
+    /// With several restarts (or starts) racing, exactly one daemon runs
+    /// at the end: every start takes the lock, and all but one report
+    /// "already running as PID N" ([`ErrorKind::AlreadyRunning`]).
+    ///
+    /// # Errors
+    /// As [`stop`](Control::stop); the daemon still running after it
+    /// ([`ErrorKind::AlreadyRunning`]); or whatever the start reports.
+    pub fn restart(&self, daemon: Daemon) -> Result<Daemonized> {
+        match self.stop()? {
+            Stopped::StillRunning { pid } => Err(Error::new(
+                Step::Control,
+                ErrorKind::AlreadyRunning,
+                format!(
+                    "{}: PID {pid} still holds the lock after SIGKILL",
+                    self.path.display()
+                ),
+            )),
+            _ => daemon.start(),
+        }
+    }
+
+    /// The PID of this very process when it is the daemon holding the
+    /// lock on the file the path names: it must not open its own pid file,
+    /// since closing any descriptor of it would drop its lock.
+    fn held_by_this_process(&self) -> Option<i32> {
+        let (dev, ino) = crate::start::own_pidfile()?;
+        let meta = std::fs::symlink_metadata(&self.path).ok()?;
+        (meta.dev() == dev && meta.ino() == ino).then(|| std::process::id() as i32)
+    }
+
+    /// Opens the pid file for asking about its lock: read-only, without
+    /// following a symbolic link or blocking on a FIFO; `None` when it does
+    /// not exist.
+    fn open(&self) -> Result<Option<File>> {
+        let shown = self.path.display();
+        let opened = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(&self.path);
+        let file = match opened {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(Step::Control, format!("{shown}"), &e)),
+        };
+        let meta = file
+            .metadata()
+            .map_err(|e| Error::io(Step::Control, format!("{shown}"), &e))?;
+        if !meta.file_type().is_file() {
+            return Err(Error::new(
+                Step::Control,
+                ErrorKind::CantCreate,
+                format!("{shown}: is not a regular file"),
+            ));
+        }
+        Ok(Some(file))
+    }
+
+    fn probe(&self, file: &File) -> Result<Holder> {
+        probe(file.as_fd()).map_err(|e| {
+            Error::os(
+                Step::Control,
+                format!("{}: fcntl(F_GETLK)", self.path.display()),
+                e,
+            )
+        })
+    }
+
+    /// The process that holds the lock, if any, with a pidfd checked
+    /// against the lock where the system has them.
+    fn target(&self) -> Result<Option<Target>> {
+        let Some(file) = self.open()? else {
+            return Ok(None);
+        };
+        let pid = match self.probe(&file)? {
+            Holder::Daemon(Some(pid)) => pid,
+            Holder::Daemon(None) => {
+                return Err(Error::new(
+                    Step::Control,
+                    ErrorKind::Permission,
+                    format!(
+                        "{}: the daemon holding the lock is in another PID namespace",
+                        self.path.display()
+                    ),
+                ))
+            }
+            Holder::Free | Holder::Reader => return Ok(None),
+        };
+        let pidfd = pidfd_open(pid);
+        if pidfd.is_some() {
+            // The pidfd names whatever process had that PID a moment ago;
+            // if the lock still names the PID now, that process holds it
+            // (a PID is reused only after its process is gone, and a new
+            // process would have to take the lock in between).
+            match self.probe(&file)? {
+                Holder::Daemon(Some(now)) if now == pid => {}
+                _ => return Ok(None),
+            }
+        }
+        Ok(Some(Target { pid, file, pidfd }))
+    }
+
+    fn send(&self, target: &Target, signal: Signal) -> Result<()> {
+        let sent = match &target.pidfd {
+            Some(pidfd) => pidfd_send_signal(pidfd, signal),
+            None => nix::sys::signal::kill(nix::unistd::Pid::from_raw(target.pid), signal),
+        };
+        match sent {
+            // Gone already: the lock went with it.
+            Ok(()) | Err(Errno::ESRCH) => {
+                log::debug!("control: {signal} to PID {}", target.pid);
+                Ok(())
+            }
+            Err(e) => Err(Error::os(
+                Step::Control,
+                format!("{}: {signal} to PID {}", self.path.display(), target.pid),
+                e,
+            )),
+        }
+    }
+
+    /// Waits until `target` no longer holds the lock, at most `limit`:
+    /// `true` once released.
+    fn wait_released(&self, target: &Target, limit: Duration) -> Result<bool> {
+        let deadline = Instant::now() + limit;
+        let released = || -> Result<bool> {
+            Ok(!matches!(self.probe(&target.file)?, Holder::Daemon(Some(p)) if p == target.pid))
+        };
+        if let Some(pidfd) = &target.pidfd {
+            // A pidfd is readable once the process has ended; its files,
+            // and the lock, are released before that.
+            if wait_readable(pidfd, deadline) && released()? {
+                return Ok(true);
+            }
+        }
+        let mut pause = Duration::from_millis(1);
+        loop {
+            if released()? {
+                return Ok(true);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(false);
+            }
+            std::thread::sleep(pause.min(left));
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    }
+}
+
+/// The PID the file holds, when it holds `<pid>\n` and nothing else.
+fn written_pid(mut file: &File) -> Option<i32> {
+    let mut text = String::new();
+    file.by_ref().take(32).read_to_string(&mut text).ok()?;
+    text.strip_suffix('\n')?.parse().ok().filter(|p| *p > 0)
+}
+
+/// A pidfd for `pid` (Linux 5.3 and later); `None` where there are none.
+#[cfg(target_os = "linux")]
+fn pidfd_open(pid: i32) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open takes a PID and flags, no pointers.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    // SAFETY: on success the result is a new fd that nothing else owns.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn pidfd_open(_: i32) -> Option<OwnedFd> {
+    None
+}
+
+#[cfg(target_os = "linux")]
+fn pidfd_send_signal(pidfd: &OwnedFd, signal: Signal) -> std::result::Result<(), Errno> {
+    // SAFETY: a valid pidfd, a signal number, no siginfo (null), no flags.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            signal as i32,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    Errno::result(rc).map(drop)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn pidfd_send_signal(_: &OwnedFd, _: Signal) -> std::result::Result<(), Errno> {
+    Err(Errno::ENOSYS)
+}
+
+/// Polls `fd` for reading until `deadline`; `true` once readable.
+fn wait_readable(fd: &OwnedFd, deadline: Instant) -> bool {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ms = i32::try_from(left.as_millis()).unwrap_or(i32::MAX);
+        let mut pfd = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, alive for the call.
+        match unsafe { libc::poll(&mut pfd, 1, ms) } {
+            n if n > 0 => return true,
+            0 => return false,
+            _ if Errno::last() == Errno::EINTR => continue,
+            _ => return false,
+        }
+    }
+}
+
+/// The commands a program started with [`Daemon::commands`] takes as its
+/// first argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Command {
+    Start,
+    Stop,
+    Status,
+    Restart,
+    Reload,
+}
+
+/// The usage line printed for a missing or unknown command.
+pub(crate) fn usage(program: &str) -> String {
+    format!("usage: {program} {{start|stop|status|restart|reload}} [ARGS...]")
+}
+
+/// Reads the command from the program's first argument; anything else
+/// prints the usage line on stderr and exits 2.
+pub(crate) fn command_from_args() -> Command {
+    let program = crate::error::program_name();
+    let first: Option<OsString> = std::env::args_os().nth(1);
+    match first.as_ref().and_then(|a| a.to_str()) {
+        Some("start") => Command::Start,
+        Some("stop") => Command::Stop,
+        Some("status") => Command::Status,
+        Some("restart") => Command::Restart,
+        Some("reload") => Command::Reload,
+        other => {
+            let usage = usage(&program);
+            match (other, &first) {
+                (_, None) => eprintln!("{program}: no command; {usage}"),
+                (Some(cmd), _) => eprintln!("{program}: unknown command {cmd:?}; {usage}"),
+                (None, Some(raw)) => eprintln!("{program}: unknown command {raw:?}; {usage}"),
+            }
+            std::process::exit(2)
+        }
+    }
+}
+
+/// Runs `stop`, `status` or `reload` for the program: prints one line and
+/// exits with the LSB status. `start` returns at once; `restart` returns
+/// after the stop, for the start that follows.
+pub(crate) fn run_command(command: Command, control: &Control) {
+    let program = crate::error::program_name();
+    let code = match command {
+        Command::Start => return,
+        Command::Status => {
+            let status = control.status();
+            match &status {
+                Status::Running { pid } => println!("{program} is running as PID {pid}"),
+                Status::Stale { pid } => println!(
+                    "{program} is not running (the pid file {} still names PID {pid})",
+                    control.path.display()
+                ),
+                Status::NotRunning => println!("{program} is not running"),
+                Status::Unknown(e) => println!("{program}: status unknown: {e}"),
+            }
+            status.lsb_code()
+        }
+        Command::Stop | Command::Restart => match control.stop() {
+            Ok(stopped) => {
+                let code = stopped.lsb_code();
+                match stopped {
+                    Stopped::Terminated { pid } => {
+                        if command == Command::Stop {
+                            println!("{program} stopped (PID {pid})");
+                        }
+                    }
+                    Stopped::Killed { pid } => {
+                        if command == Command::Stop {
+                            println!(
+                                "{program} killed with SIGKILL after {:?} (PID {pid})",
+                                control.timeout
+                            );
+                        }
+                    }
+                    Stopped::NotRunning => {
+                        if command == Command::Stop {
+                            println!("{program} is not running");
+                        }
+                    }
+                    Stopped::StillRunning { pid } => {
+                        println!("{program} is still running as PID {pid}")
+                    }
+                }
+                if command == Command::Restart && code == 0 {
+                    return;
+                }
+                code
+            }
+            Err(e) => {
+                eprintln!("{program}: {}: {e}", command_name(command));
+                lsb_error(&e)
+            }
+        },
+        Command::Reload => match control.reload() {
+            Ok(pid) => {
+                println!("{program} reloading (SIGHUP sent to PID {pid})");
+                0
+            }
+            Err(e) if e.kind() == ErrorKind::NotRunning => {
+                println!("{program} is not running");
+                7
+            }
+            Err(e) => {
+                eprintln!("{program}: reload: {e}");
+                lsb_error(&e)
+            }
+        },
+    };
+    std::process::exit(i32::from(code))
+}
+
+fn command_name(command: Command) -> &'static str {
+    match command {
+        Command::Start => "start",
+        Command::Stop => "stop",
+        Command::Status => "status",
+        Command::Restart => "restart",
+        Command::Reload => "reload",
+    }
+}
+
+/// LSB action statuses for a failed request: 4 not permitted, 1 anything
+/// else.
+fn lsb_error(e: &Error) -> u8 {
+    if e.kind() == ErrorKind::Permission {
+        4
+    } else {
+        1
+    }
+}
+
+/// [`Daemon::start`] with [`commands`](Daemon::commands) on.
+pub(crate) fn start_with_command(mut daemon: Daemon) -> Result<Daemonized> {
+    let Some(path) = daemon.pidfile.clone() else {
+        return Err(Error::new(
+            Step::Preflight,
+            ErrorKind::Config,
+            "commands: a pid file is needed to find the daemon",
+        ));
+    };
+    let command = command_from_args();
+    let control = Control::new(&path).timeout(daemon.stop_timeout);
+    run_command(command, &control);
+    if command != Command::Restart {
+        return daemon.start_now();
+    }
+    let program = crate::error::program_name();
+    let announce = daemon.on_launched.take();
+    let shown = program.clone();
+    daemon = daemon.on_launched(move |launched| {
+        println!("{shown} restarted as PID {}", launched.pid());
+        if let Some(announce) = announce {
+            announce(launched);
+        }
+    });
+    match daemon.start_now() {
+        // Another start took the lock since the stop: one daemon runs, as
+        // a restart asks.
+        Err(e) if e.kind() == ErrorKind::AlreadyRunning => match control.status() {
+            Status::Running { pid } => {
+                println!("{program} is running as PID {pid} (started by another start)");
+                std::process::exit(0)
+            }
+            _ => Err(e),
+        },
+        other => other,
+    }
+}

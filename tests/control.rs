@@ -1,0 +1,396 @@
+//! Controlling a daemon through its pid file's lock: the `commands` of the
+//! builder (`start`, `stop`, `status`, `restart`, `reload`) run by the
+//! scenario program, their LSB exit statuses and lines, and what they do
+//! (or leave alone) in races and around stale files.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Child, Command};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use common::*;
+
+/// `scenario <command> --commands --pidfile <sandbox>/pid`.
+fn command(sb: &Sandbox, cmd: &str) -> Command {
+    let mut c = sb.command(cmd);
+    c.arg("--commands").arg("--pidfile").arg(sb.path("pid"));
+    c
+}
+
+/// Runs a command and checks its exit status and its one line on stdout
+/// (nothing on stderr).
+fn expect(sb: &Sandbox, cmd: &mut Command, code: i32, line: &str) -> Outcome {
+    let outcome = run(cmd);
+    assert_eq!(outcome.code(), Some(code), "{outcome:?}");
+    assert_eq!(outcome.stdout, format!("{line}\n"), "{outcome:?}");
+    assert!(outcome.stderr.is_empty(), "{outcome:?}");
+    let _ = sb;
+    outcome
+}
+
+/// Starts a daemon with `scenario start`, facts in the sandbox; its PID.
+fn start_daemon(sb: &Sandbox, extra: &[&str]) -> i32 {
+    let _ = fs::remove_file(sb.path("facts"));
+    start(
+        command(sb, "start")
+            .arg("--facts")
+            .arg(sb.path("facts"))
+            .args(extra),
+    );
+    let pid = wait_pidfile(&sb.path("pid"));
+    assert_eq!(facts(&sb.path("facts"))["pid"], pid.to_string());
+    pid
+}
+
+#[test]
+fn every_lsb_status_of_status_stop_and_reload_in_its_situation() {
+    let sb = Sandbox::new("lsb");
+    let pidfile = sb.path("pid");
+    // status 3: no pid file, nothing runs.
+    expect(
+        &sb,
+        &mut command(&sb, "status"),
+        3,
+        "scenario is not running",
+    );
+    // stop 0: stopping what is not running is a success.
+    expect(&sb, &mut command(&sb, "stop"), 0, "scenario is not running");
+    // reload 7: nothing to reload.
+    expect(
+        &sb,
+        &mut command(&sb, "reload"),
+        7,
+        "scenario is not running",
+    );
+
+    let pid = start_daemon(&sb, &["--record", &sb.path("record").display().to_string()]);
+    // status 0: running, as the lock says.
+    expect(
+        &sb,
+        &mut command(&sb, "status"),
+        0,
+        &format!("scenario is running as PID {pid}"),
+    );
+    // reload 0: SIGHUP reached the daemon's handler.
+    expect(
+        &sb,
+        &mut command(&sb, "reload"),
+        0,
+        &format!("scenario reloading (SIGHUP sent to PID {pid})"),
+    );
+    wait_until("the SIGHUP handler to run", || {
+        fs::read_to_string(sb.path("record")).is_ok_and(|r| r.starts_with("SIGHUP 1 "))
+    });
+    // stop 0: SIGTERM, and the lock released; the file is gone.
+    expect(
+        &sb,
+        &mut command(&sb, "stop"),
+        0,
+        &format!("scenario stopped (PID {pid})"),
+    );
+    assert!(!alive(pid), "stopped means gone");
+    assert!(!pidfile.exists(), "the daemon removed its pid file");
+    // And again: already stopped is a success.
+    expect(&sb, &mut command(&sb, "stop"), 0, "scenario is not running");
+
+    // status 1: killed with SIGKILL, the file still names it.
+    let pid = start_daemon(&sb, &[]);
+    kill(pid, libc::SIGKILL);
+    wait_dead(pid);
+    expect(
+        &sb,
+        &mut command(&sb, "status"),
+        1,
+        &format!(
+            "scenario is not running (the pid file {} still names PID {pid})",
+            pidfile.display()
+        ),
+    );
+    expect(
+        &sb,
+        &mut command(&sb, "reload"),
+        7,
+        "scenario is not running",
+    );
+
+    // status 4: what is at the path is no pid file to ask.
+    fs::remove_file(&pidfile).unwrap();
+    fs::create_dir(&pidfile).unwrap();
+    let outcome = run(&mut command(&sb, "status"));
+    assert_eq!(outcome.code(), Some(4), "{outcome:?}");
+    assert!(
+        outcome
+            .stdout
+            .starts_with("scenario: status unknown: control: ")
+            && outcome.stdout.contains("is not a regular file")
+            && outcome.stdout.lines().count() == 1,
+        "{outcome:?}"
+    );
+    // stop 1: the request failed (a generic error).
+    let outcome = run(&mut command(&sb, "stop"));
+    assert_eq!(outcome.code(), Some(1), "{outcome:?}");
+    assert_eq!(outcome.stderr.lines().count(), 1, "{outcome:?}");
+    assert!(
+        outcome.stderr.starts_with("scenario: stop: control: "),
+        "{outcome:?}"
+    );
+}
+
+#[test]
+fn an_unknown_command_prints_the_usage_and_exits_2() {
+    let sb = Sandbox::new("usage");
+    let outcome = run(&mut command(&sb, "frobnicate"));
+    assert_eq!(outcome.code(), Some(2), "{outcome:?}");
+    assert!(outcome.stdout.is_empty(), "{outcome:?}");
+    assert_eq!(
+        outcome.stderr,
+        "scenario: unknown command \"frobnicate\"; \
+         usage: scenario {start|stop|status|restart|reload} [ARGS...]\n",
+        "{outcome:?}"
+    );
+    assert!(!sb.path("pid").exists(), "nothing started");
+}
+
+#[test]
+fn the_arguments_after_the_command_are_left_for_the_body() {
+    let sb = Sandbox::new("args");
+    let pid = start_daemon(&sb, &["--umask", "022"]);
+    let args = &facts(&sb.path("facts"))["args"];
+    assert!(
+        args.starts_with("start --sandbox ") && args.ends_with(" --umask 022"),
+        "{args}"
+    );
+    stop(pid, &sb.path("pid"));
+}
+
+#[test]
+fn stop_escalates_to_sigkill_when_the_daemon_ignores_sigterm() {
+    let sb = Sandbox::new("escalate");
+    let pid = start_daemon(&sb, &["--ignore-stop"]);
+    let outcome = expect(
+        &sb,
+        command(&sb, "stop").args(["--stop-timeout-ms", "300"]),
+        0,
+        &format!("scenario killed with SIGKILL after 300ms (PID {pid})"),
+    );
+    drop(outcome);
+    // SIGTERM came first, and the daemon saw it (and held on).
+    assert_eq!(wait_fact(&sb.path("facts"), "stop_seen"), "SIGTERM");
+    assert!(!alive(pid), "killed");
+    // SIGKILL leaves the file behind: status says so.
+    let outcome = run(&mut command(&sb, "status"));
+    assert_eq!(outcome.code(), Some(1), "{outcome:?}");
+    sb.wait_no_processes();
+}
+
+#[test]
+fn a_stale_file_naming_an_unrelated_live_process_leaves_it_untouched() {
+    let sb = Sandbox::new("unrelated");
+    // An unrelated process (a lite scenario without a pid file) that
+    // records SIGHUP and SIGUSR1 and would end on SIGTERM.
+    let record = sb.path("record");
+    let mut other = sb
+        .command("daemon")
+        .arg("--lite")
+        .arg("--facts")
+        .arg(sb.path("other-facts"))
+        .arg("--record")
+        .arg(&record)
+        .spawn()
+        .unwrap();
+    let other_pid = other.id() as i32;
+    facts(&sb.path("other-facts"));
+    let pidfile = sb.path("pid");
+    fs::write(&pidfile, format!("{other_pid}\n")).unwrap();
+    let before = fs::metadata(&pidfile).unwrap();
+
+    expect(
+        &sb,
+        &mut command(&sb, "status"),
+        1,
+        &format!(
+            "scenario is not running (the pid file {} still names PID {other_pid})",
+            pidfile.display()
+        ),
+    );
+    expect(&sb, &mut command(&sb, "stop"), 0, "scenario is not running");
+    expect(
+        &sb,
+        &mut command(&sb, "reload"),
+        7,
+        "scenario is not running",
+    );
+
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert!(alive(other_pid), "the unrelated process runs on");
+    assert!(
+        other.try_wait().unwrap().is_none(),
+        "the unrelated process was not stopped"
+    );
+    assert!(!record.exists(), "and got no SIGHUP");
+    let after = fs::metadata(&pidfile).unwrap();
+    assert_eq!(read_pidfile(&pidfile), Some(format!("{other_pid}\n")));
+    assert_eq!(
+        (before.len(), before.modified().unwrap()),
+        (after.len(), after.modified().unwrap()),
+        "the file is untouched"
+    );
+    other.kill().unwrap();
+    other.wait().unwrap();
+}
+
+/// Runs `scenario status` in a loop until `stop` is set; the number of runs.
+fn status_loop(sb: &Sandbox, stop: Arc<AtomicBool>, runs: Arc<AtomicUsize>) {
+    while !stop.load(Ordering::SeqCst) {
+        let outcome = run(&mut command(sb, "status"));
+        assert!(
+            matches!(outcome.code(), Some(0 | 1 | 3)),
+            "a status during starts: {outcome:?}"
+        );
+        runs.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Spawns `n` commands that each wait for `go`, and waits until all wait.
+fn waiting(sb: &Sandbox, n: usize, go: &Path, cmd: impl Fn() -> Command) -> Vec<Child> {
+    let children: Vec<Child> = (0..n)
+        .map(|_| cmd().arg("--go").arg(go).spawn().expect("spawn"))
+        .collect();
+    let prefix = format!("{}.", go.file_name().unwrap().to_str().unwrap());
+    wait_until("every launcher to be ready to go", || {
+        fs::read_dir(&sb.dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .count()
+            >= n
+    });
+    children
+}
+
+fn finish_all(children: Vec<Child>) -> Vec<Outcome> {
+    let handles: Vec<_> = children
+        .into_iter()
+        .map(|c| std::thread::spawn(move || finish(c)))
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+#[test]
+fn status_racing_twenty_starts_never_makes_a_start_fail() {
+    const ROUNDS: usize = 5;
+    const LAUNCHERS: usize = 20;
+    let sb = Arc::new(Sandbox::new("status-race"));
+    let pidfile = sb.path("pid");
+    let runs = Arc::new(AtomicUsize::new(0));
+    for round in 0..ROUNDS {
+        let stop_probes = Arc::new(AtomicBool::new(false));
+        let probes: Vec<_> = (0..2)
+            .map(|_| {
+                let (sb, stop, runs) = (sb.clone(), stop_probes.clone(), runs.clone());
+                std::thread::spawn(move || status_loop(&sb, stop, runs))
+            })
+            .collect();
+        let go = sb.path(&format!("go-{round}"));
+        let children = waiting(&sb, LAUNCHERS, &go, || command(&sb, "start"));
+        fs::write(&go, "").unwrap();
+        let outcomes = finish_all(children);
+        stop_probes.store(true, Ordering::SeqCst);
+        for probe in probes {
+            probe.join().expect("status loop");
+        }
+        let winners: Vec<&Outcome> = outcomes.iter().filter(|o| o.success()).collect();
+        assert_eq!(
+            winners.len(),
+            1,
+            "round {round}: one start wins: {outcomes:#?}"
+        );
+        let winner = wait_pidfile(&pidfile);
+        for o in outcomes.iter().filter(|o| !o.success()) {
+            o.assert_refused(
+                75,
+                "pid file",
+                &[&format!("already running as PID {winner}")],
+            );
+        }
+        // A lone start among the probes succeeds, every time.
+        expect(
+            &sb,
+            &mut command(&sb, "stop"),
+            0,
+            &format!("scenario stopped (PID {winner})"),
+        );
+        let stop_probes = Arc::new(AtomicBool::new(false));
+        let probes: Vec<_> = (0..2)
+            .map(|_| {
+                let (sb, stop, runs) = (sb.clone(), stop_probes.clone(), runs.clone());
+                std::thread::spawn(move || status_loop(&sb, stop, runs))
+            })
+            .collect();
+        for _ in 0..5 {
+            start(&mut command(&sb, "start"));
+            let pid = wait_pidfile(&pidfile);
+            let outcome = run(&mut command(&sb, "stop"));
+            assert_eq!(outcome.code(), Some(0), "{outcome:?}");
+            assert!(!alive(pid));
+        }
+        stop_probes.store(true, Ordering::SeqCst);
+        for probe in probes {
+            probe.join().expect("status loop");
+        }
+    }
+    sb.wait_no_processes();
+    println!(
+        "summary: status racing starts: {ROUNDS} rounds of {LAUNCHERS} simultaneous starts and \
+         5 lone starts, {} status runs meanwhile, no start failed because of them",
+        runs.load(Ordering::SeqCst)
+    );
+}
+
+#[test]
+fn concurrent_restarts_leave_exactly_one_daemon() {
+    const RESTARTS: usize = 8;
+    let sb = Sandbox::new("restarts");
+    let pidfile = sb.path("pid");
+    let first = start_daemon(&sb, &[]);
+    for round in 0..3 {
+        let go = sb.path(&format!("go-{round}"));
+        let children = waiting(&sb, RESTARTS, &go, || command(&sb, "restart"));
+        fs::write(&go, "").unwrap();
+        let outcomes = finish_all(children);
+        // The daemons the restarts left: exactly one, holding the lock.
+        wait_until("the launchers and stopped daemons to be gone", || {
+            sb.processes().len() <= 1
+        });
+        let running = sb.processes();
+        assert_eq!(running.len(), 1, "round {round}: {outcomes:#?}");
+        let pid = running[0];
+        assert_ne!(pid, first);
+        assert_eq!(wait_pidfile(&pidfile), pid);
+        expect(
+            &sb,
+            &mut command(&sb, "status"),
+            0,
+            &format!("scenario is running as PID {pid}"),
+        );
+        let restarted = outcomes
+            .iter()
+            .filter(|o| o.success() && o.stdout.contains(" restarted as PID "))
+            .count();
+        assert!(restarted >= 1, "round {round}: {outcomes:#?}");
+        for o in outcomes.iter().filter(|o| o.success()) {
+            assert_eq!(o.stdout.lines().count(), 1, "one line: {o:?}");
+        }
+    }
+    let pid = wait_pidfile(&pidfile);
+    expect(
+        &sb,
+        &mut command(&sb, "stop"),
+        0,
+        &format!("scenario stopped (PID {pid})"),
+    );
+    sb.wait_no_processes();
+}
