@@ -1,6 +1,16 @@
 //! Code shared by the integration tests: a sandbox directory per test,
 //! the `scenario` program, and observation of processes through `/proc`.
 //!
+//! - A test that cannot check its claim here calls [`skip`] (or
+//!   [`root_or_skip`]): the skip shows in every log, and under `CI=true` it
+//!   is a failure.
+//! - [`TempUser`] and [`TempGroup`] create throw-away accounts (names with
+//!   this process's PID) and remove them on drop, also when the test fails.
+//! - Every wait has a deadline ([`DEADLINE`]): [`finish`] and [`Lines`]
+//!   read a child's pipes in threads and fail, naming the processes that
+//!   hold a pipe open, rather than hang.
+//! - Stress tests print their figures with [`summary`].
+//!
 //! Nothing here forks the test process: programs are started with
 //! `std::process::Command` and observed from outside.
 #![allow(dead_code)]
