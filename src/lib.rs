@@ -44,13 +44,15 @@
 //! | `limits(core = 0, nofile = 4096, ...)` | per limit (`as`, `core`, `cpu`, `data`, `fsize`, `locks`, `memlock`, `msgqueue`, `nice`, `nofile`, `nproc`, `rss`, `rtprio`, `rttime`, `sigpending`, `stack`): a `u64`, `unlimited`, or `(soft, hard)` | [`Daemon::limit`], [`Daemon::limits`] |
 //! | `ready` | `"auto"` (default: ready once started) or `"manual"` (ready when the body calls [`ready()`]) | [`Daemon::readiness`] |
 //! | `on_launched` | a function or closure taking a [`&Launched`](Launched), run by the launcher before it exits 0 (full mode) | [`Daemon::on_launched`] |
+//! | `setup` | a function or closure returning `Result<T, E>` (`E: Display`), run as the launching user after the pid file is probed and before detaching, chroot and the privilege drop; every fd it opens stays open; `main` takes its value as its one parameter | [`Daemon::setup`] |
 //! | `crate` | a string literal: the path of this crate when it is renamed, e.g. `crate = "::my_daemonizer"` | |
 //!
 //! Misuse is a compile error at the offending token, with the function kept
 //! as written next to it: an unknown key (the message lists the valid
 //! ones), a key given twice, a literal of the wrong type, an empty path,
 //! an id out of range, `umask = 022` (decimal in Rust: write `0o022`), an
-//! unknown signal or limit, `main` with parameters or generics, the
+//! unknown signal or limit, `main` with generics, a parameter without
+//! `setup`, `setup` without a parameter or with two, the
 //! attribute on something that is not a function, and `async fn main`
 //! without a runtime attribute.
 //!

@@ -16,6 +16,14 @@ pub fn start(daemon: Daemon) -> Daemonized {
     }
 }
 
+/// [`start`] with the setup step: the handle and the setup's value.
+pub fn start_setup<T: 'static>(setup: crate::Setup<T>) -> (Daemonized, T) {
+    match setup.start() {
+        Ok(started) => started,
+        Err(err) => err.exit(),
+    }
+}
+
 /// Ends the daemon's life cycle (pid file removed, stop announced) before
 /// `main` returns `result` to the Rust runtime. `failure` is the result
 /// described by [`describe!`] when it is an `Err`: before readiness, the

@@ -226,6 +226,7 @@ pub struct Daemon {
     pub(crate) commands: bool,
     /// How long the `stop` and `restart` commands wait after SIGTERM.
     pub(crate) stop_timeout: std::time::Duration,
+    pub(crate) setup: Option<crate::setup::SetupFn>,
 }
 
 impl Default for Daemon {
@@ -255,6 +256,7 @@ impl fmt::Debug for Daemon {
             .field("keep_notify_socket", &self.keep_notify_socket)
             .field("commands", &self.commands)
             .field("stop_timeout", &self.stop_timeout)
+            .field("setup", &self.setup.is_some())
             .finish()
     }
 }
@@ -281,6 +283,7 @@ impl Daemon {
             on_launched: None,
             commands: false,
             stop_timeout: crate::control::DEFAULT_STOP_TIMEOUT,
+            setup: None,
         }
     }
 
@@ -495,6 +498,53 @@ impl Daemon {
         self
     }
 
+    /// Runs `setup` during the start, in the launching process and as the
+    /// launching user (root, say): after the pid file is opened and found
+    /// unlocked (a second start still says "already running" and runs no
+    /// setup), before detaching, chroot and the privilege drop. It is the
+    /// place to bind a port below 1024, open a device or read a root-only
+    /// key for a daemon that then runs as [`user`](Daemon::user).
+    ///
+    /// Every fd it leaves open stays open in the daemon, without
+    /// [`preserve`](Daemon::preserve); its value is handed to the body by
+    /// [`Setup::start`]. Its error fails the start: the launcher prints
+    /// `<program>: cannot start daemon: setup: <error>` and exits 70 (77,
+    /// 66, ... for an `io::Error` with an OS error, as for the other steps).
+    /// It runs with signals blocked (a full start blocks them from the
+    /// pid file on); it must not leave a thread running, which a full
+    /// start refuses.
+    ///
+    /// ```no_run
+    /// use std::net::TcpListener;
+    ///
+    /// let (running, listener) = daemonizer::Daemon::new()
+    ///     .pidfile("/run/web.pid")
+    ///     .user("nobody")
+    ///     .setup(|| TcpListener::bind("0.0.0.0:80"))
+    ///     .start()
+    ///     .unwrap_or_else(|e| e.exit());
+    /// for stream in listener.incoming() {
+    ///     // serve, as nobody
+    /// #   drop(stream);
+    /// }
+    /// # drop(running);
+    /// ```
+    pub fn setup<T, E, F>(mut self, setup: F) -> Setup<T>
+    where
+        T: 'static,
+        E: fmt::Display + 'static,
+        F: FnOnce() -> Result<T, E> + 'static,
+    {
+        self.setup = Some(Box::new(move || match setup() {
+            Ok(value) => Ok(Box::new(value) as Box<dyn std::any::Any>),
+            Err(err) => Err(crate::setup::failed(&err)),
+        }));
+        Setup {
+            daemon: self,
+            value: std::marker::PhantomData,
+        }
+    }
+
     /// The mode this configuration starts in.
     pub fn current_mode(&self) -> Mode {
         match &self.lite_if {
@@ -516,6 +566,53 @@ impl Daemon {
             self.mode = Mode::from_env(&var);
         }
         Ok(())
+    }
+}
+
+/// A [`Daemon`] with a [`setup`](Daemon::setup) step whose value, of type
+/// `T`, [`start`](Setup::start) hands to the body.
+///
+/// ```no_run
+/// let (running, key) = daemonizer::Daemon::new()
+///     .user("nobody")
+///     .setup(|| std::fs::read("/etc/myd/secret.key"))
+///     .start()
+///     .unwrap_or_else(|e| e.exit());
+/// # drop((running, key));
+/// ```
+#[must_use = "a setup does nothing until the daemon is started"]
+pub struct Setup<T> {
+    daemon: Daemon,
+    value: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for Setup<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Setup").field(&self.daemon).finish()
+    }
+}
+
+impl<T: 'static> Setup<T> {
+    /// [`Daemon::start`] with the setup step; returns, in the daemon, the
+    /// handle and the setup's value.
+    ///
+    /// # Errors
+    /// As [`Daemon::start`], and the setup's own error (step `setup`).
+    ///
+    /// ```no_run
+    /// let (running, listener) = daemonizer::Daemon::new()
+    ///     .setup(|| std::net::TcpListener::bind("127.0.0.1:8080"))
+    ///     .start()
+    ///     .unwrap_or_else(|e| e.exit());
+    /// # drop((running, listener));
+    /// ```
+    pub fn start(self) -> crate::Result<(crate::Daemonized, T)> {
+        let mut running = self.daemon.start()?;
+        let value = running
+            .take_setup_value()
+            .and_then(|value| value.downcast::<T>().ok())
+            .expect("a setup's value has the setup's type");
+        Ok((running, *value))
     }
 }
 

@@ -25,6 +25,7 @@
 //! | `stdio` | stdin, stdout, stderr to `/dev/null` or files |
 //! | `readiness` | the pipe through which the launcher learns the outcome |
 //! | `report` | why a daemon that ends before it is ready ended; the panic hook |
+//! | `setup` | the caller's setup step, run before detaching; the fds it opens |
 //! | `notify`, `listen` | systemd's readiness protocol and socket activation |
 //! | `sys` | the platform layer: each facility that differs between systems, per system |
 //! | `logfile` | [`LogFile`], a `log` backend whose fd is easy to preserve |
@@ -59,6 +60,7 @@ mod pidfile;
 mod privileges;
 mod readiness;
 mod report;
+mod setup;
 mod signals;
 mod start;
 mod stdio;
@@ -66,7 +68,7 @@ mod sys;
 
 pub use classic::{daemonize, daemonize_lite, Options};
 pub use config::{
-    is_truthy, Account, Daemon, Mode, Output, PreserveFd, Readiness, Resource, Signal,
+    is_truthy, Account, Daemon, Mode, Output, PreserveFd, Readiness, Resource, Setup, Signal,
     SignalHandler,
 };
 pub use error::{Error, ErrorKind, Result, Step};

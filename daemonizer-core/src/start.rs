@@ -315,6 +315,7 @@ extern "C" fn at_exit() {
 pub struct Daemonized {
     pid: i32,
     mode: Mode,
+    setup: crate::setup::SetupValue,
     _not_send: std::marker::PhantomData<*const ()>,
 }
 
@@ -352,6 +353,11 @@ impl Daemonized {
     /// See [`ready`].
     pub fn ready(&self) -> Result<()> {
         ready()
+    }
+
+    /// The value of the setup step, once.
+    pub(crate) fn take_setup_value(&mut self) -> Option<Box<dyn std::any::Any>> {
+        self.setup.0.take()
     }
 
     /// Ends the daemon's life cycle with what `main` returns, as the
@@ -594,6 +600,8 @@ struct Prepared {
     /// `NOTIFY_SOCKET` names a supervisor and must be removed from the
     /// environment.
     unset_notify: bool,
+    /// The setup step's value, for the body.
+    setup: Option<Box<dyn std::any::Any>>,
 }
 
 impl Daemon {
@@ -715,8 +723,9 @@ fn preflight(mut daemon: Daemon) -> Result<Prepared> {
         pidfile: None,
         blocked,
         unset_notify,
+        setup: None,
     };
-    match prepared.open_files() {
+    match prepared.open_files().and_then(|()| prepared.run_setup()) {
         Ok(()) => Ok(prepared),
         Err(e) => {
             prepared.undo();
@@ -775,6 +784,25 @@ impl Prepared {
             if self.daemon.mode == Mode::Lite {
                 pidfile.lock()?;
             }
+        }
+        Ok(())
+    }
+
+    /// Runs the setup step, once the pid file is probed: what it opens is
+    /// kept through the fd sweep. A thread it left running would make the
+    /// forks unsafe: refused as at the start of preflight.
+    fn run_setup(&mut self) -> Result<()> {
+        let Some(setup) = self.daemon.setup.take() else {
+            return Ok(());
+        };
+        let (value, opened) = crate::setup::run(setup)?;
+        log::debug!("setup: done; keeping fds {opened:?}");
+        self.daemon.preserve.extend(opened);
+        self.setup = Some(value);
+        if self.daemon.mode == Mode::Full {
+            check_alone().map_err(|e| {
+                Error::new(Step::Setup, e.kind(), format!("after it: {}", e.detail()))
+            })?;
         }
         Ok(())
     }
@@ -911,6 +939,7 @@ fn run_steps(prepared: Prepared, mut keep: Vec<RawFd>) -> Result<Daemonized> {
         mut pidfile,
         blocked,
         unset_notify,
+        setup,
     } = prepared;
     let pid = getpid().as_raw();
     // Step 1 in the daemon, before any other: the lock belongs to the
@@ -996,6 +1025,7 @@ fn run_steps(prepared: Prepared, mut keep: Vec<RawFd>) -> Result<Daemonized> {
     Ok(Daemonized {
         pid,
         mode: shared.mode,
+        setup: crate::setup::SetupValue(setup),
         _not_send: std::marker::PhantomData,
     })
 }

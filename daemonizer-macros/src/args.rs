@@ -25,11 +25,12 @@ pub(crate) enum Key {
     Limits,
     Ready,
     OnLaunched,
+    Setup,
     Crate,
 }
 
 impl Key {
-    pub(crate) const ALL: [Key; 15] = [
+    pub(crate) const ALL: [Key; 16] = [
         Key::Pidfile,
         Key::Umask,
         Key::LiteIf,
@@ -44,6 +45,7 @@ impl Key {
         Key::Limits,
         Key::Ready,
         Key::OnLaunched,
+        Key::Setup,
         Key::Crate,
     ];
 
@@ -63,6 +65,7 @@ impl Key {
             Key::Limits => "limits",
             Key::Ready => "ready",
             Key::OnLaunched => "on_launched",
+            Key::Setup => "setup",
             Key::Crate => "crate",
         }
     }

@@ -13,8 +13,29 @@ use crate::validate::{self, LimitValue};
 /// The whole `fn main` with the daemon started before its body.
 pub(crate) fn main(args: &Args, krate: &TokenStream, item: MainFn) -> TokenStream {
     let builder = builder(args, krate);
-    let start = quote! {
-        let __daemonizer_running = #krate::__private::start(#builder);
+    // With `setup`, its value is `main`'s one parameter: the body becomes a
+    // closure (or the inner function) taking the parameter as written.
+    let setup = args.get(Key::Setup).and_then(Setting::expr);
+    let (start, params, arg) = match setup {
+        Some(setup) => (
+            quote_spanned! {setup.span()=>
+                let (__daemonizer_running, __daemonizer_setup) =
+                    #krate::__private::start_setup(#builder.setup(#setup));
+            },
+            {
+                let params = item.inputs.stream();
+                quote!(|#params|)
+            },
+            // A value of the wrong type is reported at `setup`'s value.
+            quote_spanned!(setup.span()=> __daemonizer_setup),
+        ),
+        None => (
+            quote! {
+                let __daemonizer_running = #krate::__private::start(#builder);
+            },
+            quote!(||),
+            TokenStream::new(),
+        ),
     };
     // An `Err` is described where its type is known (Display, else Debug):
     // before readiness the launcher reports it.
@@ -35,7 +56,11 @@ pub(crate) fn main(args: &Args, krate: &TokenStream, item: MainFn) -> TokenStrea
             .position(|attr| attr.is_runtime)
             .unwrap_or(item.attrs.len());
         let (outer, inner) = item.attrs.split_at(at);
-        let sig = item.signature(&item.ident, false);
+        let sig = if setup.is_some() {
+            item.signature_without_parameters()
+        } else {
+            item.signature(&item.ident, false)
+        };
         let inner_sig = item.inner_signature();
         return quote! {
             #(#outer)*
@@ -43,7 +68,7 @@ pub(crate) fn main(args: &Args, krate: &TokenStream, item: MainFn) -> TokenStrea
                 #start
                 #(#inner)*
                 #inner_sig #block
-                let __daemonizer_result = __daemonizer_main();
+                let __daemonizer_result = __daemonizer_main(#arg);
                 #finish
             }
         };
@@ -52,15 +77,19 @@ pub(crate) fn main(args: &Args, krate: &TokenStream, item: MainFn) -> TokenStrea
     let body = match &item.output {
         // Never returns: nothing to hand back to `finish`, the handle lives
         // as long as the process.
-        Output::Never => quote! {
+        Output::Never if setup.is_none() => quote! {
             #start
             #block
+        },
+        Output::Never => quote! {
+            #start
+            (move #params -> ! #block)(#arg)
         },
         // A closure cannot be annotated with `impl Trait`: let the body's
         // type be inferred.
         Output::ImplTrait => quote! {
             #start
-            let __daemonizer_result = (move || #block)();
+            let __daemonizer_result = (move #params #block)(#arg);
             #finish
         },
         output => {
@@ -70,13 +99,17 @@ pub(crate) fn main(args: &Args, krate: &TokenStream, item: MainFn) -> TokenStrea
             };
             quote! {
                 #start
-                let __daemonizer_result = (move || -> #ty #block)();
+                let __daemonizer_result = (move #params -> #ty #block)(#arg);
                 #finish
             }
         }
     };
     let attrs = &item.attrs;
-    let sig = item.signature(&item.ident, true);
+    let sig = if setup.is_some() {
+        item.signature_without_parameters()
+    } else {
+        item.signature(&item.ident, true)
+    };
     quote! {
         #(#attrs)*
         #vis #sig {
@@ -99,7 +132,8 @@ fn call(setting: &Setting, krate: &TokenStream) -> TokenStream {
     let span = setting.span;
     let method = |name: &str| syn::Ident::new(name, span);
     match (setting.key, &setting.value) {
-        (Key::Crate, _) => TokenStream::new(),
+        // Changes the builder's type: added last, by `main`.
+        (Key::Crate | Key::Setup, _) => TokenStream::new(),
         (Key::Signals, _) => setting
             .entries()
             .iter()

@@ -158,6 +158,49 @@ impl MainFn {
     pub(crate) fn arrow_output(&self) -> &TokenStream {
         &self.arrow_output
     }
+
+    /// The parameters, each `pattern: Type` as written. In a parameter
+    /// list `<` always opens generic arguments (no comparison can appear
+    /// outside a group), so commas between `<>` are skipped.
+    pub(crate) fn parameters(&self) -> Vec<TokenStream> {
+        let tokens: Vec<TokenTree> = self.inputs.stream().into_iter().collect();
+        let mut params = Vec::new();
+        let mut current = TokenStream::new();
+        let mut angles = 0usize;
+        for (at, tt) in tokens.iter().enumerate() {
+            if let TokenTree::Punct(p) = tt {
+                let arrow = p.as_char() == '>'
+                    && at > 0
+                    && matches!(&tokens[at - 1], TokenTree::Punct(q) if q.as_char() == '-');
+                match p.as_char() {
+                    ',' if angles == 0 => {
+                        params.push(std::mem::take(&mut current));
+                        continue;
+                    }
+                    '<' => angles += 1,
+                    '>' if !arrow => angles = angles.saturating_sub(1),
+                    _ => {}
+                }
+            }
+            current.append(tt.clone());
+        }
+        if !current.is_empty() {
+            params.push(current);
+        }
+        params
+    }
+
+    /// The signature of a plain `fn main()` with the return type as
+    /// written: what the attribute turns a `main` with a parameter into.
+    pub(crate) fn signature_without_parameters(&self) -> TokenStream {
+        let MainFn {
+            qualifiers,
+            ident,
+            arrow_output,
+            ..
+        } = self;
+        quote! { #qualifiers fn #ident() #arrow_output }
+    }
 }
 
 impl ToTokens for MainFn {

@@ -48,7 +48,8 @@ fn daemon2(args: TokenStream2, item: TokenStream2) -> TokenStream2 {
     };
     let function = match MainFn::parse(item.clone()) {
         Some(function) => {
-            validate::function(&function, &mut errors);
+            let setup = args.as_ref().and_then(|args| args.get(Key::Setup));
+            validate::function(&function, setup, &mut errors);
             Some(function)
         }
         None => {
@@ -154,6 +155,28 @@ mod tests {
         );
         assert!(out.contains(". user (4294967294u32)"), "{out}");
         assert!(out.contains(". group (7i64)"), "{out}");
+    }
+
+    #[test]
+    fn setup_comes_last_and_feeds_the_one_parameter() {
+        let out = expand(
+            quote!(setup = bind, user = "nobody"),
+            quote!(
+                fn main(listener: TcpListener) {}
+            ),
+        );
+        assert!(out.contains("fn main () {"), "{out}");
+        assert!(
+            out.contains(
+                ":: daemonizer :: __private :: start_setup (:: daemonizer :: __private :: \
+                 Daemon :: new () . user (\"nobody\") . setup (bind))"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("(move | listener : TcpListener | -> () { }) (__daemonizer_setup)"),
+            "{out}"
+        );
     }
 
     #[test]

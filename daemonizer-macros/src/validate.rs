@@ -101,7 +101,9 @@ pub(crate) fn args(args: &Args, errors: &mut Errors) {
             Key::Preserve => preserve(setting, errors),
             Key::Signals => signals(setting, errors),
             Key::Limits => limits(setting, errors),
-            Key::OnLaunched => not_a_literal(setting, "a closure or a function", errors),
+            Key::OnLaunched | Key::Setup => {
+                not_a_literal(setting, "a closure or a function", errors)
+            }
             Key::Crate => {
                 crate_path(setting, errors);
             }
@@ -495,7 +497,10 @@ fn same_file(args: &Args, errors: &mut Errors) {
 }
 
 /// Checks the function the attribute is on.
-pub(crate) fn function(item: &MainFn, errors: &mut Errors) {
+///
+/// `main` takes exactly one parameter when `setup` is given (`setup`, its
+/// setting), none otherwise.
+pub(crate) fn function(item: &MainFn, setup: Option<&Setting>, errors: &mut Errors) {
     if let Some(constness) = &item.constness {
         errors.push(constness.span(), "a daemon's `main` cannot be `const`");
     }
@@ -510,12 +515,22 @@ pub(crate) fn function(item: &MainFn, errors: &mut Errors) {
             "a daemon's `main` cannot have generic parameters",
         );
     }
-    let inputs = item.inputs.stream();
-    if !inputs.is_empty() {
-        errors.push(
-            syn::spanned::Spanned::span(&inputs),
-            "a daemon's `main` cannot take parameters",
-        );
+    let params = item.parameters();
+    match (setup, params.as_slice()) {
+        (None, [first, ..]) => errors.push(
+            syn::spanned::Spanned::span(first),
+            "a daemon's `main` takes a parameter only with `setup = ...`, whose value it receives",
+        ),
+        (Some(setup), []) => errors.push(
+            setup.span,
+            "`setup` hands its value to `main`: give `main` one parameter to receive it, \
+             e.g. `fn main(listener: std::net::TcpListener)`",
+        ),
+        (Some(_), [_, second, ..]) => errors.push(
+            syn::spanned::Spanned::span(second),
+            "a daemon's `main` takes one parameter: the value of `setup`",
+        ),
+        _ => {}
     }
     let has_runtime = item.attrs.iter().any(|attr| attr.is_runtime);
     if let (Some(asyncness), false) = (&item.asyncness, has_runtime) {

@@ -46,6 +46,7 @@
 //! | `--print-before TEXT` | `print!` and `eprint!` TEXT, without a newline, just before the start: left in Rust's buffers for the runtime to deal with |
 //! | `--commands` | the builder's `commands(true)`: the mode (first argument) is the command (`start`, `stop`, `status`, `restart`, `reload`, or anything else for the usage error), left to the runtime to read |
 //! | `--stop-timeout-ms N` | with `--commands`: how long `stop` and `restart` wait after SIGTERM |
+//! | `--setup-bind ADDR` | a setup step binds a TCP listener on ADDR (not preserved by hand); facts `setup_fd`, `setup_addr` |
 //! | `--refuse CALLS` | just before the start, a seccomp filter makes the listed system calls fail (as a sandbox may): `fork` (`fork`, `clone`, `clone3`) with `EAGAIN`, `second-fork` the same but only from the first child of the start on, `unshare` with `EPERM`; comma-separated; x86-64 Linux only |
 //!
 //! Trigger actions: `ok` (return `Ok`), `err` (return `Err` through
@@ -110,6 +111,7 @@ struct Opts {
     block_signals: bool,
     commands: bool,
     stop_timeout_ms: Option<u64>,
+    setup_bind: Option<String>,
 }
 
 fn fail(msg: &str) -> ! {
@@ -203,6 +205,7 @@ fn parse() -> Opts {
             "--stop-timeout-ms" => {
                 opts.stop_timeout_ms = Some(value().parse().unwrap_or_else(|_| fail("bad timeout")))
             }
+            "--setup-bind" => opts.setup_bind = Some(value()),
             "--ready-delay-ms" => {
                 opts.ready_delay_ms = Some(value().parse().unwrap_or_else(|_| fail("bad delay")))
             }
@@ -976,7 +979,16 @@ fn main() -> Result<(), String> {
     if opts.block_signals {
         block_stop_signals();
     }
-    let running = daemon.start().unwrap_or_else(|e| e.exit());
+    let (running, setup) = match opts.setup_bind.clone() {
+        Some(address) => {
+            let (running, listener) = daemon
+                .setup(move || std::net::TcpListener::bind(address))
+                .start()
+                .unwrap_or_else(|e| e.exit());
+            (running, Some(listener))
+        }
+        None => (daemon.start().unwrap_or_else(|e| e.exit()), None),
+    };
 
     if let Some(log) = log {
         log.install(log::LevelFilter::Info)
@@ -988,6 +1000,15 @@ fn main() -> Result<(), String> {
     };
     let pid = std::process::id();
     facts.add("pid", pid);
+    if let Some(listener) = &setup {
+        facts.add("setup_fd", listener.as_raw_fd());
+        facts.add(
+            "setup_addr",
+            listener
+                .local_addr()
+                .map_or_else(|e| format!("error {e}"), |a| a.to_string()),
+        );
+    }
     facts.add("handle_pid", running.pid());
     facts.add(
         "args",

@@ -1,0 +1,141 @@
+//! The setup step: run as the launching user after the pid file is probed
+//! and before detaching; what it opens stays open in the daemon; its error
+//! fails the start on the terminal.
+
+mod common;
+
+use std::io::Read;
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+
+use common::*;
+
+/// A port below 1024 for this test run: concurrent runs (different PIDs)
+/// get different ones, and one taken by something else is skipped.
+fn privileged_port() -> u16 {
+    let start = 600 + (std::process::id() % 300) as u16;
+    (start..1024)
+        .chain(600..start)
+        .find(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok())
+        .expect("a free port below 1024")
+}
+
+fn privileged(sb: &Sandbox, port: u16) -> Command {
+    let mut cmd = Command::new(example_bin("privileged"));
+    cmd.env("PRIVILEGED_PORT", port.to_string())
+        .env("PRIVILEGED_DIR", &sb.dir)
+        .env_remove("DEBUG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+fn nobody_uid() -> u32 {
+    let passwd = std::fs::read_to_string("/etc/passwd").expect("/etc/passwd");
+    passwd
+        .lines()
+        .find_map(|l| l.strip_prefix("nobody:"))
+        .and_then(|rest| rest.split(':').nth(1)?.parse().ok())
+        .expect("a nobody user")
+}
+
+#[test]
+fn privileged_example_serves_a_low_port_as_nobody() {
+    if !root_or_skip("privileged_example_serves_a_low_port_as_nobody") {
+        return;
+    }
+    let sb = Sandbox::new("privileged");
+    let port = privileged_port();
+    let outcome = run(&mut privileged(&sb, port));
+    assert!(outcome.success(), "{outcome:?}");
+    let pid: i32 = wait_for("the pid file", || {
+        std::fs::read_to_string(sb.path("privileged.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    });
+    assert!(
+        outcome
+            .stdout
+            .contains(&format!("serving on 127.0.0.1:{port} as PID {pid}")),
+        "{outcome:?}"
+    );
+    let nobody = nobody_uid();
+    assert_eq!(
+        status_field(pid, "Uid"),
+        vec![nobody.to_string(); 4],
+        "the daemon runs as nobody"
+    );
+    let mut answer = String::new();
+    TcpStream::connect(("127.0.0.1", port))
+        .expect("connect to the privileged port")
+        .read_to_string(&mut answer)
+        .expect("read");
+    assert_eq!(answer, format!("served by uid {nobody}\n"));
+
+    // A second start says "already running" before its setup could say
+    // that the port is in use.
+    let second = run(&mut privileged(&sb, port));
+    assert_eq!(second.code(), Some(75), "{second:?}");
+    assert!(
+        second
+            .stderr
+            .starts_with("privileged: cannot start daemon: pid file: ")
+            && second
+                .stderr
+                .contains(&format!("already running as PID {pid}")),
+        "{second:?}"
+    );
+    kill(pid, libc::SIGTERM);
+    wait_dead(pid);
+}
+
+#[test]
+fn what_the_setup_opens_stays_open_in_the_daemon() {
+    for lite in [false, true] {
+        let sb = Sandbox::new(if lite { "setup-lite" } else { "setup-full" });
+        let mut cmd = sb.daemon();
+        cmd.args(["--setup-bind", "127.0.0.1:0"]);
+        if lite {
+            cmd.arg("--lite");
+        }
+        let launcher = cmd.spawn().expect("spawn scenario");
+        let facts = facts(&sb.path("facts"));
+        check_listener(&facts);
+        sb.trigger("ok");
+        let outcome = finish(launcher);
+        assert!(outcome.success(), "{outcome:?}");
+        sb.wait_no_processes();
+    }
+}
+
+/// The daemon holds the listener (its fd is a socket) and it accepts.
+fn check_listener(facts: &std::collections::HashMap<String, String>) {
+    let pid: i32 = facts["pid"].parse().expect("pid");
+    let fd: i32 = facts["setup_fd"].parse().expect("setup_fd");
+    let target = fds(pid).remove(&fd).unwrap_or_default();
+    assert!(target.starts_with("socket:"), "fd {fd}: {target:?}");
+    TcpStream::connect(&facts["setup_addr"]).expect("the daemon's listener accepts");
+}
+
+#[test]
+fn a_failed_setup_is_reported_and_leaves_nothing() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = taken.local_addr().expect("address").to_string();
+    for lite in [false, true] {
+        let sb = Sandbox::new("setup-fails");
+        let mut cmd = sb.command("daemon");
+        cmd.arg("--pidfile")
+            .arg(sb.path("pid"))
+            .args(["--setup-bind", &address]);
+        if lite {
+            cmd.arg("--lite");
+        }
+        let before = sb.snapshot();
+        run(&mut cmd).assert_refused(71, "setup", &["Address already in use"]);
+        sb.wait_no_processes();
+        assert_eq!(before, sb.snapshot(), "nothing left behind");
+    }
+}

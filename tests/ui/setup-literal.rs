@@ -1,0 +1,4 @@
+#[daemonizer::daemon(setup = "bind")]
+fn main(listener: std::net::TcpListener) {
+    drop(listener);
+}
