@@ -122,7 +122,16 @@ fn open_output(path: &Path, trust: Trust) -> Result<(OwnedFd, Option<Created>)> 
             mode,
         ) {
             Ok(fd) => {
-                let st = fstat(&fd).map_err(failed)?;
+                let st = match fstat(&fd) {
+                    Ok(st) => st,
+                    Err(e) => {
+                        // Created a moment ago, in a directory only root
+                        // or the daemon's user may write (checked above):
+                        // the name is still this file.
+                        let _ = unlinkat(&dir, name.as_c_str(), UnlinkatFlags::NoRemoveDir);
+                        return Err(failed(e));
+                    }
+                };
                 let created = Created {
                     dir,
                     name,
