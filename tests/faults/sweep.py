@@ -139,6 +139,10 @@ START_CONFIGS = [
     for drop, drop_args in (("root", []), ("nobody", ["--user", "nobody"]))
     for hand, hand_args in (("", []), ("+handlers", ["--handlers"]))
     for name, args in [(f"start/{mode}/{drop}{hand}", mode_args + drop_args + hand_args)]
+] + [
+    # Output files: created in the launcher, removed by a failed start.
+    (f"start/full/{drop}+output", drop_args + ["--output", "OUTPUT"])
+    for drop, drop_args in (("root", []), ("nobody", ["--user", "nobody"]))
 ]
 
 # The configurations of a stop: SIGTERM ends the daemon from the signal
@@ -177,6 +181,7 @@ class Sandbox:
         self.trace = self.dir + ".trace"
 
     def args(self, extra):
+        extra = [os.path.join(self.dir, "output") if a == "OUTPUT" else a for a in extra]
         return ["--sandbox", self.dir + "/", "--pidfile", self.pidfile, "--facts", self.facts] + extra
 
     def processes(self):
@@ -369,6 +374,9 @@ class Run:
             pass
         elif left is not None:
             self.problem(f"pid file left: {left!r}")
+        others = sorted(set(os.listdir(self.box.dir)) - {"facts", "stderr", "pid"})
+        if others:
+            self.problem(f"files left: {others}")
         # Checked at once: the launcher returns only once its daemon is
         # gone (a zombie waiting for its reaper has no command line).
         left = self.box.processes()

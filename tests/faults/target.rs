@@ -14,6 +14,7 @@
 //! | `--user U` | drop privileges to the user `U` (a name) |
 //! | `--handlers` | handle SIGHUP and SIGUSR1 (a thread runs the handlers) |
 //! | `--graceful` | the body waits with `wait_for_stop()` and returns from `main`; otherwise it sleeps and a stop signal ends it from the signal handler |
+//! | `--output F` | the daemon's stdout and stderr go to `F` (appended) |
 //! | `--pause` | stop this process (SIGSTOP) right before the start, so that a tracer attached meanwhile counts system calls from the start on |
 //!
 //! The body first calls `access` on [`BODY_MARK`]: the sweep cuts traces
@@ -37,6 +38,7 @@ struct Opts {
     facts: PathBuf,
     lite: bool,
     user: Option<String>,
+    output: Option<PathBuf>,
     handlers: bool,
     graceful: bool,
     pause: bool,
@@ -55,6 +57,7 @@ fn parse() -> Opts {
         facts: PathBuf::new(),
         lite: false,
         user: None,
+        output: None,
         handlers: false,
         graceful: false,
         pause: false,
@@ -70,6 +73,7 @@ fn parse() -> Opts {
             "--facts" => facts = Some(PathBuf::from(value())),
             "--lite" => opts.lite = true,
             "--user" => opts.user = Some(value()),
+            "--output" => opts.output = Some(PathBuf::from(value())),
             "--handlers" => opts.handlers = true,
             "--graceful" => opts.graceful = true,
             "--pause" => opts.pause = true,
@@ -107,6 +111,9 @@ fn main() {
         .preserve(&facts);
     if let Some(user) = &opts.user {
         daemon = daemon.user(Account::Name(user.clone()));
+    }
+    if let Some(output) = &opts.output {
+        daemon = daemon.stdout(output).stderr(output);
     }
     if opts.handlers {
         daemon = daemon
