@@ -4,9 +4,18 @@
 //! `/dev/null` onto 0-2, pid file written. No lock, no readiness report,
 //! no error reporting to the launcher, no signal handling.
 
+#[cfg(target_os = "linux")]
 mod body;
+#[cfg(target_os = "linux")]
 mod floor_steps;
 
+#[cfg(not(target_os = "linux"))]
+fn main() {
+    eprintln!("the start-up benchmark's programs run on Linux only");
+    std::process::exit(1);
+}
+
+#[cfg(target_os = "linux")]
 fn main() {
     let pidfile = floor_steps::pidfile();
     // SAFETY: the process has one thread, so the child may run any code.

@@ -4,11 +4,21 @@
 //! and only then exits (status 1 if the pipe closes first). It shows what
 //! "the launcher exits once the daemon is ready" costs by itself.
 
+#[cfg(target_os = "linux")]
 mod body;
+#[cfg(target_os = "linux")]
 mod floor_steps;
 
+#[cfg(target_os = "linux")]
 use floor_steps::fail;
 
+#[cfg(not(target_os = "linux"))]
+fn main() {
+    eprintln!("the start-up benchmark's programs run on Linux only");
+    std::process::exit(1);
+}
+
+#[cfg(target_os = "linux")]
 fn main() {
     let pidfile = floor_steps::pidfile();
     // SAFETY: the process has one thread, so the child may run any code;

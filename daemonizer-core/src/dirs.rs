@@ -105,6 +105,30 @@ pub(crate) fn apply_dirs(
     Ok(())
 }
 
+/// A limit as the system's `rlim_t`: `u64::MAX` (unlimited) is
+/// `RLIM_INFINITY` (which is not `u64::MAX` on macOS, and `rlim_t` is
+/// signed on FreeBSD); `None` for a finite value that `rlim_t` cannot hold
+/// apart from `RLIM_INFINITY`.
+fn to_rlim(value: u64) -> Option<libc::rlim_t> {
+    if value == u64::MAX {
+        return Some(libc::RLIM_INFINITY);
+    }
+    // The same type on Linux and macOS, a signed one on FreeBSD.
+    #[allow(clippy::useless_conversion, clippy::unnecessary_fallible_conversions)]
+    libc::rlim_t::try_from(value)
+        .ok()
+        .filter(|v| *v != libc::RLIM_INFINITY)
+}
+
+/// The reverse of [`to_rlim`].
+fn from_rlim(value: libc::rlim_t) -> u64 {
+    if value == libc::RLIM_INFINITY {
+        return u64::MAX;
+    }
+    #[allow(clippy::useless_conversion, clippy::unnecessary_fallible_conversions)]
+    u64::try_from(value).unwrap_or(0)
+}
+
 /// Sets each limit: the soft one as asked, the hard one as asked or raised
 /// to the soft one when lower.
 pub(crate) fn apply_limits(limits: &[Limit]) -> Result<()> {
@@ -112,8 +136,19 @@ pub(crate) fn apply_limits(limits: &[Limit]) -> Result<()> {
         let name = resource_name(limit.resource);
         let (_, current_hard) =
             getrlimit(limit.resource).map_err(|e| Error::os(Step::Limits, name.clone(), e))?;
-        let hard = limit.hard.unwrap_or(current_hard.max(limit.soft));
-        setrlimit(limit.resource, limit.soft, hard).map_err(|e| {
+        let hard = limit
+            .hard
+            .unwrap_or(from_rlim(current_hard).max(limit.soft));
+        let too_large = |value: u64| {
+            Error::new(
+                Step::Limits,
+                ErrorKind::Config,
+                format!("{name}: {value} is above the largest limit this system takes"),
+            )
+        };
+        let soft_rlim = to_rlim(limit.soft).ok_or_else(|| too_large(limit.soft))?;
+        let hard_rlim = to_rlim(hard).ok_or_else(|| too_large(hard))?;
+        setrlimit(limit.resource, soft_rlim, hard_rlim).map_err(|e| {
             Error::os(
                 Step::Limits,
                 format!("{name} soft {} hard {}", show(limit.soft), show(hard)),

@@ -264,6 +264,21 @@ fn read_and_claim(expected_pid: i32) -> Result<Vec<(RawFd, String)>, Error> {
     let pid = env_value(LISTEN_PID)?;
     let count = env_value(LISTEN_FDS)?;
     let names = env_value(LISTEN_FDNAMES)?;
+    if !cfg!(target_os = "linux") {
+        // Elsewhere no supervisor passes sockets this way: a value here is
+        // a mistake, and ignoring it would leave the program without the
+        // sockets it was meant to serve.
+        if let Some(count) = &count {
+            return Err(Error::new(
+                Step::Preflight,
+                ErrorKind::Config,
+                format!(
+                    "{LISTEN_FDS}={count:?}: socket activation is supported on Linux only \
+                     (unset the variable)"
+                ),
+            ));
+        }
+    }
     let fds = parse(
         pid.as_deref(),
         count.as_deref(),
@@ -495,7 +510,7 @@ mod tests {
     #[test]
     fn claim_sets_cloexec_and_rejects_closed_descriptors() {
         // A pipe created without O_CLOEXEC stands in for a passed socket.
-        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::empty()).expect("pipe");
+        let (read, write) = nix::unistd::pipe().expect("pipe");
         let flags = |fd: RawFd| {
             // SAFETY: F_GETFD reads descriptor flags and touches no memory.
             unsafe { libc::fcntl(fd, libc::F_GETFD) }
@@ -520,7 +535,7 @@ mod tests {
         use std::os::fd::IntoRawFd;
 
         // The only test that touches the store.
-        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe");
+        let (read, write) = crate::sys::pipe::pipe(false).expect("pipe");
         let (read, write) = (read.into_raw_fd(), write.into_raw_fd());
         store(vec![(read, "in".to_owned()), (write, "out".to_owned())]);
 

@@ -69,7 +69,21 @@ impl Notifier {
         match std::env::var_os(NOTIFY_SOCKET) {
             None => Ok(None),
             Some(value) if value.is_empty() => Ok(None),
-            Some(value) => Notifier::from_bytes(value.as_bytes()).map(Some),
+            Some(value) if cfg!(target_os = "linux") => {
+                Notifier::from_bytes(value.as_bytes()).map(Some)
+            }
+            // Elsewhere no supervisor speaks the protocol: a value here is
+            // a mistake, and ignoring it would leave whoever set it waiting
+            // for READY=1.
+            Some(value) => Err(Error::new(
+                Step::Preflight,
+                ErrorKind::Config,
+                format!(
+                    "{NOTIFY_SOCKET}={:?}: the sd_notify protocol is supported on Linux only \
+                     (unset the variable)",
+                    value.to_string_lossy()
+                ),
+            )),
         }
     }
 

@@ -36,7 +36,11 @@ use crate::error::{Error, ErrorKind, Result, Step};
 use crate::pathsafe::{self, Trust};
 
 /// The pid file's mode: readable by everyone, writable by its owner.
-const PID_FILE_MODE: u32 = 0o644;
+const PID_FILE_MODE: libc::mode_t = 0o644;
+
+/// The lock types as `c_int` (they are `c_short` on the BSDs).
+const WRLCK: libc::c_int = libc::F_WRLCK as libc::c_int;
+const UNLCK: libc::c_int = libc::F_UNLCK as libc::c_int;
 
 /// How many times [`PidFile::lock`] looks again when the file changes
 /// under it (removed by a departing daemon, replaced by another start).
@@ -61,14 +65,14 @@ pub(crate) enum Holder {
 /// on the whole file. Never takes a lock, so it can never make a start
 /// fail; works on a descriptor open for reading only.
 pub(crate) fn probe(fd: BorrowedFd<'_>) -> std::result::Result<Holder, Errno> {
-    let mut lock = whole_file(libc::F_WRLCK);
+    let mut lock = whole_file(WRLCK);
     // SAFETY: `lock` is a valid flock struct that F_GETLK fills in.
     Errno::result(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETLK, &mut lock) })?;
     Ok(match i32::from(lock.l_type) {
-        libc::F_UNLCK => Holder::Free,
+        UNLCK => Holder::Free,
         // A negative PID is how BSD kernels report a `flock` lock, which
         // anybody who can read the file may take: not a daemon.
-        libc::F_WRLCK if lock.l_pid >= 0 => Holder::Daemon((lock.l_pid > 0).then_some(lock.l_pid)),
+        WRLCK if lock.l_pid >= 0 => Holder::Daemon((lock.l_pid > 0).then_some(lock.l_pid)),
         _ => Holder::Reader,
     })
 }
@@ -317,7 +321,7 @@ impl PidFile {
         let pid = std::process::id() as i32;
         let mut replaced = false;
         for _ in 0..LOCK_ROUNDS {
-            let got = set_lock(self.file.as_raw_fd(), libc::F_WRLCK)
+            let got = set_lock(self.file.as_raw_fd(), WRLCK)
                 .map_err(|e| Error::os(Step::PidFile, format!("{shown}: fcntl(F_SETLK)"), e))?;
             if got {
                 if !self.path_names_file()? {
@@ -422,7 +426,7 @@ impl PidFile {
                 ),
             ));
         }
-        if !set_lock(file.as_raw_fd(), libc::F_WRLCK)
+        if !set_lock(file.as_raw_fd(), WRLCK)
             .map_err(|e| Error::os(Step::PidFile, format!("{shown_temp}: fcntl(F_SETLK)"), e))?
         {
             // Another start is replacing the same file: let it finish.
@@ -659,17 +663,17 @@ impl PidFile {
         let fd = self.file.as_raw_fd();
         if self.is_ours() {
             self.remove();
-            let _ = set_lock(fd, libc::F_UNLCK);
+            let _ = set_lock(fd, UNLCK);
             return;
         }
         if !self.created || self.removed.load(Ordering::SeqCst) {
             return;
         }
-        if let Ok(true) = set_lock(fd, libc::F_WRLCK) {
+        if let Ok(true) = set_lock(fd, WRLCK) {
             if !self.removed.swap(true, Ordering::SeqCst) {
                 let _ = self.unlink_if_ours();
             }
-            let _ = set_lock(fd, libc::F_UNLCK);
+            let _ = set_lock(fd, UNLCK);
         }
     }
 

@@ -24,10 +24,9 @@
 use std::ffi::{CStr, CString};
 
 use nix::errno::Errno;
-use nix::unistd::{
-    getegid, geteuid, getgid, getgroups, getresgid, getresuid, getuid, setresgid, setresuid, Gid,
-    Group, Uid, User,
-};
+use nix::unistd::{getegid, geteuid, getgid, getuid, Gid, Group, Uid, User};
+
+use ids::{getgroups, getresgid, getresuid, setresgid, setresuid};
 
 use crate::config::Account;
 use crate::error::{Error, ErrorKind, Result, Step};
@@ -429,6 +428,72 @@ mod caps {
 
     pub(super) fn verify_empty() -> Result<()> {
         Ok(())
+    }
+}
+
+/// The id calls. Linux and FreeBSD have `setres*id` and `getres*id`.
+#[cfg(not(target_vendor = "apple"))]
+mod ids {
+    pub(super) use nix::unistd::{getgroups, getresgid, getresuid, setresgid, setresuid};
+}
+
+/// macOS has no `setres*id` and `getres*id`: `setgid` then `setuid`, which
+/// in a process with root's privileges set the real, effective and saved
+/// ids alike (POSIX). The saved ids cannot be read back: `getres*id` report
+/// the effective id as saved, and `verify` proves that neither the real
+/// nor the saved uid is root by `setuid(0)` and `seteuid(0)` failing.
+#[cfg(target_vendor = "apple")]
+mod ids {
+    use nix::errno::Errno;
+    use nix::unistd::{getegid, geteuid, getgid, getuid, Gid, Uid};
+
+    /// Real, effective and (see above) saved ids.
+    pub(super) struct Res<T> {
+        pub(super) real: T,
+        pub(super) effective: T,
+        pub(super) saved: T,
+    }
+
+    pub(super) fn getgroups() -> nix::Result<Vec<Gid>> {
+        // SAFETY: a null list with size 0 asks for the count.
+        let n = Errno::result(unsafe { libc::getgroups(0, std::ptr::null_mut()) })?;
+        let mut raw: Vec<libc::gid_t> = vec![0; n as usize];
+        // SAFETY: `raw` has room for `n` gids.
+        let got = Errno::result(unsafe { libc::getgroups(n, raw.as_mut_ptr()) })?;
+        raw.truncate(got as usize);
+        Ok(raw.into_iter().map(Gid::from_raw).collect())
+    }
+
+    pub(super) fn setresgid(real: Gid, effective: Gid, saved: Gid) -> nix::Result<()> {
+        if real != effective || real != saved {
+            return Err(Errno::ENOTSUP);
+        }
+        // SAFETY: setgid takes no pointers.
+        Errno::result(unsafe { libc::setgid(real.as_raw()) }).map(drop)
+    }
+
+    pub(super) fn setresuid(real: Uid, effective: Uid, saved: Uid) -> nix::Result<()> {
+        if real != effective || real != saved {
+            return Err(Errno::ENOTSUP);
+        }
+        // SAFETY: setuid takes no pointers.
+        Errno::result(unsafe { libc::setuid(real.as_raw()) }).map(drop)
+    }
+
+    pub(super) fn getresuid() -> nix::Result<Res<Uid>> {
+        Ok(Res {
+            real: getuid(),
+            effective: geteuid(),
+            saved: geteuid(),
+        })
+    }
+
+    pub(super) fn getresgid() -> nix::Result<Res<Gid>> {
+        Ok(Res {
+            real: getgid(),
+            effective: getegid(),
+            saved: getegid(),
+        })
     }
 }
 

@@ -250,7 +250,14 @@ fn errno_name() -> String {
 
 /// Creates a process that shares this one's memory (not a thread: a
 /// process of its own, in no thread group but its own) and sleeps until
-/// this process ends.
+/// this process ends. Linux only.
+#[cfg(not(target_os = "linux"))]
+fn spawn_vm_child() {
+    fail("--vm-child: Linux only");
+}
+
+/// See above.
+#[cfg(target_os = "linux")]
 fn spawn_vm_child() {
     use std::sync::atomic::{AtomicBool, Ordering};
     /// Set by the child, in the shared memory, once it will die with us.
@@ -439,6 +446,46 @@ fn join(fds: &[RawFd]) -> String {
         .join(",")
 }
 
+/// The real, effective and saved uids and gids, each as `"r e s"` (the
+/// saved ones `?` where the system cannot tell them: macOS).
+fn res_ids() -> (String, String) {
+    #[cfg(not(target_vendor = "apple"))]
+    {
+        let mut ids: [libc::uid_t; 3] = [0; 3];
+        let mut gids: [libc::gid_t; 3] = [0; 3];
+        // SAFETY: the pointers are to valid, distinct locals.
+        unsafe {
+            libc::getresuid(&mut ids[0], &mut ids[1], &mut ids[2]);
+            libc::getresgid(&mut gids[0], &mut gids[1], &mut gids[2]);
+        }
+        (
+            format!("{} {} {}", ids[0], ids[1], ids[2]),
+            format!("{} {} {}", gids[0], gids[1], gids[2]),
+        )
+    }
+    #[cfg(target_vendor = "apple")]
+    // SAFETY: plain queries without pointers.
+    unsafe {
+        (
+            format!("{} {} ?", libc::getuid(), libc::geteuid()),
+            format!("{} {} ?", libc::getgid(), libc::getegid()),
+        )
+    }
+}
+
+/// The supplementary groups.
+fn supplementary_groups() -> Vec<u32> {
+    // SAFETY: a null list with size 0 asks for the count; then `groups`
+    // has room for that many.
+    unsafe {
+        let n = libc::getgroups(0, std::ptr::null_mut());
+        let mut groups: Vec<libc::gid_t> = vec![0; n.max(0) as usize];
+        let got = libc::getgroups(n.max(0), groups.as_mut_ptr());
+        groups.truncate(got.max(0) as usize);
+        groups
+    }
+}
+
 fn raise_nofile(n: u64) {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
@@ -447,6 +494,7 @@ fn raise_nofile(n: u64) {
     // SAFETY: `lim` is a valid rlimit struct for both calls.
     unsafe {
         libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+        let n = n as libc::rlim_t;
         lim.rlim_cur = n;
         if lim.rlim_max < n {
             lim.rlim_max = n;
@@ -1032,18 +1080,10 @@ fn main() -> Result<(), String> {
             .map(|p| p.display().to_string())
             .unwrap_or_else(|e| format!("error {e}")),
     );
-    let mut ids: [libc::uid_t; 3] = [0; 3];
-    let mut gids: [libc::gid_t; 3] = [0; 3];
-    // SAFETY: the pointers are to valid, distinct locals.
-    unsafe {
-        libc::getresuid(&mut ids[0], &mut ids[1], &mut ids[2]);
-        libc::getresgid(&mut gids[0], &mut gids[1], &mut gids[2]);
-    }
-    facts.add("uids", format!("{} {} {}", ids[0], ids[1], ids[2]));
-    facts.add("gids", format!("{} {} {}", gids[0], gids[1], gids[2]));
-    let groups: HashSet<u32> = nix::unistd::getgroups()
-        .map(|g| g.iter().map(|g| g.as_raw()).collect())
-        .unwrap_or_default();
+    let (uids, gids) = res_ids();
+    facts.add("uids", uids);
+    facts.add("gids", gids);
+    let groups: HashSet<u32> = supplementary_groups().into_iter().collect();
     let mut groups: Vec<u32> = groups.into_iter().collect();
     groups.sort_unstable();
     facts.add(

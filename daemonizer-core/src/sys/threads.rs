@@ -18,7 +18,8 @@ pub(crate) enum Company {
     /// This many threads.
     Threads(usize),
     /// One thread, but another process shares this one's memory (Linux
-    /// `clone(CLONE_VM)` without a thread).
+    /// `clone(CLONE_VM)` without a thread; only Linux tells).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     SharedMemory,
 }
 
