@@ -766,7 +766,7 @@ fn open_in(
 /// before it is handed on: only under its lock (no daemon holds it) and
 /// only if the name still names it.
 fn remove_new(dir: &OwnedFd, name: &OsStr, fd: &OwnedFd) {
-    if let Ok(true) = set_lock(fd.as_raw_fd(), libc::F_WRLCK) {
+    if let Ok(true) = set_lock(fd.as_raw_fd(), WRLCK) {
         let same = match (fstat(fd), fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW)) {
             (Ok(ours), Ok(now)) => same_file(&ours, &now),
             _ => false,
@@ -774,7 +774,7 @@ fn remove_new(dir: &OwnedFd, name: &OsStr, fd: &OwnedFd) {
         if same {
             let _ = nix::unistd::unlinkat(dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
         }
-        let _ = set_lock(fd.as_raw_fd(), libc::F_UNLCK);
+        let _ = set_lock(fd.as_raw_fd(), UNLCK);
     }
 }
 
