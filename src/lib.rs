@@ -33,7 +33,7 @@
 //! | `pidfile` | a path (`impl AsRef<Path>`): `"/run/myd.pid"`, `dir.join("myd.pid")` | [`Daemon::pidfile`] |
 //! | `umask` | an integer literal up to `0o777` | [`Daemon::umask`] |
 //! | `lite_if` | a string literal naming an environment variable: lite mode when it is set and not `""`, `"0"`, `"false"`, `"no"` or `"off"` (any case) | [`Daemon::lite_if`] |
-//! | `work_dir` | a path | [`Daemon::work_dir`] |
+//! | `work_dir` | a path; without it a full daemon changes to `/` (lite mode stays in its directory) | [`Daemon::work_dir`] |
 //! | `chroot` | a path | [`Daemon::chroot`] |
 //! | `user` | a name (`"myd"`) or a uid (`1000`, `0..=4294967294`) | [`Daemon::user`] |
 //! | `group` | a name or a gid | [`Daemon::group`] |

@@ -312,7 +312,19 @@ impl Daemon {
         self
     }
 
-    /// Change to `dir` (inside the chroot, when there is one).
+    /// Change to `dir` (inside the chroot, when there is one). Without it
+    /// a full daemon changes to `/`, as `daemon(3)` and systemd do, so that
+    /// it keeps no directory (and no mount) of the launcher's busy; lite
+    /// mode stays where it was started. Relative paths in the configuration
+    /// are resolved from the launcher's directory first.
+    ///
+    /// ```no_run
+    /// let running = daemonizer::Daemon::new()
+    ///     .work_dir("/var/lib/myd")
+    ///     .start()
+    ///     .unwrap_or_else(|e| e.exit());
+    /// # drop(running);
+    /// ```
     pub fn work_dir(mut self, dir: impl AsRef<Path>) -> Daemon {
         self.work_dir = Some(dir.as_ref().to_owned());
         self
@@ -551,6 +563,40 @@ impl Daemon {
             Some(var) => Mode::from_env(var),
             None => self.mode,
         }
+    }
+
+    /// Makes relative paths absolute, from the launcher's working
+    /// directory: a full daemon changes to `/` (or the work dir) before it
+    /// uses them, and removes its pid file by name at exit. A relative work
+    /// dir under a chroot stays relative to the chroot's root.
+    pub(crate) fn resolve_paths(&mut self) -> crate::Result<()> {
+        let relative = |path: &Option<PathBuf>| path.as_ref().is_some_and(|p| p.is_relative());
+        let outputs = [&self.stdout, &self.stderr]
+            .iter()
+            .any(|o| matches!(o, Output::File(p) if p.is_relative()));
+        let work_dir = relative(&self.work_dir) && self.chroot.is_none();
+        if !(relative(&self.pidfile) || relative(&self.chroot) || work_dir || outputs) {
+            return Ok(());
+        }
+        let cwd = std::env::current_dir()
+            .map_err(|e| crate::Error::io(crate::Step::Preflight, "the working directory", &e))?;
+        // An empty path stays empty: each step refuses it by name.
+        let absolute = |path: &mut PathBuf| {
+            if path.is_relative() && !path.as_os_str().is_empty() {
+                *path = cwd.join(&*path);
+            }
+        };
+        self.pidfile.iter_mut().for_each(absolute);
+        self.chroot.iter_mut().for_each(absolute);
+        if work_dir {
+            self.work_dir.iter_mut().for_each(absolute);
+        }
+        for output in [&mut self.stdout, &mut self.stderr] {
+            if let Output::File(path) = output {
+                absolute(path);
+            }
+        }
+        Ok(())
     }
 
     /// Settles the mode, reading the variable of `lite_if`.

@@ -683,6 +683,7 @@ fn preflight(mut daemon: Daemon) -> Result<Prepared> {
     log::debug!("preflight: {:?}", daemon);
     crate::stdio::fill_standard_fds()?;
     daemon.resolve_mode()?;
+    daemon.resolve_paths()?;
     let full = daemon.mode == Mode::Full;
     if full {
         check_alone()?;
@@ -978,11 +979,13 @@ fn run_steps(prepared: Prepared, mut keep: Vec<RawFd>) -> Result<Daemonized> {
     let shared = SHARED.get().expect("just set");
     crate::report::install_panic_hook(shared.mode == Mode::Full);
 
-    dirs::apply_dirs(
-        daemon.chroot.as_deref(),
-        daemon.work_dir.as_deref(),
-        daemon.umask,
-    )?;
+    // A full daemon leaves the launcher's directory (and its mount) alone
+    // unless told where to go; lite mode stays where it was started.
+    let work_dir = match (&daemon.work_dir, daemon.mode) {
+        (None, Mode::Full) => Some(Path::new("/")),
+        (dir, _) => dir.as_deref(),
+    };
+    dirs::apply_dirs(daemon.chroot.as_deref(), work_dir, daemon.umask)?;
     dirs::apply_limits(&daemon.limits)?;
     if let Some(creds) = &creds {
         creds.apply()?;

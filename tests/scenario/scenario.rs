@@ -1058,6 +1058,9 @@ fn main() -> Result<(), String> {
         );
     }
     facts.add("handle_pid", running.pid());
+    if let Some(path) = running.pidfile() {
+        facts.add("pidfile", path.display());
+    }
     facts.add(
         "args",
         std::env::args().skip(1).collect::<Vec<_>>().join(" "),
