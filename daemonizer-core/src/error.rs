@@ -1,7 +1,7 @@
 //! The one error type of the crate: which step failed, on what, and why.
 
 use std::fmt;
-use std::io::{self, Write};
+use std::io;
 
 use nix::errno::Errno;
 
@@ -275,6 +275,12 @@ impl Error {
     /// Prints `<program>: cannot start daemon: <self>` to stderr and exits
     /// the process with [`exit_code`](Error::exit_code).
     ///
+    /// The message is always one line: control characters in the program
+    /// name, paths and names are escaped (see [`Display`](#impl-Display-for-Error)).
+    /// The exit status is always the documented one: a stderr that is
+    /// closed, full of errors or a pipe without a reader loses the message,
+    /// never the status (no panic, no death by `SIGPIPE`).
+    ///
     /// ```no_run
     /// let running = daemonizer::Daemon::new()
     ///     .pidfile("/run/myd.pid")
@@ -291,21 +297,25 @@ impl Error {
         // into it writes piece by piece), and not `eprintln!`, which panics
         // when stderr fails (a terminal gone, a full disk): the exit status
         // must still tell the failure.
-        let line = format!("{}: cannot start daemon: {self}\n", program_name());
-        let _ = io::stderr().write_all(line.as_bytes());
+        let line = format!(
+            "{}: cannot start daemon: {self}\n",
+            escape_control(&program_name())
+        );
+        write_stderr_quietly(line.as_bytes());
         std::process::exit(i32::from(self.exit_code()))
     }
 
     /// Serialises the error for the readiness channel: kind, step, errno,
-    /// detail, separated by unit separators. Newlines in the detail are
-    /// flattened so that the launcher's message stays one line.
+    /// detail, separated by unit separators. The detail travels escaped
+    /// (no newline or separator can end the message early) and
+    /// [`decode`](Error::decode) restores it exactly.
     pub(crate) fn encode(&self) -> Vec<u8> {
         let kind = ErrorKind::ALL
             .iter()
             .position(|k| *k == self.kind)
             .unwrap_or(0);
         let errno = self.errno.map_or(0, |e| e as i32);
-        let detail = self.detail.replace(['\n', '\x1f'], " ");
+        let detail = escape(&self.detail, true);
         format!("{kind}\x1f{}\x1f{errno}\x1f{detail}", self.step.code()).into_bytes()
     }
 
@@ -318,7 +328,7 @@ impl Error {
             0 => None,
             code => Some(Errno::from_raw(code)),
         };
-        let detail = parts.next()?.to_owned();
+        let detail = unescape(parts.next()?);
         Some(Error {
             step,
             kind,
@@ -328,9 +338,115 @@ impl Error {
     }
 }
 
+/// Whether `c` could break a one-line message or fool a terminal: C0 and
+/// C1 controls, DEL, and the Unicode line and paragraph separators.
+fn is_breaking(c: char) -> bool {
+    c.is_control() || c == '\u{2028}' || c == '\u{2029}'
+}
+
+/// `text` with every control character written as `\xNN` or `\u{NNNN}`
+/// (and, when `backslashes`, every `\` doubled, so that [`unescape`] can
+/// restore the original).
+fn escape(text: &str, backslashes: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' if backslashes => out.push_str("\\\\"),
+            c if is_breaking(c) && (c as u32) < 0x80 => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if is_breaking(c) => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `text` with its control characters escaped: what a message shows of a
+/// path or a name, which may hold anything (a newline would let whoever
+/// chose the path print a second, fake line).
+pub(crate) fn escape_control(text: &str) -> String {
+    escape(text, false)
+}
+
+/// The inverse of [`escape`] with `backslashes`.
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let rest = chars.as_str();
+        let (code, used) = match chars.clone().next() {
+            Some('\\') => (Some('\\' as u32), 1),
+            Some('x') => (
+                rest.get(1..3).and_then(|h| u32::from_str_radix(h, 16).ok()),
+                3,
+            ),
+            Some('u') => rest
+                .get(1..)
+                .and_then(|r| r.strip_prefix('{'))
+                .and_then(|r| r.split_once('}'))
+                .map(|(h, _)| (u32::from_str_radix(h, 16).ok(), h.len() + 3))
+                .unwrap_or((None, 0)),
+            _ => (None, 0),
+        };
+        match code.and_then(char::from_u32) {
+            Some(decoded) => {
+                out.push(decoded);
+                chars = rest[used..].chars();
+            }
+            None => out.push(c),
+        }
+    }
+    out
+}
+
+/// Writes `bytes` to fd 2, ignoring every failure: with `SIGPIPE` blocked
+/// for the call (and a pending one discarded), a pipe without a reader is
+/// an `EPIPE` like any other error, whatever the signal's disposition.
+fn write_stderr_quietly(bytes: &[u8]) {
+    use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
+    let mut pipe = SigSet::empty();
+    pipe.add(Signal::SIGPIPE);
+    let mut old = SigSet::empty();
+    let blocked = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&pipe), Some(&mut old)).is_ok();
+    // SAFETY: `set` is a plain sigset_t that sigpending fills in.
+    let already_pending = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigpending(&mut set) != 0 || libc::sigismember(&set, libc::SIGPIPE) == 1
+    };
+    let mut rest = bytes;
+    let mut broken = false;
+    while !rest.is_empty() {
+        match nix::unistd::write(std::io::stderr(), rest) {
+            Ok(0) => break,
+            Ok(n) => rest = &rest[n..],
+            Err(Errno::EINTR) => {}
+            Err(e) => {
+                broken = e == Errno::EPIPE;
+                break;
+            }
+        }
+    }
+    if blocked {
+        if broken && !already_pending && !old.contains(Signal::SIGPIPE) {
+            // The SIGPIPE this write raised is pending: take it, so that
+            // restoring the mask does not deliver it.
+            let _ = pipe.wait();
+        }
+        let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+    }
+}
+
 impl fmt::Display for Error {
+    /// `<step>: <detail>[: <os error>]`, one line: control characters in
+    /// the detail (from paths, names, values) are shown escaped, as `\xNN`
+    /// (`\x0a` for a newline) or `\u{NNNN}`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.step, self.detail)?;
+        write!(f, "{}: {}", self.step, escape_control(&self.detail))?;
         if let Some(errno) = self.errno {
             write!(f, ": {}", errno.desc())?;
         }
@@ -383,12 +499,33 @@ mod tests {
         assert_eq!(back.step(), Step::User);
         assert_eq!(back.kind(), ErrorKind::Permission);
         assert_eq!(back.errno(), Some(Errno::EPERM));
-        assert_eq!(back.detail(), "name \"x\" next");
+        assert_eq!(back.detail(), "name \"x\"\nnext");
+        assert_eq!(
+            back.to_string(),
+            "user: name \"x\"\\x0anext: Operation not permitted"
+        );
         let plain = Error::new(Step::PidFile, ErrorKind::AlreadyRunning, "p: already");
         let back = Error::decode(&plain.encode()).expect("decodes");
         assert_eq!(back.errno(), None);
         assert_eq!(back.exit_code(), 75);
         assert!(Error::decode(b"garbage").is_none());
+    }
+
+    #[test]
+    fn details_travel_exactly_and_show_on_one_line() {
+        for detail in [
+            "plain",
+            "a\\x0ab",
+            "new\nline\x1fsep\u{7f}\u{85}\u{2028}",
+            "back\\slash\\",
+            "\\u{41}",
+            "trailing\\",
+        ] {
+            let e = Error::new(Step::Stdio, ErrorKind::Os, detail);
+            assert_eq!(Error::decode(&e.encode()).unwrap().detail(), detail);
+            let shown = e.to_string();
+            assert!(!shown.chars().any(is_breaking), "{shown:?}");
+        }
     }
 
     #[test]

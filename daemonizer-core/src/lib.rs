@@ -43,6 +43,16 @@
 //! every open is non-blocking, so a FIFO without a reader is an error, not
 //! a hang. The README's "Security" section compares these rules with what
 //! systemd and `start-stop-daemon` refuse.
+//!
+//! A user given by name gets the host's supplementary groups, resolved
+//! before any chroot; a switch away from root leaves no capability (on
+//! Linux the sets are emptied and read back, whatever `PR_SET_KEEPCAPS`
+//! said). What the daemon inherits is not trusted either: it starts with
+//! no signal blocked whatever its caller blocked; a full start in PID 1 (a
+//! container's init, whose exit kills the daemon) is refused; a failed
+//! start's message is one line, control characters escaped, and its exit
+//! status survives a stderr nobody reads; a supervisor whose queue is full
+//! delays a notification by at most two seconds.
 #![cfg(unix)]
 
 mod classic;

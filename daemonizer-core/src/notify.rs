@@ -27,7 +27,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::SocketAddr;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
 
 use crate::error::{Error, ErrorKind, Step};
 
@@ -37,6 +39,16 @@ const NOTIFY_SOCKET: &str = "NOTIFY_SOCKET";
 const WATCHDOG_USEC: &str = "WATCHDOG_USEC";
 /// The PID expected to send the watchdog messages.
 const WATCHDOG_PID: &str = "WATCHDOG_PID";
+
+/// How long [`Notifier::send`] waits for room in a supervisor's full queue.
+pub(crate) const SEND_LIMIT: Duration = Duration::from_secs(2);
+
+/// Never wait in `send(2)`; and where the flag exists, a closed peer
+/// gives `EPIPE` rather than `SIGPIPE`.
+#[cfg(not(target_vendor = "apple"))]
+const SEND_FLAGS: libc::c_int = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+#[cfg(target_vendor = "apple")]
+const SEND_FLAGS: libc::c_int = libc::MSG_DONTWAIT;
 
 /// A connected, close-on-exec `AF_UNIX` datagram socket to the supervisor
 /// named by `NOTIFY_SOCKET`.
@@ -135,10 +147,26 @@ impl Notifier {
     /// Sends `state` (one or more newline-separated assignments, e.g. from
     /// [`ready_message`]) as one datagram, retrying when interrupted by a
     /// signal.
+    ///
+    /// Never blocks without bound: the send does not wait (`MSG_DONTWAIT`),
+    /// and while the supervisor's queue is full it waits for room at most
+    /// [`SEND_LIMIT`], then gives up with an error. A supervisor that stopped
+    /// reading must not hold the launcher (or the daemon) forever.
     pub(crate) fn send(&self, state: &str) -> Result<(), Error> {
         let detail = || format!("{}: sending {state:?}", self.target);
+        let deadline = Instant::now() + SEND_LIMIT;
         loop {
-            match self.socket.send(state.as_bytes()) {
+            // SAFETY: the socket is open for the call; the bytes are
+            // borrowed for it.
+            let rc = unsafe {
+                libc::send(
+                    self.socket.as_raw_fd(),
+                    state.as_ptr().cast(),
+                    state.len(),
+                    SEND_FLAGS,
+                )
+            };
+            let errno = match usize::try_from(rc) {
                 Ok(n) if n == state.len() => return Ok(()),
                 Ok(n) => {
                     return Err(Error::new(
@@ -147,8 +175,35 @@ impl Notifier {
                         format!("{}: {n} of {} bytes sent", detail(), state.len()),
                     ))
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::io(Step::Ready, detail(), &e)),
+                Err(_) => Errno::last(),
+            };
+            match errno {
+                Errno::EINTR => {}
+                Errno::EAGAIN => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(Error::new(
+                            Step::Ready,
+                            ErrorKind::Os,
+                            format!(
+                                "{}: the supervisor's queue stayed full for {SEND_LIMIT:?}; \
+                                 not sent",
+                                detail()
+                            ),
+                        ));
+                    }
+                    // A connected datagram socket polls writable once the
+                    // peer's queue has room.
+                    let mut pfd = libc::pollfd {
+                        fd: self.socket.as_raw_fd(),
+                        events: libc::POLLOUT,
+                        revents: 0,
+                    };
+                    let ms = libc::c_int::try_from(left.as_millis().max(1)).unwrap_or(1000);
+                    // SAFETY: one valid pollfd, alive for the call.
+                    unsafe { libc::poll(&mut pfd, 1, ms) };
+                }
+                e => return Err(Error::os(Step::Ready, detail(), e)),
             }
         }
     }

@@ -93,10 +93,12 @@ impl Blocked {
         &self.mask
     }
 
-    /// Puts back SIGHUP's disposition and the signal mask (in a launcher
-    /// whose start failed).
+    /// Puts back SIGHUP's disposition and the caller's signal mask (in a
+    /// launcher whose start failed).
     pub(crate) fn restore(self) {
-        let _ = unblock(self, false);
+        // SAFETY: restores the disposition that was in place before.
+        let _ = unsafe { sigaction(Signal::SIGHUP, &self.hup) };
+        let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&self.mask), None);
     }
 }
 
@@ -317,14 +319,22 @@ pub(crate) fn default_action_now(signal: Signal) {
     }
 }
 
-/// Restores SIGHUP and the mask after [`install`], in the daemon.
+/// Restores SIGHUP after [`install`], in the daemon, and unblocks every
+/// signal (see [`unblock_all`]).
 pub(crate) fn unblock(blocked: Blocked, user_handles_hup: bool) -> Result<()> {
     if !user_handles_hup {
         // SAFETY: restores the disposition that was in place before.
         unsafe { sigaction(Signal::SIGHUP, &blocked.hup) }
             .map_err(|e| Error::os(Step::Signals, "restoring SIGHUP", e))?;
     }
-    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&blocked.mask), None)
-        .map_err(|e| Error::os(Step::Signals, "unblocking signals", e))?;
-    Ok(())
+    unblock_all()
+}
+
+/// Unblocks every signal in the calling thread: the daemon starts with an
+/// empty mask, whatever its caller had blocked (a SIGTERM blocked by a
+/// careless supervisor or shell would make it unstoppable). Signals the
+/// body wants blocked, it blocks itself.
+pub(crate) fn unblock_all() -> Result<()> {
+    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+        .map_err(|e| Error::os(Step::Signals, "unblocking signals", e))
 }

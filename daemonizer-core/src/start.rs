@@ -609,7 +609,8 @@ impl Daemon {
     /// skips 2, 3, 7 and 8):
     ///
     /// 0. preflight, in the launcher: refuse a process with several threads
-    ///    (or sharing its memory with another process);
+    ///    (or sharing its memory with another process), and PID 1 (the init
+    ///    of a container, whose exit would kill the daemon: use lite mode);
     ///    check every path and value; resolve user and group names (from
     ///    the host's databases, before any chroot); open `/dev/null`, the
     ///    output files and the supervisor's socket;
@@ -678,6 +679,22 @@ fn already_daemonized() -> Error {
     )
 }
 
+/// Refuses a full start in PID 1: the first process of a PID namespace (a
+/// container's init). When it exits the kernel kills every process of the
+/// namespace, so a daemon it detached would die with the launcher's exit
+/// status 0, leaving its pid file behind.
+fn check_not_init() -> Result<()> {
+    if getpid().as_raw() != 1 {
+        return Ok(());
+    }
+    Err(Error::new(
+        Step::Preflight,
+        ErrorKind::Software,
+        "the process is PID 1 (the init of a container or PID namespace): a detached \
+         daemon would be killed as soon as the launcher exits; use lite mode",
+    ))
+}
+
 /// Step 0 and step 1, in the launcher.
 fn preflight(mut daemon: Daemon) -> Result<Prepared> {
     log::debug!("preflight: {:?}", daemon);
@@ -686,6 +703,7 @@ fn preflight(mut daemon: Daemon) -> Result<Prepared> {
     daemon.resolve_paths()?;
     let full = daemon.mode == Mode::Full;
     if full {
+        check_not_init()?;
         check_alone()?;
         fds::check_open(&daemon.preserve)?;
     }
@@ -1002,8 +1020,10 @@ fn run_steps(prepared: Prepared, mut keep: Vec<RawFd>) -> Result<Daemonized> {
     let user_handles_hup = daemon.handlers.iter().any(|(s, _)| *s == Signal::SIGHUP);
     let installed = signals::install(daemon.handlers, stop_in_handler, reload_hook)?;
     keep.extend(installed.fds());
-    if let Some(blocked) = blocked {
-        signals::unblock(blocked, user_handles_hup)?;
+    match blocked {
+        Some(blocked) => signals::unblock(blocked, user_handles_hup)?,
+        // Lite mode blocked nothing, but the caller may have.
+        None => signals::unblock_all()?,
     }
 
     if let Some(stdio) = stdio {
