@@ -3,18 +3,13 @@
 //! arguments and emits a short call into the runtime.
 
 mod args;
+mod attribute;
 mod expand;
 mod expr;
 mod function;
 mod validate;
 
 use proc_macro::TokenStream;
-use proc_macro2::TokenStream as TokenStream2;
-use quote::quote;
-
-use crate::args::Key;
-use crate::function::MainFn;
-use crate::validate::Errors;
 
 /// Turns `fn main` into a daemon's `main`: the daemon is started (detached,
 /// confined, with its pid file and signal handlers) before the body runs,
@@ -31,66 +26,16 @@ use crate::validate::Errors;
 /// `#[tokio::main]` are documented in the `daemonizer` crate.
 #[proc_macro_attribute]
 pub fn daemon(args: TokenStream, item: TokenStream) -> TokenStream {
-    daemon2(args.into(), item.into()).into()
-}
-
-fn daemon2(args: TokenStream2, item: TokenStream2) -> TokenStream2 {
-    let mut errors = Errors::default();
-    let args = match args::parse(args) {
-        Ok(args) => {
-            validate::args(&args, &mut errors);
-            Some(args)
-        }
-        Err(err) => {
-            errors.extend(err);
-            None
-        }
-    };
-    let function = match MainFn::parse(item.clone()) {
-        Some(function) => {
-            let setup = args.as_ref().and_then(|args| args.get(Key::Setup));
-            validate::function(&function, setup, &mut errors);
-            Some(function)
-        }
-        None => {
-            errors.extend(syn::Error::new(
-                function::head_span(&item),
-                "`#[daemonizer::daemon]` applies to `fn main` only",
-            ));
-            None
-        }
-    };
-    match (errors.into_result(), args, function) {
-        (Ok(()), Some(args), Some(function)) => {
-            let krate = args
-                .get(Key::Crate)
-                .and_then(|setting| validate::crate_path(setting, &mut Errors::default()))
-                .unwrap_or_else(|| quote!(::daemonizer));
-            expand::main(&args, &krate, function)
-        }
-        // The function is emitted as written next to the errors, so that
-        // the compiler does not add "`main` function not found" to them.
-        (Err(err), _, Some(function)) => with_error(err, expand::as_written(function)),
-        (Err(err), _, None) => with_error(err, item),
-        _ => item,
-    }
-}
-
-fn with_error(err: syn::Error, item: TokenStream2) -> TokenStream2 {
-    let errors = err.into_compile_error();
-    quote! {
-        #errors
-        #item
-    }
+    attribute::expand(args.into(), item.into()).into()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::TokenStream2;
+    use proc_macro2::TokenStream as TokenStream2;
     use quote::quote;
 
     fn expand(args: TokenStream2, item: TokenStream2) -> String {
-        super::daemon2(args, item).to_string()
+        crate::attribute::expand(args, item).to_string()
     }
 
     #[test]
