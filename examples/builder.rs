@@ -2,8 +2,8 @@
 //! [`daemonizer::Daemon`] and started by hand.
 //!
 //! ```text
-//! $ cargo run --example builder
-//! $ DEBUG=1 cargo run --example builder
+//! $ cargo run --example builder start    # or stop, status, restart, reload
+//! $ DEBUG=1 cargo run --example builder start
 //! ```
 //!
 //! `DEMO_DIR` and `DEMO_SECONDS` work as in the demo.
@@ -40,7 +40,10 @@ fn announce(daemon: &Launched) {
     if let Output::File(log) = daemon.stderr() {
         println!("log file: {}", log.display());
     }
-    println!("stop it with: kill -TERM {}", daemon.pid());
+    println!(
+        "stop it with: kill -TERM {}, or the command `stop`",
+        daemon.pid()
+    );
 }
 
 fn main() {
@@ -56,7 +59,9 @@ fn main() {
         .on_signal(Signal::SIGUSR1, |signal| {
             log::info!("received {signal}: still running");
         })
-        .on_launched(announce);
+        .on_launched(announce)
+        // The first argument is start, stop, status, restart or reload.
+        .commands(true);
 
     // In full mode this returns in the daemon only; the launching process
     // exits 0 once the daemon is ready. A failure is printed as

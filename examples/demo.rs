@@ -1,12 +1,17 @@
 //! The demonstration of a daemon with `#[daemonizer::daemon]`: a pid file
 //! and a log file in a directory any user can write to, handlers for SIGHUP
-//! and SIGUSR1 that log, a clean stop on SIGTERM, and an end after a minute.
+//! and SIGUSR1 that log, a clean stop on SIGTERM, an end after a minute,
+//! and the commands of an init script (`commands = true`).
 //!
 //! ```text
-//! $ cargo run --example demo             # detaches; prints the PID and how to stop it
-//! $ kill -HUP <pid>; kill -USR1 <pid>    # each logs a line
-//! $ kill -TERM <pid>                     # stops it, removing the pid file
-//! $ DEBUG=1 cargo run --example demo     # stays in the foreground, logs to the terminal; Ctrl-C stops it
+//! $ cargo run --example demo start          # detaches; prints the PID and how to stop it
+//! $ cargo run --example demo status         # "demo is running as PID 4242" (exit 0)
+//! $ cargo run --example demo reload         # SIGHUP: logs a line
+//! $ kill -USR1 <pid>                        # logs a line
+//! $ cargo run --example demo restart        # stop, then start: "demo restarted as PID 4243"
+//! $ cargo run --example demo stop           # SIGTERM, waits until it is gone (SIGKILL after 10 s)
+//! $ cargo run --example demo status         # "demo is not running" (exit 3)
+//! $ DEBUG=1 cargo run --example demo start  # stays in the foreground, logs to the terminal; Ctrl-C stops it
 //! ```
 //!
 //! `DEMO_DIR` changes the directory (by default `daemonizer-demo` in the
@@ -50,7 +55,10 @@ fn announce(daemon: &Launched) {
     if let Output::File(log) = daemon.stderr() {
         println!("log file: {}", log.display());
     }
-    println!("stop it with: kill -TERM {}", daemon.pid());
+    println!(
+        "stop it with: kill -TERM {}, or the command `stop`",
+        daemon.pid()
+    );
 }
 
 fn on_hangup(signal: Signal) {
@@ -68,6 +76,7 @@ fn on_user1(signal: Signal) {
     lite_if = "DEBUG",
     signals(SIGHUP = on_hangup, SIGUSR1 = on_user1),
     on_launched = announce,
+    commands = true,
 )]
 fn main() {
     // The daemon's stderr is the log file; in lite mode, the terminal.

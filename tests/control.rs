@@ -394,3 +394,84 @@ fn concurrent_restarts_leave_exactly_one_daemon() {
     );
     sb.wait_no_processes();
 }
+
+/// `demo <args>` with its files in the sandbox; it ends by itself after
+/// 60 s at worst.
+fn demo(sb: &Sandbox, args: &[&str]) -> Command {
+    let mut c = Command::new(example_bin("demo"));
+    c.args(args)
+        .env("DEMO_DIR", &sb.dir)
+        .env("DEMO_SECONDS", "60")
+        .env_remove("DEBUG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    c
+}
+
+#[test]
+fn the_demo_without_a_command_prints_the_usage_and_exits_2() {
+    let sb = Sandbox::new("demo-usage");
+    let outcome = run(&mut demo(&sb, &[]));
+    assert_eq!(outcome.code(), Some(2), "{outcome:?}");
+    assert_eq!(
+        outcome.stderr,
+        "demo: no command; usage: demo {start|stop|status|restart|reload} [ARGS...]\n"
+    );
+    assert!(outcome.stdout.is_empty(), "{outcome:?}");
+    assert!(!sb.path("demo.pid").exists(), "nothing started");
+}
+
+#[test]
+fn the_demo_is_controlled_by_its_commands() {
+    let sb = Sandbox::new("demo-commands");
+    let pidfile = sb.path("demo.pid");
+    let log = sb.path("demo.log");
+    expect(&sb, &mut demo(&sb, &["status"]), 3, "demo is not running");
+
+    let started = run(&mut demo(&sb, &["start"]));
+    assert!(started.success(), "{started:?}");
+    let pid = wait_pidfile(&pidfile);
+    assert!(started.stdout.contains(&format!("started as PID {pid}")));
+    expect(
+        &sb,
+        &mut demo(&sb, &["status"]),
+        0,
+        &format!("demo is running as PID {pid}"),
+    );
+    expect(
+        &sb,
+        &mut demo(&sb, &["reload"]),
+        0,
+        &format!("demo reloading (SIGHUP sent to PID {pid})"),
+    );
+    wait_until("the reload in the log", || {
+        fs::read_to_string(&log).is_ok_and(|l| l.contains("received SIGHUP"))
+    });
+
+    let restarted = run(&mut demo(&sb, &["restart"]));
+    assert!(restarted.success(), "{restarted:?}");
+    let second = wait_pidfile(&pidfile);
+    assert_ne!(second, pid);
+    assert!(!alive(pid), "the first daemon is gone");
+    assert!(
+        restarted
+            .stdout
+            .starts_with(&format!("demo restarted as PID {second}\n")),
+        "{restarted:?}"
+    );
+
+    expect(
+        &sb,
+        &mut demo(&sb, &["stop"]),
+        0,
+        &format!("demo stopped (PID {second})"),
+    );
+    assert!(!alive(second));
+    assert!(!pidfile.exists());
+    // The demo watches for stops: it left through its own loop.
+    assert!(fs::read_to_string(&log)
+        .unwrap()
+        .contains("received SIGTERM: stopping"));
+    expect(&sb, &mut demo(&sb, &["status"]), 3, "demo is not running");
+}

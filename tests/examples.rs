@@ -172,6 +172,7 @@ fn read_pidfile(pidfile: &Path) -> i32 {
 /// returns the daemon's PID with its guard.
 fn launch(example_name: &str, envs: &[(&str, &Path)], pidfile: &Path) -> (i32, Running, Outcome) {
     let output = run(Command::new(example(example_name))
+        .arg("start")
         .envs(envs.iter().map(|(k, v)| (k, v.as_os_str())))
         .env_remove("DEBUG"));
     let (stdout, stderr) = (&output.stdout, &output.stderr);
@@ -256,6 +257,7 @@ fn demo_refuses_a_second_start() {
     let (pid, _guard, _) = launch("demo", &[("DEMO_DIR", &scratch.0)], &pidfile);
 
     let second = run(Command::new(example("demo"))
+        .arg("start")
         .env("DEMO_DIR", &scratch.0)
         .env_remove("DEBUG"));
     let stderr = &second.stderr;
@@ -280,6 +282,7 @@ fn demo_in_lite_mode_stays_in_the_foreground_until_sigint() {
     let scratch = Scratch::new("demo-lite");
     let pidfile = scratch.path("demo.pid");
     let child = Command::new(example("demo"))
+        .arg("start")
         .env("DEMO_DIR", &scratch.0)
         .env("DEBUG", "1")
         .stdin(Stdio::null())

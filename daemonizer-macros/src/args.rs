@@ -26,11 +26,12 @@ pub(crate) enum Key {
     Ready,
     OnLaunched,
     Setup,
+    Commands,
     Crate,
 }
 
 impl Key {
-    pub(crate) const ALL: [Key; 16] = [
+    pub(crate) const ALL: [Key; 17] = [
         Key::Pidfile,
         Key::Umask,
         Key::LiteIf,
@@ -46,6 +47,7 @@ impl Key {
         Key::Ready,
         Key::OnLaunched,
         Key::Setup,
+        Key::Commands,
         Key::Crate,
     ];
 
@@ -66,6 +68,7 @@ impl Key {
             Key::Ready => "ready",
             Key::OnLaunched => "on_launched",
             Key::Setup => "setup",
+            Key::Commands => "commands",
             Key::Crate => "crate",
         }
     }
@@ -82,6 +85,7 @@ impl Key {
             Key::Umask => "umask = 0o022",
             Key::LiteIf => "lite_if = \"DEBUG\"",
             Key::Ready => "ready = \"manual\"",
+            Key::Commands => "commands = true",
             Key::Crate => "crate = \"path::to::daemonizer\"",
             _ => "",
         }

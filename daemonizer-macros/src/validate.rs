@@ -104,6 +104,7 @@ pub(crate) fn args(args: &Args, errors: &mut Errors) {
             Key::OnLaunched | Key::Setup => {
                 not_a_literal(setting, "a closure or a function", errors)
             }
+            Key::Commands => commands(setting, args, errors),
             Key::Crate => {
                 crate_path(setting, errors);
             }
@@ -306,6 +307,26 @@ fn lite_if(setting: &Setting, errors: &mut Errors) {
             lit.span(),
             "`lite_if` expects the name of an environment variable: not empty, without `=` or NUL",
         );
+    }
+}
+
+/// `commands = true` or `false`: a boolean literal, so that whether the
+/// program takes commands is known here, and `true` needs the pid file
+/// through which the commands find the daemon.
+fn commands(setting: &Setting, args: &Args, errors: &mut Errors) {
+    let Some(expr) = setting.expr() else { return };
+    match literal(expr) {
+        Some(Lit::Bool(on)) => {
+            if on.value && args.get(Key::Pidfile).is_none() {
+                errors.push(
+                    setting.span,
+                    "`commands = true` needs a `pidfile`: `stop`, `status`, `restart` and \
+                     `reload` find the daemon through its lock",
+                );
+            }
+        }
+        Some(lit) => wrong_literal(Key::Commands, "`true` or `false`", &lit, errors),
+        None => errors.push(expr.span(), "`commands` expects `true` or `false`"),
     }
 }
 

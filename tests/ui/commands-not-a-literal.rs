@@ -1,0 +1,6 @@
+fn wanted() -> bool {
+    true
+}
+
+#[daemonizer::daemon(pidfile = "/run/myd.pid", commands = wanted())]
+fn main() {}

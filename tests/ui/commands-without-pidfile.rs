@@ -1,0 +1,2 @@
+#[daemonizer::daemon(commands = true)]
+fn main() {}
