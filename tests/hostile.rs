@@ -176,6 +176,9 @@ fn a_symlinked_pid_file_of_a_running_daemon_is_not_followed_either() {
     let sb = Sandbox::new("planted");
     start(&mut sb.daemon());
     let pid = wait_pidfile(&sb.path("pid"));
+    // The body writes its facts after ready: wait for them, so that the
+    // snapshots compare a directory nothing else changes.
+    facts(&sb.path("facts"));
     let link = sb.path("pid-link");
     std::os::unix::fs::symlink(sb.path("pid"), &link).unwrap();
     let before = sb.snapshot();
