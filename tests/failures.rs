@@ -342,6 +342,9 @@ fn a_lite_start_refuses_a_running_daemon() {
     let sb = Sandbox::new("lite-second");
     start(&mut sb.daemon());
     let pid = wait_pidfile(&sb.path("pid"));
+    // The body writes its facts after ready: wait for them, so that the
+    // snapshots compare a directory nothing else changes.
+    facts(&sb.path("facts"));
     let before = sb.snapshot();
     let outcome = run(bare(&sb).arg("--lite"));
     outcome.assert_refused(75, "pid file", &[&format!("already running as PID {pid}")]);
