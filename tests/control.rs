@@ -139,6 +139,33 @@ fn every_lsb_status_of_status_stop_and_reload_in_its_situation() {
     );
 }
 
+#[cfg(target_os = "linux")]
+#[test]
+fn reload_refuses_a_daemon_that_sighup_would_end() {
+    let sb = Sandbox::new("reload-unhandled");
+    // No SIGHUP handler: its default action ends the process.
+    let pid = start_daemon(&sb, &[]);
+    let outcome = run(&mut command(&sb, "reload"));
+    assert_eq!(outcome.code(), Some(3), "{outcome:?}");
+    assert!(outcome.stdout.is_empty(), "{outcome:?}");
+    assert_eq!(
+        outcome.stderr,
+        format!(
+            "scenario: reload: control: {}: PID {pid} neither handles nor ignores SIGHUP: \
+             a reload would end it\n",
+            sb.path("pid").display()
+        )
+    );
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert!(alive(pid), "the daemon was not sent SIGHUP");
+    expect(
+        &sb,
+        &mut command(&sb, "stop"),
+        0,
+        &format!("scenario stopped (PID {pid})"),
+    );
+}
+
 #[test]
 fn an_unknown_command_prints_the_usage_and_exits_2() {
     let sb = Sandbox::new("usage");

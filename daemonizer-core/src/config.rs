@@ -478,7 +478,7 @@ impl Daemon {
     /// | `stop` | [`Control::stop`](crate::control::Control::stop): SIGTERM, wait for the lock, SIGKILL after [`stop_timeout`](Daemon::stop_timeout) | `myd stopped (PID 4242)` | 0 stopped or not running, 1 still running, 4 not permitted |
     /// | `status` | [`Control::status`](crate::control::Control::status) | `myd is running as PID 4242` | 0 running, 1 dead but the pid file names a PID, 3 not running, 4 unknown |
     /// | `restart` | stop, then start | `myd restarted as PID 4243` | 0, 1 if the old daemon cannot be stopped, or the start's status |
-    /// | `reload` | SIGHUP to the daemon holding the lock | `myd reloading (SIGHUP sent to PID 4242)` | 0, 7 not running |
+    /// | `reload` | SIGHUP to the daemon holding the lock | `myd reloading (SIGHUP sent to PID 4242)` | 0, 7 not running, 3 the daemon does not handle SIGHUP (Linux: its default action would end it) |
     ///
     /// `stop`, `status` and `reload` exit the process (`start` never
     /// returns in their case); `start` and `restart` go on with the start.

@@ -272,17 +272,39 @@ impl Control {
     /// SIGHUP to the running daemon (what a daemon does with it is its own
     /// business: reload its configuration, reopen its logs).
     ///
+    /// On Linux a daemon that neither handles nor ignores SIGHUP is not
+    /// sent it: its default action would end the daemon, without removing
+    /// its pid file, which is no reload (`/proc/<pid>/status` tells).
+    ///
     /// # Errors
-    /// [`ErrorKind::NotRunning`] when no daemon holds the lock; otherwise as
-    /// [`signal`](Control::signal).
+    /// [`ErrorKind::NotRunning`] when no daemon holds the lock;
+    /// [`ErrorKind::Software`] when SIGHUP would end the daemon; otherwise
+    /// as [`signal`](Control::signal).
     pub fn reload(&self) -> Result<i32> {
-        self.signal(Signal::SIGHUP)?.ok_or_else(|| {
+        let not_running = || {
             Error::new(
                 Step::Control,
                 ErrorKind::NotRunning,
                 format!("{}: no daemon holds the lock", self.path.display()),
             )
-        })
+        };
+        if self.held_by_this_process().is_some() {
+            return self.signal(Signal::SIGHUP)?.ok_or_else(not_running);
+        }
+        let target = self.target()?.ok_or_else(not_running)?;
+        if ends_on(target.pid, Signal::SIGHUP) {
+            return Err(Error::new(
+                Step::Control,
+                ErrorKind::Software,
+                format!(
+                    "{}: PID {} neither handles nor ignores SIGHUP: a reload would end it",
+                    self.path.display(),
+                    target.pid
+                ),
+            ));
+        }
+        self.send(&target, Signal::SIGHUP)?;
+        Ok(target.pid)
     }
 
     /// Stops the daemon, as `start-stop-daemon --retry TERM/10/KILL/5`
@@ -479,6 +501,31 @@ impl Control {
     }
 }
 
+/// Whether `signal`'s action in `pid` is still the default one and that
+/// default ends the process: neither caught nor ignored, as the masks of
+/// `/proc/<pid>/status` say. `false` where that cannot be told.
+#[cfg(target_os = "linux")]
+fn ends_on(pid: i32, signal: Signal) -> bool {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    let mask = |key: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(key))
+            .and_then(|value| u64::from_str_radix(value.trim(), 16).ok())
+    };
+    let bit = 1u64 << (signal as i32 - 1);
+    match (mask("SigCgt:"), mask("SigIgn:")) {
+        (Some(caught), Some(ignored)) => (caught | ignored) & bit == 0,
+        _ => false,
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn ends_on(_: i32, _: Signal) -> bool {
+    false
+}
+
 /// The PID the file holds, when it holds `<pid>\n` and nothing else.
 fn written_pid(mut file: &File) -> Option<i32> {
     let mut text = String::new();
@@ -643,6 +690,10 @@ pub(crate) fn run_command(command: Command, control: &Control) {
             Err(e) if e.kind() == ErrorKind::NotRunning => {
                 println!("{program} is not running");
                 7
+            }
+            Err(e) if e.kind() == ErrorKind::Software => {
+                eprintln!("{program}: reload: {e}");
+                3
             }
             Err(e) => {
                 eprintln!("{program}: reload: {e}");
