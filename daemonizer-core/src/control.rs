@@ -587,6 +587,27 @@ fn wait_readable(fd: &OwnedFd, deadline: Instant) -> bool {
     }
 }
 
+/// A line on stdout, written in one piece; a failed write is not a failed
+/// request (`println!` would panic): the exit status still tells.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        say_to(&mut std::io::stdout(), format!($($arg)*))
+    };
+}
+
+/// `say!` on stderr.
+macro_rules! say_err {
+    ($($arg:tt)*) => {
+        say_to(&mut std::io::stderr(), format!($($arg)*))
+    };
+}
+
+fn say_to(out: &mut impl std::io::Write, mut line: String) {
+    line.push('\n');
+    let _ = out.write_all(line.as_bytes());
+    let _ = out.flush();
+}
+
 /// The commands a program started with [`Daemon::commands`] takes as its
 /// first argument.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -617,9 +638,9 @@ pub(crate) fn command_from_args() -> Command {
         other => {
             let usage = usage(&program);
             match (other, &first) {
-                (_, None) => eprintln!("{program}: no command; {usage}"),
-                (Some(cmd), _) => eprintln!("{program}: unknown command {cmd:?}; {usage}"),
-                (None, Some(raw)) => eprintln!("{program}: unknown command {raw:?}; {usage}"),
+                (_, None) => say_err!("{program}: no command; {usage}"),
+                (Some(cmd), _) => say_err!("{program}: unknown command {cmd:?}; {usage}"),
+                (None, Some(raw)) => say_err!("{program}: unknown command {raw:?}; {usage}"),
             }
             std::process::exit(2)
         }
@@ -636,13 +657,13 @@ pub(crate) fn run_command(command: Command, control: &Control) {
         Command::Status => {
             let status = control.status();
             match &status {
-                Status::Running { pid } => println!("{program} is running as PID {pid}"),
-                Status::Stale { pid } => println!(
+                Status::Running { pid } => say!("{program} is running as PID {pid}"),
+                Status::Stale { pid } => say!(
                     "{program} is not running (the pid file {} still names PID {pid})",
                     control.path.display()
                 ),
-                Status::NotRunning => println!("{program} is not running"),
-                Status::Unknown(e) => println!("{program}: status unknown: {e}"),
+                Status::NotRunning => say!("{program} is not running"),
+                Status::Unknown(e) => say!("{program}: status unknown: {e}"),
             }
             status.lsb_code()
         }
@@ -652,12 +673,12 @@ pub(crate) fn run_command(command: Command, control: &Control) {
                 match stopped {
                     Stopped::Terminated { pid } => {
                         if command == Command::Stop {
-                            println!("{program} stopped (PID {pid})");
+                            say!("{program} stopped (PID {pid})");
                         }
                     }
                     Stopped::Killed { pid } => {
                         if command == Command::Stop {
-                            println!(
+                            say!(
                                 "{program} killed with SIGKILL after {:?} (PID {pid})",
                                 control.timeout
                             );
@@ -665,11 +686,11 @@ pub(crate) fn run_command(command: Command, control: &Control) {
                     }
                     Stopped::NotRunning => {
                         if command == Command::Stop {
-                            println!("{program} is not running");
+                            say!("{program} is not running");
                         }
                     }
                     Stopped::StillRunning { pid } => {
-                        println!("{program} is still running as PID {pid}")
+                        say!("{program} is still running as PID {pid}")
                     }
                 }
                 if command == Command::Restart && code == 0 {
@@ -678,17 +699,17 @@ pub(crate) fn run_command(command: Command, control: &Control) {
                 code
             }
             Err(e) => {
-                eprintln!("{program}: {}: {e}", command_name(command));
+                say_err!("{program}: {}: {e}", command_name(command));
                 lsb_error(&e)
             }
         },
         Command::Reload => match control.reload() {
             Ok(pid) => {
-                println!("{program} reloading (SIGHUP sent to PID {pid})");
+                say!("{program} reloading (SIGHUP sent to PID {pid})");
                 0
             }
             Err(e) if e.kind() == ErrorKind::NotRunning => {
-                println!("{program} is not running");
+                say!("{program} is not running");
                 7
             }
             Err(e) if e.kind() == ErrorKind::Software => {
@@ -696,7 +717,7 @@ pub(crate) fn run_command(command: Command, control: &Control) {
                 3
             }
             Err(e) => {
-                eprintln!("{program}: reload: {e}");
+                say_err!("{program}: reload: {e}");
                 lsb_error(&e)
             }
         },
@@ -743,7 +764,7 @@ pub(crate) fn start_with_command(mut daemon: Daemon) -> Result<Daemonized> {
     let announce = daemon.on_launched.take();
     let shown = program.clone();
     daemon = daemon.on_launched(move |launched| {
-        println!("{shown} restarted as PID {}", launched.pid());
+        say!("{shown} restarted as PID {}", launched.pid());
         if let Some(announce) = announce {
             announce(launched);
         }
@@ -753,7 +774,7 @@ pub(crate) fn start_with_command(mut daemon: Daemon) -> Result<Daemonized> {
         // a restart asks.
         Err(e) if e.kind() == ErrorKind::AlreadyRunning => match control.status() {
             Status::Running { pid } => {
-                println!("{program} is running as PID {pid} (started by another start)");
+                say!("{program} is running as PID {pid} (started by another start)");
                 std::process::exit(0)
             }
             _ => Err(e),
