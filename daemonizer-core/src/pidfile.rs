@@ -618,9 +618,18 @@ impl PidFile {
         let len = crate::readiness::PidLine::new(b"", self.owner.load(Ordering::SeqCst))
             .as_bytes()
             .len();
+        self.blank_bytes(len)
+    }
+
+    /// Overwrites the first `len` bytes (at most 16, a PID line) with
+    /// spaces ending in a newline. Async-signal-safe.
+    fn blank_bytes(&self, len: usize) -> std::result::Result<(), Errno> {
+        if len == 0 || len > 16 {
+            return Err(Errno::EINVAL);
+        }
         let mut blanks = [b' '; 16];
         blanks[len - 1] = b'\n';
-        // SAFETY: the buffer holds `len` (at most 12) initialised bytes and
+        // SAFETY: the buffer holds `len` (at most 16) initialised bytes and
         // lives for the call; the file stays open.
         let written =
             unsafe { libc::pwrite(self.file.as_raw_fd(), blanks.as_ptr().cast(), len, 0) };
@@ -675,6 +684,37 @@ impl PidFile {
             }
             let _ = set_lock(fd, UNLCK);
         }
+    }
+
+    /// In a launcher whose start failed, after
+    /// [`wait_released`](PidFile::wait_released): empties the file when it names a process
+    /// of the session `sid` (this start's daemon, which the launcher may
+    /// have had to kill: interrupted, or its report unreadable) or a
+    /// process that no longer exists, under a lock taken for the moment,
+    /// so never while a daemon holds the file. [`discard`](PidFile::discard)
+    /// then removes it if this start created it.
+    pub(crate) fn empty_if_left_by(&self, sid: i32) {
+        let fd = self.file.as_raw_fd();
+        if self.is_ours() || !matches!(set_lock(fd, libc::F_WRLCK), Ok(true)) {
+            return;
+        }
+        let mut buf = [0u8; 32];
+        let named = nix::sys::uio::pread(&self.file, &mut buf, 0)
+            .ok()
+            .and_then(|n| std::str::from_utf8(&buf[..n]).ok())
+            .and_then(|text| text.trim().parse::<i32>().ok())
+            .filter(|pid| *pid > 0);
+        if let Some(pid) = named {
+            // SAFETY: getsid(2) takes no pointers; a zombie still answers.
+            let ours = unsafe { libc::getsid(pid) } == sid;
+            let gone =
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) == Err(Errno::ESRCH);
+            if (ours || gone) && ftruncate(&self.file, 0).is_err() {
+                let len = buf.iter().position(|b| *b == b'\n').map_or(0, |i| i + 1);
+                let _ = self.blank_bytes(len);
+            }
+        }
+        let _ = set_lock(fd, libc::F_UNLCK);
     }
 
     /// Unlinks the name if it still names our file. Async-signal-safe, as

@@ -910,6 +910,7 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
                 Err(e) => {
                     if let Some(pidfile) = &prepared.pidfile {
                         pidfile.wait_released(child.as_raw(), readiness::GONE_LIMIT);
+                        pidfile.empty_if_left_by(child.as_raw());
                     }
                     prepared.undo();
                     Err(e)
