@@ -15,7 +15,10 @@ Every start must end in exactly one of two ways:
   never ran, no pid file and no process left;
 
 and never hang. Every stop must end the daemon and leave no pid file that
-names it.
+names it. The control commands run against a daemon started without
+faults: `stop` exits 0 only once the daemon is gone and otherwise says why
+in one line; `status` never calls a running daemon stopped; a failed
+`restart` leaves no new daemon and no PID naming a dead process.
 
 The daemon is `tests/faults/target.rs` (the `faults-target` example). It
 stops itself (SIGSTOP) right before the start; strace attaches then, so its
@@ -155,6 +158,16 @@ STOP_CONFIGS = [
     for name, args in [(f"stop/{mode}/{drop}{how}", mode_args + drop_args + how_args)]
 ]
 
+# The control commands (`Daemon::commands`), each run against a daemon
+# started without faults: `stop` must end it or say that it could not, and
+# never report success while it runs; `status` must never call a running
+# daemon stopped.
+CONTROL_CONFIGS = [
+    (f"control/{command}/{drop}", drop_args)
+    for command in ("stop", "status", "restart")
+    for drop, drop_args in (("root", []), ("nobody", ["--user", "nobody"]))
+]
+
 SYSCALL_LINE = re.compile(r"^(\d+) +([a-z_0-9]+)\(")
 MARK_LINE = re.compile(r"^(\d+) .*" + re.escape(BODY_MARK))
 
@@ -214,8 +227,12 @@ class Sandbox:
             return None
 
     def body_pid(self):
-        m = re.search(r"^pid=(\d+)$", self.read(self.facts) or "", re.M)
-        return int(m.group(1)) if m else None
+        pids = self.body_pids()
+        return pids[0] if pids else None
+
+    def body_pids(self):
+        """Every body that ran, in order."""
+        return [int(p) for p in re.findall(r"^pid=(\d+)$", self.read(self.facts) or "", re.M)]
 
     def remove(self):
         self.kill_all()
@@ -322,14 +339,18 @@ class Run:
     def problem(self, text):
         self.problems.append(text)
 
-    def launch(self, pause):
-        err = open(self.box.stderr, "wb")
-        cmd = [self.target] + self.box.args(self.args + (["--pause"] if pause else []))
+    def launch(self, pause, command=None, stdout=None, stderr=None):
+        err = open(stderr or self.box.stderr, "wb")
+        out = open(stdout, "wb") if stdout else subprocess.DEVNULL
+        cmd = [self.target] + ([command] if command else [])
+        cmd += self.box.args(self.args + (["--pause"] if pause else []))
         try:
-            return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
                                     stderr=err, start_new_session=True)
         finally:
             err.close()
+            if stdout:
+                out.close()
 
     # --- start ---------------------------------------------------------
 
@@ -384,11 +405,11 @@ class Run:
             self.problem(f"processes left when the launcher exited: {describe(left)}")
         self.outcome = "refused"
 
-    def message_write_failed(self):
-        """Whether the injected fault was the write of the launcher's error
-        message (strace marks injected calls)."""
+    def message_write_failed(self, text="cannot start daemon"):
+        """Whether the injected fault was the write of the message holding
+        `text` (strace marks injected calls)."""
         trace = self.box.read(self.box.trace) or ""
-        return any("cannot start daemon" in line and "(INJECTED)" in line
+        return any(text in line and "(INJECTED)" in line and re.match(r"^\d+ +write\(", line)
                    for line in trace.splitlines())
 
     def completed(self, pid):
@@ -494,9 +515,127 @@ class Run:
             if tracer:
                 end_tracer(tracer)
 
+    # --- control commands ------------------------------------------------
+
+    def control(self, trace_only=False):
+        """A daemon started without faults (`start` command), then a
+        control command traced (and faulted) from its first call on."""
+        command = self.config.split("/")[1]
+        launcher = self.launch(pause=False, command="start")
+        ctl = tracer = None
+        try:
+            try:
+                ok = launcher.wait(timeout=RUN_LIMIT) == 0
+            except subprocess.TimeoutExpired:
+                ok = False
+            ok = ok and wait_until(lambda: self.box.body_pid() is not None, RUN_LIMIT)
+            pid = self.box.body_pid()
+            if not ok or pid is None or not alive(pid):
+                raise RuntimeError(f"{self.config}: the daemon did not start without faults")
+            out_path = os.path.join(self.box.dir, "ctl-stdout")
+            err_path = os.path.join(self.box.dir, "ctl-stderr")
+            ctl = self.launch(pause=True, command=command, stdout=out_path, stderr=err_path)
+            if not wait_until(lambda: stopped(ctl.pid) or ctl.poll() is not None, RUN_LIMIT):
+                self.problem("the command never reached the start")
+                return
+            tracer = strace_attach(ctl.pid, self.box.trace, None if trace_only else self.inject)
+            os.kill(ctl.pid, signal.SIGCONT)
+            try:
+                code = ctl.wait(timeout=RUN_LIMIT)
+            except subprocess.TimeoutExpired:
+                self.problem(f"hang: {command} did not return")
+                self.outcome = "hang"
+                return
+            out = (self.box.read(out_path) or "").splitlines()
+            err = (self.box.read(err_path) or "").splitlines()
+            said = out + err
+            if any("panicked" in line for line in err):
+                self.problem(f"{command} panicked: {err!r}")
+            if command == "stop":
+                self.check_stop_command(pid, code, said)
+            elif command == "restart":
+                self.check_restart_command(pid, code, said)
+            else:
+                self.check_status_command(pid, code, said)
+        finally:
+            for proc in (launcher, ctl):
+                if proc and proc.poll() is None:
+                    proc.kill()
+                if proc:
+                    proc.wait()
+            self.box.kill_all()
+            if tracer:
+                end_tracer(tracer)
+
+    def check_stop_command(self, pid, code, said):
+        if code == 0:
+            # The lock goes with the daemon's files, a moment before the
+            # process is gone.
+            if not wait_until(lambda: not alive(pid), 1.0):
+                self.problem(f"stop reported success ({said!r}) while the daemon {pid} runs")
+            elif not any("stopped" in line or "killed" in line for line in said) \
+                    and not self.message_write_failed("stopped"):
+                self.problem(f"stop succeeded without saying so: {said!r}")
+            text = self.box.read(self.box.pidfile)
+            if text is not None and text.strip() == str(pid):
+                self.problem(f"after the stop the pid file still names {pid}")
+            self.outcome = "stopped"
+        else:
+            if len(said) != 1 and not (not said and self.message_write_failed("stop")):
+                self.problem(f"a failed stop (status {code}) does not say why in one line: {said!r}")
+            self.outcome = "stop refused" if alive(pid) else "stop failed, daemon gone"
+
+    def check_restart_command(self, old, code, said):
+        if code == 0:
+            if not wait_until(lambda: len(self.box.body_pids()) > 1, RUN_LIMIT):
+                self.problem(f"restart exited 0, but no new body ran: {said!r}")
+                return
+            new = self.box.body_pids()[-1]
+            if alive(old):
+                self.problem(f"restart exited 0 while the old daemon {old} runs")
+            if not alive(new):
+                self.problem(f"restart exited 0, but the new daemon {new} is gone")
+            if not any(f"restarted as PID {new}" in line for line in said) \
+                    and not self.message_write_failed("restarted"):
+                self.problem(f"restart succeeded without naming PID {new}: {said!r}")
+            text = self.box.read(self.box.pidfile)
+            if text != f"{new}\n":
+                self.problem(f"after the restart the pid file holds {text!r}, not {new}")
+            self.outcome = "restarted"
+            return
+        if not said and not self.message_write_failed(""):
+            self.problem(f"restart failed (status {code}) without saying why")
+        if len(self.box.body_pids()) > 1:
+            self.problem(f"restart failed (status {code}), yet a new body ran: {said!r}")
+        left = [p for p in self.box.processes() if p != old]
+        if left:
+            self.problem(f"restart failed, processes left: {describe(left)}")
+        text = self.box.read(self.box.pidfile)
+        if text and text.strip() and not alive(int(text.strip())):
+            self.problem(f"restart failed, the pid file names the dead PID {text.strip()}")
+        self.outcome = "restart refused" if alive(old) else "restart failed after the stop"
+
+    def check_status_command(self, pid, code, said):
+        running = alive(pid)
+        if code == 0:
+            if not any(f"running as PID {pid}" in line for line in said) \
+                    and not self.message_write_failed(f"running as PID {pid}"):
+                self.problem(f"status 0 without naming PID {pid}: {said!r}")
+        elif code in (1, 3):
+            if running:
+                self.problem(f"status {code} ({said!r}) while the daemon {pid} runs")
+        elif code == 4:
+            if len(said) != 1 and not (not said and self.message_write_failed("status unknown")):
+                self.problem(f"status unknown without one line saying why: {said!r}")
+        else:
+            self.problem(f"status exited {code}: {said!r}")
+        self.outcome = f"status {code}"
+
     def execute(self, trace_only=False):
         if self.config.startswith("start/"):
             self.start(trace_only)
+        elif self.config.startswith("control/"):
+            self.control(trace_only)
         else:
             self.stop(trace_only)
         return self
@@ -555,7 +694,7 @@ def main():
         sys.exit("sweep: strace is not installed (apt-get install strace)")
     if not os.path.exists(opts.target):
         sys.exit(f"sweep: {opts.target} is missing (cargo build --example faults-target)")
-    configs = START_CONFIGS + STOP_CONFIGS
+    configs = START_CONFIGS + STOP_CONFIGS + CONTROL_CONFIGS
     if os.geteuid() != 0:
         if os.environ.get("CI") == "true":
             sys.exit("sweep: needs root (privilege drop) under CI=true")

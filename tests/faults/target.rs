@@ -2,8 +2,12 @@
 //! starts and stops under `strace`, failing one system call at a time.
 //!
 //! ```text
-//! faults-target --sandbox DIR --pidfile P --facts F [options]
+//! faults-target [COMMAND] --sandbox DIR --pidfile P --facts F [options]
 //! ```
+//!
+//! With a first argument `start`, `stop`, `status`, `restart` or `reload`,
+//! the program takes commands ([`Daemon::commands`]), with a stop timeout
+//! of 2 s.
 //!
 //! | option | effect |
 //! |---|---|
@@ -42,6 +46,7 @@ struct Opts {
     handlers: bool,
     graceful: bool,
     pause: bool,
+    commands: bool,
 }
 
 fn fail(msg: &str) -> ! {
@@ -50,7 +55,14 @@ fn fail(msg: &str) -> ! {
 }
 
 fn parse() -> Opts {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    let commands = args.peek().is_some_and(|first| {
+        ["start", "stop", "status", "restart", "reload"].contains(&first.as_str())
+    });
+    if commands {
+        // The runtime reads the command itself.
+        args.next();
+    }
     let (mut pidfile, mut facts) = (None, None);
     let mut opts = Opts {
         pidfile: PathBuf::new(),
@@ -61,6 +73,7 @@ fn parse() -> Opts {
         handlers: false,
         graceful: false,
         pause: false,
+        commands,
     };
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -114,6 +127,9 @@ fn main() {
     }
     if let Some(output) = &opts.output {
         daemon = daemon.stdout(output).stderr(output);
+    }
+    if opts.commands {
+        daemon = daemon.commands(true).stop_timeout(Duration::from_secs(2));
     }
     if opts.handlers {
         daemon = daemon
