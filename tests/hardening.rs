@@ -167,6 +167,18 @@ fn a_broken_stderr_keeps_the_documented_exit_status() {
         .status()
         .expect("run scenario");
     assert_eq!(status.code(), Some(66), "{}", describe(&status));
+    // The same in a program that gave SIGPIPE its default action (which
+    // kills): the message's write must not kill the launcher.
+    let status = sb
+        .command("daemon")
+        .arg("--sigpipe-default")
+        .arg("--pidfile")
+        .arg(sb.path("missing").join("pid"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(broken_pipe()))
+        .status()
+        .expect("run scenario");
+    assert_eq!(status.code(), Some(66), "{}", describe(&status));
 }
 
 #[test]

@@ -109,6 +109,7 @@ struct Opts {
     refuse: Option<String>,
     keepcaps: bool,
     block_signals: bool,
+    sigpipe_default: bool,
     commands: bool,
     stop_timeout_ms: Option<u64>,
     setup_bind: Option<String>,
@@ -201,6 +202,7 @@ fn parse() -> Opts {
             "--refuse" => opts.refuse = Some(value()),
             "--keepcaps" => opts.keepcaps = true,
             "--block-signals" => opts.block_signals = true,
+            "--sigpipe-default" => opts.sigpipe_default = true,
             "--commands" => opts.commands = true,
             "--stop-timeout-ms" => {
                 opts.stop_timeout_ms = Some(value().parse().unwrap_or_else(|_| fail("bad timeout")))
@@ -1026,6 +1028,12 @@ fn main() -> Result<(), String> {
     }
     if opts.block_signals {
         block_stop_signals();
+    }
+    if opts.sigpipe_default {
+        // As command-line programs often do, so that `| head` ends them
+        // quietly: a write to a pipe without a reader now kills.
+        // SAFETY: installs the default disposition; no handler runs.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     }
     let (running, setup) = match opts.setup_bind.clone() {
         Some(address) => {
