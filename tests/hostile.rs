@@ -592,3 +592,39 @@ fn stdout_file_owned_by_another_user_is_refused() {
         &[&shown(&log), &format!("is owned by user {uid} (nobody)")],
     );
 }
+
+#[test]
+fn a_failed_start_removes_the_output_files_it_created_whatever_the_path() {
+    // The daemon writes into its new logs, then fails before it is ready:
+    // the files this start created go, found through the directory they
+    // were created in (here behind a symlinked directory), never by a
+    // second lookup of the path. A log that existed before stays.
+    let sb = Sandbox::new("outputs-removed");
+    let real = sb.path("real");
+    fs::create_dir(&real).unwrap();
+    std::os::unix::fs::symlink(&real, sb.path("via")).unwrap();
+    let old_log = sb.path("old.log");
+    fs::write(&old_log, "earlier lines\n").unwrap();
+    let launcher = sb
+        .daemon()
+        .arg("--manual")
+        .arg("--stdout")
+        .arg(sb.path("via").join("new.log"))
+        .arg("--stderr")
+        .arg(&old_log)
+        .spawn()
+        .expect("spawn");
+    let pid: i32 = facts(&sb.path("facts"))["pid"].parse().unwrap();
+    wait_until("the daemon's line in the new log", || {
+        fs::read_to_string(real.join("new.log"))
+            .is_ok_and(|t| t.contains(&format!("hello stdout from {pid}")))
+    });
+    sb.trigger("err");
+    let outcome = finish(launcher);
+    assert!(!outcome.success(), "{outcome:?}");
+    sb.wait_no_processes();
+    assert!(!real.join("new.log").exists(), "the created log is gone");
+    assert!(fs::read_to_string(&old_log)
+        .unwrap()
+        .starts_with("earlier lines\n"));
+}

@@ -635,7 +635,8 @@ impl Daemon {
     /// running [`on_launched`](Daemon::on_launched)). Any failure, before or
     /// after the fork, is returned in the launching process, with nothing
     /// left behind: no daemon, no pid file created by this start, no output
-    /// file it created (unless something was written into it).
+    /// file it created (found through the directory it was created in,
+    /// whatever path led there).
     ///
     /// # Errors
     /// The failing step, the value involved and the OS error; see

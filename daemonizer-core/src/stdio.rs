@@ -38,8 +38,10 @@ struct Created {
 }
 
 impl Created {
-    /// Removes the file if it is still the one created, and still empty:
-    /// a failed start leaves no new file, and never deletes a line.
+    /// Removes the file if its name still names the file created: a failed
+    /// start leaves no file it created, even one its daemon wrote into
+    /// before failing (the launcher reports why it failed), and never
+    /// removes a file that replaced it.
     fn remove(&self) {
         let now = fstatat(
             &self.dir,
@@ -47,7 +49,7 @@ impl Created {
             AtFlags::AT_SYMLINK_NOFOLLOW,
         );
         if let Ok(st) = now {
-            if st.st_dev == self.dev && st.st_ino == self.ino && st.st_size == 0 {
+            if st.st_dev == self.dev && st.st_ino == self.ino {
                 let _ = unlinkat(&self.dir, self.name.as_c_str(), UnlinkatFlags::NoRemoveDir);
             }
         }
@@ -263,8 +265,7 @@ impl Stdio {
         }
     }
 
-    /// Undoes a failed start: removes the output files it created, if they
-    /// are still empty.
+    /// Undoes a failed start: removes the output files it created.
     pub(crate) fn discard(&self) {
         self.created.iter().for_each(Created::remove);
     }
