@@ -76,10 +76,13 @@ fn programs() -> [Program; 4] {
     ]
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Build {
     wall: Duration,
     cpu: Duration,
+    /// Seconds per package from cargo's `--timings` report (library and
+    /// build script together), largest first.
+    units: Vec<(String, f64)>,
 }
 
 fn main() {
@@ -125,6 +128,7 @@ fn main() {
         .map(|b| Build {
             wall: b.iter().map(|b| b.wall).min().expect("one round"),
             cpu: b.iter().map(|b| b.cpu).min().expect("one round"),
+            units: b.last().expect("one round").units.clone(),
         })
         .collect();
 
@@ -194,6 +198,20 @@ fn main() {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    let total: f64 = best[0].units.iter().map(|(_, secs)| secs).sum();
+    if total > 0.0 {
+        let shares: Vec<String> = best[0]
+            .units
+            .iter()
+            .take(8)
+            .map(|(name, secs)| format!("{name} {:.0}%", secs / total * 100.0))
+            .collect();
+        let _ = writeln!(
+            out,
+            "- where daemonizer's build goes (share of the time of all units, `cargo build --timings`): {}",
+            shares.join(", ")
+        );
+    }
     print!("{out}");
 
     let expand = Command::new(&cargo)
@@ -256,7 +274,7 @@ fn clean_build(cargo: &std::ffi::OsStr, dir: &Path) -> Build {
     let started = Instant::now();
     run(
         Command::new(cargo)
-            .args(["build", "--offline", "--quiet"])
+            .args(["build", "--offline", "--quiet", "--timings"])
             .env("CARGO_TARGET_DIR", &target)
             // A user gets daemonizer from crates.io, built without
             // incremental state; as a path dependency here it would get it.
@@ -268,7 +286,37 @@ fn clean_build(cargo: &std::ffi::OsStr, dir: &Path) -> Build {
     Build {
         wall,
         cpu: children_cpu() - cpu_before,
+        units: units(&target.join("cargo-timings/cargo-timing.html")),
     }
+}
+
+/// The time of each package's units in a `--timings` report, largest
+/// first; empty if the report cannot be read (its format is not stable).
+fn units(report: &Path) -> Vec<(String, f64)> {
+    let Ok(html) = std::fs::read_to_string(report) else {
+        return Vec::new();
+    };
+    let Some(start) = html.find("const UNIT_DATA = [") else {
+        return Vec::new();
+    };
+    let data = &html[start..];
+    let data = &data[..data.find("\n];").unwrap_or(data.len())];
+    let mut units: Vec<(String, f64)> = Vec::new();
+    let mut name = String::new();
+    for line in data.lines() {
+        let line = line.trim().trim_end_matches(',');
+        if let Some(value) = line.strip_prefix("\"name\": ") {
+            name = value.trim_matches('"').to_owned();
+        } else if let Some(value) = line.strip_prefix("\"duration\": ") {
+            let secs: f64 = value.parse().unwrap_or(0.0);
+            match units.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, total)) => *total += secs,
+                None => units.push((name.clone(), secs)),
+            }
+        }
+    }
+    units.sort_by(|a, b| b.1.total_cmp(&a.1));
+    units
 }
 
 fn run(command: &mut Command, what: &str) {
