@@ -89,5 +89,14 @@ pub use start::{
     wait_for_stop_timeout, watchdog, Daemonized, Launched,
 };
 
+/// The `log` crate, which the runtime logs its steps through and
+/// [`LogFile`] serves: `daemonizer::log::info!(...)` works without a
+/// dependency of one's own.
+///
+/// ```
+/// daemonizer::log::info!("listening on {}", 8080);
+/// ```
+pub use log;
+
 #[doc(hidden)]
 pub mod __private;

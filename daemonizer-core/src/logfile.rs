@@ -3,9 +3,9 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 enum Sink {
@@ -36,6 +36,8 @@ enum Sink {
 /// ```
 pub struct LogFile {
     sink: Sink,
+    /// The file's absolute path, for [`reopen`](LogFile::reopen).
+    path: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for LogFile {
@@ -50,32 +52,128 @@ impl std::fmt::Debug for LogFile {
 impl LogFile {
     /// Opens `path` for appending (created with mode 0640 when missing,
     /// close-on-exec).
+    ///
+    /// A relative path is made absolute now, so that
+    /// [`reopen`](LogFile::reopen) finds the file after a full daemon has
+    /// changed to `/`.
+    ///
+    /// ```no_run
+    /// let log = daemonizer::LogFile::open("/var/log/myd.log")?;
+    /// # drop(log);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>) -> io::Result<LogFile> {
-        let file = OpenOptions::new()
+        let path = path.as_ref();
+        let path = if path.is_absolute() {
+            path.to_owned()
+        } else {
+            std::env::current_dir()?.join(path)
+        };
+        Ok(LogFile {
+            sink: Sink::File(LogFile::open_file(&path)?),
+            path: Some(path),
+        })
+    }
+
+    fn open_file(path: &Path) -> io::Result<File> {
+        OpenOptions::new()
             .append(true)
             .create(true)
             .mode(0o640)
-            .open(path)?;
-        Ok(LogFile {
-            sink: Sink::File(file),
-        })
+            .open(path)
     }
 
     /// Writes to fd 2, whatever it is at the time of each record: the
     /// terminal in lite mode, the configured stderr file in full mode.
+    ///
+    /// ```no_run
+    /// daemonizer::LogFile::stderr()
+    ///     .install(log::LevelFilter::Info)
+    ///     .expect("no other logger");
+    /// ```
     pub fn stderr() -> LogFile {
-        LogFile { sink: Sink::Stderr }
+        LogFile {
+            sink: Sink::Stderr,
+            path: None,
+        }
     }
 
     /// Installs this as the global `log` logger, with `level` as the
-    /// maximum level.
+    /// maximum level; returns it, for [`reopen`](LogFile::reopen) and
+    /// [`Daemon::preserve`](crate::Daemon::preserve) (it may be installed
+    /// before the start: its fd is what the sweep must keep).
+    ///
+    /// ```no_run
+    /// let log = daemonizer::LogFile::open("/var/log/myd.log")?
+    ///     .install(log::LevelFilter::Info)
+    ///     .expect("no other logger");
+    /// log::info!("logging to {:?}", log);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     ///
     /// # Errors
     /// When another logger is already installed.
-    pub fn install(self, level: log::LevelFilter) -> Result<(), log::SetLoggerError> {
-        log::set_boxed_logger(Box::new(self))?;
+    pub fn install(self, level: log::LevelFilter) -> Result<&'static LogFile, log::SetLoggerError> {
+        let installed: &'static LogFile = Box::leak(Box::new(self));
+        log::set_logger(installed)?;
         log::set_max_level(level);
-        Ok(())
+        Ok(installed)
+    }
+
+    /// Opens the file's path again and puts the new file in place of the
+    /// old one, on the same fd number (so a preserved fd stays preserved):
+    /// after logrotate's default `create` mode has renamed the file and
+    /// created an empty one, the next lines go to the new file. Lines
+    /// written meanwhile go to one file or the other, whole. Nothing to do
+    /// for [`stderr`](LogFile::stderr).
+    ///
+    /// Call it from a SIGHUP handler (and send SIGHUP from logrotate's
+    /// `postrotate`):
+    ///
+    /// ```no_run
+    /// use daemonizer::{Daemon, LogFile, Signal};
+    ///
+    /// let log = LogFile::open("/var/log/myd.log")?
+    ///     .install(log::LevelFilter::Info)
+    ///     .expect("no other logger");
+    /// let running = Daemon::new()
+    ///     .pidfile("/run/myd.pid")
+    ///     .preserve(log)
+    ///     .on_signal(Signal::SIGHUP, move |_| {
+    ///         if let Err(err) = log.reopen() {
+    ///             log::error!("cannot reopen the log: {err}");
+    ///         }
+    ///     })
+    ///     .start()
+    ///     .unwrap_or_else(|e| e.exit());
+    /// # drop(running);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// ```text
+    /// /var/log/myd.log {
+    ///     weekly
+    ///     rotate 4
+    ///     create 0640 myd myd
+    ///     postrotate
+    ///         kill -HUP "$(cat /run/myd.pid)"
+    ///     endscript
+    /// }
+    /// ```
+    ///
+    /// The daemon opens the path as the user it runs as and, under a
+    /// chroot, inside it: let logrotate create the file with an owner that
+    /// user can write (`create 0640 myd myd`).
+    ///
+    /// # Errors
+    /// When the path cannot be opened, or the new fd cannot replace the
+    /// old one; the old file is still used then.
+    pub fn reopen(&self) -> io::Result<()> {
+        let (Sink::File(file), Some(path)) = (&self.sink, &self.path) else {
+            return Ok(());
+        };
+        let fresh = LogFile::open_file(path)?;
+        replace_fd(&fresh, file)
     }
 
     fn line(record: &log::Record<'_>) -> String {
@@ -125,6 +223,30 @@ impl log::Log for LogFile {
             let _ = (&*file).flush();
         }
     }
+}
+
+/// Makes `old`'s fd number refer to `fresh`'s file, close-on-exec, in
+/// one step where the system has `dup3`.
+fn replace_fd(fresh: &File, old: &File) -> io::Result<()> {
+    let (from, to) = (fresh.as_raw_fd(), old.as_raw_fd());
+    #[cfg(any(target_os = "linux", target_os = "freebsd"))]
+    {
+        // SAFETY: both fds are open and owned by live `File`s; `to` keeps
+        // its number and its owner, only the file behind it changes.
+        if unsafe { libc::dup3(from, to, libc::O_CLOEXEC) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
+    {
+        // SAFETY: as above. dup2 clears close-on-exec, set again at once.
+        if unsafe { libc::dup2(from, to) } < 0
+            || unsafe { libc::fcntl(to, libc::F_SETFD, libc::FD_CLOEXEC) } < 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` for a Unix time.
@@ -180,6 +302,47 @@ mod tests {
         assert!(
             text.contains(&format!("[{}]", std::process::id())),
             "{text:?}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn reopen_follows_the_path_on_the_same_fd() {
+        let dir = std::env::temp_dir().join(format!("daemonizer-reopen-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.log");
+        let rotated = dir.join("t.log.1");
+        let log = LogFile::open(&path).unwrap();
+        let fd = log.as_fd().as_raw_fd();
+        let record = |text: &str| {
+            log::Log::log(
+                &log,
+                &log::Record::builder()
+                    .level(log::Level::Info)
+                    .target("t")
+                    .args(format_args!("{text}"))
+                    .build(),
+            )
+        };
+        record("before");
+        std::fs::rename(&path, &rotated).unwrap();
+        record("renamed");
+        log.reopen().unwrap();
+        record("after");
+        assert_eq!(log.as_fd().as_raw_fd(), fd, "the same fd number");
+        // SAFETY: F_GETFD on an open fd.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        assert_eq!(flags & libc::FD_CLOEXEC, libc::FD_CLOEXEC);
+        let old = std::fs::read_to_string(&rotated).unwrap();
+        let new = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            old.contains(": before\n") && old.contains(": renamed\n"),
+            "{old}"
+        );
+        assert!(!old.contains("after"), "{old}");
+        assert!(
+            new.contains(": after\n") && !new.contains("before"),
+            "{new}"
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

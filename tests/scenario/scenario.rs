@@ -29,6 +29,7 @@
 //! | `--facts F` | facts file, opened before the start and preserved |
 //! | `--log F` | a [`LogFile`] opened before the start and preserved |
 //! | `--debug-log` | install that logger before the start, at debug level |
+//! | `--log-reopen` | with `--log`: install that logger before the start, at info level, and reopen it on SIGHUP (then log `reopened`) |
 //! | `--extra N`, `--keep K` | open N extra fds on `DIR/extra-<i>` files; preserve the first K |
 //! | `--high-fd N` | also duplicate an extra fd onto fd N (not preserved) |
 //! | `--keep-high` | with `--high-fd N`: also onto fd N+1, preserved |
@@ -113,6 +114,7 @@ struct Opts {
     commands: bool,
     stop_timeout_ms: Option<u64>,
     setup_bind: Option<String>,
+    log_reopen: bool,
 }
 
 fn fail(msg: &str) -> ! {
@@ -208,6 +210,7 @@ fn parse() -> Opts {
                 opts.stop_timeout_ms = Some(value().parse().unwrap_or_else(|_| fail("bad timeout")))
             }
             "--setup-bind" => opts.setup_bind = Some(value()),
+            "--log-reopen" => opts.log_reopen = true,
             "--ready-delay-ms" => {
                 opts.ready_delay_ms = Some(value().parse().unwrap_or_else(|_| fail("bad delay")))
             }
@@ -928,6 +931,10 @@ fn main() -> Result<(), String> {
                 .unwrap_or_else(|_| fail("logger"));
         }
     }
+    let reopen = opts.log_reopen.then(|| log.take()).flatten().map(|l| {
+        l.install(log::LevelFilter::Info)
+            .unwrap_or_else(|_| fail("logger"))
+    });
     let extra = match &opts.sandbox {
         Some(dir) if opts.extra > 0 => open_extra(dir, opts.extra),
         _ => Vec::new(),
@@ -990,6 +997,12 @@ fn main() -> Result<(), String> {
     daemon = daemon.preserve_all(extra.iter().take(opts.keep));
     if let Some(fd) = keep_high {
         daemon = daemon.preserve(fd);
+    }
+    if let Some(log) = reopen {
+        daemon = daemon.on_signal(Signal::SIGHUP, move |_| match log.reopen() {
+            Ok(()) => log::info!("reopened"),
+            Err(e) => log::error!("reopen: {e}"),
+        });
     }
     if let Some(record) = &opts.record {
         daemon = daemon
