@@ -188,7 +188,13 @@ fn a_full_start_from_a_process_with_a_second_thread() {
         bare(&sb).arg("--thread"),
         70,
         "preflight",
-        &["the process runs 2 threads"],
+        &[
+            "the process runs 2 threads",
+            // A hint for builder and attribute users alike.
+            "start the daemon before any thread or async runtime is created",
+            "Daemon::start first thing in main",
+            "#[daemonizer::daemon] above #[tokio::main]",
+        ],
     );
     // Where unshare is refused, the threads are counted in /proc.
     #[cfg(all(target_os = "linux", target_arch = "x86_64"))]

@@ -580,8 +580,9 @@ fn check_alone() -> Result<()> {
         Step::Preflight,
         ErrorKind::Software,
         format!(
-            "{what}; a full start must come before any thread or async runtime exists \
-             (put #[daemonizer::daemon] outermost, or use lite mode)"
+            "{what}; start the daemon before any thread or async runtime is created \
+             (call Daemon::start first thing in main, or put #[daemonizer::daemon] above \
+             #[tokio::main] and any other attribute), or use lite mode"
         ),
     ))
 }
