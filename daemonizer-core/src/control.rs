@@ -713,7 +713,7 @@ pub(crate) fn run_command(command: Command, control: &Control) {
                 7
             }
             Err(e) if e.kind() == ErrorKind::Software => {
-                eprintln!("{program}: reload: {e}");
+                say_err!("{program}: reload: {e}");
                 3
             }
             Err(e) => {
