@@ -18,7 +18,9 @@ and never hang. Every stop must end the daemon and leave no pid file that
 names it. The control commands run against a daemon started without
 faults: `stop` exits 0 only once the daemon is gone and otherwise says why
 in one line; `status` never calls a running daemon stopped; a failed
-`restart` leaves no new daemon and no PID naming a dead process.
+`restart` leaves no new daemon and no PID naming a dead process; `reload`
+exits 0 only once SIGHUP reached the daemon's handler, and the daemon lives
+on.
 
 The daemon is `tests/faults/target.rs` (the `faults-target` example). It
 stops itself (SIGSTOP) right before the start; strace attaches then, so its
@@ -166,6 +168,9 @@ CONTROL_CONFIGS = [
     (f"control/{command}/{drop}", drop_args)
     for command in ("stop", "status", "restart")
     for drop, drop_args in (("root", []), ("nobody", ["--user", "nobody"]))
+] + [
+    # SIGHUP only to a daemon that handles it.
+    ("control/reload/root+handlers", ["--handlers"]),
 ]
 
 SYSCALL_LINE = re.compile(r"^(\d+) +([a-z_0-9]+)\(")
@@ -555,6 +560,8 @@ class Run:
                 self.check_stop_command(pid, code, said)
             elif command == "restart":
                 self.check_restart_command(pid, code, said)
+            elif command == "reload":
+                self.check_reload_command(pid, code, said)
             else:
                 self.check_status_command(pid, code, said)
         finally:
@@ -614,6 +621,22 @@ class Run:
         if text and text.strip() and not alive(int(text.strip())):
             self.problem(f"restart failed, the pid file names the dead PID {text.strip()}")
         self.outcome = "restart refused" if alive(old) else "restart failed after the stop"
+
+    def check_reload_command(self, pid, code, said):
+        hup = lambda: "hup=1" in (self.box.read(self.box.facts) or "")
+        if code == 0:
+            if not wait_until(hup, RUN_LIMIT):
+                self.problem(f"reload exited 0, but the handler never ran: {said!r}")
+            if not any("reloading" in line for line in said) \
+                    and not self.message_write_failed("reloading"):
+                self.problem(f"reload succeeded without saying so: {said!r}")
+        elif code == 7:
+            self.problem(f"reload says not running ({said!r}) while the daemon {pid} runs")
+        elif len(said) != 1 and not (not said and self.message_write_failed("reload")):
+            self.problem(f"a failed reload (status {code}) does not say why in one line: {said!r}")
+        if not alive(pid):
+            self.problem(f"the daemon {pid} did not survive the reload")
+        self.outcome = f"reload {code}"
 
     def check_status_command(self, pid, code, said):
         running = alive(pid)

@@ -16,7 +16,7 @@
 //! | `--facts F` | opened (append) before the start and preserved; the body writes `pid=<pid>` into it once it runs, and `stopped=<signal>` with `--graceful` |
 //! | `--lite` | lite mode |
 //! | `--user U` | drop privileges to the user `U` (a name) |
-//! | `--handlers` | handle SIGHUP and SIGUSR1 (a thread runs the handlers) |
+//! | `--handlers` | handle SIGHUP (adds `hup=1` to the facts) and SIGUSR1 (a thread runs the handlers) |
 //! | `--graceful` | the body waits with `wait_for_stop()` and returns from `main`; otherwise it sleeps and a stop signal ends it from the signal handler |
 //! | `--output F` | the daemon's stdout and stderr go to `F` (appended) |
 //! | `--pause` | stop this process (SIGSTOP) right before the start, so that a tracer attached meanwhile counts system calls from the start on |
@@ -132,8 +132,12 @@ fn main() {
         daemon = daemon.commands(true).stop_timeout(Duration::from_secs(2));
     }
     if opts.handlers {
+        let facts = facts
+            .try_clone()
+            .unwrap_or_else(|e| fail(&format!("facts: {e}")));
         daemon = daemon
-            .on_signal(Signal::SIGHUP, |_| {})
+            .preserve(&facts)
+            .on_signal(Signal::SIGHUP, move |_| record(&facts, "hup=1\n"))
             .on_signal(Signal::SIGUSR1, |_| {});
     }
     if opts.pause {
