@@ -163,6 +163,30 @@
 //! to add one. The runtime also refuses a full start in a process that
 //! already has several threads.
 //!
+//! ## Controlling a daemon
+//!
+//! With `commands = true` the program is its own init script: `myd start`,
+//! `myd stop`, `myd status`, `myd restart`, `myd reload`, with LSB exit
+//! statuses and one line each (`myd is running as PID 4242`); the arguments
+//! after the command are left for the body. The same requests are library
+//! calls on [`control::Control`]. Everything is decided by the pid file's
+//! lock, which only the running daemon holds: a stale file or a reused PID
+//! is never taken for the daemon, a status probe never makes a start fail,
+//! and signals go to the lock holder only.
+//!
+//! ```no_run
+//! fn reload(_: daemonizer::Signal) {
+//!     log::info!("reloading");
+//! }
+//!
+//! #[daemonizer::daemon(pidfile = "/run/myd.pid", signals(SIGHUP = reload), commands = true)]
+//! fn main() {
+//!     let extra: Vec<String> = std::env::args().skip(2).collect();
+//!     // ...
+//! #   drop(extra);
+//! }
+//! ```
+//!
 //! ## The steps, in order
 //!
 //! [`Daemon::start`] (which the attribute calls) performs, in full mode:

@@ -378,14 +378,27 @@ fn status_racing_twenty_starts_never_makes_a_start_fail() {
 }
 
 #[test]
-fn concurrent_restarts_leave_exactly_one_daemon() {
+fn concurrent_restarts_and_starts_leave_exactly_one_daemon() {
     const RESTARTS: usize = 8;
+    const STARTS: usize = 4;
     let sb = Sandbox::new("restarts");
     let pidfile = sb.path("pid");
     let first = start_daemon(&sb, &[]);
     for round in 0..3 {
         let go = sb.path(&format!("go-{round}"));
-        let children = waiting(&sb, RESTARTS, &go, || command(&sb, "restart"));
+        // Restarts, and plain starts among them.
+        let made = std::cell::Cell::new(0);
+        let children = waiting(&sb, RESTARTS + STARTS, &go, || {
+            made.set(made.get() + 1);
+            command(
+                &sb,
+                if made.get() % 3 == 0 {
+                    "start"
+                } else {
+                    "restart"
+                },
+            )
+        });
         fs::write(&go, "").unwrap();
         let outcomes = finish_all(children);
         // The daemons the restarts left: exactly one, holding the lock.
@@ -403,13 +416,20 @@ fn concurrent_restarts_leave_exactly_one_daemon() {
             0,
             &format!("scenario is running as PID {pid}"),
         );
-        let restarted = outcomes
+        assert!(
+            outcomes.iter().any(Outcome::success),
+            "round {round}: {outcomes:#?}"
+        );
+        for o in outcomes
             .iter()
-            .filter(|o| o.success() && o.stdout.contains(" restarted as PID "))
-            .count();
-        assert!(restarted >= 1, "round {round}: {outcomes:#?}");
-        for o in outcomes.iter().filter(|o| o.success()) {
+            .filter(|o| o.success() && !o.stdout.is_empty())
+        {
             assert_eq!(o.stdout.lines().count(), 1, "one line: {o:?}");
+            assert!(
+                o.stdout.contains(" restarted as PID ")
+                    || o.stdout.contains(" (started by another start)"),
+                "{o:?}"
+            );
         }
     }
     let pid = wait_pidfile(&pidfile);
