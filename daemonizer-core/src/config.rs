@@ -375,8 +375,11 @@ impl Daemon {
     }
 
     /// Run as `user`, a name or a numeric uid. A named user gets exactly its
-    /// own supplementary groups; a numeric one gets none. Without
-    /// [`group`](Daemon::group), the user's primary group is used.
+    /// own supplementary groups, read from the host's group database before
+    /// any [`chroot`](Daemon::chroot); a numeric one gets none. Without
+    /// [`group`](Daemon::group), the user's primary group is used. A switch
+    /// away from root leaves no capability, whatever `PR_SET_KEEPCAPS` said
+    /// (see the crate's "Security" section).
     pub fn user(mut self, user: impl Into<Account>) -> Daemon {
         self.user = Some(user.into());
         self
@@ -393,6 +396,11 @@ impl Daemon {
     /// (emptied instead where it cannot be removed: after a privilege drop
     /// that forbids it, or under [`chroot`](Daemon::chroot), where the
     /// daemon keeps no handle on a directory outside its root).
+    ///
+    /// A file that another user than root and the daemon's could change is
+    /// refused before anything is written: a second hard link, another
+    /// owner, a mode that lets others write, a directory on the way that
+    /// others can write and that is not sticky, a pseudo filesystem.
     pub fn pidfile(mut self, path: impl AsRef<Path>) -> Daemon {
         self.pidfile = Some(path.as_ref().to_owned());
         self
@@ -412,12 +420,20 @@ impl Daemon {
     }
 
     /// Append the daemon's stdout to `path` instead of `/dev/null`.
+    ///
+    /// Opened in the launcher with the pid file's checks (see
+    /// [`pidfile`](Daemon::pidfile)); a final symlink is followed only when
+    /// it and its directory belong to root or the daemon's user, and a
+    /// dangling one is refused. It may be a regular file, a character
+    /// device (a terminal) or a FIFO with a reader; a FIFO without one is
+    /// refused at once.
     pub fn stdout(mut self, path: impl AsRef<Path>) -> Daemon {
         self.stdout = Output::File(path.as_ref().to_owned());
         self
     }
 
-    /// Append the daemon's stderr to `path` instead of `/dev/null`.
+    /// Append the daemon's stderr to `path` instead of `/dev/null`, opened
+    /// as [`stdout`](Daemon::stdout) is.
     pub fn stderr(mut self, path: impl AsRef<Path>) -> Daemon {
         self.stderr = Output::File(path.as_ref().to_owned());
         self

@@ -228,9 +228,12 @@ fn blocking(fd: &OwnedFd) -> std::result::Result<(), Errno> {
 impl Stdio {
     /// Opens `/dev/null` read-write and the output files.
     pub(crate) fn open(stdout: &Output, stderr: &Output, trust: Trust) -> Result<Stdio> {
+        // Non-blocking, like every open here: a FIFO planted as /dev/null
+        // (a container's /dev is not always devtmpfs) must not hang the
+        // launcher; it is refused below.
         let null = open(
             "/dev/null",
-            OFlag::O_RDWR | OFlag::O_CLOEXEC | OFlag::O_NOCTTY,
+            OFlag::O_RDWR | OFlag::O_CLOEXEC | OFlag::O_NOCTTY | OFlag::O_NONBLOCK,
             Mode::empty(),
         )
         .map_err(|e| Error::os(Step::Stdio, "/dev/null", e))?;
@@ -242,6 +245,7 @@ impl Stdio {
                 "/dev/null is not a character device",
             ));
         }
+        blocking(&null).map_err(|e| Error::os(Step::Stdio, "/dev/null", e))?;
         let mut created = Vec::new();
         let mut file = |out: &Output| match out {
             Output::Null => Ok(None),
@@ -331,8 +335,12 @@ pub(crate) fn fill_standard_fds() -> Result<()> {
         if unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0 {
             continue;
         }
-        let null = open("/dev/null", OFlag::O_RDWR | OFlag::O_NOCTTY, Mode::empty())
-            .map_err(|e| Error::os(Step::Preflight, "/dev/null", e))?;
+        let null = open(
+            "/dev/null",
+            OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_NONBLOCK,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::os(Step::Preflight, "/dev/null", e))?;
         // open(2) returns the lowest free number, which is `fd` or lower;
         // a lower one was open, so it is `fd`.
         if null.as_raw_fd() != fd {
@@ -342,6 +350,17 @@ pub(crate) fn fill_standard_fds() -> Result<()> {
                 format!("fd {fd} is closed and could not be reopened on /dev/null"),
             ));
         }
+        let is_device = fstat(&null).is_ok_and(|st| {
+            SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFCHR
+        });
+        if !is_device {
+            return Err(Error::new(
+                Step::Preflight,
+                ErrorKind::Os,
+                "/dev/null is not a character device",
+            ));
+        }
+        blocking(&null).map_err(|e| Error::os(Step::Preflight, "/dev/null", e))?;
         std::mem::forget(null);
         log::debug!("preflight: fd {fd} was closed; now /dev/null");
     }
