@@ -74,6 +74,7 @@ pub(crate) fn main(args: &Args, krate: &TokenStream, item: MainFn) -> TokenStrea
         };
     }
 
+    let (hoisted, block) = item.hoisted_body();
     let body = match &item.output {
         // Never returns: nothing to hand back to `finish`, the handle lives
         // as long as the process.
@@ -112,6 +113,7 @@ pub(crate) fn main(args: &Args, krate: &TokenStream, item: MainFn) -> TokenStrea
     };
     quote! {
         #(#attrs)*
+        #hoisted
         #vis #sig {
             #body
         }

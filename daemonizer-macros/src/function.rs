@@ -154,6 +154,32 @@ impl MainFn {
         self.signature(&format_ident!("__daemonizer_main"), true)
     }
 
+    /// The body's leading inner attributes (`#![allow(...)]`), written as
+    /// outer attributes of the function, and the body without them: the
+    /// expansion moves the body into a closure, where inner attributes are
+    /// not allowed, while on the function they still cover the body.
+    pub(crate) fn hoisted_body(&self) -> (TokenStream, Group) {
+        let tokens: Vec<TokenTree> = self.body.stream().into_iter().collect();
+        let mut rest = tokens.as_slice();
+        let mut attrs = TokenStream::new();
+        while let [pound @ TokenTree::Punct(p), TokenTree::Punct(bang), TokenTree::Group(group), ..] =
+            rest
+        {
+            if p.as_char() != '#'
+                || bang.as_char() != '!'
+                || group.delimiter() != Delimiter::Bracket
+            {
+                break;
+            }
+            attrs.append(pound.clone());
+            attrs.append(group.clone());
+            rest = &rest[3..];
+        }
+        let mut body = Group::new(Delimiter::Brace, rest.iter().cloned().collect());
+        body.set_span(self.body.span());
+        (attrs, body)
+    }
+
     /// The `-> Type` part, or nothing.
     pub(crate) fn arrow_output(&self) -> &TokenStream {
         &self.arrow_output

@@ -244,6 +244,25 @@ mod tests {
     }
 
     #[test]
+    fn inner_attributes_of_the_body_move_onto_the_function() {
+        // A closure body cannot hold `#![...]`; the function can.
+        let out = expand(
+            quote!(),
+            quote!(
+                fn main() {
+                    #![allow(unused_variables)]
+                    let x = 1;
+                }
+            ),
+        );
+        assert!(
+            out.starts_with("# [allow (unused_variables)] fn main ()"),
+            "{out}"
+        );
+        assert!(out.contains("(move || -> () { let x = 1 ; }) ()"), "{out}");
+    }
+
+    #[test]
     fn errors_keep_the_function() {
         let out = expand(
             quote!(nope = 1),
