@@ -167,6 +167,92 @@ fn reload_refuses_a_daemon_that_sighup_would_end() {
 }
 
 #[test]
+fn another_user_gets_the_status_but_cannot_stop_or_reload() {
+    if !root_or_skip("another_user_gets_the_status_but_cannot_stop_or_reload") {
+        return;
+    }
+    let sb = Sandbox::new("other-user");
+    let pid = start_daemon(&sb, &["--record", &sb.path("record").display().to_string()]);
+    let as_nobody = |cmd: &str| {
+        let mut c = command(&sb, cmd);
+        c.args(["--as-user", "nobody"]);
+        c
+    };
+    // The file is readable by all: the lock answers anybody.
+    expect(
+        &sb,
+        &mut as_nobody("status"),
+        0,
+        &format!("scenario is running as PID {pid}"),
+    );
+    // Signals are not: 4, not permitted.
+    for cmd in ["stop", "reload"] {
+        let outcome = run(&mut as_nobody(cmd));
+        assert_eq!(outcome.code(), Some(4), "{cmd}: {outcome:?}");
+        assert!(outcome.stdout.is_empty(), "{outcome:?}");
+        assert_eq!(outcome.stderr.lines().count(), 1, "{outcome:?}");
+        assert!(
+            outcome
+                .stderr
+                .starts_with(&format!("scenario: {cmd}: control: "))
+                && outcome.stderr.contains(&format!("to PID {pid}")),
+            "{outcome:?}"
+        );
+    }
+    assert!(alive(pid));
+    assert!(!sb.path("record").exists(), "no SIGHUP reached the daemon");
+    // A file it cannot read: status unknown, 4.
+    fs::set_permissions(
+        sb.path("pid"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let outcome = run(&mut as_nobody("status"));
+    assert_eq!(outcome.code(), Some(4), "{outcome:?}");
+    assert!(
+        outcome
+            .stdout
+            .starts_with("scenario: status unknown: control: ")
+            && outcome.stdout.contains("Permission denied"),
+        "{outcome:?}"
+    );
+    stop(pid, &sb.path("pid"));
+}
+
+#[test]
+fn a_lite_daemon_is_controlled_the_same_way() {
+    let sb = Sandbox::new("lite-commands");
+    let mut child = command(&sb, "start")
+        .arg("--lite")
+        .arg("--facts")
+        .arg(sb.path("facts"))
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    facts(&sb.path("facts"));
+    assert_eq!(
+        wait_pidfile(&sb.path("pid")),
+        pid,
+        "lite: the process itself"
+    );
+    expect(
+        &sb,
+        &mut command(&sb, "status"),
+        0,
+        &format!("scenario is running as PID {pid}"),
+    );
+    expect(
+        &sb,
+        &mut command(&sb, "stop"),
+        0,
+        &format!("scenario stopped (PID {pid})"),
+    );
+    let status = wait_for("the lite daemon to exit", || child.try_wait().unwrap());
+    assert!(status.success(), "{}", describe(&status));
+    assert!(!sb.path("pid").exists());
+}
+
+#[test]
 fn an_unknown_command_prints_the_usage_and_exits_2() {
     let sb = Sandbox::new("usage");
     let outcome = run(&mut command(&sb, "frobnicate"));

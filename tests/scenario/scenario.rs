@@ -46,6 +46,7 @@
 //! | `--close-stdio` | close fds 0, 1 and 2 first thing (Rust's runtime reopens them on `/dev/null` before `main`; a program may still close them) |
 //! | `--print-before TEXT` | `print!` and `eprint!` TEXT, without a newline, just before the start: left in Rust's buffers for the runtime to deal with |
 //! | `--commands` | the builder's `commands(true)`: the mode (first argument) is the command (`start`, `stop`, `status`, `restart`, `reload`, or anything else for the usage error), left to the runtime to read |
+//! | `--as-user NAME` | first thing, become that user (its uid and gid, no supplementary groups) |
 //! | `--stop-timeout-ms N` | with `--commands`: how long `stop` and `restart` wait after SIGTERM |
 //! | `--setup-bind ADDR` | a setup step binds a TCP listener on ADDR (not preserved by hand); facts `setup_fd`, `setup_addr` |
 //! | `--refuse CALLS` | just before the start, a seccomp filter makes the listed system calls fail (as a sandbox may): `fork` (`fork`, `clone`, `clone3`) with `EAGAIN`, `second-fork` the same but only from the first child of the start on, `unshare` with `EPERM`; comma-separated; x86-64 Linux only |
@@ -113,6 +114,7 @@ struct Opts {
     sigpipe_default: bool,
     commands: bool,
     stop_timeout_ms: Option<u64>,
+    as_user: Option<String>,
     setup_bind: Option<String>,
     log_reopen: bool,
 }
@@ -206,6 +208,7 @@ fn parse() -> Opts {
             "--block-signals" => opts.block_signals = true,
             "--sigpipe-default" => opts.sigpipe_default = true,
             "--commands" => opts.commands = true,
+            "--as-user" => opts.as_user = Some(value()),
             "--stop-timeout-ms" => {
                 opts.stop_timeout_ms = Some(value().parse().unwrap_or_else(|_| fail("bad timeout")))
             }
@@ -671,15 +674,12 @@ fn exceed_file_size(next_to: &Path) -> ! {
     fail("writing past RLIMIT_FSIZE did not end the process")
 }
 
-/// `hold-lock USER KIND FILE`: see the module docs.
-fn hold_lock(args: &[String]) -> ! {
-    let [user, kind, file] = args else {
-        fail("hold-lock USER KIND FILE")
-    };
-    let user = nix::unistd::User::from_name(user)
+/// Becomes the user `name`: no supplementary groups, its gid, its uid.
+fn become_user(name: &str) {
+    let user = nix::unistd::User::from_name(name)
         .ok()
         .flatten()
-        .unwrap_or_else(|| fail(&format!("no user {user}")));
+        .unwrap_or_else(|| fail(&format!("no user {name}")));
     // SAFETY: plain system calls on ids; checked at once.
     let dropped = unsafe {
         libc::setgroups(0, std::ptr::null()) == 0
@@ -687,12 +687,16 @@ fn hold_lock(args: &[String]) -> ! {
             && libc::setuid(user.uid.as_raw()) == 0
     };
     if !dropped {
-        fail(&format!(
-            "hold-lock: becoming {}: {}",
-            user.name,
-            errno_name()
-        ));
+        fail(&format!("becoming {name}: {}", errno_name()));
     }
+}
+
+/// `hold-lock USER KIND FILE`: see the module docs.
+fn hold_lock(args: &[String]) -> ! {
+    let [user, kind, file] = args else {
+        fail("hold-lock USER KIND FILE")
+    };
+    become_user(user);
     let fd = File::open(file).unwrap_or_else(|e| fail(&format!("hold-lock: {file}: {e}")));
     let locked = match kind.as_str() {
         // SAFETY: flock takes no pointers; the fd is open.
@@ -901,6 +905,9 @@ fn main() -> Result<(), String> {
     let opts = parse();
     if opts.mode != "daemon" && !opts.commands {
         fail(&format!("unknown mode {}", opts.mode));
+    }
+    if let Some(name) = &opts.as_user {
+        become_user(name);
     }
     if opts.close_stdio {
         for fd in 0..3 {
