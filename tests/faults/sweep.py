@@ -148,6 +148,9 @@ START_CONFIGS = [
     # Output files: created in the launcher, removed by a failed start.
     (f"start/full/{drop}+output", drop_args + ["--output", "OUTPUT"])
     for drop, drop_args in (("root", []), ("nobody", ["--user", "nobody"]))
+] + [
+    # A chroot: the pid file's directory is given up before the body runs.
+    ("start/full/nobody+chroot", ["--user", "nobody", "--chroot", "CHROOT"]),
 ]
 
 # The configurations of a stop: SIGTERM ends the daemon from the signal
@@ -158,6 +161,8 @@ STOP_CONFIGS = [
     for drop, drop_args in (("root", []), ("nobody", ["--user", "nobody"]))
     for how, how_args in (("", []), ("+handlers", ["--handlers"]), ("+graceful", ["--graceful"]))
     for name, args in [(f"stop/{mode}/{drop}{how}", mode_args + drop_args + how_args)]
+] + [
+    ("stop/full/root+chroot", ["--chroot", "CHROOT"]),
 ]
 
 # The control commands (`Daemon::commands`), each run against a daemon
@@ -199,7 +204,10 @@ class Sandbox:
         self.trace = self.dir + ".trace"
 
     def args(self, extra):
-        extra = [os.path.join(self.dir, "output") if a == "OUTPUT" else a for a in extra]
+        if "CHROOT" in extra:
+            os.makedirs(os.path.join(self.dir, "root"), mode=0o755, exist_ok=True)
+        places = {"OUTPUT": os.path.join(self.dir, "output"), "CHROOT": os.path.join(self.dir, "root")}
+        extra = [places.get(a, a) for a in extra]
         return ["--sandbox", self.dir + "/", "--pidfile", self.pidfile, "--facts", self.facts] + extra
 
     def processes(self):
@@ -400,7 +408,7 @@ class Run:
             pass
         elif left is not None:
             self.problem(f"pid file left: {left!r}")
-        others = sorted(set(os.listdir(self.box.dir)) - {"facts", "stderr", "pid"})
+        others = sorted(set(os.listdir(self.box.dir)) - {"facts", "stderr", "pid", "root"})
         if others:
             self.problem(f"files left: {others}")
         # Checked at once: the launcher returns only once its daemon is

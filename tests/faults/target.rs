@@ -18,6 +18,7 @@
 //! | `--user U` | drop privileges to the user `U` (a name) |
 //! | `--handlers` | handle SIGHUP (adds `hup=1` to the facts) and SIGUSR1 (a thread runs the handlers) |
 //! | `--graceful` | the body waits with `wait_for_stop()` and returns from `main`; otherwise it sleeps and a stop signal ends it from the signal handler |
+//! | `--chroot DIR` | the daemon runs inside `DIR` |
 //! | `--output F` | the daemon's stdout and stderr go to `F` (appended) |
 //! | `--pause` | stop this process (SIGSTOP) right before the start, so that a tracer attached meanwhile counts system calls from the start on |
 //!
@@ -43,6 +44,7 @@ struct Opts {
     lite: bool,
     user: Option<String>,
     output: Option<PathBuf>,
+    chroot: Option<PathBuf>,
     handlers: bool,
     graceful: bool,
     pause: bool,
@@ -70,6 +72,7 @@ fn parse() -> Opts {
         lite: false,
         user: None,
         output: None,
+        chroot: None,
         handlers: false,
         graceful: false,
         pause: false,
@@ -87,6 +90,7 @@ fn parse() -> Opts {
             "--lite" => opts.lite = true,
             "--user" => opts.user = Some(value()),
             "--output" => opts.output = Some(PathBuf::from(value())),
+            "--chroot" => opts.chroot = Some(PathBuf::from(value())),
             "--handlers" => opts.handlers = true,
             "--graceful" => opts.graceful = true,
             "--pause" => opts.pause = true,
@@ -124,6 +128,9 @@ fn main() {
         .preserve(&facts);
     if let Some(user) = &opts.user {
         daemon = daemon.user(Account::Name(user.clone()));
+    }
+    if let Some(dir) = &opts.chroot {
+        daemon = daemon.chroot(dir);
     }
     if let Some(output) = &opts.output {
         daemon = daemon.stdout(output).stderr(output);
