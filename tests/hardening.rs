@@ -209,3 +209,67 @@ fn a_supervisor_with_a_full_queue_does_not_hold_the_launcher() {
     stop(pid, &sb.path("pid"));
     drop(supervisor);
 }
+
+/// The pipes `pid` holds open, by inode (`pipe:[N]` in `/proc/<pid>/fd`).
+fn pipes(pid: i32) -> std::collections::BTreeSet<String> {
+    fds(pid)
+        .into_values()
+        .filter(|target| target.starts_with("pipe:"))
+        .collect()
+}
+
+#[test]
+fn a_child_forked_before_ready_does_not_hold_the_readiness_channel() {
+    let sb = Sandbox::new("fork-channel");
+    let facts_path = sb.path("facts");
+    let launcher = sb.daemon().arg("--manual").spawn().expect("spawn");
+    let launcher_pid = i32::try_from(launcher.id()).unwrap();
+    let pid: i32 = facts(&facts_path)["pid"].parse().unwrap();
+    sb.trigger("fork-wait");
+    let child: i32 = wait_fact(&facts_path, "fork_child").parse().unwrap();
+    wait_until("the trigger to be consumed", || {
+        !sb.path("trigger").exists()
+    });
+    // The launcher's end of the channel is one of its pipes; the daemon
+    // holds the other end until it is ready, its child none.
+    let launcher_pipes = pipes(launcher_pid);
+    assert!(
+        !pipes(pid).is_disjoint(&launcher_pipes),
+        "the daemon holds the channel: {:?} {launcher_pipes:?}",
+        pipes(pid)
+    );
+    let shared: Vec<String> = pipes(child)
+        .intersection(&launcher_pipes)
+        .cloned()
+        .collect();
+    assert!(shared.is_empty(), "the child holds {shared:?}");
+    sb.trigger("ready");
+    assert!(finish(launcher).success());
+    kill(child, libc::SIGKILL);
+    stop(pid, &sb.path("pid"));
+}
+
+#[test]
+fn a_child_forked_before_ready_cannot_report_the_daemon_ready() {
+    // A worker calling ready() must not make the launcher exit 0 for a
+    // daemon that then fails its start.
+    let sb = Sandbox::new("fork-ready");
+    let facts_path = sb.path("facts");
+    let launcher = sb.daemon().arg("--manual").spawn().expect("spawn");
+    let pid: i32 = facts(&facts_path)["pid"].parse().unwrap();
+    sb.trigger("fork-ready");
+    let outcome = wait_fact(&facts_path, "child_ready");
+    assert!(
+        outcome.starts_with("error ") && outcome.contains(&format!("the daemon (PID {pid})")),
+        "ready() in the child: {outcome}"
+    );
+    wait_until("the trigger to be consumed", || {
+        !sb.path("trigger").exists()
+    });
+    sb.trigger("exit");
+    let outcome = finish(launcher);
+    assert!(!outcome.success(), "the start failed: {outcome:?}");
+    let child: i32 = wait_fact(&facts_path, "fork_child").parse().unwrap();
+    kill(child, libc::SIGKILL);
+    sb.wait_no_processes();
+}

@@ -86,8 +86,34 @@ static SHARED: OnceLock<Shared> = OnceLock::new();
 /// The daemon's end of the readiness channel (full mode), until it reports.
 static CHANNEL: Mutex<Option<OwnedFd>> = Mutex::new(None);
 
+/// The raw number of the fd in [`CHANNEL`] while the daemon holds it, -1
+/// otherwise: what [`forget_channel_in_child`] reads, where no lock may be
+/// taken.
+static CHANNEL_FD: AtomicI32 = AtomicI32::new(-1);
+
 fn take_channel() -> Option<OwnedFd> {
+    CHANNEL_FD.store(-1, Ordering::SeqCst);
     CHANNEL.lock().unwrap_or_else(|p| p.into_inner()).take()
+}
+
+fn put_channel(fd: OwnedFd) {
+    CHANNEL_FD.store(std::os::fd::AsRawFd::as_raw_fd(&fd), Ordering::SeqCst);
+    *CHANNEL.lock().unwrap_or_else(|p| p.into_inner()) = Some(fd);
+}
+
+/// Runs in the child of every `fork` (a `pthread_atfork` handler): a child
+/// the body forks before the daemon is ready does not keep the readiness
+/// channel open. Nothing in the child takes the channel afterwards (only
+/// the daemon process reports), so its copy of [`CHANNEL`] is never
+/// dropped and the closed number is never closed twice. Async-signal-safe:
+/// an atomic and `close(2)`.
+extern "C" fn forget_channel_in_child() {
+    let fd = CHANNEL_FD.swap(-1, Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: closes the child's copy of the channel's write end; see
+        // above for why nothing uses the number afterwards.
+        unsafe { libc::close(fd) };
+    }
 }
 
 /// Whether this is the daemon process (not the launcher, not a child the
@@ -184,6 +210,20 @@ impl Shared {
     }
 
     fn report_ready(&self) -> Result<()> {
+        if getpid().as_raw() != self.pid {
+            // A child the body forked must not tell the launcher, or the
+            // supervisor, that the daemon is ready.
+            return Err(Error::new(
+                Step::Ready,
+                ErrorKind::Software,
+                format!(
+                    "ready() called in PID {}, a process the daemon (PID {}) forked; \
+                     only the daemon reports readiness",
+                    getpid(),
+                    self.pid
+                ),
+            ));
+        }
         if !self.pending.swap(false, Ordering::SeqCst) {
             return Ok(());
         }
@@ -279,7 +319,8 @@ fn reload_hook(before: bool) {
     }
 }
 
-/// Registers [`at_exit`], once per process. It is done in the launcher,
+/// Registers [`at_exit`] and the fork handler [`forget_channel_in_child`],
+/// once per process. It is done in the launcher,
 /// before any fork: the daemon inherits the registration and need not write
 /// into the C library's memory; in a launcher whose start fails, the hook
 /// finds no daemon state and does nothing.
@@ -295,6 +336,18 @@ fn register_at_exit() -> Result<()> {
             Step::Preflight,
             ErrorKind::Os,
             "atexit registration failed",
+        ));
+    }
+    // The fork handler, registered here for the same reason; it does
+    // nothing until the daemon holds its channel.
+    // SAFETY: registers a plain extern "C" function for the child side
+    // only; it is async-signal-safe.
+    let rc = unsafe { libc::pthread_atfork(None, None, Some(forget_channel_in_child)) };
+    if rc != 0 {
+        return Err(Error::os(
+            Step::Preflight,
+            "pthread_atfork",
+            nix::errno::Errno::from_raw(rc),
         ));
     }
     Ok(())
@@ -498,7 +551,9 @@ pub fn request_stop() {
 
 /// Reports that start-up is complete, under [`Readiness::Manual`]: in full
 /// mode the launcher exits 0 now; under a supervisor `READY=1` is sent.
-/// Calling it again, or under [`Readiness::Auto`], does nothing.
+/// Calling it again, or under [`Readiness::Auto`], does nothing. Only the
+/// daemon process reports: in a child it forked this is an error (such a
+/// child does not even hold the launcher's channel).
 ///
 /// In full mode under a supervisor it returns once the launcher has sent
 /// `READY=1` and `MAINPID=` and exited, so that whatever the body sends
@@ -923,7 +978,7 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
             drop(rx);
             crate::report::daemon_side();
             log::debug!("detach: daemon PID {}", getpid());
-            *CHANNEL.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
+            put_channel(tx);
             match run_steps(prepared, keep) {
                 Ok(running) => Ok(running),
                 Err(e) => {

@@ -609,6 +609,30 @@ fn fork_waiting_child(facts: &mut Facts) -> libc::pid_t {
     }
 }
 
+/// Forks a child that calls `ready()` (as a worker of a pre-fork server
+/// might), adds `fork_child=<pid>` and `child_ready=<outcome>` to the
+/// facts, then waits for signals forever. Returns its PID, in the daemon.
+fn fork_ready_child(running: &daemonizer::Daemonized, facts: &mut Facts) -> libc::pid_t {
+    // SAFETY: as for `fork_waiting_child`: a daemon without handlers runs
+    // one thread.
+    match unsafe { libc::fork() } {
+        -1 => fail(&format!("fork: {}", errno_name())),
+        0 => {
+            let outcome = match running.ready() {
+                Ok(()) => "ok".to_owned(),
+                Err(e) => format!("error {e}"),
+            };
+            facts.line("fork_child", std::process::id());
+            facts.line("child_ready", outcome);
+            loop {
+                // SAFETY: pause takes no arguments.
+                unsafe { libc::pause() };
+            }
+        }
+        child => child,
+    }
+}
+
 /// Reaps the children of `fork-wait` that ended, with a fact for each.
 fn reap(children: &mut Vec<libc::pid_t>, facts: &mut Facts) {
     children.retain(|&child| {
@@ -1211,6 +1235,10 @@ fn main() -> Result<(), String> {
             }
             Some("fork-wait") => {
                 children.push(fork_waiting_child(&mut facts));
+                let _ = std::fs::remove_file(trigger.expect("trigger"));
+            }
+            Some("fork-ready") => {
+                children.push(fork_ready_child(&running, &mut facts));
                 let _ = std::fs::remove_file(trigger.expect("trigger"));
             }
             Some("ready") => {
