@@ -43,7 +43,7 @@ struct Program {
     main: &'static str,
 }
 
-const DAEMONIZER: &str = r#"daemonizer = { path = "@ROOT@" }"#;
+const DAEMONIZER: &str = r#"daemonizer = { package = "daemonizer-rs", path = "@ROOT@" }"#;
 const DAEMONIZE: &str = r#"daemonize = "0.5""#;
 const TOKIO: &str = r#"tokio = { version = "1", features = ["macros", "rt-multi-thread"] }"#;
 

@@ -1,4 +1,5 @@
-//! The runtime of [`daemonizer`](https://docs.rs/daemonizer): the ordered,
+//! The runtime of [`daemonizer-rs`](https://docs.rs/daemonizer-rs) (library
+//! `daemonizer`): the ordered,
 //! checked steps that turn a process into a well-behaved Unix daemon.
 //!
 //! Most programs use it through the `daemonizer` crate and its
