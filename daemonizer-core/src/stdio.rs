@@ -107,7 +107,9 @@ fn open_output(path: &Path, trust: Trust) -> Result<(OwnedFd, Option<Created>)> 
     };
     let dir = open(
         parent,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        // O_NONBLOCK: where O_DIRECTORY is checked only after the open, a
+        // FIFO planted as the directory must not wait for a writer.
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK,
         Mode::empty(),
     )
     .map_err(failed)?;
