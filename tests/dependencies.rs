@@ -19,8 +19,8 @@ const USER_BUILDS: &[&str] = &[
     "quote",
     "syn",
     "unicode-ident",
-    // The runtime.
-    "daemonizer",
+    // The runtime (and the facade, package daemonizer-rs).
+    "daemonizer-rs",
     "daemonizer-core",
     "libc",
     "log",
@@ -43,7 +43,7 @@ fn tree(edges: &str, extra: &[&str]) -> Vec<String> {
             "--manifest-path",
             concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"),
             "-p",
-            "daemonizer",
+            "daemonizer-rs",
             "--prefix",
             "none",
             "-e",
