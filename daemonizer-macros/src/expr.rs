@@ -180,12 +180,15 @@ fn expr_len(tokens: &[TokenTree]) -> usize {
     } else {
         at = 0;
     }
+    // Where the expression proper starts: a `<` there begins a qualified
+    // path, `<T as Trait>::f`, not a comparison.
+    let start = at;
     let mut angles = 0usize;
     while let Some(tt) = tokens.get(at) {
         if let TokenTree::Punct(p) = tt {
             match p.as_char() {
                 ',' if angles == 0 => break,
-                '<' if angles > 0 || at == 0 || is_path_separator(tokens, at) => angles += 1,
+                '<' if angles > 0 || at == start || is_path_separator(tokens, at) => angles += 1,
                 '>' if angles > 0 && !is_arrow(tokens, at) => angles -= 1,
                 _ => {}
             }

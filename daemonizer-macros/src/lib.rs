@@ -144,6 +144,7 @@ mod tests {
         let out = expand(
             quote!(
                 on_launched = move |a, b: Vec<(u8, u8)>| f::<A, B>(a, b),
+                stdout = |x| <T as Tr<X, Y>>::path(x),
                 signals(SIGHUP = <T as Tr<X, Y>>::handle, SIGUSR1 = || g(1, 2)),
                 preserve = [h::<C, D>(), 4],
                 limits(nofile = (1 << 10, 4096)),
@@ -155,6 +156,7 @@ mod tests {
         assert!(!out.contains("compile_error"), "{out}");
         let expected = [
             ". on_launched (move | a , b : Vec < (u8 , u8) > | f :: < A , B > (a , b))",
+            ". stdout (| x | < T as Tr < X , Y >> :: path (x))",
             ". on_signal (:: daemonizer :: __private :: Signal :: SIGHUP , < T as Tr < X , Y >> :: handle)",
             ". on_signal (:: daemonizer :: __private :: Signal :: SIGUSR1 , || g (1 , 2))",
             ". preserve (h :: < C , D > ())",
