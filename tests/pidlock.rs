@@ -245,3 +245,62 @@ fn twenty_starts_racing_over_a_file_only_a_reader_holds_make_one_daemon() {
     stop(winner, &pidfile);
     end_reader(reader);
 }
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[test]
+fn a_start_late_to_replace_a_file_never_replaces_the_winners() {
+    if !root_or_skip("a_start_late_to_replace_a_file_never_replaces_the_winners") {
+        return;
+    }
+    let sb = Sandbox::new("late-replace");
+    let pidfile = sb.path("pid");
+    fs::write(&pidfile, "").unwrap();
+    let reader = reader_holding(&sb, "read", &pidfile);
+    // A lite start that found the file held by a reader only, held the
+    // moment before it makes its replacement.
+    let tag = format!("{}/", sb.dir.display());
+    let (paused, go) = (sb.path("paused"), sb.path("go"));
+    let late = sb
+        .command("pause-at-open")
+        .arg(".new")
+        .arg(&paused)
+        .arg(&go)
+        .arg("--")
+        .args(["daemon", "--sandbox", &tag, "--lite", "--pidfile"])
+        .arg(&pidfile)
+        .spawn()
+        .unwrap();
+    wait_until("the late start to pause", || paused.exists());
+    // Meanwhile another start replaces the file and runs.
+    start(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    let winner = wait_pidfile(&pidfile);
+    let inode = fs::metadata(&pidfile).unwrap().ino();
+    // The late start goes on: it must find the winner, not replace its file.
+    fs::write(&go, "").unwrap();
+    let outcome = finish(late);
+    assert!(outcome.success(), "{outcome:?}");
+    assert!(
+        outcome.stdout.ends_with(" exit 75\n"),
+        "the late start was refused: {outcome:?}"
+    );
+    assert!(
+        outcome
+            .stderr
+            .contains(&format!("already running as PID {winner}")),
+        "{outcome:?}"
+    );
+    assert_eq!(fs::metadata(&pidfile).unwrap().ino(), inode, "same file");
+    assert_eq!(read_pidfile(&pidfile), Some(format!("{winner}\n")));
+    assert!(holds_lock(winner, "POSIX", "WRITE", &pidfile));
+    let leftovers: Vec<String> = fs::read_dir(&sb.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "no temporary file is left: {leftovers:?}"
+    );
+    stop(winner, &pidfile);
+    end_reader(reader);
+}

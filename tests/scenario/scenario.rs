@@ -13,6 +13,12 @@
 //!                                   x86-64), send it SIGTERM the moment
 //!                                   its first pwrite(2) returns, let it go
 //!                                   on and print `pid=<pid> <how it ended>`
+//! scenario pause-at-open --sandbox DIR/ PART READY GO -- ARGS...
+//!                                   run `scenario ARGS...` traced (Linux
+//!                                   x86-64); when it is about to open a
+//!                                   name containing PART, create READY,
+//!                                   hold it there until GO exists, then
+//!                                   let it go on and print as above
 //! ```
 //!
 //! Options of `daemon` (every path is used as given):
@@ -748,6 +754,60 @@ fn hold_lock(args: &[String]) -> ! {
 /// `stop-in-write -- ARGS...`: see the module docs.
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 fn stop_in_write(args: &[String]) -> ! {
+    traced("stop-in-write", args, |child, regs| {
+        if !leaving(regs) || regs.orig_rax as i64 != libc::SYS_pwrite64 {
+            return false;
+        }
+        // Pending until the child returns to user space, which it does at
+        // once, no longer traced: before its next instruction.
+        // SAFETY: kill takes no pointers.
+        unsafe { libc::kill(child, libc::SIGTERM) };
+        true
+    })
+}
+
+/// `pause-at-open PART READY GO -- ARGS...`: see the module docs.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn pause_at_open(args: &[String]) -> ! {
+    let [part, ready, go, rest @ ..] = args else {
+        fail("pause-at-open PART READY GO -- ARGS...")
+    };
+    let rest = rest.strip_prefix(&["--".to_owned()]).unwrap_or(rest);
+    traced("pause-at-open", rest, |child, regs| {
+        if leaving(regs) || regs.orig_rax as i64 != libc::SYS_openat {
+            return false;
+        }
+        // openat(dirfd, pathname, ...): the name is in the child's memory.
+        let mut name = [0u8; 256];
+        let read = std::fs::File::open(format!("/proc/{child}/mem"))
+            .and_then(|mem| std::os::unix::fs::FileExt::read_at(&mem, &mut name, regs.rsi));
+        let Ok(n) = read else { return false };
+        let name = &name[..n];
+        let name = &name[..name.iter().position(|b| *b == 0).unwrap_or(n)];
+        if !String::from_utf8_lossy(name).contains(part.as_str()) {
+            return false;
+        }
+        File::create(ready).unwrap_or_else(|e| fail(&format!("pause-at-open: {ready}: {e}")));
+        wait_for_file(Path::new(go));
+        true
+    })
+}
+
+/// At a system call's entry the kernel sets rax to -ENOSYS.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn leaving(regs: &libc::user_regs_struct) -> bool {
+    regs.rax as i64 != -(libc::ENOSYS as i64)
+}
+
+/// Runs `scenario ARGS...` traced, stopping at each system call's entry
+/// and exit, until `at` (given the registers) says to let it go; then
+/// waits for its end and prints `pid=<pid> <how it ended>`.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn traced(
+    mode: &str,
+    args: &[String],
+    mut at: impl FnMut(libc::pid_t, &libc::user_regs_struct) -> bool,
+) -> ! {
     use std::ffi::CString;
     let exe = std::env::current_exe().unwrap_or_else(|e| fail(&format!("current_exe: {e}")));
     let exe = CString::new(exe.into_os_string().into_encoded_bytes()).expect("no NUL");
@@ -762,7 +822,7 @@ fn stop_in_write(args: &[String]) -> ! {
         let mut status = 0;
         // SAFETY: `status` is a valid out pointer.
         if unsafe { libc::waitpid(pid, &mut status, libc::__WALL) } != pid {
-            fail(&format!("stop-in-write: waitpid: {}", errno_name()));
+            fail(&format!("{mode}: waitpid: {}", errno_name()));
         }
         status
     };
@@ -779,11 +839,11 @@ fn stop_in_write(args: &[String]) -> ! {
         }
     }
     if child < 0 {
-        fail(&format!("stop-in-write: fork: {}", errno_name()));
+        fail(&format!("{mode}: fork: {}", errno_name()));
     }
     let status = wait(child);
     if !libc::WIFSTOPPED(status) {
-        fail("stop-in-write: the child did not stop");
+        fail(&format!("{mode}: the child did not stop"));
     }
     // SAFETY: ptrace requests on our stopped tracee, with valid pointers.
     unsafe {
@@ -801,7 +861,9 @@ fn stop_in_write(args: &[String]) -> ! {
         deliver = 0;
         let status = wait(child);
         if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
-            fail("stop-in-write: the program ended before any pwrite");
+            fail(&format!(
+                "{mode}: the program ended before the awaited call"
+            ));
         }
         let signal = libc::WSTOPSIG(status);
         if signal == libc::SIGTRAP | 0x80 {
@@ -811,17 +873,9 @@ fn stop_in_write(args: &[String]) -> ! {
                 libc::ptrace(libc::PTRACE_GETREGS, child, 0, &mut regs);
                 regs
             };
-            // At a system call's entry the kernel sets rax to -ENOSYS.
-            let leaving = regs.rax as i64 != -(libc::ENOSYS as i64);
-            if leaving && regs.orig_rax as i64 == libc::SYS_pwrite64 {
-                // Pending until the child returns to user space, which it
-                // does at once, no longer traced: before its next
-                // instruction.
-                // SAFETY: plain requests on our tracee.
-                unsafe {
-                    libc::kill(child, libc::SIGTERM);
-                    libc::ptrace(libc::PTRACE_DETACH, child, 0, 0);
-                }
+            if at(child, &regs) {
+                // SAFETY: a plain request on our stopped tracee.
+                unsafe { libc::ptrace(libc::PTRACE_DETACH, child, 0, 0) };
                 break;
             }
         } else if signal != libc::SIGTRAP {
@@ -841,6 +895,11 @@ fn stop_in_write(args: &[String]) -> ! {
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
 fn stop_in_write(_: &[String]) -> ! {
     fail("stop-in-write: Linux x86-64 only")
+}
+
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+fn pause_at_open(_: &[String]) -> ! {
+    fail("pause-at-open: Linux x86-64 only")
 }
 
 /// `--block-signals`: the caller's mask blocks the stop signals, SIGHUP
@@ -924,6 +983,7 @@ fn main() -> Result<(), String> {
     match raw.get(1).map(String::as_str) {
         Some("hold-lock") => hold_lock(raw.get(4..).unwrap_or_default()),
         Some("stop-in-write") => stop_in_write(raw.get(5..).unwrap_or_default()),
+        Some("pause-at-open") => pause_at_open(raw.get(4..).unwrap_or_default()),
         _ => {}
     }
     let opts = parse();
