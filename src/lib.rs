@@ -22,6 +22,16 @@
 //! ([`Daemon`] and everything around it, usable without the attribute) and
 //! the [`daemon`] attribute.
 //!
+//! ## Which entry point
+//!
+//! | use | when |
+//! |---|---|
+//! | `#[daemonizer::daemon(...)]` on `fn main` | the settings are known when you write `main` (values may still be expressions): the shortest form, checked at compile time, and composed with `#[tokio::main]` |
+//! | [`Daemon::new()`](Daemon)`...start()` | the settings come from a configuration file or the command line, the start is one branch of the program (`myd --foreground`), or the daemon starts somewhere other than the top of `main`; the attribute expands to exactly this |
+//! | [`daemonize(Options)`](daemonize), [`daemonize_lite(Options)`](daemonize_lite) | code ported from the Python `daemonize(...)`/`daemonize_lite(...)` keyword arguments: the same names in a struct, converted into a [`Daemon`] |
+//!
+//! All three run the same steps and report failures the same way.
+//!
 //! ## The attribute
 //!
 //! Every key is optional. Values other than literals are Rust expressions,

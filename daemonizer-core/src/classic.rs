@@ -82,6 +82,17 @@ impl From<Options> for Daemon {
 ///
 /// # Errors
 /// As [`Daemon::start`]: returned in the launching process.
+///
+/// ```no_run
+/// use daemonizer::{daemonize, Options};
+///
+/// let running = daemonize(Options {
+///     pid_file: Some("/run/myd.pid".into()),
+///     ..Options::default()
+/// })
+/// .unwrap_or_else(|e| e.exit());
+/// # drop(running);
+/// ```
 pub fn daemonize(options: Options) -> Result<Daemonized> {
     Daemon::from(options).mode(Mode::Full).start()
 }
@@ -91,6 +102,18 @@ pub fn daemonize(options: Options) -> Result<Daemonized> {
 ///
 /// # Errors
 /// As [`Daemon::start`].
+///
+/// ```no_run
+/// use daemonizer::{daemonize_lite, Options};
+///
+/// // In the foreground, under a supervisor or a debugger.
+/// let running = daemonize_lite(Options {
+///     pid_file: Some("/run/myd.pid".into()),
+///     ..Options::default()
+/// })
+/// .unwrap_or_else(|e| e.exit());
+/// # drop(running);
+/// ```
 pub fn daemonize_lite(options: Options) -> Result<Daemonized> {
     Daemon::from(options).mode(Mode::Lite).start()
 }

@@ -8,6 +8,14 @@ pub use nix::sys::resource::Resource;
 pub use nix::sys::signal::Signal;
 
 /// Full or lite daemonization.
+///
+/// ```
+/// use daemonizer::{Daemon, Mode};
+///
+/// let debugging = std::env::args().any(|a| a == "--foreground");
+/// let daemon = Daemon::new().mode(if debugging { Mode::Lite } else { Mode::Full });
+/// assert_eq!(daemon.current_mode(), if debugging { Mode::Lite } else { Mode::Full });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
     /// Every step: the process detaches (double fork, new session), closes
@@ -56,6 +64,15 @@ pub fn is_truthy(value: &str) -> bool {
 /// Built from a string (`"nobody"`) or an integer (`65534`); numeric ids are
 /// checked for range when the daemon starts, so that `-1` is an error
 /// rather than a wrapped-around id.
+///
+/// ```
+/// use daemonizer::{Account, Daemon};
+///
+/// assert_eq!(Account::from("nobody"), Account::Name("nobody".into()));
+/// assert_eq!(Account::from(65534u32), Account::Id(65534));
+/// let daemon = Daemon::new().user("nobody").group(65534u32);
+/// # drop(daemon);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Account {
     /// Looked up in the host's user or group database before any chroot.
@@ -115,6 +132,13 @@ impl From<nix::unistd::Gid> for Account {
 }
 
 /// Where stdout or stderr of a full daemon goes.
+///
+/// ```
+/// use daemonizer::Output;
+///
+/// let output = Output::File("/var/log/myd.err".into());
+/// assert_ne!(output, Output::default()); // `/dev/null`
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Output {
     /// `/dev/null`, opened read-write.
@@ -126,6 +150,13 @@ pub enum Output {
 }
 
 /// When start-up counts as complete.
+///
+/// ```
+/// use daemonizer::{Daemon, Readiness};
+///
+/// let daemon = Daemon::new().readiness(Readiness::Manual);
+/// # drop(daemon);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Readiness {
     /// As soon as every step is done, before the body runs.
@@ -141,6 +172,16 @@ pub enum Readiness {
 /// Implemented for raw fds (`i32`), for [`BorrowedFd`] and for references
 /// to anything that is [`AsFd`] (`&File`, `&TcpListener`, `&OwnedFd`, a
 /// [`LogFile`](crate::LogFile), …).
+///
+/// ```
+/// use daemonizer::{Daemon, PreserveFd};
+///
+/// let file = std::fs::File::open("/dev/null")?;
+/// assert_eq!((&file).preserved_fd(), std::os::fd::AsRawFd::as_raw_fd(&file));
+/// let daemon = Daemon::new().preserve(&file).preserve(2);
+/// # drop(daemon);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub trait PreserveFd {
     /// The descriptor's number.
     fn preserved_fd(&self) -> RawFd;
@@ -172,6 +213,13 @@ pub(crate) struct Limit {
 }
 
 /// A boxed signal handler, as [`Options::signals`](crate::Options) holds them.
+///
+/// ```
+/// use daemonizer::{Signal, SignalHandler};
+///
+/// let handler: SignalHandler = Box::new(|signal: Signal| log::info!("{signal}"));
+/// # drop(handler);
+/// ```
 pub type SignalHandler = Box<dyn FnMut(Signal) + Send + 'static>;
 pub(crate) type Handler = SignalHandler;
 pub(crate) type Announce = Box<dyn FnOnce(&crate::Launched)>;
@@ -263,6 +311,12 @@ impl fmt::Debug for Daemon {
 
 impl Daemon {
     /// A configuration with every setting off, in [`Mode::Full`].
+    ///
+    /// ```no_run
+    /// // Detach, close inherited fds, stdio to /dev/null; nothing else.
+    /// let running = daemonizer::Daemon::new().start().unwrap_or_else(|e| e.exit());
+    /// # drop(running);
+    /// ```
     pub fn new() -> Daemon {
         Daemon {
             mode: Mode::Full,
@@ -288,6 +342,13 @@ impl Daemon {
     }
 
     /// Full or lite daemonization.
+    ///
+    /// ```
+    /// use daemonizer::{Daemon, Mode};
+    ///
+    /// let daemon = Daemon::new().mode(Mode::Lite);
+    /// assert_eq!(daemon.current_mode(), Mode::Lite);
+    /// ```
     pub fn mode(mut self, mode: Mode) -> Daemon {
         self.mode = mode;
         self.lite_if = None;
@@ -300,6 +361,14 @@ impl Daemon {
     /// The variable is read when the daemon starts; a name that cannot be
     /// an environment variable (empty, or with `=` or NUL in it) is refused
     /// then, rather than silently never switching to lite mode.
+    ///
+    /// ```
+    /// use daemonizer::{Daemon, Mode};
+    ///
+    /// // `MYD_FOREGROUND=1 myd` stays in the foreground.
+    /// let daemon = Daemon::new().lite_if("MYD_FOREGROUND");
+    /// # drop(daemon);
+    /// ```
     pub fn lite_if(mut self, var: &str) -> Daemon {
         self.lite_if = Some(var.to_owned());
         self
@@ -307,6 +376,13 @@ impl Daemon {
 
     /// Change root to `dir` (then `chdir("/")` inside it). Names, `/dev/null`,
     /// the pid file and output files are all resolved before, on the host.
+    ///
+    /// ```
+    /// let daemon = daemonizer::Daemon::new()
+    ///     .chroot("/var/empty")
+    ///     .user("nobody");
+    /// # drop(daemon);
+    /// ```
     pub fn chroot(mut self, dir: impl AsRef<Path>) -> Daemon {
         self.chroot = Some(dir.as_ref().to_owned());
         self
@@ -332,6 +408,11 @@ impl Daemon {
 
     /// Set the file mode creation mask; values above `0o777` are refused
     /// when the daemon starts.
+    ///
+    /// ```
+    /// let daemon = daemonizer::Daemon::new().umask(0o027);
+    /// # drop(daemon);
+    /// ```
     pub fn umask(mut self, mask: u32) -> Daemon {
         self.umask = Some(mask);
         self
@@ -339,6 +420,13 @@ impl Daemon {
 
     /// Set the soft limit of `resource` to `value` (`u64::MAX` is
     /// unlimited), raising the hard limit only when it is lower.
+    ///
+    /// ```
+    /// use daemonizer::{Daemon, Resource};
+    ///
+    /// let daemon = Daemon::new().limit(Resource::RLIMIT_NOFILE, 4096);
+    /// # drop(daemon);
+    /// ```
     pub fn limit(mut self, resource: Resource, value: u64) -> Daemon {
         self.limits.push(Limit {
             resource,
@@ -350,6 +438,13 @@ impl Daemon {
 
     /// Set both limits of `resource`; `soft` above `hard` is refused when
     /// the daemon starts.
+    ///
+    /// ```
+    /// use daemonizer::{Daemon, Resource};
+    ///
+    /// let daemon = Daemon::new().limits(Resource::RLIMIT_CORE, 0, 0);
+    /// # drop(daemon);
+    /// ```
     pub fn limits(mut self, resource: Resource, soft: u64, hard: u64) -> Daemon {
         self.limits.push(Limit {
             resource,
@@ -361,6 +456,11 @@ impl Daemon {
 
     /// Allow (`true`: soft up to the hard limit) or forbid (`false`: both
     /// limits 0) core dumps.
+    ///
+    /// ```
+    /// let daemon = daemonizer::Daemon::new().core_dumps(false);
+    /// # drop(daemon);
+    /// ```
     pub fn core_dumps(self, enabled: bool) -> Daemon {
         if enabled {
             self.limit(Resource::RLIMIT_CORE, u64::MAX)
@@ -370,6 +470,11 @@ impl Daemon {
     }
 
     /// Set the soft limit on open files (`RLIMIT_NOFILE`).
+    ///
+    /// ```
+    /// let daemon = daemonizer::Daemon::new().max_open_files(65536);
+    /// # drop(daemon);
+    /// ```
     pub fn max_open_files(self, n: u64) -> Daemon {
         self.limit(Resource::RLIMIT_NOFILE, n)
     }
@@ -380,12 +485,22 @@ impl Daemon {
     /// [`group`](Daemon::group), the user's primary group is used. A switch
     /// away from root leaves no capability, whatever `PR_SET_KEEPCAPS` said
     /// (see the crate's "Security" section).
+    ///
+    /// ```
+    /// let daemon = daemonizer::Daemon::new().user("myd");
+    /// # drop(daemon);
+    /// ```
     pub fn user(mut self, user: impl Into<Account>) -> Daemon {
         self.user = Some(user.into());
         self
     }
 
     /// Run with `group`, a name or a numeric gid.
+    ///
+    /// ```
+    /// let daemon = daemonizer::Daemon::new().user("myd").group("adm");
+    /// # drop(daemon);
+    /// ```
     pub fn group(mut self, group: impl Into<Account>) -> Daemon {
         self.group = Some(group.into());
         self
@@ -401,18 +516,38 @@ impl Daemon {
     /// refused before anything is written: a second hard link, another
     /// owner, a mode that lets others write, a directory on the way that
     /// others can write and that is not sticky, a pseudo filesystem.
+    ///
+    /// ```
+    /// let daemon = daemonizer::Daemon::new().pidfile("/run/myd.pid");
+    /// # drop(daemon);
+    /// ```
     pub fn pidfile(mut self, path: impl AsRef<Path>) -> Daemon {
         self.pidfile = Some(path.as_ref().to_owned());
         self
     }
 
     /// Keep `fd` open through the fd sweep of a full start.
+    ///
+    /// ```
+    /// let state = std::fs::File::open("/dev/null")?;
+    /// let daemon = daemonizer::Daemon::new().preserve(&state);
+    /// # drop(daemon);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn preserve(mut self, fd: impl PreserveFd) -> Daemon {
         self.preserve.push(fd.preserved_fd());
         self
     }
 
-    /// Keep every fd of `fds` open (e.g. [`LogFile::fds`](crate::LogFile)).
+    /// Keep every fd of `fds` open: raw fds, or references to anything
+    /// [`AsFd`] (files, sockets, a [`LogFile`](crate::LogFile)).
+    ///
+    /// ```
+    /// let files = [std::fs::File::open("/dev/null")?, std::fs::File::open("/dev/zero")?];
+    /// let daemon = daemonizer::Daemon::new().preserve_all(&files);
+    /// # drop(daemon);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn preserve_all<F: PreserveFd>(mut self, fds: impl IntoIterator<Item = F>) -> Daemon {
         self.preserve
             .extend(fds.into_iter().map(|fd| fd.preserved_fd()));
@@ -427,6 +562,11 @@ impl Daemon {
     /// dangling one is refused. It may be a regular file, a character
     /// device (a terminal) or a FIFO with a reader; a FIFO without one is
     /// refused at once.
+    ///
+    /// ```
+    /// let daemon = daemonizer::Daemon::new().stdout("/var/log/myd.out");
+    /// # drop(daemon);
+    /// ```
     pub fn stdout(mut self, path: impl AsRef<Path>) -> Daemon {
         self.stdout = Output::File(path.as_ref().to_owned());
         self
@@ -434,6 +574,11 @@ impl Daemon {
 
     /// Append the daemon's stderr to `path` instead of `/dev/null`, opened
     /// as [`stdout`](Daemon::stdout) is.
+    ///
+    /// ```
+    /// let daemon = daemonizer::Daemon::new().stderr("/var/log/myd.err");
+    /// # drop(daemon);
+    /// ```
     pub fn stderr(mut self, path: impl AsRef<Path>) -> Daemon {
         self.stderr = Output::File(path.as_ref().to_owned());
         self
@@ -445,6 +590,13 @@ impl Daemon {
     /// A handler for `SIGTERM` or `SIGINT` replaces the default of ending
     /// the daemon cleanly. `SIGKILL` and `SIGSTOP` cannot be handled and are
     /// refused when the daemon starts.
+    ///
+    /// ```
+    /// use daemonizer::{Daemon, Signal};
+    ///
+    /// let daemon = Daemon::new().on_signal(Signal::SIGHUP, |signal| log::info!("{signal}: reloading"));
+    /// # drop(daemon);
+    /// ```
     pub fn on_signal(
         mut self,
         signal: Signal,
@@ -455,6 +607,13 @@ impl Daemon {
     }
 
     /// When start-up counts as complete (see [`Readiness`]).
+    ///
+    /// ```
+    /// use daemonizer::{Daemon, Readiness};
+    ///
+    /// let daemon = Daemon::new().readiness(Readiness::Manual);
+    /// # drop(daemon);
+    /// ```
     pub fn readiness(mut self, readiness: Readiness) -> Daemon {
         self.readiness = readiness;
         self
@@ -463,6 +622,12 @@ impl Daemon {
     /// Leave `NOTIFY_SOCKET` in the environment for the body's children
     /// (by default it is removed during start-up, before the body runs;
     /// the daemon itself stays connected to the supervisor).
+    ///
+    /// ```
+    /// // The body starts helpers that report to systemd themselves.
+    /// let daemon = daemonizer::Daemon::new().keep_notify_socket(true);
+    /// # drop(daemon);
+    /// ```
     pub fn keep_notify_socket(mut self, keep: bool) -> Daemon {
         self.keep_notify_socket = keep;
         self
@@ -521,6 +686,14 @@ impl Daemon {
     /// How long the `stop` and `restart` [`commands`](Daemon::commands)
     /// wait for the daemon to end after SIGTERM before they send SIGKILL
     /// (default 10 s).
+    ///
+    /// ```
+    /// let daemon = daemonizer::Daemon::new()
+    ///     .pidfile("/run/myd.pid")
+    ///     .commands(true)
+    ///     .stop_timeout(std::time::Duration::from_secs(30));
+    /// # drop(daemon);
+    /// ```
     pub fn stop_timeout(mut self, timeout: std::time::Duration) -> Daemon {
         self.stop_timeout = timeout;
         self
@@ -574,6 +747,12 @@ impl Daemon {
     }
 
     /// The mode this configuration starts in.
+    ///
+    /// ```
+    /// use daemonizer::{Daemon, Mode};
+    ///
+    /// assert_eq!(Daemon::new().current_mode(), Mode::Full);
+    /// ```
     pub fn current_mode(&self) -> Mode {
         match &self.lite_if {
             Some(var) => Mode::from_env(var),

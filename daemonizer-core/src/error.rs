@@ -9,6 +9,14 @@ use nix::errno::Errno;
 ///
 /// The names are what a failed start prints after `cannot start daemon:`;
 /// they are stable and meant to be read by people and matched by scripts.
+///
+/// ```
+/// use daemonizer::{Daemon, Step};
+///
+/// let err = Daemon::new().umask(0o1000).start().unwrap_err();
+/// assert_eq!(err.step(), Step::Umask);
+/// assert_eq!(Step::Umask.to_string(), "umask");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Step {
@@ -53,6 +61,10 @@ pub enum Step {
 
 impl Step {
     /// The step's name as printed in messages, e.g. `"pid file"`.
+    ///
+    /// ```
+    /// assert_eq!(daemonizer::Step::PidFile.name(), "pid file");
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             Step::Preflight => "preflight",
@@ -132,6 +144,14 @@ impl fmt::Display for Step {
 ///
 /// An [`Error::exit`] called by the body of a full-mode daemon before it is
 /// ready makes the launcher exit with that error's status.
+///
+/// ```
+/// use daemonizer::{Daemon, ErrorKind};
+///
+/// let err = Daemon::new().umask(0o1000).start().unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Config);
+/// assert_eq!(err.exit_code(), 64);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -160,6 +180,10 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// The process exit status for this kind (see the table above).
+    ///
+    /// ```
+    /// assert_eq!(daemonizer::ErrorKind::AlreadyRunning.exit_code(), 75);
+    /// ```
     pub fn exit_code(self) -> u8 {
         match self {
             ErrorKind::Config => 64,
@@ -206,6 +230,11 @@ impl ErrorKind {
 /// `pid file: /run/myd.pid: already running as PID 4242`. A launcher
 /// prints it as `<program>: cannot start daemon: <that>` with
 /// [`Error::exit`].
+///
+/// ```
+/// let err = daemonizer::Daemon::new().work_dir("").start().unwrap_err();
+/// assert_eq!(err.to_string(), "work dir: empty path");
+/// ```
 #[derive(Debug, Clone)]
 pub struct Error {
     step: Step,
@@ -217,6 +246,13 @@ pub struct Error {
 impl Error {
     /// An error of `kind` in `step`, described by `detail` (which names the
     /// path or value involved).
+    ///
+    /// ```
+    /// use daemonizer::{Error, ErrorKind, Step};
+    ///
+    /// let err = Error::new(Step::Main, ErrorKind::Software, "no configuration");
+    /// assert_eq!(err.to_string(), "main: no configuration");
+    /// ```
     #[cold]
     pub fn new(step: Step, kind: ErrorKind, detail: impl Into<String>) -> Error {
         Error {
@@ -228,6 +264,15 @@ impl Error {
     }
 
     /// An error from a failed system call; the kind follows from the errno.
+    ///
+    /// ```
+    /// use daemonizer::{Error, ErrorKind, Step};
+    /// use nix::errno::Errno;
+    ///
+    /// let err = Error::os(Step::WorkDir, "/srv/myd", Errno::ENOENT);
+    /// assert_eq!(err.kind(), ErrorKind::NotFound);
+    /// assert_eq!(err.to_string(), "work dir: /srv/myd: No such file or directory");
+    /// ```
     #[cold]
     pub fn os(step: Step, detail: impl Into<String>, errno: Errno) -> Error {
         Error {
@@ -239,6 +284,14 @@ impl Error {
     }
 
     /// An error from an `io::Error`, keeping its OS error code.
+    ///
+    /// ```
+    /// use daemonizer::{Error, ErrorKind, Step};
+    ///
+    /// let io = std::io::Error::from_raw_os_error(13); // EACCES
+    /// let err = Error::io(Step::Setup, "/etc/myd/key", &io);
+    /// assert_eq!(err.kind(), ErrorKind::Permission);
+    /// ```
     #[cold]
     pub fn io(step: Step, detail: impl Into<String>, err: &io::Error) -> Error {
         match err.raw_os_error() {
@@ -248,26 +301,54 @@ impl Error {
     }
 
     /// The step that failed.
+    ///
+    /// ```
+    /// let err = daemonizer::Daemon::new().work_dir("").start().unwrap_err();
+    /// assert_eq!(err.step(), daemonizer::Step::WorkDir);
+    /// ```
     pub fn step(&self) -> Step {
         self.step
     }
 
     /// The kind of failure.
+    ///
+    /// ```
+    /// let err = daemonizer::Daemon::new().work_dir("").start().unwrap_err();
+    /// assert_eq!(err.kind(), daemonizer::ErrorKind::Config);
+    /// ```
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }
 
     /// The path or value involved, and what was wrong with it.
+    ///
+    /// ```
+    /// let err = daemonizer::Daemon::new().work_dir("").start().unwrap_err();
+    /// assert_eq!(err.detail(), "empty path");
+    /// ```
     pub fn detail(&self) -> &str {
         &self.detail
     }
 
     /// The OS error, when a system call failed.
+    ///
+    /// ```
+    /// let err = daemonizer::Daemon::new()
+    ///     .work_dir("/nonexistent/daemonizer-doc")
+    ///     .start()
+    ///     .unwrap_err();
+    /// assert_eq!(err.errno(), Some(nix::errno::Errno::ENOENT));
+    /// ```
     pub fn errno(&self) -> Option<Errno> {
         self.errno
     }
 
     /// The exit status a launcher uses for this error (see [`ErrorKind`]).
+    ///
+    /// ```
+    /// let err = daemonizer::Daemon::new().work_dir("").start().unwrap_err();
+    /// assert_eq!(err.exit_code(), 64);
+    /// ```
     pub fn exit_code(&self) -> u8 {
         self.kind.exit_code()
     }
@@ -475,6 +556,13 @@ pub(crate) fn program_name() -> String {
 }
 
 /// The crate's result type.
+///
+/// ```
+/// fn start() -> daemonizer::Result<daemonizer::Daemonized> {
+///     daemonizer::Daemon::new().pidfile("/run/myd.pid").start()
+/// }
+/// # drop(start);
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]

@@ -26,6 +26,16 @@ use crate::sys::{self, threads::Company};
 
 /// What the launcher knows once the daemon is ready; handed to
 /// [`Daemon::on_launched`] in full mode.
+///
+/// ```no_run
+/// daemonizer::Daemon::new()
+///     .pidfile("/run/myd.pid")
+///     .on_launched(|launched| {
+///         println!("started as PID {} ({:?})", launched.pid(), launched.pidfile());
+///     })
+///     .start()
+///     .unwrap_or_else(|e| e.exit());
+/// ```
 #[derive(Debug, Clone)]
 pub struct Launched {
     pid: i32,
@@ -36,18 +46,49 @@ pub struct Launched {
 
 impl Launched {
     /// The daemon's PID.
+    ///
+    /// ```no_run
+    /// daemonizer::Daemon::new()
+    ///     .on_launched(|launched| println!("PID {}", launched.pid()))
+    ///     .start()
+    ///     .unwrap_or_else(|e| e.exit());
+    /// ```
     pub fn pid(&self) -> i32 {
         self.pid
     }
     /// The pid file, when there is one.
+    ///
+    /// ```no_run
+    /// daemonizer::Daemon::new()
+    ///     .pidfile("/run/myd.pid")
+    ///     .on_launched(|launched| println!("pid file: {:?}", launched.pidfile()))
+    ///     .start()
+    ///     .unwrap_or_else(|e| e.exit());
+    /// ```
     pub fn pidfile(&self) -> Option<&Path> {
         self.pidfile.as_deref()
     }
     /// Where the daemon's stdout goes.
+    ///
+    /// ```no_run
+    /// daemonizer::Daemon::new()
+    ///     .stdout("/var/log/myd.out")
+    ///     .on_launched(|launched| println!("stdout goes to {:?}", launched.stdout()))
+    ///     .start()
+    ///     .unwrap_or_else(|e| e.exit());
+    /// ```
     pub fn stdout(&self) -> &Output {
         &self.stdout
     }
     /// Where the daemon's stderr goes.
+    ///
+    /// ```no_run
+    /// daemonizer::Daemon::new()
+    ///     .stderr("/var/log/myd.err")
+    ///     .on_launched(|launched| println!("stderr goes to {:?}", launched.stderr()))
+    ///     .start()
+    ///     .unwrap_or_else(|e| e.exit());
+    /// ```
     pub fn stderr(&self) -> &Output {
         &self.stderr
     }
@@ -364,6 +405,15 @@ extern "C" fn at_exit() {
 /// Dropping it (at the end of `main`, or while a panic unwinds) removes the
 /// pid file; so does `std::process::exit` and a stop signal. Only the
 /// daemon process does that, never a child it forked.
+///
+/// ```no_run
+/// let running = daemonizer::Daemon::new()
+///     .pidfile("/run/myd.pid")
+///     .start()
+///     .unwrap_or_else(|e| e.exit());
+/// log::info!("running as PID {} in {:?} mode", running.pid(), running.mode());
+/// // Dropped at the end of `main`: the pid file is removed.
+/// ```
 #[derive(Debug)]
 pub struct Daemonized {
     pid: i32,
@@ -374,36 +424,91 @@ pub struct Daemonized {
 
 impl Daemonized {
     /// The daemon's PID.
+    ///
+    /// ```no_run
+    /// let running = daemonizer::Daemon::new().start().unwrap_or_else(|e| e.exit());
+    /// assert_eq!(running.pid(), std::process::id() as i32);
+    /// ```
     pub fn pid(&self) -> i32 {
         self.pid
     }
 
     /// The mode it was started in.
+    ///
+    /// ```no_run
+    /// let running = daemonizer::Daemon::new()
+    ///     .lite_if("DEBUG")
+    ///     .start()
+    ///     .unwrap_or_else(|e| e.exit());
+    /// log::info!("started in {:?} mode", running.mode());
+    /// ```
     pub fn mode(&self) -> Mode {
         self.mode
     }
 
     /// The pid file, when there is one.
+    ///
+    /// ```no_run
+    /// let running = daemonizer::Daemon::new()
+    ///     .pidfile("/run/myd.pid")
+    ///     .start()
+    ///     .unwrap_or_else(|e| e.exit());
+    /// assert_eq!(running.pidfile(), Some(std::path::Path::new("/run/myd.pid")));
+    /// ```
     pub fn pidfile(&self) -> Option<&Path> {
         SHARED.get()?.pidfile.as_ref().map(PidFile::path)
     }
 
     /// See [`stop_requested`].
+    ///
+    /// ```no_run
+    /// let running = daemonizer::Daemon::new().start().unwrap_or_else(|e| e.exit());
+    /// while !running.stop_requested() {
+    ///     // one unit of work
+    /// }
+    /// ```
     pub fn stop_requested(&self) -> bool {
         stop_requested()
     }
 
     /// See [`wait_for_stop`].
+    ///
+    /// ```no_run
+    /// let running = daemonizer::Daemon::new().start().unwrap_or_else(|e| e.exit());
+    /// let signal = running.wait_for_stop();
+    /// log::info!("{signal}: stopping");
+    /// ```
     pub fn wait_for_stop(&self) -> Signal {
         wait_for_stop()
     }
 
     /// See [`wait_for_stop_timeout`].
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    ///
+    /// let running = daemonizer::Daemon::new().start().unwrap_or_else(|e| e.exit());
+    /// while running.wait_for_stop_timeout(Duration::from_secs(60)).is_none() {
+    ///     // once a minute
+    /// }
+    /// ```
     pub fn wait_for_stop_timeout(&self, timeout: Duration) -> Option<Signal> {
         wait_for_stop_timeout(timeout)
     }
 
     /// See [`ready`].
+    ///
+    /// ```no_run
+    /// use daemonizer::{Daemon, Readiness};
+    ///
+    /// let running = Daemon::new()
+    ///     .readiness(Readiness::Manual)
+    ///     .start()
+    ///     .unwrap_or_else(|e| e.exit());
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:8080");
+    /// running.ready().unwrap_or_else(|e| e.exit());
+    /// # drop(listener);
+    /// ```
     pub fn ready(&self) -> Result<()> {
         ready()
     }
@@ -494,6 +599,18 @@ pub fn stop_requested() -> bool {
 /// Blocks until a stop is requested and returns the signal that asked for
 /// it (see [`stop_requested`] for what changes with the first call). Outside
 /// a started daemon it returns at once with `SIGTERM`.
+///
+/// ```no_run
+/// #[daemonizer::daemon(pidfile = "/run/myd.pid")]
+/// fn main() {
+///     std::thread::spawn(|| loop {
+///         // work
+/// #       break;
+///     });
+///     let signal = daemonizer::wait_for_stop();
+///     log::info!("{signal}: stopping");
+/// }
+/// ```
 pub fn wait_for_stop() -> Signal {
     loop {
         if let Some(signal) = wait_for_stop_timeout(Duration::from_secs(3600)) {
@@ -503,6 +620,17 @@ pub fn wait_for_stop() -> Signal {
 }
 
 /// Like [`wait_for_stop`], giving up after `timeout` (`None`).
+///
+/// ```no_run
+/// use std::time::Duration;
+///
+/// #[daemonizer::daemon(pidfile = "/run/myd.pid")]
+/// fn main() {
+///     while daemonizer::wait_for_stop_timeout(Duration::from_secs(60)).is_none() {
+///         // once a minute
+///     }
+/// }
+/// ```
 pub fn wait_for_stop_timeout(timeout: Duration) -> Option<Signal> {
     let Some(shared) = watched() else {
         return Some(Signal::SIGTERM);
@@ -543,6 +671,16 @@ pub fn wait_for_stop_timeout(timeout: Duration) -> Option<Signal> {
 
 /// Asks the daemon to stop, as SIGTERM would (for a handler or another
 /// thread of the body).
+///
+/// ```no_run
+/// use daemonizer::{Daemon, Signal};
+///
+/// let running = Daemon::new()
+///     .on_signal(Signal::SIGUSR2, |_| daemonizer::request_stop())
+///     .start()
+///     .unwrap_or_else(|e| e.exit());
+/// running.wait_for_stop();
+/// ```
 pub fn request_stop() {
     if let Some(shared) = SHARED.get() {
         shared.request_stop(Signal::SIGTERM);
@@ -582,6 +720,12 @@ pub fn ready() -> Result<()> {
 /// Sends a raw state string (e.g. `"STATUS=warming up"`) to the
 /// supervisor; `false` when no supervisor listens (`NOTIFY_SOCKET` was not
 /// set at start).
+///
+/// ```no_run
+/// if daemonizer::notify("STATUS=warming up").unwrap_or(false) {
+///     // a supervisor listens
+/// }
+/// ```
 pub fn notify(state: &str) -> Result<bool> {
     match SHARED.get().and_then(|s| s.notifier.as_ref()) {
         Some(notifier) => notifier.send(state).map(|()| true),
@@ -609,11 +753,19 @@ pub fn watchdog() -> Option<Duration> {
 
 /// Sends `STATUS=<text>` (a line shown by `systemctl status`); `false`
 /// when no supervisor listens.
+///
+/// ```no_run
+/// let _ = daemonizer::notify_status("serving 3 clients");
+/// ```
 pub fn notify_status(text: &str) -> Result<bool> {
     notify(&notify::status_message(text))
 }
 
 /// Sends `WATCHDOG=1` to the supervisor; `false` when there is none.
+///
+/// ```no_run
+/// let _ = daemonizer::notify_watchdog();
+/// ```
 pub fn notify_watchdog() -> Result<bool> {
     notify(&notify::watchdog_message())
 }
@@ -697,6 +849,16 @@ impl Daemon {
     /// # Errors
     /// The failing step, the value involved and the OS error; see
     /// [`ErrorKind`] for the exit statuses [`Error::exit`] uses.
+    ///
+    /// ```no_run
+    /// let running = daemonizer::Daemon::new()
+    ///     .pidfile("/run/myd.pid")
+    ///     .start()
+    ///     // `<program>: cannot start daemon: <step>: <detail>`, exit status
+    ///     .unwrap_or_else(|e| e.exit());
+    /// // in the daemon
+    /// # drop(running);
+    /// ```
     pub fn start(self) -> Result<Daemonized> {
         if SHARED.get().is_some() {
             return Err(already_daemonized());
