@@ -205,9 +205,10 @@
 //! |---|---|---|
 //! | 0 | preflight: one thread only, its memory shared with no other process, every path and value checked, user and group names resolved, `/dev/null`, output files and the supervisor's socket opened | launcher |
 //! | 1 | pid file: opened with `O_NOFOLLOW` and its lock probed (`F_GETLK`): "already running as PID N" at once; the daemon takes the lock (`F_SETLK`, `F_WRLCK`) first thing after step 3 | launcher, then daemon |
+//! | 1b | setup, only with [`setup`](Daemon::setup): the caller's code as the launching user; what it opens stays open | launcher |
 //! | 2 | readiness channel: a pipe the launcher waits on | launcher |
 //! | 3 | detach: fork, `setsid`, fork, signals blocked and SIGHUP ignored meanwhile | both |
-//! | 4 | directories and limits: chroot, work dir, umask, resource limits | daemon |
+//! | 4 | directories and limits: chroot, work dir (`/` in full mode unless given), umask, resource limits | daemon |
 //! | 5 | user and group: supplementary groups, gid, uid; root must not be regainable | daemon |
 //! | 6 | signal handlers: user handlers on a dedicated thread (only when there are some), SIGTERM and SIGINT without one stop the daemon from the raw handler | daemon |
 //! | 7 | close inherited fds, keeping preserved ones (`close_range`) | daemon |

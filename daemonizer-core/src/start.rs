@@ -826,10 +826,13 @@ impl Daemon {
     ///    "already running as PID N", and the file is not touched); the
     ///    lock itself is taken by the daemon, first thing after step 3
     ///    (lite mode: by the process, now);
+    ///    then, with [`setup`](Daemon::setup), the caller's setup, as the
+    ///    launching user (what it opens stays open in the daemon);
     /// 2. readiness channel: a pipe the launcher waits on;
     /// 3. detach: fork, `setsid`, fork, with signals blocked and SIGHUP
     ///    ignored; the daemon is not a session leader;
-    /// 4. directories and limits: chroot, work dir, umask, resource limits;
+    /// 4. directories and limits: chroot, work dir (`/` in full mode when
+    ///    none is given), umask, resource limits;
     /// 5. user and group: supplementary groups, gid, uid, then a check that
     ///    root cannot be regained;
     /// 6. signal handlers (a thread runs them in normal context);
