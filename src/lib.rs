@@ -235,6 +235,25 @@
 //!   directory and credentials it needs to undo a failed start (remove the
 //!   pid file it created); failures of those steps still reach the
 //!   terminal through the readiness channel.
+//!
+//! ## Platforms
+//!
+//! Linux (glibc and musl) first; FreeBSD and macOS build and do every step
+//! for real, with the portable equivalent where a call is missing: a
+//! self-pipe where there is no `signalfd` or eventfd, `pipe` and
+//! `FD_CLOEXEC` where there is no `pipe2`, a `/dev/fd` listing where there
+//! is no `close_range` (FreeBSD has it), the thread count from `sysctl`
+//! (FreeBSD) or `proc_pidinfo` (macOS) where there is no `/proc`, and
+//! `setgid`/`setuid` with the same checks where there is no `setresuid`
+//! (macOS).
+//!
+//! Linux only: the `sd_notify` protocol ([`notify`], [`ready`] under a
+//! supervisor) and socket activation ([`listen_fds`]). Elsewhere a start
+//! whose environment sets `NOTIFY_SOCKET` or `LISTEN_FDS` fails in
+//! preflight, naming the variable: nothing there speaks those protocols.
+//!
+//! Built with `RUSTFLAGS="--cfg daemonizer_portable"`, Linux takes the
+//! paths of the other systems, so that they are tested where tests run.
 #![cfg(unix)]
 
 pub use daemonizer_core::*;

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
 
@@ -142,15 +142,15 @@ fn a_path_with_a_newline_gives_one_escaped_line() {
 /// A pipe whose read end is closed: every write to the other end fails
 /// with EPIPE.
 fn broken_pipe() -> OwnedFd {
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two fds pipe2 returns.
-    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-    // SAFETY: both fds are new and owned here; the read end is closed at
-    // once.
-    unsafe {
-        drop(OwnedFd::from_raw_fd(fds[0]));
-        OwnedFd::from_raw_fd(fds[1])
-    }
+    // `pipe` and then close-on-exec: macOS has no `pipe2`.
+    let (read, write) = nix::unistd::pipe().expect("pipe");
+    drop(read);
+    nix::fcntl::fcntl(
+        &write,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    )
+    .expect("FD_CLOEXEC");
+    write
 }
 
 #[test]

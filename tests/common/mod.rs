@@ -50,6 +50,15 @@ pub(crate) fn example_bin(name: &str) -> PathBuf {
             if profile.file_name().is_some_and(|p| p == "release") {
                 build.arg("--release");
             }
+            // Under `cargo test --target <triple>` the profile directory
+            // sits in `target/<triple>/`: build the example for it too.
+            let triple = profile.parent().and_then(Path::file_name);
+            if let Some(triple) = triple.and_then(|t| t.to_str()) {
+                let (arch, os) = (std::env::consts::ARCH, std::env::consts::OS);
+                if triple.starts_with(&format!("{arch}-")) && triple.contains(os) {
+                    build.args(["--target", triple]);
+                }
+            }
             let status = build.status().expect("run cargo build");
             assert!(status.success(), "cargo build --example {name}: {status}");
         }
