@@ -65,7 +65,7 @@ pub(crate) enum Holder {
 /// on the whole file. Never takes a lock, so it can never make a start
 /// fail; works on a descriptor open for reading only.
 pub(crate) fn probe(fd: BorrowedFd<'_>) -> std::result::Result<Holder, Errno> {
-    let mut lock = whole_file(WRLCK);
+    let mut lock = whole_file(libc::F_WRLCK);
     // SAFETY: `lock` is a valid flock struct that F_GETLK fills in.
     Errno::result(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETLK, &mut lock) })?;
     Ok(match i32::from(lock.l_type) {
@@ -77,10 +77,12 @@ pub(crate) fn probe(fd: BorrowedFd<'_>) -> std::result::Result<Holder, Errno> {
     })
 }
 
-fn whole_file(kind: libc::c_int) -> libc::flock {
+/// `kind` is `F_WRLCK`, `F_UNLCK` or `F_RDLCK`: a `c_int` on Linux, a
+/// `c_short` on the BSDs.
+fn whole_file(kind: impl Into<libc::c_int>) -> libc::flock {
     // SAFETY: flock is a plain C struct; all-zero is a valid value.
     let mut lock: libc::flock = unsafe { std::mem::zeroed() };
-    lock.l_type = kind as _;
+    lock.l_type = kind.into() as _;
     lock.l_whence = libc::SEEK_SET as _;
     lock.l_start = 0;
     lock.l_len = 0;
@@ -89,7 +91,7 @@ fn whole_file(kind: libc::c_int) -> libc::flock {
 
 /// `fcntl(F_SETLK)` of `kind` over the whole file: `Ok(false)` when another
 /// process holds a conflicting lock.
-fn set_lock(fd: RawFd, kind: libc::c_int) -> std::result::Result<bool, Errno> {
+fn set_lock(fd: RawFd, kind: impl Into<libc::c_int>) -> std::result::Result<bool, Errno> {
     let lock = whole_file(kind);
     loop {
         // SAFETY: `lock` is a valid flock struct; `fd` is open.
@@ -321,7 +323,7 @@ impl PidFile {
         let pid = std::process::id() as i32;
         let mut replaced = false;
         for _ in 0..LOCK_ROUNDS {
-            let got = set_lock(self.file.as_raw_fd(), WRLCK)
+            let got = set_lock(self.file.as_raw_fd(), libc::F_WRLCK)
                 .map_err(|e| Error::os(Step::PidFile, format!("{shown}: fcntl(F_SETLK)"), e))?;
             if got {
                 if !self.path_names_file()? {
@@ -426,7 +428,7 @@ impl PidFile {
                 ),
             ));
         }
-        if !set_lock(file.as_raw_fd(), WRLCK)
+        if !set_lock(file.as_raw_fd(), libc::F_WRLCK)
             .map_err(|e| Error::os(Step::PidFile, format!("{shown_temp}: fcntl(F_SETLK)"), e))?
         {
             // Another start is replacing the same file: let it finish.
@@ -672,17 +674,17 @@ impl PidFile {
         let fd = self.file.as_raw_fd();
         if self.is_ours() {
             self.remove();
-            let _ = set_lock(fd, UNLCK);
+            let _ = set_lock(fd, libc::F_UNLCK);
             return;
         }
         if !self.created || self.removed.load(Ordering::SeqCst) {
             return;
         }
-        if let Ok(true) = set_lock(fd, WRLCK) {
+        if let Ok(true) = set_lock(fd, libc::F_WRLCK) {
             if !self.removed.swap(true, Ordering::SeqCst) {
                 let _ = self.unlink_if_ours();
             }
-            let _ = set_lock(fd, UNLCK);
+            let _ = set_lock(fd, libc::F_UNLCK);
         }
     }
 
@@ -806,7 +808,7 @@ fn open_in(
 /// before it is handed on: only under its lock (no daemon holds it) and
 /// only if the name still names it.
 fn remove_new(dir: &OwnedFd, name: &OsStr, fd: &OwnedFd) {
-    if let Ok(true) = set_lock(fd.as_raw_fd(), WRLCK) {
+    if let Ok(true) = set_lock(fd.as_raw_fd(), libc::F_WRLCK) {
         let same = match (fstat(fd), fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW)) {
             (Ok(ours), Ok(now)) => same_file(&ours, &now),
             _ => false,
@@ -814,7 +816,7 @@ fn remove_new(dir: &OwnedFd, name: &OsStr, fd: &OwnedFd) {
         if same {
             let _ = nix::unistd::unlinkat(dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
         }
-        let _ = set_lock(fd.as_raw_fd(), UNLCK);
+        let _ = set_lock(fd.as_raw_fd(), libc::F_UNLCK);
     }
 }
 
