@@ -120,3 +120,25 @@ fn err_from_an_attribute_main_is_reported_on_the_terminal() {
         !sb.path("echo.pid").exists()
     });
 }
+
+#[test]
+fn a_signal_during_the_steps_is_reported_with_its_name() {
+    // Automatic readiness: a file-size limit set by the limits step makes
+    // the runtime's next log line (debug level, into a file already past
+    // the limit) raise SIGXFSZ before the daemon is ready.
+    let sb = Sandbox::new("xfsz-steps");
+    let outcome = run(sb
+        .command("daemon")
+        .arg("--pidfile")
+        .arg(sb.path("pid"))
+        .arg("--log")
+        .arg(sb.path("log"))
+        .args(["--debug-log", "--limit", "fsize:1", "--limit", "core:0:0"]));
+    outcome.assert_refused(
+        70,
+        "readiness",
+        &["the daemon exited before it reported ready: killed by SIGXFSZ"],
+    );
+    sb.wait_no_processes();
+    assert!(!sb.path("pid").exists(), "the pid file is gone");
+}

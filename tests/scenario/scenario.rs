@@ -29,7 +29,7 @@
 //! | `--pidfile P`, `--stdout P`, `--stderr P` | as in the builder |
 //! | `--umask OCTAL`, `--workdir D`, `--chroot D` | as in the builder |
 //! | `--user U`, `--group G` | a number is an id, anything else a name |
-//! | `--limit RES:SOFT[:HARD]` | `RES` is `nofile` or `core`; `inf` is unlimited |
+//! | `--limit RES:SOFT[:HARD]` | `RES` is `nofile`, `core` or `fsize`; `inf` is unlimited |
 //! | `--lite` | lite mode |
 //! | `--manual` | manual readiness: `ready()` only once the trigger says `ready` |
 //! | `--facts F` | facts file, opened before the start and preserved |
@@ -151,6 +151,7 @@ fn parse_limit(text: &str) -> (Resource, u64, Option<u64>) {
     let resource = match parts.first().copied() {
         Some("nofile") => Resource::RLIMIT_NOFILE,
         Some("core") => Resource::RLIMIT_CORE,
+        Some("fsize") => Resource::RLIMIT_FSIZE,
         _ => fail(&format!("bad limit {text}")),
     };
     match parts.len() {
