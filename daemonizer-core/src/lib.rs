@@ -17,7 +17,8 @@
 //! | `start` | the orchestration of the steps, [`Daemonized`], stop and readiness functions |
 //! | `pidfile` | open, lock, write and remove the pid file |
 //! | `pathsafe` | what is refused in the files a root daemon opens: hard links, foreign owners, directories others can write, pseudo filesystems |
-//! | [`control`] | status, signal, stop, reload, restart of a running daemon, decided by the pid file's lock; the `commands` of [`Daemon::commands`] |
+//! | [`control`] | status, signal, stop, reload, restart of a running daemon, decided by the pid file's lock |
+//! | `commands` | the program's first argument as a command ([`Daemon::commands`]): one line and an LSB exit status each |
 //! | `privileges` | user and group resolution and the privilege drop |
 //! | `detach` | fork, `setsid`, fork: two plain forks |
 //! | `dirs` | chroot, work dir, umask, resource limits |
@@ -57,6 +58,7 @@
 #![cfg(unix)]
 
 mod classic;
+mod commands;
 mod config;
 pub mod control;
 mod detach;

@@ -697,7 +697,7 @@ impl PidFile {
     /// then removes it if this start created it.
     pub(crate) fn empty_if_left_by(&self, sid: i32) {
         let fd = self.file.as_raw_fd();
-        if self.is_ours() || !matches!(set_lock(fd, libc::F_WRLCK), Ok(true)) {
+        if self.is_ours() || !matches!(set_lock(fd, WRLCK), Ok(true)) {
             return;
         }
         let mut buf = [0u8; 32];
@@ -716,7 +716,7 @@ impl PidFile {
                 let _ = self.blank_bytes(len);
             }
         }
-        let _ = set_lock(fd, libc::F_UNLCK);
+        let _ = set_lock(fd, UNLCK);
     }
 
     /// Unlinks the name if it still names our file. Async-signal-safe, as

@@ -867,7 +867,7 @@ impl Daemon {
             return Err(already_daemonized());
         }
         if self.commands {
-            return crate::control::start_with_command(self);
+            return crate::commands::start_with_command(self);
         }
         self.start_now()
     }

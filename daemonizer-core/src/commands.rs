@@ -1,0 +1,206 @@
+//! The commands of [`Daemon::commands`]: the program's first argument read
+//! as `start`, `stop`, `status`, `restart` or `reload`, each request made
+//! through [`Control`], one line printed and the LSB exit status.
+
+use std::ffi::OsString;
+
+use crate::config::Daemon;
+use crate::control::{Control, Status, Stopped};
+use crate::error::{Error, ErrorKind, Result, Step};
+use crate::start::Daemonized;
+
+/// A line on stdout, written in one piece; a failed write is not a failed
+/// request (`println!` would panic): the exit status still tells.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        say_to(&mut std::io::stdout(), format!($($arg)*))
+    };
+}
+
+/// `say!` on stderr.
+macro_rules! say_err {
+    ($($arg:tt)*) => {
+        say_to(&mut std::io::stderr(), format!($($arg)*))
+    };
+}
+
+fn say_to(out: &mut impl std::io::Write, mut line: String) {
+    line.push('\n');
+    let _ = out.write_all(line.as_bytes());
+    let _ = out.flush();
+}
+
+/// The commands a program started with [`Daemon::commands`] takes as its
+/// first argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Command {
+    Start,
+    Stop,
+    Status,
+    Restart,
+    Reload,
+}
+
+/// The usage line printed for a missing or unknown command.
+pub(crate) fn usage(program: &str) -> String {
+    format!("usage: {program} {{start|stop|status|restart|reload}} [ARGS...]")
+}
+
+/// Reads the command from the program's first argument; anything else
+/// prints the usage line on stderr and exits 2.
+pub(crate) fn command_from_args() -> Command {
+    let program = crate::error::program_name();
+    let first: Option<OsString> = std::env::args_os().nth(1);
+    match first.as_ref().and_then(|a| a.to_str()) {
+        Some("start") => Command::Start,
+        Some("stop") => Command::Stop,
+        Some("status") => Command::Status,
+        Some("restart") => Command::Restart,
+        Some("reload") => Command::Reload,
+        other => {
+            let usage = usage(&program);
+            match (other, &first) {
+                (_, None) => say_err!("{program}: no command; {usage}"),
+                (Some(cmd), _) => say_err!("{program}: unknown command {cmd:?}; {usage}"),
+                (None, Some(raw)) => say_err!("{program}: unknown command {raw:?}; {usage}"),
+            }
+            std::process::exit(2)
+        }
+    }
+}
+
+/// Runs `stop`, `status` or `reload` for the program: prints one line and
+/// exits with the LSB status. `start` returns at once; `restart` returns
+/// after the stop, for the start that follows.
+pub(crate) fn run_command(command: Command, control: &Control) {
+    let program = crate::error::program_name();
+    let code = match command {
+        Command::Start => return,
+        Command::Status => {
+            let status = control.status();
+            match &status {
+                Status::Running { pid } => say!("{program} is running as PID {pid}"),
+                Status::Stale { pid } => say!(
+                    "{program} is not running (the pid file {} still names PID {pid})",
+                    control.pidfile().display()
+                ),
+                Status::NotRunning => say!("{program} is not running"),
+                Status::Unknown(e) => say!("{program}: status unknown: {e}"),
+            }
+            status.lsb_code()
+        }
+        Command::Stop | Command::Restart => match control.stop() {
+            Ok(stopped) => {
+                let code = stopped.lsb_code();
+                match stopped {
+                    Stopped::Terminated { pid } => {
+                        if command == Command::Stop {
+                            say!("{program} stopped (PID {pid})");
+                        }
+                    }
+                    Stopped::Killed { pid } => {
+                        if command == Command::Stop {
+                            say!(
+                                "{program} killed with SIGKILL after {:?} (PID {pid})",
+                                control.stop_timeout()
+                            );
+                        }
+                    }
+                    Stopped::NotRunning => {
+                        if command == Command::Stop {
+                            say!("{program} is not running");
+                        }
+                    }
+                    Stopped::StillRunning { pid } => {
+                        say!("{program} is still running as PID {pid}")
+                    }
+                }
+                if command == Command::Restart && code == 0 {
+                    return;
+                }
+                code
+            }
+            Err(e) => {
+                say_err!("{program}: {}: {e}", command_name(command));
+                lsb_error(&e)
+            }
+        },
+        Command::Reload => match control.reload() {
+            Ok(pid) => {
+                say!("{program} reloading (SIGHUP sent to PID {pid})");
+                0
+            }
+            Err(e) if e.kind() == ErrorKind::NotRunning => {
+                say!("{program} is not running");
+                7
+            }
+            Err(e) if e.kind() == ErrorKind::Software => {
+                say_err!("{program}: reload: {e}");
+                3
+            }
+            Err(e) => {
+                say_err!("{program}: reload: {e}");
+                lsb_error(&e)
+            }
+        },
+    };
+    std::process::exit(i32::from(code))
+}
+
+fn command_name(command: Command) -> &'static str {
+    match command {
+        Command::Start => "start",
+        Command::Stop => "stop",
+        Command::Status => "status",
+        Command::Restart => "restart",
+        Command::Reload => "reload",
+    }
+}
+
+/// LSB action statuses for a failed request: 4 not permitted, 1 anything
+/// else.
+fn lsb_error(e: &Error) -> u8 {
+    if e.kind() == ErrorKind::Permission {
+        4
+    } else {
+        1
+    }
+}
+
+/// [`Daemon::start`] with [`commands`](Daemon::commands) on.
+pub(crate) fn start_with_command(mut daemon: Daemon) -> Result<Daemonized> {
+    let Some(path) = daemon.pidfile.clone() else {
+        return Err(Error::new(
+            Step::Preflight,
+            ErrorKind::Config,
+            "commands: a pid file is needed to find the daemon",
+        ));
+    };
+    let command = command_from_args();
+    let control = Control::new(&path).timeout(daemon.stop_timeout);
+    run_command(command, &control);
+    if command != Command::Restart {
+        return daemon.start_now();
+    }
+    let program = crate::error::program_name();
+    let announce = daemon.on_launched.take();
+    let shown = program.clone();
+    daemon = daemon.on_launched(move |launched| {
+        say!("{shown} restarted as PID {}", launched.pid());
+        if let Some(announce) = announce {
+            announce(launched);
+        }
+    });
+    match daemon.start_now() {
+        // Another start took the lock since the stop: one daemon runs, as
+        // a restart asks.
+        Err(e) if e.kind() == ErrorKind::AlreadyRunning => match control.status() {
+            Status::Running { pid } => {
+                say!("{program} is running as PID {pid} (started by another start)");
+                std::process::exit(0)
+            }
+            _ => Err(e),
+        },
+        other => other,
+    }
+}
