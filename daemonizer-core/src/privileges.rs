@@ -43,6 +43,18 @@ pub(crate) struct Credentials {
     shown: String,
 }
 
+/// A name-service lookup, again while a signal interrupts it: the
+/// databases may sit behind a socket (LDAP, sssd), where EINTR is no
+/// answer about the name.
+fn again<T>(lookup: impl Fn() -> nix::Result<T>) -> nix::Result<T> {
+    loop {
+        match lookup() {
+            Err(nix::errno::Errno::EINTR) => continue,
+            other => return other,
+        }
+    }
+}
+
 /// A group id as `getgrouplist` takes it (an `int` on macOS).
 #[cfg(target_vendor = "apple")]
 type GroupId = libc::c_int;
@@ -118,7 +130,7 @@ pub(crate) fn resolve(
     let mut shown = Vec::new();
     match user {
         Some(Account::Name(name)) => {
-            let entry = User::from_name(name)
+            let entry = again(|| User::from_name(name))
                 .map_err(|e| Error::os(Step::User, format!("looking up {name:?}"), e))?
                 .ok_or_else(|| {
                     Error::new(
@@ -142,7 +154,7 @@ pub(crate) fn resolve(
         Some(Account::Id(id)) => {
             let raw = Uid::from_raw(check_id(Step::User, "user", *id)?);
             uid = Some(raw);
-            primary = User::from_uid(raw)
+            primary = again(|| User::from_uid(raw))
                 .map_err(|e| Error::os(Step::User, format!("looking up uid {raw}"), e))?
                 .map(|u| u.gid);
             shown.push(format!("uid {raw}"));
@@ -151,7 +163,7 @@ pub(crate) fn resolve(
     }
     let gid = match group {
         Some(Account::Name(name)) => {
-            let entry = Group::from_name(name)
+            let entry = again(|| Group::from_name(name))
                 .map_err(|e| Error::os(Step::Group, format!("looking up {name:?}"), e))?
                 .ok_or_else(|| {
                     Error::new(
