@@ -112,6 +112,15 @@ ERRNO = {
     "sched_yield": None,
 }
 
+# Calls that a signal may interrupt on the files the start uses (pipes,
+# sockets, waits; not regular files, where EINTR does not happen), failed
+# with EINTR too. A start that gives up on EINTR where a retry would do is
+# consistent but needless: the sweep lists each one it meets.
+EINTR_TOO = {
+    "read", "write", "readv", "writev", "close", "wait4", "waitid", "connect",
+    "sendto", "sendmsg", "recvmsg", "dup2", "dup3", "getrandom", "epoll_wait",
+}
+
 # Calls that cannot fail (their manual pages list no error, or only
 # EFAULT for a bad pointer): an injected error would be a value no kernel
 # returns. The lookup that marks the body is not the runtime's.
@@ -748,11 +757,14 @@ def main():
             for call, count in sorted(calls.items()):
                 if call in NEVER_FAIL or call in NOT_INJECTED:
                     continue
-                errno = ERRNO.get(call) or "ENOMEM"
+                errnos = [ERRNO.get(call) or "ENOMEM"]
+                if call in EINTR_TOO and "EINTR" not in errnos:
+                    errnos.append("EINTR")
                 covered.add(call)
                 last = min(count, opts.occurrences) if opts.occurrences else count
-                for n in range(1, last + 1):
-                    plan.append((config, args, call, errno, n))
+                for errno in errnos:
+                    for n in range(1, last + 1):
+                        plan.append((config, args, call, errno, n))
         for call, why in sorted(NOT_INJECTED.items()):
             print(f"sweep: not injected: {call}: {why}")
         print(f"sweep: {len(plan)} runs over {len(configs)} configurations, "
@@ -775,6 +787,13 @@ def main():
             for item, run in pool.map(one, plan):
                 results.append((item, run))
 
+        given_up = collections.Counter()
+        for (config, _, call, errno, n), run in results:
+            if errno == "EINTR" and run.outcome == "refused" and not run.problems:
+                given_up[call] += 1
+        if given_up:
+            print("sweep: refused on one EINTR, where a retry would have done: "
+                  + ", ".join(f"{call} ({n} runs)" for call, n in sorted(given_up.items())))
         consistent = 0
         failures = 0
         expected_seen = collections.Counter()
