@@ -7,7 +7,7 @@ mod common;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::process::Child;
+use std::process::{Child, Command, Stdio};
 
 use common::*;
 
@@ -303,4 +303,36 @@ fn a_start_late_to_replace_a_file_never_replaces_the_winners() {
     );
     stop(winner, &pidfile);
     end_reader(reader);
+}
+
+#[test]
+fn descriptors_of_the_pid_file_the_launcher_inherited_do_not_cost_the_daemon_its_lock() {
+    let sb = Sandbox::new("inherited-pidfile-fd");
+    let pidfile = sb.path("pid");
+    // A wrapper that keeps the pid file open while it runs the program:
+    // the shell's single-instance idiom (`exec 9>>FILE; flock -n 9`), and
+    // the file on stdin too. The daemon closes fd 9 and replaces fd 0;
+    // closing any descriptor of the file would drop its lock.
+    let tag = format!("{}/", sb.dir.display());
+    let outcome = run(Command::new("sh")
+        .arg("-c")
+        .arg(r#"exec 9>>"$0" 0<"$0"; exec "$@""#)
+        .arg(&pidfile)
+        .arg(scenario_bin())
+        .args(["daemon", "--sandbox", &tag, "--pidfile"])
+        .arg(&pidfile)
+        .arg("--facts")
+        .arg(sb.path("facts"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert!(outcome.success(), "{outcome:?}");
+    let pid = wait_pidfile(&pidfile);
+    assert_eq!(facts(&sb.path("facts"))["pid"], pid.to_string());
+    assert!(
+        holds_lock(pid, "POSIX", "WRITE", &pidfile),
+        "the daemon still holds its lock once its body runs"
+    );
+    let second = run(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    second.assert_refused(75, "pid file", &[&format!("already running as PID {pid}")]);
+    stop(pid, &pidfile);
 }

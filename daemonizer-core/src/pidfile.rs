@@ -361,6 +361,52 @@ impl PidFile {
         ))
     }
 
+    /// In a full-mode daemon, right before [`lock`](PidFile::lock): points
+    /// every other descriptor of the file that the daemon inherited (a
+    /// wrapper's `exec 9>>/run/myd.pid`, `flock(1)`, the file on stdin) at
+    /// `null`. The fd sweep closes such descriptors and the stdio step
+    /// replaces 0 to 2, and closing any descriptor of the file drops the
+    /// lock of the process: done now, before the lock exists, it drops
+    /// nothing. Preserved fds above 2 (in `keep`) are left alone: nothing
+    /// here closes them.
+    pub(crate) fn retire_inherited(&self, keep: &[RawFd], null: RawFd) -> Result<()> {
+        let shown = self.path.display();
+        let ours =
+            fstat(&self.file).map_err(|e| Error::os(Step::PidFile, format!("{shown}"), e))?;
+        let own = self.file.as_raw_fd();
+        for fd in crate::fds::open_fds() {
+            if fd == own || fd == null || (fd > 2 && keep.contains(&fd)) {
+                continue;
+            }
+            // SAFETY: `st` is a plain C struct that fstat fills in; an fd
+            // that is not open (the listing's own) only fails.
+            let same = unsafe {
+                let mut st: libc::stat = std::mem::zeroed();
+                libc::fstat(fd, &mut st) == 0
+                    && (st.st_dev, st.st_ino) == (ours.st_dev, ours.st_ino)
+            };
+            if !same {
+                continue;
+            }
+            // SAFETY: dup2 takes no pointers; it replaces an inherited
+            // descriptor that nothing in this process uses.
+            while unsafe { libc::dup2(null, fd) } < 0 {
+                match Errno::last() {
+                    Errno::EINTR | Errno::EBUSY => continue,
+                    e => {
+                        return Err(Error::os(
+                            Step::PidFile,
+                            format!("{shown}: replacing inherited fd {fd}"),
+                            e,
+                        ))
+                    }
+                }
+            }
+            log::debug!("pid file: {shown}: inherited fd {fd} of it now on /dev/null");
+        }
+        Ok(())
+    }
+
     /// What the new holder does at once: empty the file (whatever it holds
     /// is stale: its writer is gone) and give a file this start made the
     /// mode readers need.

@@ -1190,6 +1190,9 @@ fn run_steps(prepared: Prepared, mut keep: Vec<RawFd>) -> Result<Daemonized> {
     // its launcher and leaves the winner's file alone.
     if daemon.mode == Mode::Full {
         if let Some(pidfile) = &mut pidfile {
+            if let Some(stdio) = &stdio {
+                pidfile.retire_inherited(&keep, stdio.null_fd())?;
+            }
             pidfile.lock()?;
             // A replaced file has a new fd: the sweep keeps it too.
             keep.push(pidfile.file_fd());

@@ -291,6 +291,11 @@ impl Stdio {
             })
     }
 
+    /// The `/dev/null` descriptor.
+    pub(crate) fn null_fd(&self) -> RawFd {
+        self.null.as_raw_fd()
+    }
+
     /// The fds the fd sweep must keep until [`redirect`](Stdio::redirect),
     /// which closes all but 0, 1 and 2 (the directories of created files
     /// among them: nothing outside a chroot stays open for the body).
