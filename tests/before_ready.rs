@@ -142,3 +142,41 @@ fn a_signal_during_the_steps_is_reported_with_its_name() {
     sb.wait_no_processes();
     assert!(!sb.path("pid").exists(), "the pid file is gone");
 }
+
+/// The pipes `pid` holds open (`pipe:[N]` in `/proc/<pid>/fd`).
+fn pipes(pid: i32) -> std::collections::BTreeSet<String> {
+    fds(pid)
+        .into_values()
+        .filter(|target| target.starts_with("pipe:"))
+        .collect()
+}
+
+#[test]
+fn a_child_forked_before_ready_does_not_hold_the_watch_pipe() {
+    let sb = Sandbox::new("fork-watch");
+    let facts_path = sb.path("facts");
+    let launcher = sb.daemon().arg("--manual").spawn().expect("spawn");
+    let pid: i32 = facts(&facts_path)["pid"].parse().expect("pid");
+    // Until the daemon is ready its parent, the session leader, watches it
+    // through a pipe.
+    let watcher = stat(pid).expect("the daemon's stat").ppid;
+    let watched = pipes(watcher);
+    assert!(
+        !pipes(pid).is_disjoint(&watched),
+        "the daemon holds the watch pipe: {:?} {watched:?}",
+        pipes(pid)
+    );
+    sb.trigger("fork-wait");
+    let child: i32 = wait_fact(&facts_path, "fork_child").parse().expect("child");
+    let shared: Vec<String> = pipes(child).intersection(&watched).cloned().collect();
+    assert!(shared.is_empty(), "the child holds {shared:?}");
+    wait_until("the trigger to be consumed", || {
+        !sb.path("trigger").exists()
+    });
+    sb.trigger("ready");
+    assert!(finish(launcher).success());
+    wait_dead(watcher);
+    kill(child, libc::SIGKILL);
+    kill(pid, libc::SIGTERM);
+    wait_dead(pid);
+}

@@ -9,6 +9,7 @@
 //! exit status of `std::process::exit` and the name of a fatal signal.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -74,6 +75,9 @@ pub(crate) fn main_failed(failure: String) {
 static WATCH: Mutex<Option<(OwnedFd, OwnedFd)>> = Mutex::new(None);
 /// The daemon's end, until it is ready.
 static WATCHED: Mutex<Option<OwnedFd>> = Mutex::new(None);
+/// The number of the fd in [`WATCHED`] while the daemon holds it, -1
+/// otherwise: what [`forget_in_child`] reads, where no lock may be taken.
+static WATCHED_FD: AtomicI32 = AtomicI32::new(-1);
 
 /// How often the parent looks at the daemon when nothing wakes it (a
 /// child the daemon forked holds the pipe, so its end does not report
@@ -104,13 +108,28 @@ pub(crate) fn launcher_done() {
 /// In the daemon, right after the forks: keeps its end only.
 pub(crate) fn daemon_side() {
     if let Some((_, tx)) = lock(&WATCH).take() {
+        WATCHED_FD.store(tx.as_raw_fd(), Ordering::SeqCst);
         *lock(&WATCHED) = Some(tx);
+    }
+}
+
+/// In the child of a fork the body makes before the daemon is ready (a
+/// `pthread_atfork` handler): the child does not keep the daemon's end,
+/// so the parent sees the daemon's death at once. The child never uses its
+/// copy of [`WATCHED`] (only the daemon process reports), so the number is
+/// never closed twice. Async-signal-safe: an atomic and `close(2)`.
+pub(crate) fn forget_in_child() {
+    let fd = WATCHED_FD.swap(-1, Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: closes the child's copy of the daemon's end; see above.
+        unsafe { libc::close(fd) };
     }
 }
 
 /// In the daemon, once it has told the launcher it is ready: tells its
 /// parent, which then exits.
 pub(crate) fn ready() {
+    WATCHED_FD.store(-1, Ordering::SeqCst);
     let Some(tx) = lock(&WATCHED).take() else {
         return;
     };

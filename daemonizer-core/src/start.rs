@@ -155,6 +155,8 @@ extern "C" fn forget_channel_in_child() {
         // above for why nothing uses the number afterwards.
         unsafe { libc::close(fd) };
     }
+    // Nor the pipe the daemon's parent watches it through.
+    crate::report::forget_in_child();
 }
 
 /// Whether this is the daemon process (not the launcher, not a child the
