@@ -52,6 +52,9 @@ fn main() {
         .with_writer(Mutex::new(log))
         .with_ansi(false)
         .init();
+    // From here on SIGTERM asks the wait below to return instead of ending
+    // the process at once: watch before saying "serving".
+    running.stop_requested();
     tracing::info!(pid = running.pid(), mode = ?running.mode(), "serving");
     let signal = running.wait_for_stop();
     tracing::info!(%signal, "stopping");
