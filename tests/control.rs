@@ -457,7 +457,7 @@ fn status_racing_twenty_starts_never_makes_a_start_fail() {
     }
     sb.wait_no_processes();
     println!(
-        "summary: status racing starts: {ROUNDS} rounds of {LAUNCHERS} simultaneous starts and \
+        "summary: status racing starts: {ROUNDS} rounds, each of {LAUNCHERS} simultaneous starts and \
          5 lone starts, {} status runs meanwhile, no start failed because of them",
         runs.load(Ordering::SeqCst)
     );
