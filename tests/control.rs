@@ -572,6 +572,11 @@ fn the_demo_is_controlled_by_its_commands() {
         0,
         &format!("demo is running as PID {pid}"),
     );
+    // The body installs its logger once it runs, which readiness does not
+    // wait for: a SIGHUP before that would be handled but not logged.
+    wait_until("the demo's first line in its log", || {
+        fs::read_to_string(&log).is_ok_and(|l| l.contains(&format!("started as PID {pid}")))
+    });
     expect(
         &sb,
         &mut demo(&sb, &["reload"]),
