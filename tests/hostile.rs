@@ -537,6 +537,37 @@ fn stdout_symlink_of_another_user_is_not_followed() {
 }
 
 #[test]
+fn stdout_symlink_into_another_users_directory_is_not_followed() {
+    if !root_or_skip("stdout_symlink_into_another_users_directory_is_not_followed") {
+        return;
+    }
+    // Root's own symlink, in root's directory, leads into a directory
+    // `nobody` owns; there `nobody` puts a symlink to a file of root's.
+    let (uid, gid) = nobody();
+    let sb = Sandbox::new("out-link-into-foreign-dir");
+    let precious = sb.path("precious");
+    fs::write(&precious, "root's lines\n").unwrap();
+    let theirs = sb.path("theirs");
+    fs::create_dir(&theirs).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(uid), Some(gid)).unwrap();
+    let planted = theirs.join("out.log");
+    std::os::unix::fs::symlink(&precious, &planted).unwrap();
+    std::os::unix::fs::lchown(&planted, Some(uid), Some(gid)).unwrap();
+    let link = sb.path("out.log");
+    std::os::unix::fs::symlink(&planted, &link).unwrap();
+    let mut cmd = with_pidfile(&sb, &sb.path("pid"));
+    cmd.arg("--stdout").arg(&link);
+    refused_at(
+        &sb,
+        &mut cmd,
+        77,
+        "stdio",
+        &[&shown(&planted), &format!("belongs to user {uid} (nobody)")],
+    );
+    assert_eq!(fs::read_to_string(&precious).unwrap(), "root's lines\n");
+}
+
+#[test]
 fn stdout_symlink_of_the_daemons_user_is_followed() {
     // Root's (or this user's) own symlink in its own directory: the usual
     // way to point a log somewhere else.

@@ -3,12 +3,12 @@
 //! any chroot or privilege drop, and put in place after the fd sweep.
 
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use nix::errno::Errno;
-use nix::fcntl::{fcntl, open, openat, AtFlags, FcntlArg, OFlag};
+use nix::fcntl::{fcntl, open, openat, readlinkat, AtFlags, FcntlArg, OFlag, AT_FDCWD};
 use nix::sys::stat::{fstat, fstatat, FileStat, Mode, SFlag};
 use nix::unistd::{unlinkat, UnlinkatFlags};
 
@@ -67,14 +67,33 @@ fn file_type(st: &FileStat) -> SFlag {
 /// [`pathsafe`]). A missing file is created with `O_EXCL`, which never
 /// follows a symlink: a dangling symlink never creates a file. An existing
 /// final-component symlink is followed only when it and its directory
-/// belong to root or the daemon's user (the file it leads to is checked as
-/// any other). Every open is non-blocking (`O_NONBLOCK`, cleared
+/// belong to root or the daemon's user, and it is followed by reading it
+/// and opening what it names as any other output path: the directories
+/// that lead to the file it names are checked too, before anything there
+/// is opened (the user who owns one of them could otherwise point the
+/// daemon's output at any file root owns). Every open is non-blocking (`O_NONBLOCK`, cleared
 /// afterwards), so that neither a FIFO without a reader nor a device
 /// waiting for a carrier can stall the launcher, whose signals are
 /// blocked: a FIFO without a reader is refused at once. What it may be:
 /// a regular file, a character device (a terminal, `/dev/null`,
 /// `/dev/console`) or a FIFO that has a reader (a logger reading a pipe).
 fn open_output(path: &Path, trust: Trust) -> Result<(OwnedFd, Option<Created>)> {
+    open_output_from(AT_FDCWD, path, path, trust, 0)
+}
+
+/// How many symbolic links an output path may lead through.
+const MAX_LINKS: u32 = 8;
+
+/// [`open_output`] of `path`, relative to `base` when relative, reached
+/// from the configured `origin` through `links` symbolic links (then never
+/// created).
+fn open_output_from(
+    base: BorrowedFd<'_>,
+    path: &Path,
+    origin: &Path,
+    trust: Trust,
+    links: u32,
+) -> Result<(OwnedFd, Option<Created>)> {
     let shown = path.display();
     if path.as_os_str().is_empty() {
         return Err(Error::new(
@@ -105,7 +124,8 @@ fn open_output(path: &Path, trust: Trust) -> Result<(OwnedFd, Option<Created>)> 
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let dir = open(
+    let dir = openat(
+        base,
         parent,
         // O_NONBLOCK: where O_DIRECTORY is checked only after the open, a
         // FIFO planted as the directory must not wait for a writer.
@@ -119,12 +139,18 @@ fn open_output(path: &Path, trust: Trust) -> Result<(OwnedFd, Option<Created>)> 
     let mode = Mode::from_bits_truncate(0o640);
     // A few rounds, for files that appear or vanish between the calls.
     for _ in 0..16 {
-        match openat(
-            &dir,
-            name.as_c_str(),
-            flags | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW,
-            mode,
-        ) {
+        let made = if links == 0 {
+            openat(
+                &dir,
+                name.as_c_str(),
+                flags | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW,
+                mode,
+            )
+        } else {
+            // Reached through a symbolic link: never created.
+            Err(Errno::EEXIST)
+        };
+        match made {
             Ok(fd) => {
                 let st = match fstat(&fd) {
                     Ok(st) => st,
@@ -153,6 +179,7 @@ fn open_output(path: &Path, trust: Trust) -> Result<(OwnedFd, Option<Created>)> 
         }
         let link = match fstatat(&dir, name.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
             Ok(st) => st,
+            Err(Errno::ENOENT) if links > 0 => return Err(dangling(origin)),
             Err(Errno::ENOENT) => continue,
             Err(e) => return Err(failed(e)),
         };
@@ -175,28 +202,33 @@ fn open_output(path: &Path, trust: Trust) -> Result<(OwnedFd, Option<Created>)> 
                     ));
                 }
             }
-        }
-        let nofollow = if follow {
-            OFlag::empty()
-        } else {
-            OFlag::O_NOFOLLOW
-        };
-        let fd = match openat(&dir, name.as_c_str(), flags | nofollow, Mode::empty()) {
-            Ok(fd) => fd,
-            Err(Errno::ENOENT) if follow => {
-                return Err(Error::new(
+            if links >= MAX_LINKS {
+                return Err(Error::os(
                     Step::Stdio,
-                    ErrorKind::CantCreate,
-                    format!("{shown}: is a dangling symbolic link, refused (a symbolic link never creates a file)"),
-                ))
+                    format!("{}", origin.display()),
+                    Errno::ELOOP,
+                ));
             }
+            let target = readlinkat(&dir, name.as_c_str()).map_err(failed)?;
+            return open_output_from(dir.as_fd(), Path::new(&target), origin, trust, links + 1);
+        }
+        let fd = match openat(
+            &dir,
+            name.as_c_str(),
+            flags | OFlag::O_NOFOLLOW,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) if links > 0 => return Err(dangling(origin)),
             // Replaced by a symlink, or removed, since we looked: again.
             Err(Errno::ENOENT) | Err(Errno::ELOOP) => continue,
             Err(Errno::ENXIO) => {
                 return Err(Error::new(
                     Step::Stdio,
                     ErrorKind::CantCreate,
-                    format!("{shown}: is a FIFO without a reader, refused (writing to it would block)"),
+                    format!(
+                        "{shown}: is a FIFO without a reader, refused (writing to it would block)"
+                    ),
                 ))
             }
             Err(e) => return Err(failed(e)),
@@ -218,6 +250,17 @@ fn open_output(path: &Path, trust: Trust) -> Result<(OwnedFd, Option<Created>)> 
         ErrorKind::Os,
         format!("{shown}: the file kept changing while it was being opened"),
     ))
+}
+
+fn dangling(origin: &Path) -> Error {
+    Error::new(
+        Step::Stdio,
+        ErrorKind::CantCreate,
+        format!(
+            "{}: is a dangling symbolic link, refused (a symbolic link never creates a file)",
+            origin.display()
+        ),
+    )
 }
 
 /// Clears `O_NONBLOCK`, which only guarded the open: the daemon's writes
