@@ -20,7 +20,9 @@ faults: `stop` exits 0 only once the daemon is gone and otherwise says why
 in one line; `status` never calls a running daemon stopped; a failed
 `restart` leaves no new daemon and no PID naming a dead process; `reload`
 exits 0 only once SIGHUP reached the daemon's handler, and the daemon lives
-on.
+on. Last, SIGTERM is sent to the launcher as it enters each of its calls:
+it ends the launcher before anything exists, or the start is refused as
+interrupted with its daemon killed, and no pid file names a dead process.
 
 The daemon is `tests/faults/target.rs` (the `faults-target` example). It
 stops itself (SIGSTOP) right before the start; strace attaches then, so its
@@ -187,6 +189,19 @@ CONTROL_CONFIGS = [
     ("control/reload/root+handlers", ["--handlers"]),
 ]
 
+# SIGTERM delivered to the launcher as it enters each of its calls in turn
+# (`inject=<call>:signal=SIGTERM:when=<n>`, the launcher alone traced): it
+# ends the launcher before anything is created, or stops the start and
+# kills its daemon (one "interrupted" line), or comes too late to matter.
+INTERRUPT_CONFIGS = [
+    ("interrupt/full/root", []),
+    ("interrupt/full/nobody", ["--user", "nobody"]),
+    # Over a stale pid file (a dead PID in it, as `kill -9` leaves): the
+    # daemon the launcher kills may have written its PID there, and the
+    # file is not this start's to remove.
+    ("interrupt/full/nobody+stale", ["--user", "nobody", "STALE"]),
+]
+
 SYSCALL_LINE = re.compile(r"^(\d+) +([a-z_0-9]+)\(")
 MARK_LINE = re.compile(r"^(\d+) .*" + re.escape(BODY_MARK))
 
@@ -213,6 +228,13 @@ class Sandbox:
         self.trace = self.dir + ".trace"
 
     def args(self, extra):
+        if "STALE" in extra:
+            extra = [a for a in extra if a != "STALE"]
+            if not os.path.exists(self.pidfile):
+                dead = subprocess.Popen(["true"])
+                dead.wait()
+                with open(self.pidfile, "w") as f:
+                    f.write(f"{dead.pid}\n")
         if "CHROOT" in extra:
             os.makedirs(os.path.join(self.dir, "root"), mode=0o755, exist_ok=True)
         places = {"OUTPUT": os.path.join(self.dir, "output"), "CHROOT": os.path.join(self.dir, "root")}
@@ -318,10 +340,10 @@ def stopped(pid):
         return False
 
 
-def strace_attach(pid, trace, inject):
-    """Starts strace on every thread of `pid` and its future children and
-    waits until it is attached."""
-    cmd = ["strace", "-f", "-qq", "-s", "256", "-o", trace, "-p", str(pid)]
+def strace_attach(pid, trace, inject, follow=True):
+    """Starts strace on every thread of `pid` and (with `follow`) its future
+    children and waits until it is attached."""
+    cmd = ["strace"] + (["-f"] if follow else []) + ["-qq", "-s", "256", "-o", trace, "-p", str(pid)]
     if inject:
         # Injection needs the call traced (trace=none disables it); only
         # that call is printed.
@@ -385,7 +407,11 @@ class Run:
             if not wait_until(lambda: stopped(launcher.pid) or launcher.poll() is not None, RUN_LIMIT):
                 self.problem("the program never reached the start")
                 return
-            tracer = strace_attach(launcher.pid, self.box.trace, None if trace_only else self.inject)
+            # A signal goes to the launcher alone: its children are not
+            # traced, so their calls are not counted.
+            follow = trace_only or not self.config.startswith("interrupt/")
+            tracer = strace_attach(launcher.pid, self.box.trace,
+                                   None if trace_only else self.inject, follow)
             os.kill(launcher.pid, signal.SIGCONT)
             if lite:
                 self.check_lite_start(launcher)
@@ -415,6 +441,9 @@ class Run:
             # no other process is left to do it: an empty file is the most
             # it can leave.
             pass
+        elif left is not None and "STALE" in self.args:
+            if left.strip():
+                self.problem(f"the pid file still names a process: {left!r}")
         elif left is not None:
             self.problem(f"pid file left: {left!r}")
         others = sorted(set(os.listdir(self.box.dir)) - {"facts", "stderr", "pid", "root"})
@@ -433,6 +462,19 @@ class Run:
         trace = self.box.read(self.box.trace) or ""
         return any(text in line and "(INJECTED)" in line and re.match(r"^\d+ +write\(", line)
                    for line in trace.splitlines())
+
+    def ended_by_signal(self):
+        """The launcher ended by the signal, before it blocked signals: it
+        had created nothing yet."""
+        if self.box.body_pid() is not None:
+            self.problem("the launcher was ended by SIGTERM, yet the body ran")
+        if os.path.exists(self.box.pidfile) and "STALE" not in self.args:
+            self.problem(f"the launcher was ended by SIGTERM; pid file left: "
+                         f"{self.box.read(self.box.pidfile)!r}")
+        left = self.box.processes()
+        if left:
+            self.problem(f"the launcher was ended by SIGTERM; processes left: {describe(left)}")
+        self.outcome = "ended by the signal"
 
     def completed(self, pid):
         text = self.box.read(self.box.pidfile)
@@ -463,6 +505,9 @@ class Run:
         except subprocess.TimeoutExpired:
             self.problem("hang: the launcher did not exit")
             self.outcome = "hang"
+            return
+        if status == -signal.SIGTERM and self.config.startswith("interrupt/"):
+            self.ended_by_signal()
             return
         if status != 0:
             self.refused(status)
@@ -672,7 +717,7 @@ class Run:
         self.outcome = f"status {code}"
 
     def execute(self, trace_only=False):
-        if self.config.startswith("start/"):
+        if self.config.startswith(("start/", "interrupt/")):
             self.start(trace_only)
         elif self.config.startswith("control/"):
             self.control(trace_only)
@@ -681,13 +726,19 @@ class Run:
         return self
 
 
-def count_calls(trace, cut_at_mark):
+def count_calls(trace, cut_at_mark, first_only=False):
     """Calls per name: the largest count in any one process (strace counts
-    per process), up to the body's mark when `cut_at_mark`."""
+    per process), up to the body's mark when `cut_at_mark`; of the first
+    process alone (the launcher) when `first_only`."""
     per_pid = collections.defaultdict(collections.Counter)
     done = set()
+    first = None
     with open(trace) as f:
         for line in f:
+            pid = line.split(" ", 1)[0]
+            first = first or pid
+            if first_only and pid != first:
+                continue
             m = MARK_LINE.match(line)
             if m and cut_at_mark:
                 done.add(m.group(1))
@@ -710,7 +761,9 @@ def discover(target, base, config, args):
         run = Run(target, base, config, args).execute(trace_only=True)
         if run.problems:
             raise RuntimeError(f"{config}: a run without faults failed: {run.problems}")
-        for call, n in count_calls(run.box.trace, cut_at_mark=config.startswith("start/")).items():
+        counts = count_calls(run.box.trace, cut_at_mark=config.startswith("start/"),
+                             first_only=config.startswith("interrupt/"))
+        for call, n in counts.items():
             most[call] = max(most[call], n)
         run.box.remove()
     return most
@@ -738,7 +791,7 @@ def main():
         sys.exit("sweep: strace is not installed (apt-get install strace)")
     if not os.path.exists(opts.target):
         sys.exit(f"sweep: {opts.target} is missing (cargo build --example faults-target)")
-    configs = START_CONFIGS + STOP_CONFIGS + CONTROL_CONFIGS
+    configs = START_CONFIGS + STOP_CONFIGS + CONTROL_CONFIGS + INTERRUPT_CONFIGS
     if os.geteuid() != 0:
         if os.environ.get("CI") == "true":
             sys.exit("sweep: needs root (privilege drop) under CI=true")
@@ -760,6 +813,8 @@ def main():
                 errnos = [ERRNO.get(call) or "ENOMEM"]
                 if call in EINTR_TOO and "EINTR" not in errnos:
                     errnos.append("EINTR")
+                if config.startswith("interrupt/"):
+                    errnos = ["SIGTERM"]
                 covered.add(call)
                 last = min(count, opts.occurrences) if opts.occurrences else count
                 for errno in errnos:
@@ -774,7 +829,8 @@ def main():
 
         def one(item):
             config, args, call, errno, n = item
-            run = Run(opts.target, base, config, args, f"{call}:error={errno}:when={n}")
+            how = "signal" if errno.startswith("SIG") else "error"
+            run = Run(opts.target, base, config, args, f"{call}:{how}={errno}:when={n}")
             try:
                 run.execute()
             except Exception as e:  # a broken harness is a failed run too
