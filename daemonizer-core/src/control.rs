@@ -56,10 +56,25 @@ use crate::start::Daemonized;
 
 /// How long [`Control::stop`] waits after SIGTERM before it sends SIGKILL,
 /// unless [`Control::timeout`] says otherwise.
+///
+/// ```
+/// use daemonizer::control::{Control, DEFAULT_STOP_TIMEOUT};
+///
+/// // A daemon that needs longer to flush its state.
+/// let myd = Control::new("/run/myd.pid").timeout(DEFAULT_STOP_TIMEOUT * 3);
+/// # drop(myd);
+/// ```
 pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long [`Control::stop`] waits after SIGKILL, unless
 /// [`Control::kill_timeout`] says otherwise.
+///
+/// ```
+/// use daemonizer::control::{Control, DEFAULT_KILL_TIMEOUT};
+///
+/// let myd = Control::new("/run/myd.pid").kill_timeout(DEFAULT_KILL_TIMEOUT / 5);
+/// # drop(myd);
+/// ```
 pub const DEFAULT_KILL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the pid file's lock says about the daemon.
@@ -114,6 +129,18 @@ impl Status {
 }
 
 /// What [`Control::stop`] did.
+///
+/// ```no_run
+/// use daemonizer::control::{Control, Stopped};
+///
+/// match Control::new("/run/myd.pid").stop() {
+///     Ok(Stopped::Terminated { pid }) => println!("myd (PID {pid}) stopped"),
+///     Ok(Stopped::Killed { pid }) => println!("myd (PID {pid}) killed after the timeout"),
+///     Ok(Stopped::NotRunning) => println!("myd was not running"),
+///     Ok(Stopped::StillRunning { pid }) => eprintln!("myd (PID {pid}) will not die"),
+///     Err(err) => err.exit(),
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stopped {
     /// The daemon ended after SIGTERM, within the timeout.
@@ -152,6 +179,13 @@ impl Stopped {
 
     /// The exit status an LSB init script's `stop` action uses: 0 stopped
     /// (or not running), 1 still running.
+    ///
+    /// ```
+    /// use daemonizer::control::Stopped;
+    ///
+    /// assert_eq!(Stopped::Terminated { pid: 42 }.lsb_code(), 0);
+    /// assert_eq!(Stopped::StillRunning { pid: 42 }.lsb_code(), 1);
+    /// ```
     pub fn lsb_code(&self) -> u8 {
         u8::from(!self.is_stopped())
     }
@@ -185,6 +219,13 @@ struct Target {
 
 impl Control {
     /// A handle on the daemon whose pid file is `pidfile`.
+    ///
+    /// ```
+    /// use daemonizer::control::Control;
+    ///
+    /// let myd = Control::new("/run/myd.pid"); // nothing is opened yet
+    /// assert_eq!(myd.pidfile(), std::path::Path::new("/run/myd.pid"));
+    /// ```
     pub fn new(pidfile: impl AsRef<Path>) -> Control {
         Control {
             path: pidfile.as_ref().to_owned(),
@@ -195,6 +236,14 @@ impl Control {
 
     /// How long [`stop`](Control::stop) waits after SIGTERM before SIGKILL
     /// (default [`DEFAULT_STOP_TIMEOUT`], 10 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use daemonizer::control::Control;
+    ///
+    /// let myd = Control::new("/run/myd.pid").timeout(Duration::from_secs(30));
+    /// # drop(myd);
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Control {
         self.timeout = timeout;
         self
@@ -202,12 +251,25 @@ impl Control {
 
     /// How long [`stop`](Control::stop) waits after SIGKILL (default
     /// [`DEFAULT_KILL_TIMEOUT`], 5 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use daemonizer::control::Control;
+    ///
+    /// let myd = Control::new("/run/myd.pid").kill_timeout(Duration::from_secs(1));
+    /// # drop(myd);
+    /// ```
     pub fn kill_timeout(mut self, timeout: Duration) -> Control {
         self.kill_timeout = timeout;
         self
     }
 
     /// The pid file's path.
+    ///
+    /// ```
+    /// let myd = daemonizer::control::Control::new("/run/myd.pid");
+    /// assert_eq!(myd.pidfile(), std::path::Path::new("/run/myd.pid"));
+    /// ```
     pub fn pidfile(&self) -> &Path {
         &self.path
     }
@@ -219,6 +281,16 @@ impl Control {
 
     /// Whether the daemon runs, as the lock says (see [`Status`]). Never
     /// takes the lock: it cannot make a concurrent start fail.
+    ///
+    /// ```no_run
+    /// use daemonizer::control::{Control, Status};
+    ///
+    /// let status = Control::new("/run/myd.pid").status();
+    /// if let Status::Running { pid } = status {
+    ///     println!("myd is running as PID {pid}");
+    /// }
+    /// std::process::exit(i32::from(status.lsb_code()));
+    /// ```
     pub fn status(&self) -> Status {
         if let Some(pid) = self.held_by_this_process() {
             return Status::Running { pid };
@@ -284,6 +356,13 @@ impl Control {
     /// [`ErrorKind::NotRunning`] when no daemon holds the lock;
     /// [`ErrorKind::Software`] when SIGHUP would end the daemon; otherwise
     /// as [`signal`](Control::signal).
+    ///
+    /// ```no_run
+    /// let pid = daemonizer::control::Control::new("/run/myd.pid")
+    ///     .reload()
+    ///     .unwrap_or_else(|e| e.exit());
+    /// println!("SIGHUP sent to PID {pid}");
+    /// ```
     pub fn reload(&self) -> Result<i32> {
         let not_running = || {
             Error::new(
@@ -322,6 +401,13 @@ impl Control {
     /// The file cannot be opened or asked about, the signal is not
     /// permitted, or this process is the daemon itself (use
     /// [`request_stop`](crate::request_stop)).
+    ///
+    /// ```no_run
+    /// let stopped = daemonizer::control::Control::new("/run/myd.pid")
+    ///     .stop()
+    ///     .unwrap_or_else(|e| e.exit());
+    /// std::process::exit(i32::from(stopped.lsb_code()));
+    /// ```
     pub fn stop(&self) -> Result<Stopped> {
         if self.held_by_this_process().is_some() {
             return Err(Error::new(
@@ -363,6 +449,16 @@ impl Control {
     /// # Errors
     /// As [`stop`](Control::stop); the daemon still running after it
     /// ([`ErrorKind::AlreadyRunning`]); or whatever the start reports.
+    ///
+    /// ```no_run
+    /// use daemonizer::{control::Control, Daemon};
+    ///
+    /// let running = Control::new("/run/myd.pid")
+    ///     .restart(Daemon::new().pidfile("/run/myd.pid"))
+    ///     .unwrap_or_else(|e| e.exit());
+    /// // in the new daemon
+    /// # drop(running);
+    /// ```
     pub fn restart(&self, daemon: Daemon) -> Result<Daemonized> {
         match self.stop()? {
             Stopped::StillRunning { pid } => Err(Error::new(
