@@ -708,7 +708,8 @@ impl Daemon {
     ///
     /// Every fd it leaves open stays open in the daemon, without
     /// [`preserve`](Daemon::preserve); its value is handed to the body by
-    /// [`Setup::start`]. Its error fails the start: the launcher prints
+    /// [`Setup::start`] (so `setup` comes last in the chain: it returns a
+    /// [`Setup`], whose `start` returns the handle and the value). Its error fails the start: the launcher prints
     /// `<program>: cannot start daemon: setup: <error>` and exits 70 (77,
     /// 66, ... for an `io::Error` with an OS error, as for the other steps).
     /// It runs with signals blocked (a full start blocks them from the
