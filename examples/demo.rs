@@ -1,10 +1,11 @@
 //! The demonstration of a daemon with `#[daemonizer::daemon]`: a pid file
 //! and a log file in a directory any user can write to, handlers for SIGHUP
 //! and SIGUSR1 that log, a clean stop on SIGTERM, an end after a minute,
-//! and the commands of an init script (`commands = true`).
+//! and the commands of an init script (`commands = "start"`: with no
+//! argument, `demo` starts the daemon).
 //!
 //! ```text
-//! $ cargo run --example demo start          # detaches; prints the PID and how to stop it
+//! $ cargo run --example demo                # starts it (as `demo start`): detaches, prints the PID
 //! $ cargo run --example demo status         # "demo is running as PID 4242" (exit 0)
 //! $ cargo run --example demo reload         # SIGHUP: logs a line
 //! $ kill -USR1 <pid>                        # logs a line
@@ -76,7 +77,7 @@ fn on_user1(signal: Signal) {
     lite_if = "DEBUG",
     signals(SIGHUP = on_hangup, SIGUSR1 = on_user1),
     on_launched = announce,
-    commands = true,
+    commands = "start",
 )]
 fn main() {
     // The daemon's stderr is the log file; in lite mode, the terminal.

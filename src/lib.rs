@@ -55,7 +55,7 @@
 //! | `ready` | `"auto"` (default: ready once started) or `"manual"` (ready when the body calls [`ready()`]) | [`Daemon::readiness`] |
 //! | `on_launched` | a function or closure taking a [`&Launched`](Launched), run by the launcher before it exits 0 (full mode) | [`Daemon::on_launched`] |
 //! | `setup` | a function or closure returning `Result<T, E>` (`E: Display`), run as the launching user after the pid file is probed and before detaching, chroot and the privilege drop; every fd it opens stays open; `main` takes its value as its one parameter | [`Daemon::setup`] |
-//! | `commands` | `true` or `false` (a literal; `true` needs `pidfile`): the program's first argument is a command, `start`, `stop`, `status`, `restart` or `reload`, with LSB exit statuses (see [`control`]) | [`Daemon::commands`] |
+//! | `commands` | `true` or `false` (a literal; commands need `pidfile`): the program's first argument is a command, `start`, `stop`, `status`, `restart` or `reload`, with LSB exit statuses (see [`control`]); or the name of the command run when the program is given no argument, e.g. `commands = "start"` | [`Daemon::commands`], [`Daemon::default_command`] |
 //! | `crate` | a string literal: the path of this crate when it is renamed, e.g. `crate = "::my_daemonizer"` | |
 //!
 //! Misuse is a compile error at the offending token, with the function kept
@@ -65,7 +65,8 @@
 //! unknown signal or limit, `main` with generics, a parameter without
 //! `setup`, `setup` without a parameter or with two, the
 //! attribute on something that is not a function, `async fn main`
-//! without a runtime attribute, and `commands = true` without a `pidfile`.
+//! without a runtime attribute, an unknown command in `commands`, and
+//! `commands` without a `pidfile`.
 //!
 //! The body keeps its signature: `fn main()`, `fn main() -> Result<(), E>`
 //! (an `Err` is printed by the Rust runtime, the exit status is non-zero and

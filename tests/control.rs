@@ -543,13 +543,33 @@ fn demo(sb: &Sandbox, args: &[&str]) -> Command {
 }
 
 #[test]
-fn the_demo_without_a_command_prints_the_usage_and_exits_2() {
-    let sb = Sandbox::new("demo-usage");
-    let outcome = run(&mut demo(&sb, &[]));
+fn without_a_command_the_builder_example_prints_the_usage_and_exits_2() {
+    // `.commands(true)`: a command is required. The demo names a default
+    // (`commands = "start"`) and starts instead; tests/examples.rs runs it so.
+    let sb = Sandbox::new("builder-usage");
+    let outcome = run(Command::new(example_bin("builder"))
+        .env("DEMO_DIR", &sb.dir)
+        .env_remove("DEBUG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped()));
     assert_eq!(outcome.code(), Some(2), "{outcome:?}");
     assert_eq!(
         outcome.stderr,
-        "demo: no command; usage: demo {start|stop|status|restart|reload} [ARGS...]\n"
+        "builder: no command; usage: builder {start|stop|status|restart|reload} [ARGS...]\n"
+    );
+    assert!(outcome.stdout.is_empty(), "{outcome:?}");
+    assert!(!sb.path("demo.pid").exists(), "nothing started");
+}
+
+#[test]
+fn the_demo_with_an_unknown_command_prints_the_usage_and_exits_2() {
+    let sb = Sandbox::new("demo-usage");
+    let outcome = run(&mut demo(&sb, &["begin"]));
+    assert_eq!(outcome.code(), Some(2), "{outcome:?}");
+    assert_eq!(
+        outcome.stderr,
+        "demo: unknown command \"begin\"; usage: demo {start|stop|status|restart|reload} [ARGS...]\n"
     );
     assert!(outcome.stdout.is_empty(), "{outcome:?}");
     assert!(!sb.path("demo.pid").exists(), "nothing started");

@@ -171,8 +171,14 @@ fn read_pidfile(pidfile: &Path) -> i32 {
 /// Starts `example` in full mode; checks what the launcher promises and
 /// returns the daemon's PID with its guard.
 fn launch(example_name: &str, envs: &[(&str, &Path)], pidfile: &Path) -> (i32, Running, Outcome) {
-    let output = run(Command::new(example(example_name))
-        .arg("start")
+    let mut cmd = Command::new(example(example_name));
+    // The demo starts without an argument (`commands = "start"`), as the
+    // README's first command runs it; its builder twin takes `.commands(true)`
+    // and needs the command.
+    if example_name == "builder" {
+        cmd.arg("start");
+    }
+    let output = run(cmd
         .envs(envs.iter().map(|(k, v)| (k, v.as_os_str())))
         .env_remove("DEBUG"));
     let (stdout, stderr) = (&output.stdout, &output.stderr);

@@ -31,13 +31,31 @@ fn say_to(out: &mut impl std::io::Write, mut line: String) {
 }
 
 /// The commands a program started with [`Daemon::commands`] takes as its
-/// first argument.
+/// first argument; [`Daemon::default_command`] names the one run when the
+/// program is given no argument at all.
+///
+/// ```no_run
+/// use daemonizer::control::Command;
+///
+/// // `myd` alone starts the daemon; `myd stop`, `myd status`... as usual.
+/// let running = daemonizer::Daemon::new()
+///     .pidfile("/run/myd.pid")
+///     .default_command(Command::Start)
+///     .start()
+///     .unwrap_or_else(|e| e.exit());
+/// # drop(running);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Command {
+pub enum Command {
+    /// `start`: starts the daemon.
     Start,
+    /// `stop`: SIGTERM, then SIGKILL after the stop timeout.
     Stop,
+    /// `status`: whether the daemon runs, with LSB statuses.
     Status,
+    /// `restart`: stop, then start.
     Restart,
+    /// `reload`: SIGHUP to the running daemon.
     Reload,
 }
 
@@ -46,11 +64,15 @@ pub(crate) fn usage(program: &str) -> String {
     format!("usage: {program} {{start|stop|status|restart|reload}} [ARGS...]")
 }
 
-/// Reads the command from the program's first argument; anything else
-/// prints the usage line on stderr and exits 2.
-pub(crate) fn command_from_args() -> Command {
+/// Reads the command from the program's first argument (`default` when
+/// there is no argument at all); anything else prints the usage line on
+/// stderr and exits 2.
+pub(crate) fn command_from_args(default: Option<Command>) -> Command {
     let program = crate::error::program_name();
     let first: Option<OsString> = std::env::args_os().nth(1);
+    if let (None, Some(command)) = (&first, default) {
+        return command;
+    }
     match first.as_ref().and_then(|a| a.to_str()) {
         Some("start") => Command::Start,
         Some("stop") => Command::Stop,
@@ -176,7 +198,7 @@ pub(crate) fn start_with_command(mut daemon: Daemon) -> Result<Daemonized> {
             "commands: a pid file is needed to find the daemon",
         ));
     };
-    let command = command_from_args();
+    let command = command_from_args(daemon.default_command);
     let control = Control::new(&path).timeout(daemon.stop_timeout);
     run_command(command, &control);
     if command != Command::Restart {

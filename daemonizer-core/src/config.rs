@@ -272,6 +272,8 @@ pub struct Daemon {
     /// The program's first argument is a command (see
     /// [`commands`](Daemon::commands)).
     pub(crate) commands: bool,
+    /// The command run when the program is given no argument.
+    pub(crate) default_command: Option<crate::control::Command>,
     /// How long the `stop` and `restart` commands wait after SIGTERM.
     pub(crate) stop_timeout: std::time::Duration,
     pub(crate) setup: Option<crate::setup::SetupFn>,
@@ -303,6 +305,7 @@ impl fmt::Debug for Daemon {
             .field("readiness", &self.readiness)
             .field("keep_notify_socket", &self.keep_notify_socket)
             .field("commands", &self.commands)
+            .field("default_command", &self.default_command)
             .field("stop_timeout", &self.stop_timeout)
             .field("setup", &self.setup.is_some())
             .finish()
@@ -336,6 +339,7 @@ impl Daemon {
             keep_notify_socket: false,
             on_launched: None,
             commands: false,
+            default_command: None,
             stop_timeout: crate::control::DEFAULT_STOP_TIMEOUT,
             setup: None,
         }
@@ -680,6 +684,27 @@ impl Daemon {
     /// ```
     pub fn commands(mut self, enabled: bool) -> Daemon {
         self.commands = enabled;
+        self
+    }
+
+    /// Turns [`commands`](Daemon::commands) on, with `command` run when the
+    /// program is given no argument at all (instead of the usage line and
+    /// exit status 2); an unknown first argument is still refused.
+    ///
+    /// ```no_run
+    /// use daemonizer::control::Command;
+    ///
+    /// // `myd` starts the daemon, `myd stop` stops it.
+    /// let daemon = daemonizer::Daemon::new()
+    ///     .pidfile("/run/myd.pid")
+    ///     .default_command(Command::Start)
+    ///     .start()
+    ///     .unwrap_or_else(|e| e.exit());
+    /// # drop(daemon);
+    /// ```
+    pub fn default_command(mut self, command: crate::control::Command) -> Daemon {
+        self.commands = true;
+        self.default_command = Some(command);
         self
     }
 

@@ -49,6 +49,7 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
 
+pub use crate::commands::Command;
 use crate::config::Daemon;
 use crate::error::{Error, ErrorKind, Result, Step};
 use crate::pidfile::{probe, Holder};

@@ -188,6 +188,15 @@ fn call(setting: &Setting, krate: &TokenStream) -> TokenStream {
                 let id = account(expr);
                 quote_spanned! {span=> .#name(#id) }
             }
+            Key::Commands => match validate::default_command(expr) {
+                Some(variant) => {
+                    let variant = syn::Ident::new(variant, expr.span());
+                    quote_spanned! {span=>
+                        .default_command(#krate::control::Command::#variant)
+                    }
+                }
+                None => quote_spanned! {span=> .commands(#expr) },
+            },
             Key::Preserve => validate::preserved(expr)
                 .into_iter()
                 .map(|fd| quote_spanned! {span=> .preserve(#fd) })

@@ -310,24 +310,56 @@ fn lite_if(setting: &Setting, errors: &mut Errors) {
     }
 }
 
-/// `commands = true` or `false`: a boolean literal, so that whether the
-/// program takes commands is known here, and `true` needs the pid file
-/// through which the commands find the daemon.
+/// `commands = true` or `false`, or the command run when the program gets
+/// no argument (`commands = "start"`): a literal, so that whether the
+/// program takes commands is known here; commands need the pid file
+/// through which they find the daemon.
 fn commands(setting: &Setting, args: &Args, errors: &mut Errors) {
     let Some(expr) = setting.expr() else { return };
-    match literal(expr) {
-        Some(Lit::Bool(on)) => {
-            if on.value && args.get(Key::Pidfile).is_none() {
+    let expected = "`true`, `false`, or the command run without an argument \
+                    (\"start\", \"stop\", \"status\", \"restart\", \"reload\")";
+    let on = match literal(expr) {
+        Some(Lit::Bool(on)) => on.value,
+        Some(Lit::Str(name)) => {
+            if default_command(expr).is_none() {
                 errors.push(
-                    setting.span,
-                    "`commands = true` needs a `pidfile`: `stop`, `status`, `restart` and \
-                     `reload` find the daemon through its lock",
+                    name.span(),
+                    format!(
+                        "unknown command {:?}; `commands` expects {expected}",
+                        name.value()
+                    ),
                 );
             }
+            true
         }
-        Some(lit) => wrong_literal(Key::Commands, "`true` or `false`", &lit, errors),
-        None => errors.push(expr.span(), "`commands` expects `true` or `false`"),
+        Some(lit) => return wrong_literal(Key::Commands, expected, &lit, errors),
+        None => return errors.push(expr.span(), format!("`commands` expects {expected}")),
+    };
+    if on && args.get(Key::Pidfile).is_none() {
+        errors.push(
+            setting.span,
+            "`commands` needs a `pidfile`: `stop`, `status`, `restart` and \
+             `reload` find the daemon through its lock",
+        );
     }
+}
+
+/// The variant of `daemonizer::control::Command` that `commands = "name"`
+/// names, once checked.
+pub(crate) fn default_command(expr: &Expr) -> Option<&'static str> {
+    let Some(Lit::Str(name)) = literal(expr) else {
+        return None;
+    };
+    [
+        ("start", "Start"),
+        ("stop", "Stop"),
+        ("status", "Status"),
+        ("restart", "Restart"),
+        ("reload", "Reload"),
+    ]
+    .into_iter()
+    .find(|(command, _)| name.value() == *command)
+    .map(|(_, variant)| variant)
 }
 
 /// Whether `ready = "manual"`, once checked.

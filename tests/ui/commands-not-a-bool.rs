@@ -1,2 +1,2 @@
-#[daemonizer::daemon(pidfile = "/run/myd.pid", commands = "yes")]
+#[daemonizer::daemon(pidfile = "/run/myd.pid", commands = 1)]
 fn main() {}

@@ -1,0 +1,2 @@
+#[daemonizer::daemon(pidfile = "/run/myd.pid", commands = "yes")]
+fn main() {}
