@@ -336,3 +336,59 @@ fn descriptors_of_the_pid_file_the_launcher_inherited_do_not_cost_the_daemon_its
     second.assert_refused(75, "pid file", &[&format!("already running as PID {pid}")]);
     stop(pid, &pidfile);
 }
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[test]
+fn a_failed_start_removing_its_file_is_no_daemon_to_status_stop_or_another_start() {
+    let sb = Sandbox::new("undoing");
+    let pidfile = sb.path("pid");
+    let tag = format!("{}/", sb.dir.display());
+    let (paused, go) = (sb.path("paused"), sb.path("go"));
+    // A start that creates the pid file and then fails (its setup step
+    // cannot bind), held the moment it removes the file again, under the
+    // lock it takes for that.
+    let failing = sb
+        .command("pause-at-unlink")
+        .arg("pid")
+        .arg(&paused)
+        .arg(&go)
+        .arg("--")
+        .args(["daemon", "--sandbox", &tag, "--setup-bind", "192.0.2.1:1"])
+        .arg("--pidfile")
+        .arg(&pidfile)
+        .spawn()
+        .unwrap();
+    wait_until("the failed start to pause", || paused.exists());
+    let control = |command: &str| {
+        run(sb
+            .command(command)
+            .args(["--commands", "--stop-timeout-ms", "300", "--pidfile"])
+            .arg(&pidfile))
+    };
+    let status = control("status");
+    assert_eq!(status.code(), Some(3), "no daemon runs: {status:?}");
+    let stopped = control("stop");
+    assert_eq!(stopped.code(), Some(0), "{stopped:?}");
+    assert_eq!(
+        stopped.stdout, "scenario is not running\n",
+        "nothing signalled"
+    );
+    // A start meanwhile waits for the failed one, and runs.
+    let good = sb
+        .command("daemon")
+        .arg("--pidfile")
+        .arg(&pidfile)
+        .spawn()
+        .unwrap();
+    fs::write(&go, "").unwrap();
+    let failed = finish(failing);
+    assert!(
+        failed.stdout.ends_with(" exit 71\n") && failed.stderr.contains("setup: "),
+        "the failed start reports its own failure: {failed:?}"
+    );
+    let good = finish(good);
+    assert!(good.success(), "{good:?}");
+    let pid = wait_pidfile(&pidfile);
+    assert!(holds_lock(pid, "POSIX", "WRITE", &pidfile));
+    stop(pid, &pidfile);
+}

@@ -311,7 +311,7 @@ impl Control {
                     self.path.display()
                 ),
             )),
-            Ok(Holder::Free | Holder::Reader) => match written_pid(&file) {
+            Ok(Holder::Free | Holder::Reader | Holder::Undoing) => match written_pid(&file) {
                 Some(pid) => Status::Stale { pid },
                 None => Status::NotRunning,
             },
@@ -538,7 +538,7 @@ impl Control {
                     ),
                 ))
             }
-            Holder::Free | Holder::Reader => return Ok(None),
+            Holder::Free | Holder::Reader | Holder::Undoing => return Ok(None),
         };
         let pidfd = pidfd_open(pid);
         if pidfd.is_some() {

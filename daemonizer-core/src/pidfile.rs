@@ -59,7 +59,15 @@ pub(crate) enum Holder {
     /// `flock`): whoever holds them opened the file, maybe read-only, and
     /// is no daemon.
     Reader,
+    /// A write lock on [`UNDO_BYTE`] alone: a start that failed removes or
+    /// empties the file it opened, for a moment. No daemon runs.
+    Undoing,
 }
+
+/// The byte that a start undoing itself locks (see [`set_undo_lock`]):
+/// it conflicts with a daemon's lock on the whole file both ways, and
+/// `F_GETLK` tells it from one by its range.
+const UNDO_BYTE: libc::off_t = 1;
 
 /// Asks the kernel who holds a lock that would conflict with a write lock
 /// on the whole file. Never takes a lock, so it can never make a start
@@ -72,7 +80,10 @@ pub(crate) fn probe(fd: BorrowedFd<'_>) -> std::result::Result<Holder, Errno> {
         UNLCK => Holder::Free,
         // A negative PID is how BSD kernels report a `flock` lock, which
         // anybody who can read the file may take: not a daemon.
-        WRLCK if lock.l_pid >= 0 => Holder::Daemon((lock.l_pid > 0).then_some(lock.l_pid)),
+        WRLCK if lock.l_pid >= 0 && (lock.l_start, lock.l_len) == (0, 0) => {
+            Holder::Daemon((lock.l_pid > 0).then_some(lock.l_pid))
+        }
+        WRLCK if lock.l_pid >= 0 => Holder::Undoing,
         _ => Holder::Reader,
     })
 }
@@ -92,7 +103,22 @@ fn whole_file(kind: impl Into<libc::c_int>) -> libc::flock {
 /// `fcntl(F_SETLK)` of `kind` over the whole file: `Ok(false)` when another
 /// process holds a conflicting lock.
 fn set_lock(fd: RawFd, kind: impl Into<libc::c_int>) -> std::result::Result<bool, Errno> {
-    let lock = whole_file(kind);
+    set(fd, whole_file(kind))
+}
+
+/// The write lock of a launcher (or lite process) that removes or empties
+/// the file after a failed start: on [`UNDO_BYTE`] only, so that status
+/// requests, stops and other starts that meet it meanwhile do not take
+/// it for a daemon's ([`Holder::Undoing`]). Released with
+/// `set_lock(fd, UNLCK)`.
+fn set_undo_lock(fd: RawFd) -> std::result::Result<bool, Errno> {
+    let mut lock = whole_file(WRLCK);
+    lock.l_start = UNDO_BYTE;
+    lock.l_len = 1;
+    set(fd, lock)
+}
+
+fn set(fd: RawFd, lock: libc::flock) -> std::result::Result<bool, Errno> {
     loop {
         // SAFETY: `lock` is a valid flock struct; `fd` is open.
         match Errno::result(unsafe { libc::fcntl(fd, libc::F_SETLK, &lock) }) {
@@ -345,6 +371,11 @@ impl PidFile {
                         replaced = true;
                         continue;
                     }
+                }
+                // A failed start removes or empties the file: a moment.
+                Holder::Undoing => {
+                    std::thread::sleep(Duration::from_millis(1));
+                    continue;
                 }
                 // Released since (try again), or on a file the path no
                 // longer names (open it again).
@@ -726,7 +757,7 @@ impl PidFile {
         if !self.created || self.removed.load(Ordering::SeqCst) {
             return;
         }
-        if let Ok(true) = set_lock(fd, libc::F_WRLCK) {
+        if let Ok(true) = set_undo_lock(fd) {
             if !self.removed.swap(true, Ordering::SeqCst) {
                 let _ = self.unlink_if_ours();
             }
@@ -743,7 +774,7 @@ impl PidFile {
     /// then removes it if this start created it.
     pub(crate) fn empty_if_left_by(&self, sid: i32) {
         let fd = self.file.as_raw_fd();
-        if self.is_ours() || !matches!(set_lock(fd, WRLCK), Ok(true)) {
+        if self.is_ours() || !matches!(set_undo_lock(fd), Ok(true)) {
             return;
         }
         let mut buf = [0u8; 32];
@@ -854,7 +885,7 @@ fn open_in(
 /// before it is handed on: only under its lock (no daemon holds it) and
 /// only if the name still names it.
 fn remove_new(dir: &OwnedFd, name: &OsStr, fd: &OwnedFd) {
-    if let Ok(true) = set_lock(fd.as_raw_fd(), libc::F_WRLCK) {
+    if let Ok(true) = set_undo_lock(fd.as_raw_fd()) {
         let same = match (fstat(fd), fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW)) {
             (Ok(ours), Ok(now)) => same_file(&ours, &now),
             _ => false,

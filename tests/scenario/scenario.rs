@@ -19,6 +19,9 @@
 //!                                   name containing PART, create READY,
 //!                                   hold it there until GO exists, then
 //!                                   let it go on and print as above
+//! scenario pause-at-unlink --sandbox DIR/ PART READY GO -- ARGS...
+//!                                   the same, when it is about to remove
+//!                                   a name containing PART (`unlinkat`)
 //! ```
 //!
 //! Options of `daemon` (every path is used as given):
@@ -770,15 +773,28 @@ fn stop_in_write(args: &[String]) -> ! {
 /// `pause-at-open PART READY GO -- ARGS...`: see the module docs.
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 fn pause_at_open(args: &[String]) -> ! {
+    pause_at("pause-at-open", libc::SYS_openat, args)
+}
+
+/// `pause-at-unlink PART READY GO -- ARGS...`: see the module docs.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn pause_at_unlink(args: &[String]) -> ! {
+    pause_at("pause-at-unlink", libc::SYS_unlinkat, args)
+}
+
+/// Pauses the traced program at the entry of `call`, a system call whose
+/// second argument is a name (`openat`, `unlinkat`).
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn pause_at(mode: &str, call: libc::c_long, args: &[String]) -> ! {
     let [part, ready, go, rest @ ..] = args else {
-        fail("pause-at-open PART READY GO -- ARGS...")
+        fail(&format!("{mode} PART READY GO -- ARGS..."))
     };
     let rest = rest.strip_prefix(&["--".to_owned()]).unwrap_or(rest);
-    traced("pause-at-open", rest, |child, regs| {
-        if leaving(regs) || regs.orig_rax as i64 != libc::SYS_openat {
+    traced(mode, rest, |child, regs| {
+        if leaving(regs) || regs.orig_rax as i64 != call {
             return false;
         }
-        // openat(dirfd, pathname, ...): the name is in the child's memory.
+        // call(dirfd, pathname, ...): the name is in the child's memory.
         let mut name = [0u8; 256];
         let read = std::fs::File::open(format!("/proc/{child}/mem"))
             .and_then(|mem| std::os::unix::fs::FileExt::read_at(&mem, &mut name, regs.rsi));
@@ -788,7 +804,7 @@ fn pause_at_open(args: &[String]) -> ! {
         if !String::from_utf8_lossy(name).contains(part.as_str()) {
             return false;
         }
-        File::create(ready).unwrap_or_else(|e| fail(&format!("pause-at-open: {ready}: {e}")));
+        File::create(ready).unwrap_or_else(|e| fail(&format!("{mode}: {ready}: {e}")));
         wait_for_file(Path::new(go));
         true
     })
@@ -903,6 +919,11 @@ fn pause_at_open(_: &[String]) -> ! {
     fail("pause-at-open: Linux x86-64 only")
 }
 
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+fn pause_at_unlink(_: &[String]) -> ! {
+    fail("pause-at-unlink: Linux x86-64 only")
+}
+
 /// `--block-signals`: the caller's mask blocks the stop signals, SIGHUP
 /// and SIGUSR1, as a careless supervisor or shell may leave it.
 fn block_stop_signals() {
@@ -985,6 +1006,7 @@ fn main() -> Result<(), String> {
         Some("hold-lock") => hold_lock(raw.get(4..).unwrap_or_default()),
         Some("stop-in-write") => stop_in_write(raw.get(5..).unwrap_or_default()),
         Some("pause-at-open") => pause_at_open(raw.get(4..).unwrap_or_default()),
+        Some("pause-at-unlink") => pause_at_unlink(raw.get(4..).unwrap_or_default()),
         _ => {}
     }
     let opts = parse();
