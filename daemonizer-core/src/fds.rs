@@ -136,15 +136,43 @@ fn with_close_range(keep: &[RawFd]) -> std::result::Result<(), Errno> {
 fn with_listing(keep: &[RawFd]) -> std::io::Result<&'static str> {
     let dir = imp::listing()?;
     // Collect first: closing the directory's own fd mid-listing would end it.
-    let open: Vec<RawFd> = std::fs::read_dir(dir)?
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
+    let open = list(dir)?;
     for fd in open {
         if fd > 2 && !keep.contains(&fd) {
             close_one(fd);
         }
     }
     Ok(dir)
+}
+
+/// The fd numbers that the directory `dir` (the system's directory of open
+/// fds) lists, its own among them. Not `std::fs::read_dir`, whose drop
+/// panics in debug builds when `closedir` fails, which `close` may (EIO):
+/// a daemon must not die of a close it cannot act on.
+pub(crate) fn list(dir: &str) -> std::io::Result<Vec<RawFd>> {
+    let path = std::ffi::CString::new(dir)?;
+    // SAFETY: a valid NUL-terminated path; the stream is closed below.
+    let stream = unsafe { libc::opendir(path.as_ptr()) };
+    if stream.is_null() {
+        return Err(std::io::Error::last_os_error());
+    }
+    let mut fds = Vec::new();
+    loop {
+        // SAFETY: `stream` is open; the entry stays valid until the next
+        // readdir or closedir on it, and is read before either.
+        let entry = unsafe { libc::readdir(stream) };
+        if entry.is_null() {
+            break;
+        }
+        // SAFETY: d_name is NUL-terminated within the entry.
+        let name = unsafe { std::ffi::CStr::from_ptr((*entry).d_name.as_ptr()) };
+        if let Some(fd) = name.to_str().ok().and_then(|n| n.parse().ok()) {
+            fds.push(fd);
+        }
+    }
+    // SAFETY: closes the stream opened above, once; its error is of no use.
+    unsafe { libc::closedir(stream) };
+    Ok(fds)
 }
 
 fn with_loop(keep: &[RawFd]) {
@@ -181,10 +209,8 @@ pub(crate) fn close_inherited(keep: &[RawFd]) -> Result<CloseMethod> {
 /// without one, every fd below the bound of the last-resort loop that is
 /// open. Costs one `fcntl` per fd only on that last path.
 pub(crate) fn open_fds() -> Vec<RawFd> {
-    if let Ok(entries) = imp::listing().and_then(std::fs::read_dir) {
-        return entries
-            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-            .collect();
+    if let Ok(fds) = imp::listing().and_then(list) {
+        return fds;
     }
     let limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
         .map(|(soft, _)| soft)

@@ -60,10 +60,7 @@ fn open_fds() -> Result<Vec<RawFd>> {
     const LISTING: &str = "/proc/self/fd";
     #[cfg(not(target_os = "linux"))]
     const LISTING: &str = "/dev/fd";
-    let listed = std::fs::read_dir(LISTING).map(|dir| {
-        dir.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-            .collect::<Vec<RawFd>>()
-    });
+    let listed = crate::fds::list(LISTING);
     let mut fds: Vec<RawFd> = match listed {
         // FreeBSD's /dev/fd shows 0-2 only without fdescfs: probe then.
         Ok(fds) if fds.iter().any(|fd| *fd > 2) => fds,
