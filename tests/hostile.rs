@@ -568,6 +568,39 @@ fn stdout_symlink_into_another_users_directory_is_not_followed() {
 }
 
 #[test]
+fn stdout_symlink_of_the_daemons_user_never_leads_to_a_file_of_roots() {
+    if !root_or_skip("stdout_symlink_of_the_daemons_user_never_leads_to_a_file_of_roots") {
+        return;
+    }
+    // The daemon runs as `nobody`, and its log directory is `nobody`'s:
+    // a daemon taken over there points its log at a file of root's, for
+    // the next start (made by root) to append to.
+    let (uid, gid) = nobody();
+    let sb = Sandbox::new("out-link-of-daemon-user");
+    let precious = sb.path("precious");
+    fs::write(&precious, "root's lines\n").unwrap();
+    let logs = sb.path("logs");
+    fs::create_dir(&logs).unwrap();
+    std::os::unix::fs::chown(&logs, Some(uid), Some(gid)).unwrap();
+    let link = logs.join("out.log");
+    std::os::unix::fs::symlink(&precious, &link).unwrap();
+    std::os::unix::fs::lchown(&link, Some(uid), Some(gid)).unwrap();
+    let mut cmd = with_pidfile(&sb, &sb.path("pid"));
+    cmd.args(["--user", "nobody", "--stdout"]).arg(&link);
+    refused_at(
+        &sb,
+        &mut cmd,
+        77,
+        "stdio",
+        &[
+            &shown(&precious),
+            &format!("reached through a symbolic link of user {uid} (nobody)"),
+        ],
+    );
+    assert_eq!(fs::read_to_string(&precious).unwrap(), "root's lines\n");
+}
+
+#[test]
 fn stdout_symlink_of_the_daemons_user_is_followed() {
     // Root's (or this user's) own symlink in its own directory: the usual
     // way to point a log somewhere else.

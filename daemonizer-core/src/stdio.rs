@@ -78,7 +78,7 @@ fn file_type(st: &FileStat) -> SFlag {
 /// a regular file, a character device (a terminal, `/dev/null`,
 /// `/dev/console`) or a FIFO that has a reader (a logger reading a pipe).
 fn open_output(path: &Path, trust: Trust) -> Result<(OwnedFd, Option<Created>)> {
-    open_output_from(AT_FDCWD, path, path, trust, 0)
+    open_output_from(AT_FDCWD, path, path, trust, 0, false)
 }
 
 /// How many symbolic links an output path may lead through.
@@ -86,13 +86,17 @@ const MAX_LINKS: u32 = 8;
 
 /// [`open_output`] of `path`, relative to `base` when relative, reached
 /// from the configured `origin` through `links` symbolic links (then never
-/// created).
+/// created). `by_user`: one of those links, or its directory, belongs to
+/// the daemon's user rather than root; that user chose the file, which
+/// must then be theirs (a root daemon's user could otherwise have the next
+/// start append to any file of root's, `/etc/crontab` say).
 fn open_output_from(
     base: BorrowedFd<'_>,
     path: &Path,
     origin: &Path,
     trust: Trust,
     links: u32,
+    by_user: bool,
 ) -> Result<(OwnedFd, Option<Created>)> {
     let shown = path.display();
     if path.as_os_str().is_empty() {
@@ -210,7 +214,15 @@ fn open_output_from(
                 ));
             }
             let target = readlinkat(&dir, name.as_c_str()).map_err(failed)?;
-            return open_output_from(dir.as_fd(), Path::new(&target), origin, trust, links + 1);
+            let by_user = by_user || link.st_uid != 0 || dir_st.st_uid != 0;
+            return open_output_from(
+                dir.as_fd(),
+                Path::new(&target),
+                origin,
+                trust,
+                links + 1,
+                by_user,
+            );
         }
         let fd = match openat(
             &dir,
@@ -234,6 +246,18 @@ fn open_output_from(
             Err(e) => return Err(failed(e)),
         };
         let st = pathsafe::check_file(Step::Stdio, fd.as_fd(), path, trust)?;
+        if by_user && st.st_uid != trust.uid() {
+            return Err(Error::new(
+                Step::Stdio,
+                ErrorKind::Permission,
+                format!(
+                    "{shown}: belongs to {} and was reached through a symbolic link of {}, \
+                     refused (the link's owner could choose any file of root's)",
+                    pathsafe::describe_user(st.st_uid),
+                    pathsafe::describe_user(trust.uid())
+                ),
+            ));
+        }
         let kind = file_type(&st);
         if ![SFlag::S_IFREG, SFlag::S_IFCHR, SFlag::S_IFIFO].contains(&kind) {
             return Err(Error::new(
