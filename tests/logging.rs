@@ -89,3 +89,48 @@ fn a_log_file_is_reopened_after_logrotate_renamed_it() {
     sb.trigger("ok");
     wait_dead(pid);
 }
+
+#[test]
+fn a_log_file_symlink_of_another_user_is_not_followed() {
+    if !root_or_skip("a_log_file_symlink_of_another_user_is_not_followed") {
+        return;
+    }
+    // The daemon runs as `nobody`, whose log directory it is; a daemon
+    // taken over there points the log at a file of root's, which the next
+    // start, made by root, opens.
+    let (uid, gid, _) = groups_of("nobody").expect("a user nobody");
+    let sb = Sandbox::new("log-foreign-link");
+    let precious = sb.path("precious");
+    fs::write(&precious, "root's lines\n").unwrap();
+    let logs = sb.path("logs");
+    fs::create_dir(&logs).unwrap();
+    std::os::unix::fs::chown(&logs, Some(uid), Some(gid)).unwrap();
+    let link = logs.join("myd.log");
+    std::os::unix::fs::symlink(&precious, &link).unwrap();
+    std::os::unix::fs::lchown(&link, Some(uid), Some(gid)).unwrap();
+    let outcome = run(sb.daemon().args(["--user", "nobody", "--log"]).arg(&link));
+    assert_eq!(
+        outcome.code(),
+        Some(2),
+        "the log is not opened: {outcome:?}"
+    );
+    assert!(
+        outcome.stderr.contains(&format!(
+            "{}: is a symbolic link and the symbolic link belongs to user {uid}, refused",
+            link.display()
+        )),
+        "{outcome:?}"
+    );
+    sb.wait_no_processes();
+    assert_eq!(fs::read_to_string(&precious).unwrap(), "root's lines\n");
+    // Root's own symlink in root's directory still leads to the log.
+    let real = sb.path("real.log");
+    let own = sb.path("own.log");
+    std::os::unix::fs::symlink(&real, &own).unwrap();
+    start(sb.daemon().arg("--log").arg(&own));
+    let pid = wait_pidfile(&sb.path("pid"));
+    wait_until("a line in the log", || {
+        fs::read_to_string(&real).is_ok_and(|t| t.contains(&format!("[{pid}]")))
+    });
+    stop(pid, &sb.path("pid"));
+}

@@ -4,7 +4,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -51,7 +51,10 @@ impl std::fmt::Debug for LogFile {
 
 impl LogFile {
     /// Opens `path` for appending (created with mode 0640 when missing,
-    /// close-on-exec).
+    /// close-on-exec). A symbolic link at `path` that belongs to another
+    /// user than root and the caller, or lies in such a user's directory,
+    /// is refused, as is a file with several hard links: that user could
+    /// otherwise choose which file of root's a root launcher appends to.
     ///
     /// A relative path is made absolute now, so that
     /// [`reopen`](LogFile::reopen) finds the file after a full daemon has
@@ -75,12 +78,41 @@ impl LogFile {
         })
     }
 
+    /// Opens the file for appending. A symbolic link at the path is
+    /// followed only when it and its directory belong to root or to this
+    /// process's user, and a file with several hard links is refused: a
+    /// root launcher opens the log of a daemon that runs as another user,
+    /// in a directory that user may own, and must not append to a file that
+    /// user chose (`/etc/crontab`).
     fn open_file(path: &Path) -> io::Result<File> {
-        OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o640)
-            .open(path)
+        let open = |follow: bool| {
+            let mut options = OpenOptions::new();
+            options.append(true).create(true).mode(0o640);
+            if !follow {
+                options.custom_flags(libc::O_NOFOLLOW);
+            }
+            options.open(path)
+        };
+        let file = match open(false) {
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                check_link(path)?;
+                open(true)?
+            }
+            other => other?,
+        };
+        let meta = file.metadata()?;
+        if meta.file_type().is_file() && meta.nlink() > 1 {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "{}: has {} hard links, refused (another name of the file may be one \
+                     the daemon must not write)",
+                    path.display(),
+                    meta.nlink()
+                ),
+            ));
+        }
+        Ok(file)
     }
 
     /// Writes to fd 2, whatever it is at the time of each record: the
@@ -190,6 +222,35 @@ impl LogFile {
             record.args()
         )
     }
+}
+
+/// Refuses a symbolic link at `path` that another user than root and this
+/// process's could have put there: its owner, or its directory's, would
+/// choose the file it leads to.
+fn check_link(path: &Path) -> io::Result<()> {
+    // SAFETY: geteuid takes no arguments and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    let link = std::fs::symlink_metadata(path)?;
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => std::fs::metadata(parent)?,
+        _ => std::fs::metadata(".")?,
+    };
+    for (what, uid) in [
+        ("the symbolic link", link.uid()),
+        ("its directory", dir.uid()),
+    ] {
+        if uid != 0 && uid != euid {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "{}: is a symbolic link and {what} belongs to user {uid}, refused \
+                     (that user could choose the file it leads to)",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl AsFd for LogFile {
