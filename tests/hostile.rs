@@ -593,11 +593,83 @@ fn stdout_symlink_of_the_daemons_user_never_leads_to_a_file_of_roots() {
         77,
         "stdio",
         &[
-            &shown(&precious),
-            &format!("reached through a symbolic link of user {uid} (nobody)"),
+            &format!(
+                "{}: is a symbolic link of user {uid} (nobody)",
+                shown(&link)
+            ),
+            &format!("{}, which belongs to user 0 (root)", shown(&precious)),
         ],
     );
     assert_eq!(fs::read_to_string(&precious).unwrap(), "root's lines\n");
+}
+
+#[test]
+fn stdout_symlink_of_roots_in_a_directory_of_the_daemons_user_never_leads_to_a_file_of_roots() {
+    if !root_or_skip(
+        "stdout_symlink_of_roots_in_a_directory_of_the_daemons_user_never_leads_to_a_file_of_roots",
+    ) {
+        return;
+    }
+    // Root's own link, but in a directory the daemon's user owns: that
+    // user may swap it for a link of theirs at any moment.
+    let user = TempUser::new("rootlnk");
+    let sb = Sandbox::new("out-root-link-in-user-dir");
+    let precious = sb.path("precious");
+    fs::write(&precious, "root's lines\n").unwrap();
+    let logs = sb.path("logs");
+    fs::create_dir(&logs).unwrap();
+    std::os::unix::fs::chown(&logs, Some(user.uid), Some(user.gid)).unwrap();
+    let link = logs.join("out.log");
+    std::os::unix::fs::symlink(&precious, &link).unwrap();
+    let mut cmd = with_pidfile(&sb, &sb.path("pid"));
+    cmd.args(["--user", &user.name]).arg("--stdout").arg(&link);
+    refused_at(
+        &sb,
+        &mut cmd,
+        77,
+        "stdio",
+        &[
+            &format!(
+                "{}: is a symbolic link of user 0 (root), in a directory of user {} ({}),",
+                shown(&link),
+                user.uid,
+                user.name
+            ),
+            &format!("{}, which belongs to user 0 (root)", shown(&precious)),
+        ],
+    );
+    assert_eq!(fs::read_to_string(&precious).unwrap(), "root's lines\n");
+}
+
+#[test]
+fn stdout_symlink_of_the_daemons_user_to_its_own_file_is_followed() {
+    if !root_or_skip("stdout_symlink_of_the_daemons_user_to_its_own_file_is_followed") {
+        return;
+    }
+    let user = TempUser::new("ownlnk");
+    let sb = Sandbox::new("out-users-own-link");
+    let logs = sb.path("logs");
+    fs::create_dir(&logs).unwrap();
+    std::os::unix::fs::chown(&logs, Some(user.uid), Some(user.gid)).unwrap();
+    let real = logs.join("real.log");
+    fs::write(&real, "").unwrap();
+    std::os::unix::fs::chown(&real, Some(user.uid), Some(user.gid)).unwrap();
+    let link = logs.join("out.log");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    std::os::unix::fs::lchown(&link, Some(user.uid), Some(user.gid)).unwrap();
+    start(
+        sb.daemon()
+            .args(["--user", &user.name])
+            .arg("--stdout")
+            .arg(&link),
+    );
+    let pid = wait_pidfile(&sb.path("pid"));
+    wait_until("the daemon's line in the symlink's target", || {
+        fs::read_to_string(&real).is_ok_and(|t| t.contains(&format!("hello stdout from {pid}")))
+    });
+    // The daemon's user may not remove root's pid file: it empties it.
+    kill(pid, libc::SIGTERM);
+    wait_dead(pid);
 }
 
 #[test]

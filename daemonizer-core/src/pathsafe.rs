@@ -12,6 +12,7 @@
 //! | an existing file that another user can write (`o+w`, or `g+w` for another group than root's or the daemon's) | the same, through its mode |
 //! | a directory, or any directory above it, that another user can write and that is not sticky | the file can be swapped between the checks and the use |
 //! | a file on a pseudo filesystem (procfs, sysfs, cgroup, debugfs and the like) | writing there changes the kernel, not a file (`/proc/sys/kernel/domainname`) |
+//! | an output file whose last component is a symbolic link, unless the link and its directory belong to root or the daemon's user and, when that user owns either, the file it leads to is theirs (checked in `stdio`; what it leads to then passes every rule here) | the daemon's user could plant `out.log -> /etc/shadow` in its own log directory and have root's launcher open it for the daemon: from that user to root |
 //!
 //! "Another user" means anyone but root and the user the daemon runs as
 //! (after the privilege drop; the launching user when there is none). A

@@ -67,7 +67,10 @@ fn file_type(st: &FileStat) -> SFlag {
 /// [`pathsafe`]). A missing file is created with `O_EXCL`, which never
 /// follows a symlink: a dangling symlink never creates a file. An existing
 /// final-component symlink is followed only when it and its directory
-/// belong to root or the daemon's user, and it is followed by reading it
+/// belong to root or the daemon's user and, when that user owns either,
+/// the file it leads to is theirs (else the daemon's user could point
+/// root's launcher at any file of root's with one link, `/etc/shadow`).
+/// It is followed by reading it
 /// and opening what it names as any other output path: the directories
 /// that lead to the file it names are checked too, before anything there
 /// is opened (the user who owns one of them could otherwise point the
@@ -78,7 +81,58 @@ fn file_type(st: &FileStat) -> SFlag {
 /// a regular file, a character device (a terminal, `/dev/null`,
 /// `/dev/console`) or a FIFO that has a reader (a logger reading a pipe).
 fn open_output(path: &Path, trust: Trust) -> Result<(OwnedFd, Option<Created>)> {
-    open_output_from(AT_FDCWD, path, path, trust, 0, false)
+    open_output_from(AT_FDCWD, path, path, trust, 0, None)
+}
+
+/// The first symbolic link on the way to an output file that the daemon's
+/// user controls (it owns the link, or the directory the link is in, where
+/// it may replace root's link at any moment): that user chose the file,
+/// which must then be theirs.
+#[derive(Debug, Clone)]
+struct UserLink {
+    /// The link, as it was named (the configured path or a link's text).
+    link: String,
+    /// The link's owner.
+    owner: u32,
+    /// The owner of the link's directory.
+    dir_owner: u32,
+}
+
+impl UserLink {
+    /// Refuses `target`, whose owner is `uid`, unless the user who
+    /// controls the link owns it: otherwise a root daemon's user could
+    /// have the next start, made by root, append to any file of root's
+    /// (`/etc/shadow`).
+    fn check(&self, target: &Path, uid: u32) -> Result<()> {
+        let controller = if self.owner != 0 {
+            self.owner
+        } else {
+            self.dir_owner
+        };
+        if uid == controller {
+            return Ok(());
+        }
+        let dir = if self.dir_owner != 0 && self.owner != self.dir_owner {
+            format!(
+                ", in a directory of {},",
+                pathsafe::describe_user(self.dir_owner)
+            )
+        } else {
+            String::new()
+        };
+        Err(Error::new(
+            Step::Stdio,
+            ErrorKind::Permission,
+            format!(
+                "{}: is a symbolic link of {}{dir} leading to {}, which belongs to {}, refused \
+                 (a link the daemon's user controls may only lead to that user's files)",
+                self.link,
+                pathsafe::describe_user(self.owner),
+                target.display(),
+                pathsafe::describe_user(uid)
+            ),
+        ))
+    }
 }
 
 /// How many symbolic links an output path may lead through.
@@ -86,17 +140,15 @@ const MAX_LINKS: u32 = 8;
 
 /// [`open_output`] of `path`, relative to `base` when relative, reached
 /// from the configured `origin` through `links` symbolic links (then never
-/// created). `by_user`: one of those links, or its directory, belongs to
-/// the daemon's user rather than root; that user chose the file, which
-/// must then be theirs (a root daemon's user could otherwise have the next
-/// start append to any file of root's, `/etc/crontab` say).
+/// created). `by_user`: the first of those links that the daemon's user
+/// controls, if any (see [`UserLink`]).
 fn open_output_from(
     base: BorrowedFd<'_>,
     path: &Path,
     origin: &Path,
     trust: Trust,
     links: u32,
-    by_user: bool,
+    by_user: Option<UserLink>,
 ) -> Result<(OwnedFd, Option<Created>)> {
     let shown = path.display();
     if path.as_os_str().is_empty() {
@@ -214,7 +266,14 @@ fn open_output_from(
                 ));
             }
             let target = readlinkat(&dir, name.as_c_str()).map_err(failed)?;
-            let by_user = by_user || link.st_uid != 0 || dir_st.st_uid != 0;
+            let by_user = match by_user {
+                None if link.st_uid != 0 || dir_st.st_uid != 0 => Some(UserLink {
+                    link: shown.to_string(),
+                    owner: link.st_uid,
+                    dir_owner: dir_st.st_uid,
+                }),
+                by_user => by_user,
+            };
             return open_output_from(
                 dir.as_fd(),
                 Path::new(&target),
@@ -223,6 +282,10 @@ fn open_output_from(
                 links + 1,
                 by_user,
             );
+        }
+        // Checked before the open too, so that a device is not even opened.
+        if let Some(by_user) = &by_user {
+            by_user.check(path, link.st_uid)?;
         }
         let fd = match openat(
             &dir,
@@ -246,17 +309,8 @@ fn open_output_from(
             Err(e) => return Err(failed(e)),
         };
         let st = pathsafe::check_file(Step::Stdio, fd.as_fd(), path, trust)?;
-        if by_user && st.st_uid != trust.uid() {
-            return Err(Error::new(
-                Step::Stdio,
-                ErrorKind::Permission,
-                format!(
-                    "{shown}: belongs to {} and was reached through a symbolic link of {}, \
-                     refused (the link's owner could choose any file of root's)",
-                    pathsafe::describe_user(st.st_uid),
-                    pathsafe::describe_user(trust.uid())
-                ),
-            ));
+        if let Some(by_user) = &by_user {
+            by_user.check(path, st.st_uid)?;
         }
         let kind = file_type(&st);
         if ![SFlag::S_IFREG, SFlag::S_IFCHR, SFlag::S_IFIFO].contains(&kind) {
