@@ -5,6 +5,7 @@
 mod common;
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 
 use common::*;
@@ -90,6 +91,22 @@ fn a_log_file_is_reopened_after_logrotate_renamed_it() {
     wait_dead(pid);
 }
 
+/// Runs the scenario with `--log` (a `LogFile` opened as root before the
+/// start) and checks that the open is refused with `mentions`, before
+/// anything starts.
+fn log_refused(sb: &Sandbox, cmd: &mut Command, mentions: &[&str]) {
+    let outcome = run(cmd);
+    assert_eq!(
+        outcome.code(),
+        Some(2),
+        "the log is not opened: {outcome:?}"
+    );
+    for m in mentions {
+        assert!(outcome.stderr.contains(m), "{m:?} in {outcome:?}");
+    }
+    sb.wait_no_processes();
+}
+
 #[test]
 fn a_log_file_symlink_of_another_user_is_not_followed() {
     if !root_or_skip("a_log_file_symlink_of_another_user_is_not_followed") {
@@ -97,7 +114,7 @@ fn a_log_file_symlink_of_another_user_is_not_followed() {
     }
     // The daemon runs as `nobody`, whose log directory it is; a daemon
     // taken over there points the log at a file of root's, which the next
-    // start, made by root, opens.
+    // start, made by root, opens: the directory is refused first.
     let (uid, gid, _) = groups_of("nobody").expect("a user nobody");
     let sb = Sandbox::new("log-foreign-link");
     let precious = sb.path("precious");
@@ -108,23 +125,32 @@ fn a_log_file_symlink_of_another_user_is_not_followed() {
     let link = logs.join("myd.log");
     std::os::unix::fs::symlink(&precious, &link).unwrap();
     std::os::unix::fs::lchown(&link, Some(uid), Some(gid)).unwrap();
-    let outcome = run(sb.daemon().args(["--user", "nobody", "--log"]).arg(&link));
-    assert_eq!(
-        outcome.code(),
-        Some(2),
-        "the log is not opened: {outcome:?}"
+    log_refused(
+        &sb,
+        sb.daemon().args(["--user", "nobody", "--log"]).arg(&link),
+        &[&format!(
+            "log: {}: its directory {} belongs to user {uid} (nobody), refused",
+            link.display(),
+            logs.display()
+        )],
     );
-    assert!(
-        outcome.stderr.contains(&format!(
-            "{}: is a symbolic link and the symbolic link belongs to user {uid}, refused",
+    // In a sticky directory anyone may write, the link's owner is what
+    // decides.
+    fs::set_permissions(&logs, fs::Permissions::from_mode(0o1777)).unwrap();
+    std::os::unix::fs::chown(&logs, Some(0), Some(0)).unwrap();
+    log_refused(
+        &sb,
+        sb.daemon().args(["--user", "nobody", "--log"]).arg(&link),
+        &[&format!(
+            "log: {}: is a symbolic link and the symbolic link belongs to user {uid} (nobody), \
+             refused",
             link.display()
-        )),
-        "{outcome:?}"
+        )],
     );
-    sb.wait_no_processes();
     assert_eq!(fs::read_to_string(&precious).unwrap(), "root's lines\n");
     // Root's own symlink in root's directory still leads to the log.
     let real = sb.path("real.log");
+    fs::write(&real, "").unwrap();
     let own = sb.path("own.log");
     std::os::unix::fs::symlink(&real, &own).unwrap();
     start(sb.daemon().arg("--log").arg(&own));
@@ -133,4 +159,117 @@ fn a_log_file_symlink_of_another_user_is_not_followed() {
         fs::read_to_string(&real).is_ok_and(|t| t.contains(&format!("[{pid}]")))
     });
     stop(pid, &sb.path("pid"));
+}
+
+#[test]
+fn a_log_file_that_is_a_fifo_without_a_reader_is_refused_at_once() {
+    // Opening it for writing would wait for a reader, for ever.
+    let sb = Sandbox::new("log-fifo");
+    let fifo = sb.path("daemon.log");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    log_refused(
+        &sb,
+        sb.daemon().arg("--log").arg(&fifo),
+        &[&format!(
+            "log: {}: is a FIFO without a reader, refused",
+            fifo.display()
+        )],
+    );
+}
+
+#[test]
+fn a_log_file_on_a_pseudo_filesystem_is_refused() {
+    // A write there goes to the kernel (this one only renames the
+    // launcher's thread).
+    let sb = Sandbox::new("log-proc");
+    log_refused(
+        &sb,
+        sb.daemon().args(["--log", "/proc/self/comm"]),
+        &["log: /proc/self/comm: is on procfs, a pseudo filesystem, refused"],
+    );
+}
+
+#[test]
+fn a_log_file_owned_by_another_user_or_with_a_second_link_is_refused() {
+    if !root_or_skip("a_log_file_owned_by_another_user_or_with_a_second_link_is_refused") {
+        return;
+    }
+    let (uid, gid, _) = groups_of("nobody").expect("a user nobody");
+    let sb = Sandbox::new("log-foreign-file");
+    let log = sb.path("daemon.log");
+    fs::write(&log, "").unwrap();
+    std::os::unix::fs::chown(&log, Some(uid), Some(gid)).unwrap();
+    log_refused(
+        &sb,
+        sb.daemon().arg("--log").arg(&log),
+        &[&format!(
+            "log: {}: is owned by user {uid} (nobody), refused",
+            log.display()
+        )],
+    );
+    let precious = sb.path("precious");
+    fs::write(&precious, "secret\n").unwrap();
+    let second = sb.path("second.log");
+    fs::hard_link(&precious, &second).unwrap();
+    log_refused(
+        &sb,
+        sb.daemon().arg("--log").arg(&second),
+        &[&format!(
+            "log: {}: has 2 hard links, refused",
+            second.display()
+        )],
+    );
+    assert_eq!(fs::read_to_string(&precious).unwrap(), "secret\n");
+}
+
+#[test]
+fn a_log_reopened_after_the_privilege_drop_is_checked_for_the_daemons_user() {
+    if !root_or_skip("a_log_reopened_after_the_privilege_drop_is_checked_for_the_daemons_user") {
+        return;
+    }
+    let user = TempUser::new("reopen");
+    let sb = Sandbox::new("reopen-dropped");
+    let log = sb.path("daemon.log");
+    let rotated = sb.path("daemon.log.1");
+    start(
+        sb.daemon()
+            .args(["--user", &user.name, "--log-reopen", "--log"])
+            .arg(&log),
+    );
+    let pid = wait_pidfile(&sb.path("pid"));
+    wait_until("the body's first line", || {
+        fs::read_to_string(&log).is_ok_and(|t| t.contains("daemon body running"))
+    });
+    fs::rename(&log, &rotated).expect("rename");
+    // A FIFO nobody reads, in place of the new file: the reopen, in the
+    // daemon's signal thread, is refused at once rather than wait.
+    assert!(Command::new("mkfifo")
+        .args(["-m", "666"])
+        .arg(&log)
+        .status()
+        .unwrap()
+        .success());
+    kill(pid, libc::SIGHUP);
+    wait_until("the refusal in the old file", || {
+        fs::read_to_string(&rotated).is_ok_and(|t| {
+            t.contains(&format!(
+                " ERROR scenario: reopen: {}: is a FIFO without a reader, refused",
+                log.display()
+            ))
+        })
+    });
+    // logrotate's `create 0640 <user> <user>`: the daemon's user owns the
+    // new file, which the daemon, running as that user, accepts.
+    fs::remove_file(&log).unwrap();
+    fs::write(&log, "").unwrap();
+    std::os::unix::fs::chown(&log, Some(user.uid), Some(user.gid)).unwrap();
+    fs::set_permissions(&log, fs::Permissions::from_mode(0o640)).unwrap();
+    kill(pid, libc::SIGHUP);
+    wait_until("the next line in the new file", || {
+        fs::read_to_string(&log).is_ok_and(|t| t.contains(": reopened"))
+    });
+    // The daemon's user may not remove root's pid file: it empties it.
+    kill(pid, libc::SIGTERM);
+    wait_dead(pid);
 }

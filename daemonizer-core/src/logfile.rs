@@ -1,12 +1,13 @@
 //! [`LogFile`]: a small `log` backend writing one line per record to a
 //! file (or stderr), whose fd is easy to keep through the fd sweep.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::pathsafe::Trust;
 
 enum Sink {
     File(File),
@@ -51,10 +52,27 @@ impl std::fmt::Debug for LogFile {
 
 impl LogFile {
     /// Opens `path` for appending (created with mode 0640 when missing,
-    /// close-on-exec). A symbolic link at `path` that belongs to another
-    /// user than root and the caller, or lies in such a user's directory,
-    /// is refused, as is a file with several hard links: that user could
-    /// otherwise choose which file of root's a root launcher appends to.
+    /// close-on-exec), with the checks of a daemon's `stdout` and `stderr`
+    /// files (see the README's "Security"): "another user" there is anyone
+    /// but root and this process's effective user (and group) at the time
+    /// of the call. It refuses, with an error naming the path and the
+    /// reason:
+    ///
+    /// - a directory of the path, up to `/`, that another user owns or may
+    ///   write (not sticky);
+    /// - a file that another user owns or may write, that has more than one
+    ///   hard link, or that lies on a pseudo filesystem (`/proc`, `/sys`);
+    /// - a FIFO without a reader (the open never blocks), a directory, a
+    ///   block device;
+    /// - a final symbolic link that another user owns or whose directory
+    ///   another user owns, or, when this process's user (not root) owns
+    ///   either, one that leads to a file not theirs; a dangling one.
+    ///
+    /// Called as root before a start whose daemon drops privileges, the
+    /// daemon's user counts as "another user": open the log after the start
+    /// instead (in the daemon, as its user), keep its directory and file
+    /// root's, or use the `stderr` key with [`LogFile::stderr`] (whose
+    /// checks trust the daemon's user).
     ///
     /// A relative path is made absolute now, so that
     /// [`reopen`](LogFile::reopen) finds the file after a full daemon has
@@ -78,41 +96,13 @@ impl LogFile {
         })
     }
 
-    /// Opens the file for appending. A symbolic link at the path is
-    /// followed only when it and its directory belong to root or to this
-    /// process's user, and a file with several hard links is refused: a
-    /// root launcher opens the log of a daemon that runs as another user,
-    /// in a directory that user may own, and must not append to a file that
-    /// user chose (`/etc/crontab`).
+    /// Opens the file for appending with every check of a daemon's output
+    /// file (see [`open`](LogFile::open)), trusting root and this
+    /// process's effective user and group.
     fn open_file(path: &Path) -> io::Result<File> {
-        let open = |follow: bool| {
-            let mut options = OpenOptions::new();
-            options.append(true).create(true).mode(0o640);
-            if !follow {
-                options.custom_flags(libc::O_NOFOLLOW);
-            }
-            options.open(path)
-        };
-        let file = match open(false) {
-            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-                check_link(path)?;
-                open(true)?
-            }
-            other => other?,
-        };
-        let meta = file.metadata()?;
-        if meta.file_type().is_file() && meta.nlink() > 1 {
-            return Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                format!(
-                    "{}: has {} hard links, refused (another name of the file may be one \
-                     the daemon must not write)",
-                    path.display(),
-                    meta.nlink()
-                ),
-            ));
-        }
-        Ok(file)
+        crate::stdio::open_checked(path, Trust::current())
+            .map(File::from)
+            .map_err(io_error)
     }
 
     /// Writes to fd 2, whatever it is at the time of each record: the
@@ -186,7 +176,7 @@ impl LogFile {
     /// /var/log/myd.log {
     ///     weekly
     ///     rotate 4
-    ///     create 0640 myd myd
+    ///     create 0640 root root
     ///     postrotate
     ///         kill -HUP "$(cat /run/myd.pid)"
     ///     endscript
@@ -194,12 +184,16 @@ impl LogFile {
     /// ```
     ///
     /// The daemon opens the path as the user it runs as and, under a
-    /// chroot, inside it: let logrotate create the file with an owner that
-    /// user can write (`create 0640 myd myd`).
+    /// chroot, inside it, with the checks of [`open`](LogFile::open) for
+    /// that user: let logrotate create the file with that user as owner
+    /// (`create 0640 root root` for a daemon that runs as root; `create
+    /// 0640 myd myd` for one that runs as `myd` and opened its log after
+    /// the start).
     ///
     /// # Errors
-    /// When the path cannot be opened, or the new fd cannot replace the
-    /// old one; the old file is still used then.
+    /// When the path cannot be opened or is refused (a FIFO without a
+    /// reader, a file of another user, a second hard link, ...), or the
+    /// new fd cannot replace the old one; the old file is still used then.
     pub fn reopen(&self) -> io::Result<()> {
         let (Sink::File(file), Some(path)) = (&self.sink, &self.path) else {
             return Ok(());
@@ -224,33 +218,21 @@ impl LogFile {
     }
 }
 
-/// Refuses a symbolic link at `path` that another user than root and this
-/// process's could have put there: its owner, or its directory's, would
-/// choose the file it leads to.
-fn check_link(path: &Path) -> io::Result<()> {
-    // SAFETY: geteuid takes no arguments and cannot fail.
-    let euid = unsafe { libc::geteuid() };
-    let link = std::fs::symlink_metadata(path)?;
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => std::fs::metadata(parent)?,
-        _ => std::fs::metadata(".")?,
+/// The error of a refused or failed open as an `io::Error` whose message
+/// names the path and the reason (the step of a start does not apply).
+fn io_error(err: crate::Error) -> io::Error {
+    let kind = match (err.errno(), err.kind()) {
+        (Some(errno), _) => io::Error::from(errno).kind(),
+        (None, crate::ErrorKind::Permission) => io::ErrorKind::PermissionDenied,
+        (None, crate::ErrorKind::Config) => io::ErrorKind::InvalidInput,
+        (None, _) => io::ErrorKind::Other,
     };
-    for (what, uid) in [
-        ("the symbolic link", link.uid()),
-        ("its directory", dir.uid()),
-    ] {
-        if uid != 0 && uid != euid {
-            return Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                format!(
-                    "{}: is a symbolic link and {what} belongs to user {uid}, refused \
-                     (that user could choose the file it leads to)",
-                    path.display()
-                ),
-            ));
-        }
+    let mut text = crate::error::escape_control(err.detail());
+    if let Some(errno) = err.errno() {
+        text.push_str(": ");
+        text.push_str(errno.desc());
     }
-    Ok(())
+    io::Error::new(kind, text)
 }
 
 impl AsFd for LogFile {

@@ -1,5 +1,7 @@
 //! Path safety: the checks every file a root daemon opens on behalf of its
-//! configuration goes through (the pid file, the stdout and stderr files).
+//! configuration goes through (the pid file, the stdout and stderr files,
+//! a [`LogFile`](crate::LogFile)'s file, whose checks trust root and the
+//! caller's effective ids).
 //!
 //! A daemon started by root often writes into directories that other users
 //! can reach. Each check below closes one way for such a user to make the

@@ -135,6 +135,13 @@ impl UserLink {
     }
 }
 
+/// Opens `path` for appending with every check of an output file (see
+/// [`open_output`]), for a [`LogFile`](crate::LogFile); a file this call
+/// creates stays.
+pub(crate) fn open_checked(path: &Path, trust: Trust) -> Result<OwnedFd> {
+    open_output(path, trust).map(|(fd, _)| fd)
+}
+
 /// How many symbolic links an output path may lead through.
 const MAX_LINKS: u32 = 8;
 
