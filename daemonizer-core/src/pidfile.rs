@@ -64,6 +64,11 @@ pub(crate) enum Holder {
     Undoing,
 }
 
+/// How long [`PidFile::lock`] waits, at a time, for a failed start that
+/// removes or empties the file ([`Holder::Undoing`]); it takes
+/// microseconds when that process runs.
+const UNDO_LIMIT: Duration = Duration::from_secs(5);
+
 /// The byte that a start undoing itself locks (see [`set_undo_lock`]):
 /// it conflicts with a daemon's lock on the whole file both ways, and
 /// `F_GETLK` tells it from one by its range.
@@ -372,9 +377,14 @@ impl PidFile {
                         continue;
                     }
                 }
-                // A failed start removes or empties the file: a moment.
+                // A failed start removes or empties the file: a moment,
+                // unless that process is kept from running; wait for it.
                 Holder::Undoing => {
-                    std::thread::sleep(Duration::from_millis(1));
+                    let deadline = std::time::Instant::now() + UNDO_LIMIT;
+                    while std::time::Instant::now() < deadline && self.holder()? == Holder::Undoing
+                    {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
                     continue;
                 }
                 // Released since (try again), or on a file the path no
