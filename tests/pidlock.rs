@@ -392,3 +392,48 @@ fn a_failed_start_removing_its_file_is_no_daemon_to_status_stop_or_another_start
     assert!(holds_lock(pid, "POSIX", "WRITE", &pidfile));
     stop(pid, &pidfile);
 }
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[test]
+fn a_start_whose_replacement_another_start_renamed_says_already_running() {
+    if !root_or_skip("a_start_whose_replacement_another_start_renamed_says_already_running") {
+        return;
+    }
+    let sb = Sandbox::new("renamed-replacement");
+    let pidfile = sb.path("pid");
+    fs::write(&pidfile, "").unwrap();
+    let reader = reader_holding(&sb, "read", &pidfile);
+    // A lite start that found the file held by a reader only, held right
+    // after it opened (and made) the replacement.
+    let tag = format!("{}/", sb.dir.display());
+    let (paused, go) = (sb.path("paused"), sb.path("go"));
+    let late = sb
+        .command("pause-after-open")
+        .arg(".new")
+        .arg(&paused)
+        .arg(&go)
+        .arg("--")
+        .args(["daemon", "--sandbox", &tag, "--lite", "--pidfile"])
+        .arg(&pidfile)
+        .spawn()
+        .unwrap();
+    wait_until("the late start to pause", || paused.exists());
+    // Meanwhile another start opens the same replacement, renames it over
+    // the pid file and runs: the late start's descriptor is now of the
+    // winner's pid file, mode 0644.
+    start(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    let winner = wait_pidfile(&pidfile);
+    fs::write(&go, "").unwrap();
+    let outcome = finish(late);
+    assert!(
+        outcome.stdout.ends_with(" exit 75\n")
+            && outcome
+                .stderr
+                .contains(&format!("already running as PID {winner}")),
+        "the late start lost the race, and says so: {outcome:?}"
+    );
+    assert_eq!(read_pidfile(&pidfile), Some(format!("{winner}\n")));
+    assert!(holds_lock(winner, "POSIX", "WRITE", &pidfile));
+    stop(winner, &pidfile);
+    end_reader(reader);
+}

@@ -503,6 +503,18 @@ impl PidFile {
         let st = fstat(&file).map_err(|e| Error::os(Step::PidFile, format!("{shown_temp}"), e))?;
         // SAFETY: geteuid takes no arguments and cannot fail.
         let euid = unsafe { libc::geteuid() };
+        // Another start that opened the same name renamed it over the pid
+        // file since (and gave it the mode readers need): it is that
+        // start's pid file now. Look again.
+        let renamed = fstatat(
+            self.dir_fd(),
+            self.name.as_c_str(),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .is_ok_and(|now| same_file(&now, &st));
+        if renamed {
+            return Ok(None);
+        }
         if !is_regular(&st) || st.st_nlink != 1 || st.st_uid != euid || st.st_mode & 0o077 != 0 {
             return Err(Error::new(
                 Step::PidFile,

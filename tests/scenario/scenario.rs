@@ -22,6 +22,9 @@
 //! scenario pause-at-unlink --sandbox DIR/ PART READY GO -- ARGS...
 //!                                   the same, when it is about to remove
 //!                                   a name containing PART (`unlinkat`)
+//! scenario pause-after-open --sandbox DIR/ PART READY GO -- ARGS...
+//!                                   the same, once it has opened a name
+//!                                   containing PART (`openat` returned)
 //! ```
 //!
 //! Options of `daemon` (every path is used as given):
@@ -773,25 +776,32 @@ fn stop_in_write(args: &[String]) -> ! {
 /// `pause-at-open PART READY GO -- ARGS...`: see the module docs.
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 fn pause_at_open(args: &[String]) -> ! {
-    pause_at("pause-at-open", libc::SYS_openat, args)
+    pause_at("pause-at-open", libc::SYS_openat, false, args)
+}
+
+/// `pause-after-open PART READY GO -- ARGS...`: see the module docs.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn pause_after_open(args: &[String]) -> ! {
+    pause_at("pause-after-open", libc::SYS_openat, true, args)
 }
 
 /// `pause-at-unlink PART READY GO -- ARGS...`: see the module docs.
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 fn pause_at_unlink(args: &[String]) -> ! {
-    pause_at("pause-at-unlink", libc::SYS_unlinkat, args)
+    pause_at("pause-at-unlink", libc::SYS_unlinkat, false, args)
 }
 
-/// Pauses the traced program at the entry of `call`, a system call whose
-/// second argument is a name (`openat`, `unlinkat`).
+/// Pauses the traced program at the entry of `call` (at its return with
+/// `after`), a system call whose second argument is a name (`openat`,
+/// `unlinkat`; the kernel keeps that register across the call).
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-fn pause_at(mode: &str, call: libc::c_long, args: &[String]) -> ! {
+fn pause_at(mode: &str, call: libc::c_long, after: bool, args: &[String]) -> ! {
     let [part, ready, go, rest @ ..] = args else {
         fail(&format!("{mode} PART READY GO -- ARGS..."))
     };
     let rest = rest.strip_prefix(&["--".to_owned()]).unwrap_or(rest);
     traced(mode, rest, |child, regs| {
-        if leaving(regs) || regs.orig_rax as i64 != call {
+        if leaving(regs) != after || regs.orig_rax as i64 != call {
             return false;
         }
         // call(dirfd, pathname, ...): the name is in the child's memory.
@@ -920,6 +930,11 @@ fn pause_at_open(_: &[String]) -> ! {
 }
 
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+fn pause_after_open(_: &[String]) -> ! {
+    fail("pause-after-open: Linux x86-64 only")
+}
+
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
 fn pause_at_unlink(_: &[String]) -> ! {
     fail("pause-at-unlink: Linux x86-64 only")
 }
@@ -1007,6 +1022,7 @@ fn main() -> Result<(), String> {
         Some("stop-in-write") => stop_in_write(raw.get(5..).unwrap_or_default()),
         Some("pause-at-open") => pause_at_open(raw.get(4..).unwrap_or_default()),
         Some("pause-at-unlink") => pause_at_unlink(raw.get(4..).unwrap_or_default()),
+        Some("pause-after-open") => pause_after_open(raw.get(4..).unwrap_or_default()),
         _ => {}
     }
     let opts = parse();
