@@ -205,23 +205,6 @@ pub(crate) fn close_inherited(keep: &[RawFd]) -> Result<CloseMethod> {
     Ok(CloseMethod::Loop)
 }
 
-/// Every open fd: those the system's directory of open fds lists, or,
-/// without one, every fd below the bound of the last-resort loop that is
-/// open. Costs one `fcntl` per fd only on that last path.
-pub(crate) fn open_fds() -> Vec<RawFd> {
-    if let Ok(fds) = imp::listing().and_then(list) {
-        return fds;
-    }
-    let limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
-        .map(|(soft, _)| soft)
-        .unwrap_or(1024);
-    let bound = RawFd::try_from(limit).unwrap_or(LOOP_BOUND).min(LOOP_BOUND);
-    // SAFETY: F_GETFD takes no pointers.
-    (0..bound)
-        .filter(|fd| unsafe { libc::fcntl(*fd, libc::F_GETFD) } >= 0)
-        .collect()
-}
-
 /// Checks that each preserved fd is open, so that a typo in a preserve
 /// list is an error rather than a silently missing log file.
 pub(crate) fn check_open(fds: &[RawFd]) -> Result<()> {

@@ -415,8 +415,15 @@ impl PidFile {
         let ours =
             fstat(&self.file).map_err(|e| Error::os(Step::PidFile, format!("{shown}"), e))?;
         let own = self.file.as_raw_fd();
-        for fd in crate::fds::open_fds() {
-            if fd == own || fd == null || (fd > 2 && keep.contains(&fd)) {
+        // The fd sweep closes every descriptor above 2 that is not kept;
+        // closing them now, before the lock exists, drops nothing, and
+        // leaves only 0 to 2 to look at: one `fstat` each, not one per
+        // inherited fd.
+        let mut kept = keep.to_vec();
+        kept.extend([own, null]);
+        crate::fds::close_inherited(&kept)?;
+        for fd in 0..=2 {
+            if fd == own || fd == null {
                 continue;
             }
             // SAFETY: `st` is a plain C struct that fstat fills in; an fd
