@@ -18,7 +18,8 @@ use crate::readiness;
 /// Where [`detach`] returns.
 pub(crate) enum Hop {
     /// In the launcher: `child` is the first child (the daemon's parent),
-    /// which has exited or is about to, and is not reaped yet.
+    /// which watches the daemon until it is ready, then exits; not reaped
+    /// yet.
     Launcher { child: Pid },
     /// In the daemon.
     Daemon,
