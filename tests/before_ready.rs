@@ -143,14 +143,6 @@ fn a_signal_during_the_steps_is_reported_with_its_name() {
     assert!(!sb.path("pid").exists(), "the pid file is gone");
 }
 
-/// The pipes `pid` holds open (`pipe:[N]` in `/proc/<pid>/fd`).
-fn pipes(pid: i32) -> std::collections::BTreeSet<String> {
-    fds(pid)
-        .into_values()
-        .filter(|target| target.starts_with("pipe:"))
-        .collect()
-}
-
 #[test]
 fn a_child_forked_before_ready_does_not_hold_the_watch_pipe() {
     let sb = Sandbox::new("fork-watch");

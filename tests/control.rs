@@ -6,8 +6,7 @@
 mod common;
 
 use std::fs;
-use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -365,31 +364,6 @@ fn status_loop(sb: &Sandbox, stop: Arc<AtomicBool>, runs: Arc<AtomicUsize>) {
         );
         runs.fetch_add(1, Ordering::SeqCst);
     }
-}
-
-/// Spawns `n` commands that each wait for `go`, and waits until all wait.
-fn waiting(sb: &Sandbox, n: usize, go: &Path, cmd: impl Fn() -> Command) -> Vec<Child> {
-    let children: Vec<Child> = (0..n)
-        .map(|_| cmd().arg("--go").arg(go).spawn().expect("spawn"))
-        .collect();
-    let prefix = format!("{}.", go.file_name().unwrap().to_str().unwrap());
-    wait_until("every launcher to be ready to go", || {
-        fs::read_dir(&sb.dir)
-            .unwrap()
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
-            .count()
-            >= n
-    });
-    children
-}
-
-fn finish_all(children: Vec<Child>) -> Vec<Outcome> {
-    let handles: Vec<_> = children
-        .into_iter()
-        .map(|c| std::thread::spawn(move || finish(c)))
-        .collect();
-    handles.into_iter().map(|h| h.join().unwrap()).collect()
 }
 
 #[test]

@@ -210,14 +210,6 @@ fn a_supervisor_with_a_full_queue_does_not_hold_the_launcher() {
     drop(supervisor);
 }
 
-/// The pipes `pid` holds open, by inode (`pipe:[N]` in `/proc/<pid>/fd`).
-fn pipes(pid: i32) -> std::collections::BTreeSet<String> {
-    fds(pid)
-        .into_values()
-        .filter(|target| target.starts_with("pipe:"))
-        .collect()
-}
-
 #[test]
 fn a_child_forked_before_ready_does_not_hold_the_readiness_channel() {
     let sb = Sandbox::new("fork-channel");

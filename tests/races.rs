@@ -25,38 +25,6 @@ fn simultaneous(sb: &Sandbox, n: usize, go: &Path, cmd: impl Fn() -> Command) ->
     children
 }
 
-/// Spawns `n` launchers that each wait for `go`, and waits until all of
-/// them are waiting.
-fn waiting(sb: &Sandbox, n: usize, go: &Path, cmd: impl Fn() -> Command) -> Vec<Child> {
-    let children: Vec<Child> = (0..n)
-        .map(|_| cmd().arg("--go").arg(go).spawn().expect("spawn launcher"))
-        .collect();
-    let prefix = format!("{}.", go.file_name().unwrap().to_str().unwrap());
-    wait_until("every launcher to be ready to go", || {
-        fs::read_dir(&sb.dir)
-            .map(|d| {
-                d.flatten()
-                    .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
-                    .count()
-            })
-            .unwrap_or(0)
-            >= n
-    });
-    children
-}
-
-/// Waits for every launcher, in parallel (each keeps its own deadline).
-fn finish_all(children: Vec<Child>) -> Vec<Outcome> {
-    let handles: Vec<_> = children
-        .into_iter()
-        .map(|c| std::thread::spawn(move || finish(c)))
-        .collect();
-    handles
-        .into_iter()
-        .map(|h| h.join().expect("launcher thread"))
-        .collect()
-}
-
 /// Reads the pid file in a loop until stopped; returns (reads, bad reads).
 fn reader(path: PathBuf, expected: String, stop: Arc<AtomicBool>) -> (u64, Vec<String>) {
     let mut reads = 0u64;

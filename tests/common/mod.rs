@@ -798,6 +798,48 @@ pub(crate) fn own_umask() -> u32 {
     proc_number("/proc/self/status", "Umask", 8) as u32
 }
 
+/// The pipes `pid` holds open, by inode (`pipe:[N]` in `/proc/<pid>/fd`).
+pub(crate) fn pipes(pid: i32) -> std::collections::BTreeSet<String> {
+    fds(pid)
+        .into_values()
+        .filter(|target| target.starts_with("pipe:"))
+        .collect()
+}
+
+/// Spawns `n` programs (launchers or commands of the scenario program,
+/// which take `--go`) that each wait for the file `go` to exist, and waits
+/// until all of them are waiting (each says so with a file `<go>.<pid>` in
+/// the sandbox).
+pub(crate) fn waiting(sb: &Sandbox, n: usize, go: &Path, cmd: impl Fn() -> Command) -> Vec<Child> {
+    let children: Vec<Child> = (0..n)
+        .map(|_| cmd().arg("--go").arg(go).spawn().expect("spawn launcher"))
+        .collect();
+    let prefix = format!("{}.", go.file_name().unwrap().to_str().unwrap());
+    wait_until("every launcher to be ready to go", || {
+        fs::read_dir(&sb.dir)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+                    .count()
+            })
+            .unwrap_or(0)
+            >= n
+    });
+    children
+}
+
+/// Waits for every launcher, in parallel (each keeps its own deadline).
+pub(crate) fn finish_all(children: Vec<Child>) -> Vec<Outcome> {
+    let handles: Vec<_> = children
+        .into_iter()
+        .map(|c| std::thread::spawn(move || finish(c)))
+        .collect();
+    handles
+        .into_iter()
+        .map(|h| h.join().expect("launcher thread"))
+        .collect()
+}
+
 /// `/proc/<pid>/fd`: fd number → link target.
 pub(crate) fn fds(pid: i32) -> BTreeMap<i32, String> {
     let mut out = BTreeMap::new();
