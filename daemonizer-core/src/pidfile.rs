@@ -575,9 +575,8 @@ impl PidFile {
     /// PID as soon as `pwrite` returns, and the contents only matter while
     /// this process lives. After a crash of the machine they are stale
     /// whether they reached the disk or not, and the lock (never the
-    /// contents) decides liveness. On ext4 the sync forced a journal commit
-    /// on the way to readiness: about 0.4 ms, a third of the start-up
-    /// measured by `cargo bench --bench startup`.
+    /// contents) decides liveness. A sync would also put a journal commit
+    /// (on ext4, say) on the way to readiness.
     pub(crate) fn write_pid(&self, pid: i32) -> Result<()> {
         let shown = self.path.display();
         if self.owner.load(Ordering::SeqCst) != pid {
