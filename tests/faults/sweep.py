@@ -550,18 +550,7 @@ class Run:
         launcher = self.launch(pause=False)
         tracer = None
         try:
-            if lite:
-                ok = wait_until(lambda: self.box.body_pid() is not None or launcher.poll() is not None,
-                                RUN_LIMIT)
-            else:
-                try:
-                    ok = launcher.wait(timeout=RUN_LIMIT) == 0
-                except subprocess.TimeoutExpired:
-                    ok = False
-                ok = ok and wait_until(lambda: self.box.body_pid() is not None, RUN_LIMIT)
-            pid = self.box.body_pid()
-            if not ok or pid is None or not alive(pid):
-                raise RuntimeError(f"{self.config}: the daemon did not start without faults")
+            pid = self.started_cleanly(launcher, lite)
             tracer = strace_attach(pid, self.box.trace, None if trace_only else self.inject)
             os.kill(pid, signal.SIGTERM)
             if not wait_until(lambda: not alive(pid), RUN_LIMIT):
@@ -582,6 +571,24 @@ class Run:
             if tracer:
                 end_tracer(tracer)
 
+    def started_cleanly(self, launcher, lite):
+        """The body's PID of a daemon started without faults (lite: the
+        launcher is the daemon; full: the launcher exits 0 first); a start
+        that fails here is the sweep's own error, not a finding."""
+        if lite:
+            ok = wait_until(lambda: self.box.body_pid() is not None or launcher.poll() is not None,
+                            RUN_LIMIT)
+        else:
+            try:
+                ok = launcher.wait(timeout=RUN_LIMIT) == 0
+            except subprocess.TimeoutExpired:
+                ok = False
+            ok = ok and wait_until(lambda: self.box.body_pid() is not None, RUN_LIMIT)
+        pid = self.box.body_pid()
+        if not ok or pid is None or not alive(pid):
+            raise RuntimeError(f"{self.config}: the daemon did not start without faults")
+        return pid
+
     # --- control commands ------------------------------------------------
 
     def control(self, trace_only=False):
@@ -591,14 +598,7 @@ class Run:
         launcher = self.launch(pause=False, command="start")
         ctl = tracer = None
         try:
-            try:
-                ok = launcher.wait(timeout=RUN_LIMIT) == 0
-            except subprocess.TimeoutExpired:
-                ok = False
-            ok = ok and wait_until(lambda: self.box.body_pid() is not None, RUN_LIMIT)
-            pid = self.box.body_pid()
-            if not ok or pid is None or not alive(pid):
-                raise RuntimeError(f"{self.config}: the daemon did not start without faults")
+            pid = self.started_cleanly(launcher, lite=False)
             out_path = os.path.join(self.box.dir, "ctl-stdout")
             err_path = os.path.join(self.box.dir, "ctl-stderr")
             ctl = self.launch(pause=True, command=command, stdout=out_path, stderr=err_path)
