@@ -280,6 +280,34 @@ fn nobody() -> (u32, u32) {
     (uid, gid)
 }
 
+/// A file of root's that a followed symlink would damage: `precious` in
+/// the sandbox, holding one known line (see [`assert_precious_untouched`]).
+fn precious_of_root(sb: &Sandbox) -> std::path::PathBuf {
+    let precious = sb.path("precious");
+    fs::write(&precious, PRECIOUS).unwrap();
+    precious
+}
+
+const PRECIOUS: &str = "root's lines\n";
+
+/// The file made by [`precious_of_root`] still holds exactly its line.
+fn assert_precious_untouched(precious: &Path) {
+    assert_eq!(fs::read_to_string(precious).unwrap(), PRECIOUS);
+}
+
+/// A new directory at `dir` owned by `uid`:`gid`.
+fn dir_owned_by(dir: &Path, uid: u32, gid: u32) {
+    fs::create_dir(dir).unwrap();
+    std::os::unix::fs::chown(dir, Some(uid), Some(gid)).unwrap();
+}
+
+/// A symlink at `link` to `target`, itself (not its target) owned by
+/// `uid`:`gid`, as if that user had made it.
+fn planted_symlink(target: &Path, link: &Path, uid: u32, gid: u32) {
+    std::os::unix::fs::symlink(target, link).unwrap();
+    std::os::unix::fs::lchown(link, Some(uid), Some(gid)).unwrap();
+}
+
 #[test]
 fn pid_file_with_a_second_hard_link_is_refused_untouched() {
     // A second name of a file only root may read: writing the PID through
@@ -516,11 +544,9 @@ fn stdout_symlink_of_another_user_is_not_followed() {
     }
     let (uid, gid) = nobody();
     let sb = Sandbox::new("out-foreign-link");
-    let precious = sb.path("precious");
-    fs::write(&precious, "root's lines\n").unwrap();
+    let precious = precious_of_root(&sb);
     let link = sb.path("out.log");
-    std::os::unix::fs::symlink(&precious, &link).unwrap();
-    std::os::unix::fs::lchown(&link, Some(uid), Some(gid)).unwrap();
+    planted_symlink(&precious, &link, uid, gid);
     let mut cmd = with_pidfile(&sb, &sb.path("pid"));
     cmd.arg("--stderr").arg(&link);
     refused_at(
@@ -533,7 +559,7 @@ fn stdout_symlink_of_another_user_is_not_followed() {
             &format!("the symbolic link belongs to user {uid} (nobody)"),
         ],
     );
-    assert_eq!(fs::read_to_string(&precious).unwrap(), "root's lines\n");
+    assert_precious_untouched(&precious);
 }
 
 #[test]
@@ -545,14 +571,11 @@ fn stdout_symlink_into_another_users_directory_is_not_followed() {
     // `nobody` owns; there `nobody` puts a symlink to a file of root's.
     let (uid, gid) = nobody();
     let sb = Sandbox::new("out-link-into-foreign-dir");
-    let precious = sb.path("precious");
-    fs::write(&precious, "root's lines\n").unwrap();
+    let precious = precious_of_root(&sb);
     let theirs = sb.path("theirs");
-    fs::create_dir(&theirs).unwrap();
-    std::os::unix::fs::chown(&theirs, Some(uid), Some(gid)).unwrap();
+    dir_owned_by(&theirs, uid, gid);
     let planted = theirs.join("out.log");
-    std::os::unix::fs::symlink(&precious, &planted).unwrap();
-    std::os::unix::fs::lchown(&planted, Some(uid), Some(gid)).unwrap();
+    planted_symlink(&precious, &planted, uid, gid);
     let link = sb.path("out.log");
     std::os::unix::fs::symlink(&planted, &link).unwrap();
     let mut cmd = with_pidfile(&sb, &sb.path("pid"));
@@ -564,7 +587,7 @@ fn stdout_symlink_into_another_users_directory_is_not_followed() {
         "stdio",
         &[&shown(&planted), &format!("belongs to user {uid} (nobody)")],
     );
-    assert_eq!(fs::read_to_string(&precious).unwrap(), "root's lines\n");
+    assert_precious_untouched(&precious);
 }
 
 #[test]
@@ -577,14 +600,11 @@ fn stdout_symlink_of_the_daemons_user_never_leads_to_a_file_of_roots() {
     // the next start (made by root) to append to.
     let (uid, gid) = nobody();
     let sb = Sandbox::new("out-link-of-daemon-user");
-    let precious = sb.path("precious");
-    fs::write(&precious, "root's lines\n").unwrap();
+    let precious = precious_of_root(&sb);
     let logs = sb.path("logs");
-    fs::create_dir(&logs).unwrap();
-    std::os::unix::fs::chown(&logs, Some(uid), Some(gid)).unwrap();
+    dir_owned_by(&logs, uid, gid);
     let link = logs.join("out.log");
-    std::os::unix::fs::symlink(&precious, &link).unwrap();
-    std::os::unix::fs::lchown(&link, Some(uid), Some(gid)).unwrap();
+    planted_symlink(&precious, &link, uid, gid);
     let mut cmd = with_pidfile(&sb, &sb.path("pid"));
     cmd.args(["--user", "nobody", "--stdout"]).arg(&link);
     refused_at(
@@ -600,7 +620,7 @@ fn stdout_symlink_of_the_daemons_user_never_leads_to_a_file_of_roots() {
             &format!("{}, which belongs to user 0 (root)", shown(&precious)),
         ],
     );
-    assert_eq!(fs::read_to_string(&precious).unwrap(), "root's lines\n");
+    assert_precious_untouched(&precious);
 }
 
 #[test]
@@ -614,11 +634,9 @@ fn stdout_symlink_of_roots_in_a_directory_of_the_daemons_user_never_leads_to_a_f
     // user may swap it for a link of theirs at any moment.
     let user = TempUser::new("rootlnk");
     let sb = Sandbox::new("out-root-link-in-user-dir");
-    let precious = sb.path("precious");
-    fs::write(&precious, "root's lines\n").unwrap();
+    let precious = precious_of_root(&sb);
     let logs = sb.path("logs");
-    fs::create_dir(&logs).unwrap();
-    std::os::unix::fs::chown(&logs, Some(user.uid), Some(user.gid)).unwrap();
+    dir_owned_by(&logs, user.uid, user.gid);
     let link = logs.join("out.log");
     std::os::unix::fs::symlink(&precious, &link).unwrap();
     let mut cmd = with_pidfile(&sb, &sb.path("pid"));
@@ -638,7 +656,7 @@ fn stdout_symlink_of_roots_in_a_directory_of_the_daemons_user_never_leads_to_a_f
             &format!("{}, which belongs to user 0 (root)", shown(&precious)),
         ],
     );
-    assert_eq!(fs::read_to_string(&precious).unwrap(), "root's lines\n");
+    assert_precious_untouched(&precious);
 }
 
 #[test]
@@ -649,14 +667,12 @@ fn stdout_symlink_of_the_daemons_user_to_its_own_file_is_followed() {
     let user = TempUser::new("ownlnk");
     let sb = Sandbox::new("out-users-own-link");
     let logs = sb.path("logs");
-    fs::create_dir(&logs).unwrap();
-    std::os::unix::fs::chown(&logs, Some(user.uid), Some(user.gid)).unwrap();
+    dir_owned_by(&logs, user.uid, user.gid);
     let real = logs.join("real.log");
     fs::write(&real, "").unwrap();
     std::os::unix::fs::chown(&real, Some(user.uid), Some(user.gid)).unwrap();
     let link = logs.join("out.log");
-    std::os::unix::fs::symlink(&real, &link).unwrap();
-    std::os::unix::fs::lchown(&link, Some(user.uid), Some(user.gid)).unwrap();
+    planted_symlink(&real, &link, user.uid, user.gid);
     start(
         sb.daemon()
             .args(["--user", &user.name])
