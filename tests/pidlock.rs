@@ -54,6 +54,37 @@ fn reader_holding(sb: &Sandbox, kind: &str, path: &Path) -> Child {
     child
 }
 
+/// Spawns `daemon --sandbox <dir>/ <args> --pidfile <pidfile>` under the
+/// tracer `pause` (`pause-at-open`, `pause-after-open`, `pause-at-unlink`),
+/// which holds it when it reaches that call on a path ending in `suffix`.
+/// Returns once `what` is held, with the file whose creation lets it go on.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))] // only traced tests pause a start
+fn paused_start(
+    sb: &Sandbox,
+    pause: &str,
+    suffix: &str,
+    args: &[&str],
+    pidfile: &Path,
+    what: &str,
+) -> (Child, std::path::PathBuf) {
+    let tag = format!("{}/", sb.dir.display());
+    let (paused, go) = (sb.path("paused"), sb.path("go"));
+    let child = sb
+        .command(pause)
+        .arg(suffix)
+        .arg(&paused)
+        .arg(&go)
+        .arg("--")
+        .args(["daemon", "--sandbox", &tag])
+        .args(args)
+        .arg("--pidfile")
+        .arg(pidfile)
+        .spawn()
+        .unwrap();
+    wait_until(&format!("{what} to pause"), || paused.exists());
+    (child, go)
+}
+
 /// Ends a reader started by [`reader_holding`], which must still run.
 fn end_reader(mut reader: Child) {
     assert!(
@@ -258,19 +289,14 @@ fn a_start_late_to_replace_a_file_never_replaces_the_winners() {
     let reader = reader_holding(&sb, "read", &pidfile);
     // A lite start that found the file held by a reader only, held the
     // moment before it makes its replacement.
-    let tag = format!("{}/", sb.dir.display());
-    let (paused, go) = (sb.path("paused"), sb.path("go"));
-    let late = sb
-        .command("pause-at-open")
-        .arg(".new")
-        .arg(&paused)
-        .arg(&go)
-        .arg("--")
-        .args(["daemon", "--sandbox", &tag, "--lite", "--pidfile"])
-        .arg(&pidfile)
-        .spawn()
-        .unwrap();
-    wait_until("the late start to pause", || paused.exists());
+    let (late, go) = paused_start(
+        &sb,
+        "pause-at-open",
+        ".new",
+        &["--lite"],
+        &pidfile,
+        "the late start",
+    );
     // Meanwhile another start replaces the file and runs.
     start(sb.command("daemon").arg("--pidfile").arg(&pidfile));
     let winner = wait_pidfile(&pidfile);
@@ -342,23 +368,17 @@ fn descriptors_of_the_pid_file_the_launcher_inherited_do_not_cost_the_daemon_its
 fn a_failed_start_removing_its_file_is_no_daemon_to_status_stop_or_another_start() {
     let sb = Sandbox::new("undoing");
     let pidfile = sb.path("pid");
-    let tag = format!("{}/", sb.dir.display());
-    let (paused, go) = (sb.path("paused"), sb.path("go"));
     // A start that creates the pid file and then fails (its setup step
     // cannot bind), held the moment it removes the file again, under the
     // lock it takes for that.
-    let failing = sb
-        .command("pause-at-unlink")
-        .arg("pid")
-        .arg(&paused)
-        .arg(&go)
-        .arg("--")
-        .args(["daemon", "--sandbox", &tag, "--setup-bind", "192.0.2.1:1"])
-        .arg("--pidfile")
-        .arg(&pidfile)
-        .spawn()
-        .unwrap();
-    wait_until("the failed start to pause", || paused.exists());
+    let (failing, go) = paused_start(
+        &sb,
+        "pause-at-unlink",
+        "pid",
+        &["--setup-bind", "192.0.2.1:1"],
+        &pidfile,
+        "the failed start",
+    );
     let control = |command: &str| {
         run(sb
             .command(command)
@@ -405,19 +425,14 @@ fn a_start_whose_replacement_another_start_renamed_says_already_running() {
     let reader = reader_holding(&sb, "read", &pidfile);
     // A lite start that found the file held by a reader only, held right
     // after it opened (and made) the replacement.
-    let tag = format!("{}/", sb.dir.display());
-    let (paused, go) = (sb.path("paused"), sb.path("go"));
-    let late = sb
-        .command("pause-after-open")
-        .arg(".new")
-        .arg(&paused)
-        .arg(&go)
-        .arg("--")
-        .args(["daemon", "--sandbox", &tag, "--lite", "--pidfile"])
-        .arg(&pidfile)
-        .spawn()
-        .unwrap();
-    wait_until("the late start to pause", || paused.exists());
+    let (late, go) = paused_start(
+        &sb,
+        "pause-after-open",
+        ".new",
+        &["--lite"],
+        &pidfile,
+        "the late start",
+    );
     // Meanwhile another start opens the same replacement, renames it over
     // the pid file and runs: the late start's descriptor is now of the
     // winner's pid file, mode 0644.
