@@ -30,6 +30,26 @@ fn expect(sb: &Sandbox, cmd: &mut Command, code: i32, line: &str) -> Outcome {
     outcome
 }
 
+/// `status` exits 0 and says the daemon runs as `pid`.
+fn expect_running(sb: &Sandbox, pid: i32) {
+    expect(
+        sb,
+        &mut command(sb, "status"),
+        0,
+        &format!("scenario is running as PID {pid}"),
+    );
+}
+
+/// `stop` exits 0 and says it stopped `pid`.
+fn expect_stopped(sb: &Sandbox, pid: i32) {
+    expect(
+        sb,
+        &mut command(sb, "stop"),
+        0,
+        &format!("scenario stopped (PID {pid})"),
+    );
+}
+
 /// Starts a daemon with `scenario start`, facts in the sandbox; its PID.
 fn start_daemon(sb: &Sandbox, extra: &[&str]) -> i32 {
     let _ = fs::remove_file(sb.path("facts"));
@@ -67,12 +87,7 @@ fn every_lsb_status_of_status_stop_and_reload_in_its_situation() {
 
     let pid = start_daemon(&sb, &["--record", &sb.path("record").display().to_string()]);
     // status 0: running, as the lock says.
-    expect(
-        &sb,
-        &mut command(&sb, "status"),
-        0,
-        &format!("scenario is running as PID {pid}"),
-    );
+    expect_running(&sb, pid);
     // reload 0: SIGHUP reached the daemon's handler.
     expect(
         &sb,
@@ -84,12 +99,7 @@ fn every_lsb_status_of_status_stop_and_reload_in_its_situation() {
         fs::read_to_string(sb.path("record")).is_ok_and(|r| r.starts_with("SIGHUP 1 "))
     });
     // stop 0: SIGTERM, and the lock released; the file is gone.
-    expect(
-        &sb,
-        &mut command(&sb, "stop"),
-        0,
-        &format!("scenario stopped (PID {pid})"),
-    );
+    expect_stopped(&sb, pid);
     assert!(!alive(pid), "stopped means gone");
     assert!(!pidfile.exists(), "the daemon removed its pid file");
     // And again: already stopped is a success.
@@ -157,12 +167,7 @@ fn reload_refuses_a_daemon_that_sighup_would_end() {
     );
     std::thread::sleep(std::time::Duration::from_millis(100));
     assert!(alive(pid), "the daemon was not sent SIGHUP");
-    expect(
-        &sb,
-        &mut command(&sb, "stop"),
-        0,
-        &format!("scenario stopped (PID {pid})"),
-    );
+    expect_stopped(&sb, pid);
 }
 
 #[test]
@@ -234,18 +239,8 @@ fn a_lite_daemon_is_controlled_the_same_way() {
         pid,
         "lite: the process itself"
     );
-    expect(
-        &sb,
-        &mut command(&sb, "status"),
-        0,
-        &format!("scenario is running as PID {pid}"),
-    );
-    expect(
-        &sb,
-        &mut command(&sb, "stop"),
-        0,
-        &format!("scenario stopped (PID {pid})"),
-    );
+    expect_running(&sb, pid);
+    expect_stopped(&sb, pid);
     let status = wait_for("the lite daemon to exit", || child.try_wait().unwrap());
     assert!(status.success(), "{}", describe(&status));
     assert!(!sb.path("pid").exists());
@@ -404,12 +399,7 @@ fn status_racing_twenty_starts_never_makes_a_start_fail() {
             );
         }
         // A lone start among the probes succeeds, every time.
-        expect(
-            &sb,
-            &mut command(&sb, "stop"),
-            0,
-            &format!("scenario stopped (PID {winner})"),
-        );
+        expect_stopped(&sb, winner);
         let stop_probes = Arc::new(AtomicBool::new(false));
         let probes: Vec<_> = (0..2)
             .map(|_| {
@@ -470,12 +460,7 @@ fn concurrent_restarts_and_starts_leave_exactly_one_daemon() {
         let pid = running[0];
         assert_ne!(pid, first);
         assert_eq!(wait_pidfile(&pidfile), pid);
-        expect(
-            &sb,
-            &mut command(&sb, "status"),
-            0,
-            &format!("scenario is running as PID {pid}"),
-        );
+        expect_running(&sb, pid);
         assert!(
             outcomes.iter().any(Outcome::success),
             "round {round}: {outcomes:#?}"
@@ -493,12 +478,7 @@ fn concurrent_restarts_and_starts_leave_exactly_one_daemon() {
         }
     }
     let pid = wait_pidfile(&pidfile);
-    expect(
-        &sb,
-        &mut command(&sb, "stop"),
-        0,
-        &format!("scenario stopped (PID {pid})"),
-    );
+    expect_stopped(&sb, pid);
     sb.wait_no_processes();
 }
 
