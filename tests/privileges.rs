@@ -95,6 +95,24 @@ fn started_as(
     (sb, pid)
 }
 
+/// Starts a daemon as `nobody` chrooted to `root`, with `extra` options,
+/// and waits for its pid file and its facts. Returns its PID and facts.
+fn started_in_chroot(
+    sb: &Sandbox,
+    root: &std::path::Path,
+    extra: &[&str],
+) -> (i32, std::collections::HashMap<String, String>) {
+    start(
+        sb.daemon()
+            .arg("--chroot")
+            .arg(root)
+            .args(["--user", "nobody"])
+            .args(extra),
+    );
+    let pid = wait_pidfile(&sb.path("pid"));
+    (pid, facts(&sb.path("facts")))
+}
+
 /// Stops the daemon; its pid file, in the root-owned 0755 sandbox, is
 /// removed or (when the dropped user may not remove it) emptied.
 fn stop_dropped(sb: &Sandbox, pid: i32) {
@@ -284,16 +302,11 @@ fn chroot_with_a_work_dir_inside_and_no_dev() {
     let out = sb.path("out.log");
     // No /dev, /etc or /proc in the chroot: /dev/null, the output file and
     // the user name are all resolved before it.
-    start(
-        sb.daemon()
-            .arg("--chroot")
-            .arg(&root)
-            .args(["--workdir", "/srv/work", "--user", "nobody"])
-            .arg("--stdout")
-            .arg(&out),
+    let (pid, f) = started_in_chroot(
+        &sb,
+        &root,
+        &["--workdir", "/srv/work", "--stdout", out.to_str().unwrap()],
     );
-    let pid = wait_pidfile(&sb.path("pid"));
-    let f = facts(&sb.path("facts"));
     let (uid, gid) = primary("nobody");
     assert_eq!(ids(pid).uids, vec![uid; 4]);
     assert_eq!(ids(pid).gids, vec![gid; 4]);
@@ -328,14 +341,7 @@ fn a_chrooted_daemon_holds_no_directory_outside_its_root() {
     let sb = Sandbox::new("chroot-fds");
     let root = sb.path("root");
     fs::create_dir(&root).unwrap();
-    start(
-        sb.daemon()
-            .arg("--chroot")
-            .arg(&root)
-            .args(["--user", "nobody"]),
-    );
-    let pid = wait_pidfile(&sb.path("pid"));
-    facts(&sb.path("facts"));
+    let (pid, _) = started_in_chroot(&sb, &root, &[]);
     for (fd, target) in fds(pid) {
         let path = std::path::Path::new(&target);
         if path.is_absolute() && fs::metadata(path).is_ok_and(|m| m.is_dir()) {
@@ -398,14 +404,7 @@ fn chroot_groups_come_from_the_host_not_the_jail() {
     let (uid, gid) = primary("nobody");
     let mut groups = member_groups("nobody");
     groups.insert(gid);
-    start(
-        sb.daemon()
-            .arg("--chroot")
-            .arg(&root)
-            .args(["--user", "nobody"]),
-    );
-    let pid = wait_pidfile(&sb.path("pid"));
-    facts(&sb.path("facts"));
+    let (pid, _) = started_in_chroot(&sb, &root, &[]);
     let got = ids(pid);
     assert_eq!(got.uids, vec![uid; 4]);
     assert_eq!(got.gids, vec![gid; 4]);
