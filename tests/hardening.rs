@@ -158,27 +158,24 @@ fn a_broken_stderr_keeps_the_documented_exit_status() {
     // Nobody reads the launcher's stderr any more: the message is lost,
     // the exit status is still the one documented (66, not a panic's 101).
     let sb = Sandbox::new("broken-stderr");
-    let status = sb
-        .command("daemon")
-        .arg("--pidfile")
-        .arg(sb.path("missing").join("pid"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(broken_pipe()))
-        .status()
-        .expect("run scenario");
-    assert_eq!(status.code(), Some(66), "{}", describe(&status));
+    // A start refused for its missing pid-file directory, `extra` options
+    // first, with stderr a pipe nobody reads.
+    let refused_with_broken_stderr = |extra: &[&str]| {
+        let status = sb
+            .command("daemon")
+            .args(extra)
+            .arg("--pidfile")
+            .arg(sb.path("missing").join("pid"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(broken_pipe()))
+            .status()
+            .expect("run scenario");
+        assert_eq!(status.code(), Some(66), "{}", describe(&status));
+    };
+    refused_with_broken_stderr(&[]);
     // The same in a program that gave SIGPIPE its default action (which
     // kills): the message's write must not kill the launcher.
-    let status = sb
-        .command("daemon")
-        .arg("--sigpipe-default")
-        .arg("--pidfile")
-        .arg(sb.path("missing").join("pid"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(broken_pipe()))
-        .status()
-        .expect("run scenario");
-    assert_eq!(status.code(), Some(66), "{}", describe(&status));
+    refused_with_broken_stderr(&["--sigpipe-default"]);
 }
 
 #[test]
