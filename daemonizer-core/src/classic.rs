@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use crate::config::{Account, Daemon, Mode, Signal, SignalHandler};
 use crate::error::Result;
-use crate::start::Daemonized;
+use crate::running::Daemonized;
 
 /// The arguments of [`daemonize`] and [`daemonize_lite`], named as in the
 /// original; every field is optional (`..Options::default()`).

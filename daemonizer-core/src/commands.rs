@@ -7,7 +7,7 @@ use std::ffi::OsString;
 use crate::config::Daemon;
 use crate::control::{Control, Status, Stopped};
 use crate::error::{Error, ErrorKind, Result, Step};
-use crate::start::Daemonized;
+use crate::running::Daemonized;
 
 /// A line on stdout, written in one piece; a failed write is not a failed
 /// request (`println!` would panic): the exit status still tells.

@@ -53,7 +53,7 @@ pub use crate::commands::Command;
 use crate::config::Daemon;
 use crate::error::{Error, ErrorKind, Result, Step};
 use crate::pidfile::{probe, Holder};
-use crate::start::Daemonized;
+use crate::running::Daemonized;
 
 /// How long [`Control::stop`] waits after SIGTERM before it sends SIGKILL,
 /// unless [`Control::timeout`] says otherwise.
@@ -478,7 +478,7 @@ impl Control {
     /// lock on the file the path names: it must not open its own pid file,
     /// since closing any descriptor of it would drop its lock.
     fn held_by_this_process(&self) -> Option<i32> {
-        let (dev, ino) = crate::start::own_pidfile()?;
+        let (dev, ino) = crate::running::own_pidfile()?;
         let meta = std::fs::symlink_metadata(&self.path).ok()?;
         (meta.dev() == dev && meta.ino() == ino).then(|| std::process::id() as i32)
     }

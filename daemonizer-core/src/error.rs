@@ -373,7 +373,7 @@ impl Error {
     /// In a full-mode daemon that is not ready yet (manual readiness), the
     /// launcher prints that line and exits with that status.
     pub fn exit(&self) -> ! {
-        crate::start::fail_before_ready(self);
+        crate::running::fail_before_ready(self);
         // One write of the whole line (stderr is unbuffered: formatting
         // into it writes piece by piece), and not `eprintln!`, which panics
         // when stderr fails (a terminal gone, a full disk): the exit status

@@ -14,7 +14,8 @@
 //! | `config` | [`Daemon`], the builder holding every setting |
 //! | `classic` | [`daemonize`] and [`daemonize_lite`], the original's entry points |
 //! | `error` | [`Error`]: the failing [`Step`], the value, the OS error; exit statuses |
-//! | `start` | the orchestration of the steps, [`Daemonized`], stop and readiness functions |
+//! | `start` | the orchestration of the steps: preflight in the launcher, the detach, the steps in the daemon |
+//! | `running` | the running daemon: its state, [`Daemonized`], its way out on a stop signal or exit, the stop and readiness functions |
 //! | `pidfile` | open, lock, write and remove the pid file |
 //! | `pathsafe` | what is refused in the files a root daemon opens: hard links, foreign owners, directories others can write, pseudo filesystems |
 //! | [`control`] | status, signal, stop, reload, restart of a running daemon, decided by the pid file's lock |
@@ -73,6 +74,7 @@ mod pidfile;
 mod privileges;
 mod readiness;
 mod report;
+mod running;
 mod setup;
 mod signals;
 mod start;
@@ -87,10 +89,11 @@ pub use config::{
 pub use error::{Error, ErrorKind, Result, Step};
 pub use listen::{listen_fds, ListenFd};
 pub use logfile::LogFile;
-pub use start::{
+pub use running::{
     notify, notify_status, notify_watchdog, ready, request_stop, stop_requested, wait_for_stop,
-    wait_for_stop_timeout, watchdog, Daemonized, Launched,
+    wait_for_stop_timeout, watchdog, Daemonized,
 };
+pub use start::Launched;
 
 /// The `log` crate, which the runtime logs its steps through and
 /// [`LogFile`] serves: `daemonizer::log::info!(...)` works without a

@@ -32,7 +32,7 @@ static PANIC: Mutex<Option<String>> = Mutex::new(None);
 pub(crate) fn install_panic_hook(full: bool) {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        if crate::start::is_daemon_process() {
+        if crate::running::is_daemon_process() {
             let payload = info.payload();
             let message = payload
                 .downcast_ref::<&str>()
@@ -46,7 +46,7 @@ pub(crate) fn install_panic_hook(full: bool) {
             if full {
                 log::error!("{text}");
             }
-            if crate::start::is_pending() {
+            if crate::running::is_pending() {
                 *PANIC.lock().unwrap_or_else(|p| p.into_inner()) = Some(text);
             }
         }
@@ -59,14 +59,14 @@ pub(crate) fn install_panic_hook(full: bool) {
 pub(crate) fn panicked() {
     let text = PANIC.lock().unwrap_or_else(|p| p.into_inner()).take();
     if let Some(text) = text {
-        crate::start::fail_before_ready(&Error::new(Step::Main, ErrorKind::Software, text));
+        crate::running::fail_before_ready(&Error::new(Step::Main, ErrorKind::Software, text));
     }
 }
 
 /// `main` ended with `failure` (an `Err`, described): tells the launcher,
 /// if the daemon was not ready yet.
 pub(crate) fn main_failed(failure: String) {
-    crate::start::fail_before_ready(&Error::new(Step::Main, ErrorKind::Software, failure));
+    crate::running::fail_before_ready(&Error::new(Step::Main, ErrorKind::Software, failure));
 }
 
 /// The pipe between the daemon (write end) and its parent (read end),
