@@ -269,6 +269,22 @@ fn refused_at(sb: &Sandbox, cmd: &mut Command, code: i32, step: &str, mentions: 
     );
 }
 
+/// Like [`refused_at`], for the `stdio` step: a start with the sandbox's
+/// pid file, the options `extra`, then `flag` (`--stdout` or `--stderr`)
+/// naming `path`.
+fn refused_output(
+    sb: &Sandbox,
+    extra: &[&str],
+    flag: &str,
+    path: &Path,
+    code: i32,
+    mentions: &[&str],
+) {
+    let mut cmd = with_pidfile(sb, &sb.path("pid"));
+    cmd.args(extra).arg(flag).arg(path);
+    refused_at(sb, &mut cmd, code, "stdio", mentions);
+}
+
 fn chmod(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
@@ -478,13 +494,12 @@ fn stdout_fifo_without_a_reader_is_refused_at_once() {
         .status()
         .unwrap()
         .success());
-    let mut cmd = with_pidfile(&sb, &sb.path("pid"));
-    cmd.arg("--stdout").arg(&fifo);
-    refused_at(
+    refused_output(
         &sb,
-        &mut cmd,
+        &[],
+        "--stdout",
+        &fifo,
         73,
-        "stdio",
         &[&shown(&fifo), "is a FIFO without a reader"],
     );
 }
@@ -525,13 +540,12 @@ fn stdout_dangling_symlink_creates_no_file() {
     let link = sb.path("out.log");
     let target = sb.path("chosen-by-someone");
     std::os::unix::fs::symlink(&target, &link).unwrap();
-    let mut cmd = with_pidfile(&sb, &sb.path("pid"));
-    cmd.arg("--stdout").arg(&link);
-    refused_at(
+    refused_output(
         &sb,
-        &mut cmd,
+        &[],
+        "--stdout",
+        &link,
         73,
-        "stdio",
         &[&shown(&link), "is a dangling symbolic link"],
     );
     assert!(!target.exists(), "the symlink's target was not created");
@@ -547,13 +561,12 @@ fn stdout_symlink_of_another_user_is_not_followed() {
     let precious = precious_of_root(&sb);
     let link = sb.path("out.log");
     planted_symlink(&precious, &link, uid, gid);
-    let mut cmd = with_pidfile(&sb, &sb.path("pid"));
-    cmd.arg("--stderr").arg(&link);
-    refused_at(
+    refused_output(
         &sb,
-        &mut cmd,
+        &[],
+        "--stderr",
+        &link,
         77,
-        "stdio",
         &[
             &shown(&link),
             &format!("the symbolic link belongs to user {uid} (nobody)"),
@@ -578,13 +591,12 @@ fn stdout_symlink_into_another_users_directory_is_not_followed() {
     planted_symlink(&precious, &planted, uid, gid);
     let link = sb.path("out.log");
     std::os::unix::fs::symlink(&planted, &link).unwrap();
-    let mut cmd = with_pidfile(&sb, &sb.path("pid"));
-    cmd.arg("--stdout").arg(&link);
-    refused_at(
+    refused_output(
         &sb,
-        &mut cmd,
+        &[],
+        "--stdout",
+        &link,
         77,
-        "stdio",
         &[&shown(&planted), &format!("belongs to user {uid} (nobody)")],
     );
     assert_precious_untouched(&precious);
@@ -605,13 +617,12 @@ fn stdout_symlink_of_the_daemons_user_never_leads_to_a_file_of_roots() {
     dir_owned_by(&logs, uid, gid);
     let link = logs.join("out.log");
     planted_symlink(&precious, &link, uid, gid);
-    let mut cmd = with_pidfile(&sb, &sb.path("pid"));
-    cmd.args(["--user", "nobody", "--stdout"]).arg(&link);
-    refused_at(
+    refused_output(
         &sb,
-        &mut cmd,
+        &["--user", "nobody"],
+        "--stdout",
+        &link,
         77,
-        "stdio",
         &[
             &format!(
                 "{}: is a symbolic link of user {uid} (nobody)",
@@ -639,13 +650,12 @@ fn stdout_symlink_of_roots_in_a_directory_of_the_daemons_user_never_leads_to_a_f
     dir_owned_by(&logs, user.uid, user.gid);
     let link = logs.join("out.log");
     std::os::unix::fs::symlink(&precious, &link).unwrap();
-    let mut cmd = with_pidfile(&sb, &sb.path("pid"));
-    cmd.args(["--user", &user.name]).arg("--stdout").arg(&link);
-    refused_at(
+    refused_output(
         &sb,
-        &mut cmd,
+        &["--user", &user.name],
+        "--stdout",
+        &link,
         77,
-        "stdio",
         &[
             &format!(
                 "{}: is a symbolic link of user 0 (root), in a directory of user {} ({}),",
@@ -713,13 +723,12 @@ fn stdout_file_with_a_second_hard_link_is_refused() {
     chmod(&precious, 0o600);
     let log = sb.path("out.log");
     fs::hard_link(&precious, &log).unwrap();
-    let mut cmd = with_pidfile(&sb, &sb.path("pid"));
-    cmd.arg("--stdout").arg(&log);
-    refused_at(
+    refused_output(
         &sb,
-        &mut cmd,
+        &[],
+        "--stdout",
+        &log,
         77,
-        "stdio",
         &[&shown(&log), "has 2 hard links"],
     );
 }
@@ -734,13 +743,12 @@ fn stdout_file_owned_by_another_user_is_refused() {
     let log = sb.path("out.log");
     fs::write(&log, "").unwrap();
     std::os::unix::fs::chown(&log, Some(uid), Some(gid)).unwrap();
-    let mut cmd = with_pidfile(&sb, &sb.path("pid"));
-    cmd.arg("--stdout").arg(&log);
-    refused_at(
+    refused_output(
         &sb,
-        &mut cmd,
+        &[],
+        "--stdout",
+        &log,
         77,
-        "stdio",
         &[&shown(&log), &format!("is owned by user {uid} (nobody)")],
     );
 }
