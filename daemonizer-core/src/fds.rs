@@ -145,11 +145,18 @@ fn with_listing(keep: &[RawFd]) -> std::io::Result<&'static str> {
     Ok(dir)
 }
 
+/// The fds the system's directory of open fds lists (its own fd among
+/// them), where the system has one that lists them all: the listing the
+/// sweep of inherited fds uses.
+pub(crate) fn listed() -> std::io::Result<Vec<RawFd>> {
+    list(imp::listing()?)
+}
+
 /// The fd numbers that the directory `dir` (the system's directory of open
 /// fds) lists, its own among them. Not `std::fs::read_dir`, whose drop
 /// panics in debug builds when `closedir` fails, which `close` may (EIO):
 /// a daemon must not die of a close it cannot act on.
-pub(crate) fn list(dir: &str) -> std::io::Result<Vec<RawFd>> {
+fn list(dir: &str) -> std::io::Result<Vec<RawFd>> {
     let path = std::ffi::CString::new(dir)?;
     // SAFETY: a valid NUL-terminated path; the stream is closed below.
     let stream = unsafe { libc::opendir(path.as_ptr()) };

@@ -52,24 +52,18 @@ pub(crate) fn run(setup: SetupFn) -> Result<(Box<dyn Any>, Vec<RawFd>)> {
     Ok((value, opened))
 }
 
-/// The open fds, sorted: listed from the kernel's per-process directory
-/// where there is one, else probed one by one up to the open-file limit
-/// (at most 65536).
+/// The open fds, sorted: listed from the system's directory of open fds
+/// where it lists them all (see [`crate::fds::listed`]), else probed one
+/// by one up to the open-file limit (at most [`crate::fds::LOOP_BOUND`]).
 fn open_fds() -> Result<Vec<RawFd>> {
-    #[cfg(target_os = "linux")]
-    const LISTING: &str = "/proc/self/fd";
-    #[cfg(not(target_os = "linux"))]
-    const LISTING: &str = "/dev/fd";
-    let listed = crate::fds::list(LISTING);
-    let mut fds: Vec<RawFd> = match listed {
-        // FreeBSD's /dev/fd shows 0-2 only without fdescfs: probe then.
-        Ok(fds) if fds.iter().any(|fd| *fd > 2) => fds,
-        _ => {
+    let mut fds: Vec<RawFd> = match crate::fds::listed() {
+        Ok(fds) => fds,
+        Err(_) => {
             let limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
                 .map_err(|e| Error::os(Step::Setup, "getrlimit(RLIMIT_NOFILE)", e))?
-                .0
-                .min(65_536) as RawFd;
-            (0..limit).collect()
+                .0;
+            let bound = crate::fds::LOOP_BOUND;
+            (0..RawFd::try_from(limit).unwrap_or(bound).min(bound)).collect()
         }
     };
     // The listing's own fd is gone by now; a probe keeps only open fds.
