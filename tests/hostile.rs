@@ -29,6 +29,11 @@ fn refused(sb: &Sandbox, cmd: &mut Command, code: i32, mentions: &[&str]) {
     );
 }
 
+/// [`refused`] for a start with `path` as its pid file and nothing else.
+fn refused_pidfile(sb: &Sandbox, path: &Path, code: i32, mentions: &[&str]) {
+    refused(sb, &mut with_pidfile(sb, path), code, mentions);
+}
+
 fn shown(path: &Path) -> String {
     path.display().to_string()
 }
@@ -39,12 +44,7 @@ fn dangling_symlink() {
     let link = sb.path("pid");
     let target = sb.path("planted-target");
     std::os::unix::fs::symlink(&target, &link).unwrap();
-    refused(
-        &sb,
-        &mut with_pidfile(&sb, &link),
-        73,
-        &[&shown(&link), "is a symbolic link"],
-    );
+    refused_pidfile(&sb, &link, 73, &[&shown(&link), "is a symbolic link"]);
     assert!(!target.exists(), "the symlink's target was not created");
 }
 
@@ -55,12 +55,7 @@ fn symlink_to_a_file_whose_content_must_survive() {
     let target = sb.path("precious");
     fs::write(&target, "precious content\n").unwrap();
     std::os::unix::fs::symlink(&target, &link).unwrap();
-    refused(
-        &sb,
-        &mut with_pidfile(&sb, &link),
-        73,
-        &[&shown(&link), "is a symbolic link"],
-    );
+    refused_pidfile(&sb, &link, 73, &[&shown(&link), "is a symbolic link"]);
     assert_eq!(fs::read_to_string(&target).unwrap(), "precious content\n");
 }
 
@@ -69,12 +64,7 @@ fn directory() {
     let sb = Sandbox::new("dir");
     let dir = sb.path("pid");
     fs::create_dir(&dir).unwrap();
-    refused(
-        &sb,
-        &mut with_pidfile(&sb, &dir),
-        73,
-        &[&shown(&dir), "is a directory"],
-    );
+    refused_pidfile(&sb, &dir, 73, &[&shown(&dir), "is a directory"]);
 }
 
 #[test]
@@ -85,21 +75,16 @@ fn fifo() {
     assert!(status.success());
     // Opening a FIFO without a writer would block: the launcher must look
     // before it opens, and end (run() fails the test if it hangs).
-    refused(
-        &sb,
-        &mut with_pidfile(&sb, &fifo),
-        73,
-        &[&shown(&fifo), "is a FIFO"],
-    );
+    refused_pidfile(&sb, &fifo, 73, &[&shown(&fifo), "is a FIFO"]);
 }
 
 #[test]
 fn missing_directory() {
     let sb = Sandbox::new("missing");
     let path = sb.path("no-such-dir").join("pid");
-    refused(
+    refused_pidfile(
         &sb,
-        &mut with_pidfile(&sb, &path),
+        &path,
         66,
         &[&shown(&path), "No such file or directory"],
     );
@@ -143,30 +128,15 @@ fn path_longer_than_path_max() {
         long.push("component");
     }
     long.push("pid");
-    refused(
-        &sb,
-        &mut with_pidfile(&sb, &long),
-        73,
-        &[&shown(&long), "File name too long"],
-    );
+    refused_pidfile(&sb, &long, 73, &[&shown(&long), "File name too long"]);
 }
 
 #[test]
 fn empty_path_and_directory_path() {
     let sb = Sandbox::new("empty");
-    refused(
-        &sb,
-        &mut with_pidfile(&sb, Path::new("")),
-        64,
-        &["empty path"],
-    );
+    refused_pidfile(&sb, Path::new(""), 64, &["empty path"]);
     let slash = format!("{}/", sb.path("pid").display());
-    refused(
-        &sb,
-        &mut with_pidfile(&sb, Path::new(&slash)),
-        64,
-        &[&slash, "not a file name"],
-    );
+    refused_pidfile(&sb, Path::new(&slash), 64, &[&slash, "not a file name"]);
 }
 
 #[test]
@@ -334,12 +304,7 @@ fn pid_file_with_a_second_hard_link_is_refused_untouched() {
     chmod(&precious, 0o600);
     let pid = sb.path("pid");
     fs::hard_link(&precious, &pid).unwrap();
-    refused(
-        &sb,
-        &mut with_pidfile(&sb, &pid),
-        77,
-        &[&shown(&pid), "has 2 hard links"],
-    );
+    refused_pidfile(&sb, &pid, 77, &[&shown(&pid), "has 2 hard links"]);
     assert_eq!(fs::read_to_string(&precious).unwrap(), "secret\n");
 }
 
@@ -355,9 +320,9 @@ fn pid_file_owned_by_another_user_is_refused_naming_the_owner() {
     fs::write(&pid, "1\n").unwrap();
     let (uid, gid) = nobody();
     std::os::unix::fs::chown(&pid, Some(uid), Some(gid)).unwrap();
-    refused(
+    refused_pidfile(
         &sb,
-        &mut with_pidfile(&sb, &pid),
+        &pid,
         77,
         &[&shown(&pid), &format!("is owned by user {uid} (nobody)")],
     );
@@ -369,12 +334,7 @@ fn pid_file_writable_by_every_user_is_refused() {
     let pid = sb.path("pid");
     fs::write(&pid, "").unwrap();
     chmod(&pid, 0o666);
-    refused(
-        &sb,
-        &mut with_pidfile(&sb, &pid),
-        77,
-        &[&shown(&pid), "is writable by every user"],
-    );
+    refused_pidfile(&sb, &pid, 77, &[&shown(&pid), "is writable by every user"]);
 }
 
 #[test]
@@ -386,9 +346,9 @@ fn pid_file_in_a_directory_every_user_can_write_is_refused() {
     fs::create_dir_all(open.join("sub")).unwrap();
     chmod(&open, 0o777);
     for path in [open.join("pid"), open.join("sub").join("pid")] {
-        refused(
+        refused_pidfile(
             &sb,
-            &mut with_pidfile(&sb, &path),
+            &path,
             77,
             &[
                 &shown(&path),
@@ -417,9 +377,9 @@ fn pid_file_in_a_directory_of_another_user_or_group_is_refused() {
     chmod(&theirs, 0o1755);
     std::os::unix::fs::chown(&theirs, Some(uid), Some(gid)).unwrap();
     let path = theirs.join("pid");
-    refused(
+    refused_pidfile(
         &sb,
-        &mut with_pidfile(&sb, &path),
+        &path,
         77,
         &[&shown(&path), &format!("belongs to user {uid} (nobody)")],
     );
@@ -429,9 +389,9 @@ fn pid_file_in_a_directory_of_another_user_or_group_is_refused() {
     chmod(&group, 0o775);
     std::os::unix::fs::chown(&group, Some(0), Some(gid)).unwrap();
     let path = group.join("pid");
-    refused(
+    refused_pidfile(
         &sb,
-        &mut with_pidfile(&sb, &path),
+        &path,
         77,
         &[
             &shown(&path),
