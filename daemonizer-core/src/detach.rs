@@ -19,26 +19,37 @@ use crate::readiness;
 pub(crate) enum Hop {
     /// In the launcher: `child` is the first child (the daemon's parent),
     /// which watches the daemon until it is ready, then exits; not reaped
-    /// yet.
-    Launcher { child: Pid },
+    /// yet. `channel` is the launcher's end of the readiness channel.
+    Launcher { child: Pid, channel: OwnedFd },
     /// In the daemon.
     Daemon,
 }
 
 /// Creates the daemon. On failure nothing was created: the error is
 /// returned in the launcher. A failure in the first child is reported
-/// through `channel`, where the launcher reads it.
+/// through `channel`, where the launcher reads it from `launcher_end`.
+///
+/// Only the launcher keeps `launcher_end`: the first child closes it at
+/// once. The daemon learns that the launcher has read its report when the
+/// last reader of the channel is gone (see
+/// [`readiness::wait_for_launcher`]); a copy in the first child would
+/// delay that until the first child's exit has torn down its memory.
 ///
 /// # Safety
 /// The process must have one thread and all signals blocked but SIGKILL
 /// and SIGSTOP: the first child then runs no signal handler and takes no
 /// lock that another thread could hold.
-pub(crate) unsafe fn detach(channel: &OwnedFd) -> Result<Hop> {
+pub(crate) unsafe fn detach(channel: &OwnedFd, launcher_end: OwnedFd) -> Result<Hop> {
     // SAFETY: one thread, so the child may run any code: no lock can be
     // held by a thread that does not exist in it.
     match unsafe { fork() }.map_err(|e| Error::os(Step::Detach, "fork", e))? {
-        ForkResult::Parent { child } => return Ok(Hop::Launcher { child }),
-        ForkResult::Child => {}
+        ForkResult::Parent { child } => {
+            return Ok(Hop::Launcher {
+                child,
+                channel: launcher_end,
+            })
+        }
+        ForkResult::Child => drop(launcher_end),
     }
     let outcome = setsid()
         .map_err(|e| Error::os(Step::Detach, "setsid", e))

@@ -227,8 +227,11 @@ impl Shared {
             Mode::Full => match take_channel() {
                 Some(fd) => {
                     readiness::report_ready(&fd, self.pid)?;
-                    crate::report::ready();
                     readiness::wait_for_launcher(&fd, LAUNCHER_EXIT_LIMIT);
+                    // The first child is released last: its exit then
+                    // overlaps the body rather than the launcher's read
+                    // and exit, on which the body waits.
+                    crate::report::ready();
                 }
                 None => {
                     return Err(Error::new(

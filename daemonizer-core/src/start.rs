@@ -402,7 +402,7 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
     log::debug!("detach: forking");
     // SAFETY: the process has one thread (checked in preflight) and every
     // signal blocked since then.
-    let hop = unsafe { detach::detach(&tx) };
+    let hop = unsafe { detach::detach(&tx, rx) };
     if !matches!(hop, Ok(Hop::Daemon)) {
         crate::report::launcher_done();
     }
@@ -411,7 +411,7 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
             prepared.undo();
             Err(e)
         }
-        Ok(Hop::Launcher { child }) => {
+        Ok(Hop::Launcher { child, channel: rx }) => {
             drop(tx);
             let caller_mask = *prepared
                 .blocked
@@ -459,7 +459,6 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
             }
         }
         Ok(Hop::Daemon) => {
-            drop(rx);
             crate::report::daemon_side();
             log::debug!("detach: daemon PID {}", getpid());
             put_channel(tx);
