@@ -164,18 +164,19 @@ fn open_parent(dir: BorrowedFd<'_>) -> std::result::Result<OwnedFd, Errno> {
 pub(crate) fn check_dir(step: Step, dir: BorrowedFd<'_>, path: &Path, trust: Trust) -> Result<()> {
     let shown = path.display();
     let failed = |e| Error::os(step, format!("{shown}: checking its directories"), e);
-    // Names for the messages only: the walk itself follows `..`.
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let named = std::fs::canonicalize(parent).ok();
     let mut current: Option<OwnedFd> = None;
     for level in 0.. {
         let fd = current.as_ref().map_or(dir, AsFd::as_fd);
         let st = fstat(fd).map_err(failed)?;
         if let Some(why) = unsafe_dir(&st, trust) {
-            let name = named
+            // Names for the message only (the walk itself follows `..`),
+            // looked up once there is something to say.
+            let parent = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            let name = std::fs::canonicalize(parent)
+                .ok()
                 .as_deref()
                 .and_then(|n| n.ancestors().nth(level))
                 .map_or_else(

@@ -350,12 +350,13 @@ impl PidFile {
     /// its name (see [`replace`](PidFile::replace)), so a reader can never
     /// keep a daemon from starting.
     pub(crate) fn lock(&mut self) -> Result<()> {
-        let shown = self.path.display().to_string();
         let pid = std::process::id() as i32;
         let mut replaced = false;
         for _ in 0..LOCK_ROUNDS {
-            let got = set_lock(self.file.as_raw_fd(), libc::F_WRLCK)
-                .map_err(|e| Error::os(Step::PidFile, format!("{shown}: fcntl(F_SETLK)"), e))?;
+            let got = set_lock(self.file.as_raw_fd(), libc::F_WRLCK).map_err(|e| {
+                let shown = self.path.display();
+                Error::os(Step::PidFile, format!("{shown}: fcntl(F_SETLK)"), e)
+            })?;
             if got {
                 if !self.path_names_file()? {
                     // Removed or replaced since it was opened: the lock is
@@ -398,7 +399,10 @@ impl PidFile {
         Err(Error::new(
             Step::PidFile,
             ErrorKind::Os,
-            format!("{shown}: the file kept changing while it was being locked"),
+            format!(
+                "{}: the file kept changing while it was being locked",
+                self.path.display()
+            ),
         ))
     }
 

@@ -119,6 +119,12 @@ pub(crate) fn daemon_side() {
 /// copy of [`WATCHED`] (only the daemon process reports), so the number is
 /// never closed twice. Async-signal-safe: an atomic and `close(2)`.
 pub(crate) fn forget_in_child() {
+    // Looked at before it is written: in a child with nothing to forget
+    // (the daemon and its parent, right after their forks) a write would
+    // cost a copy of the page.
+    if WATCHED_FD.load(Ordering::SeqCst) < 0 {
+        return;
+    }
     let fd = WATCHED_FD.swap(-1, Ordering::SeqCst);
     if fd >= 0 {
         // SAFETY: closes the child's copy of the daemon's end; see above.

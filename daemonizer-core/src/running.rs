@@ -75,7 +75,13 @@ pub(crate) fn put_channel(fd: OwnedFd) {
 /// dropped and the closed number is never closed twice. Async-signal-safe:
 /// an atomic and `close(2)`.
 extern "C" fn forget_channel_in_child() {
-    let fd = CHANNEL_FD.swap(-1, Ordering::SeqCst);
+    // Looked at before it is written: in a child with nothing to forget
+    // (the daemon and its parent, right after their forks) a write would
+    // cost a copy of the page.
+    let fd = match CHANNEL_FD.load(Ordering::SeqCst) {
+        -1 => -1,
+        _ => CHANNEL_FD.swap(-1, Ordering::SeqCst),
+    };
     if fd >= 0 {
         // SAFETY: closes the child's copy of the channel's write end; see
         // above for why nothing uses the number afterwards.
