@@ -205,14 +205,14 @@
 //! | # | step | where |
 //! |---|---|---|
 //! | 0 | preflight: one thread only, its memory shared with no other process, every path and value checked, user and group names resolved, `/dev/null`, output files and the supervisor's socket opened | launcher |
-//! | 1 | pid file: opened with `O_NOFOLLOW` and its lock probed (`F_GETLK`): "already running as PID N" at once; the daemon takes the lock (`F_SETLK`, `F_WRLCK`) first thing after step 3 | launcher, then daemon |
+//! | 1 | pid file: opened with `O_NOFOLLOW` and its lock probed (`F_GETLK`): "already running as PID N" at once; the daemon takes the lock (`F_SETLK`, `F_WRLCK`) right after steps 3 and 7 | launcher, then daemon |
 //! | 1b | setup, only with [`setup`](Daemon::setup): the caller's code as the launching user; what it opens stays open | launcher |
 //! | 2 | readiness channel: a pipe the launcher waits on | launcher |
 //! | 3 | detach: fork, `setsid`, fork, signals blocked and SIGHUP ignored meanwhile | both |
+//! | 7 | close inherited fds, keeping preserved ones (`close_range`, else the system's list of open fds), first thing in the daemon | daemon |
 //! | 4 | directories and limits: chroot, work dir (`/` in full mode unless given), umask, resource limits | daemon |
 //! | 5 | user and group: supplementary groups, gid, uid; root must not be regainable | daemon |
 //! | 6 | signal handlers: user handlers on a dedicated thread (only when there are some), SIGTERM and SIGINT without one stop the daemon from the raw handler | daemon |
-//! | 7 | close inherited fds, keeping preserved ones (`close_range`) | daemon |
 //! | 8 | stdio to `/dev/null` or the configured files | daemon |
 //! | 9 | pid file: the daemon's PID written | daemon |
 //! | 10 | ready: the launcher exits 0; `READY=1` to a supervisor | both |
@@ -222,7 +222,7 @@
 //!
 //! The classic order (directories and limits, user and group, detach,
 //! signals, fds, stdio, pid file, removal) is kept for everything the daemon
-//! sees; three things move, each for a reason:
+//! sees; four things move, each for a reason:
 //!
 //! - name lookups and opening files move to preflight: after a chroot the
 //!   host's `/etc/passwd`, `/dev/null` and log directories are out of reach,
@@ -235,7 +235,11 @@
 //!   they apply to the daemon alone and the launcher keeps the root
 //!   directory and credentials it needs to undo a failed start (remove the
 //!   pid file it created); failures of those steps still reach the
-//!   terminal through the readiness channel.
+//!   terminal through the readiness channel;
+//! - closing inherited fds (step 7) moves to the daemon's first action,
+//!   before it takes the pid file's lock, which closing any inherited
+//!   descriptor of the file would drop, and before the chroot, which would
+//!   hide the system's listing of open fds (`/proc/self/fd`, `/dev/fd`).
 //!
 //! ## Platforms
 //!

@@ -12,19 +12,22 @@ use common::*;
 /// and copies of the first on fds 1000 and 1001 (only 1001 preserved), its
 /// runtime's debug log in the sandbox; checks from outside that exactly
 /// stdio, the runtime's own fds and the preserved ones are left open, and
-/// returns what the log says about the closing.
+/// returns what the log says about the closing. Without `extra_args`
+/// naming one, the daemon has no pid file.
 fn inherited_fds_closed(sb: &Sandbox, extra_args: &[&str]) -> String {
     let log = sb.path("debug.log");
     start(
-        sb.daemon()
+        sb.command("daemon")
+            .arg("--facts")
+            .arg(sb.path("facts"))
             .args(["--extra", "6", "--keep", "2", "--high-fd", "1000"])
             .args(["--keep-high", "--debug-log"])
             .arg("--log")
             .arg(&log)
             .args(extra_args),
     );
-    let pid = wait_pidfile(&sb.path("pid"));
     let f = facts(&sb.path("facts"));
+    let pid: i32 = f["pid"].parse().unwrap();
     let open = fds(pid);
     // Under chroot the pid file is emptied at exit, not removed.
     kill(pid, libc::SIGTERM);
@@ -77,12 +80,23 @@ fn inherited_fds_closed(sb: &Sandbox, extra_args: &[&str]) -> String {
 #[test]
 fn inherited_fds_are_closed_but_the_preserved_ones() {
     let sb = Sandbox::new("close-fds");
+    let pidfile = sb.path("pid").display().to_string();
+    let method = inherited_fds_closed(&sb, &["--pidfile", &pidfile]);
+    assert_eq!(method, expected_close_method(true));
+}
+
+/// The sweep does not depend on the pid file that the daemon locks after it.
+#[test]
+fn inherited_fds_are_closed_without_a_pid_file() {
+    let sb = Sandbox::new("close-fds-no-pidfile");
     let method = inherited_fds_closed(&sb, &[]);
     assert_eq!(method, expected_close_method(true));
 }
 
-/// In a chroot without `/proc` and `/dev` the daemon cannot list its fds:
-/// `close_range` does the work, or else the bounded loop.
+/// A chroot without `/proc` and `/dev` changes nothing: the daemon closes
+/// its inherited fds first thing, before the chroot, where `close_range`
+/// does the work or else the listing of the host's `/proc` or `/dev` is in
+/// reach.
 #[test]
 fn inherited_fds_are_closed_in_an_empty_chroot() {
     if !root_or_skip("inherited_fds_are_closed_in_an_empty_chroot") {
@@ -91,8 +105,17 @@ fn inherited_fds_are_closed_in_an_empty_chroot() {
     let sb = Sandbox::new("close-fds-chroot");
     let root = sb.path("root");
     fs::create_dir(&root).unwrap();
-    let method = inherited_fds_closed(&sb, &["--chroot", &root.display().to_string()]);
-    assert_eq!(method, expected_close_method(false));
+    let pidfile = sb.path("pid").display().to_string();
+    let method = inherited_fds_closed(
+        &sb,
+        &[
+            "--pidfile",
+            &pidfile,
+            "--chroot",
+            &root.display().to_string(),
+        ],
+    );
+    assert_eq!(method, expected_close_method(true));
 }
 
 /// The hard `RLIMIT_NOFILE` this test may raise the soft one to.

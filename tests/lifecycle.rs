@@ -511,10 +511,12 @@ fn each_step_is_logged_at_debug_level() {
         "pid file: ",
         "detach: forking",
         &format!("detach: daemon PID {pid}"),
+        // First thing in the daemon: before the lock and the chroot.
+        &format!("close fds: done with {}", expected_close_method(true)),
+        "locked",
         "work dir: ",
         "umask: 0o22",
         "signals: handling",
-        &format!("close fds: done with {}", expected_close_method(true)),
         "stdio: redirected",
         &format!("wrote {pid}"),
         &format!("ready: PID {pid}"),

@@ -407,31 +407,24 @@ impl PidFile {
     }
 
     /// In a full-mode daemon, right before [`lock`](PidFile::lock): points
-    /// every other descriptor of the file that the daemon inherited (a
-    /// wrapper's `exec 9>>/run/myd.pid`, `flock(1)`, the file on stdin) at
-    /// `null`. The fd sweep closes such descriptors and the stdio step
-    /// replaces 0 to 2, and closing any descriptor of the file drops the
-    /// lock of the process: done now, before the lock exists, it drops
-    /// nothing. Preserved fds above 2 (in `keep`) are left alone: nothing
-    /// here closes them.
-    pub(crate) fn retire_inherited(&self, keep: &[RawFd], null: RawFd) -> Result<()> {
+    /// every inherited descriptor 0 to 2 that is the file (a wrapper's
+    /// `myd </run/myd.pid`) at `null`. The stdio step replaces 0 to 2
+    /// later, and closing any descriptor of the file drops the lock of the
+    /// process: done now, before the lock exists, it drops nothing. The
+    /// daemon's sweep of inherited fds (step 7), which runs before this,
+    /// has closed those above 2 (a wrapper's `exec 9>>/run/myd.pid`,
+    /// `flock(1)`) for the same reason.
+    pub(crate) fn retire_inherited(&self, null: RawFd) -> Result<()> {
         let shown = self.path.display();
         let ours =
             fstat(&self.file).map_err(|e| Error::os(Step::PidFile, format!("{shown}"), e))?;
         let own = self.file.as_raw_fd();
-        // The fd sweep closes every descriptor above 2 that is not kept;
-        // closing them now, before the lock exists, drops nothing, and
-        // leaves only 0 to 2 to look at: one `fstat` each, not one per
-        // inherited fd.
-        let mut kept = keep.to_vec();
-        kept.extend([own, null]);
-        crate::fds::close_inherited(&kept)?;
         for fd in 0..=2 {
             if fd == own || fd == null {
                 continue;
             }
             // SAFETY: `st` is a plain C struct that fstat fills in; an fd
-            // that is not open (the listing's own) only fails.
+            // that is not open only fails.
             let same = unsafe {
                 let mut st: libc::stat = std::mem::zeroed();
                 libc::fstat(fd, &mut st) == 0
@@ -628,12 +621,6 @@ impl PidFile {
             fds.push(dir);
         }
         fds
-    }
-
-    /// The fd of the file, for the sweep's keep list in the daemon (it may
-    /// have changed since the launcher built the list: a replaced file).
-    pub(crate) fn file_fd(&self) -> RawFd {
-        self.file.as_raw_fd()
     }
 
     /// Closes the directory: an open directory outside a chroot is a way

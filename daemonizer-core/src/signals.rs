@@ -108,19 +108,6 @@ pub(crate) type StopAction = fn(Signal);
 /// Called around a SIGHUP handler (reload notification).
 pub(crate) type ReloadHook = fn(bool);
 
-/// The installed signal machinery. The thread and its pipe exist only when
-/// the user gave handlers; their fds must survive the fd sweep.
-pub(crate) struct Installed {
-    thread_fds: Option<[RawFd; 2]>,
-}
-
-impl Installed {
-    /// The fds the fd sweep must keep.
-    pub(crate) fn fds(&self) -> Vec<RawFd> {
-        self.thread_fds.map(Vec::from).unwrap_or_default()
-    }
-}
-
 /// Runs `f` in signal context with `errno` saved and restored, as the code
 /// the signal interrupted expects.
 fn preserving_errno(f: impl FnOnce()) {
@@ -210,7 +197,7 @@ pub(crate) fn install(
     handlers: Vec<(Signal, Handler)>,
     stop: StopAction,
     reload: ReloadHook,
-) -> Result<Installed> {
+) -> Result<()> {
     let stops = STOP_SIGNALS.map(|signal| !handlers.iter().any(|(s, _)| *s == signal));
     for (signal, ours) in STOP_SIGNALS.into_iter().zip(stops) {
         if ours {
@@ -234,21 +221,18 @@ pub(crate) fn install(
             }
         );
     }
-    let thread_fds = if handlers.is_empty() {
-        None
-    } else {
-        Some(start_thread(handlers, reload)?)
-    };
-    Ok(Installed { thread_fds })
+    if !handlers.is_empty() {
+        start_thread(handlers, reload)?;
+    }
+    Ok(())
 }
 
 /// Registers the user's signals to write into a pipe and starts the thread
 /// that reads it and calls the handlers.
-fn start_thread(handlers: Vec<(Signal, Handler)>, reload: ReloadHook) -> Result<[RawFd; 2]> {
+fn start_thread(handlers: Vec<(Signal, Handler)>, reload: ReloadHook) -> Result<()> {
     // The reading side blocks; only the writing side must never block.
     let (read, write) = sys::pipe::pipe(true).map_err(|e| Error::os(Step::Signals, "pipe", e))?;
     let write_fd = write.as_raw_fd();
-    let fds = [read.as_raw_fd(), write_fd];
 
     let mut table: HashMap<i32, Handler> = HashMap::new();
     for (signal, handler) in handlers {
@@ -301,7 +285,7 @@ fn start_thread(handlers: Vec<(Signal, Handler)>, reload: ReloadHook) -> Result<
             }
         })
         .map_err(|e| Error::io(Step::Signals, "starting the signal thread", &e))?;
-    Ok(fds)
+    Ok(())
 }
 
 /// In signal context, in a process that is not the daemon (a child the

@@ -150,19 +150,24 @@ impl Daemon {
     ///    output files and the supervisor's socket;
     /// 1. pid file: open and probe the lock (a running daemon means
     ///    "already running as PID N", and the file is not touched); the
-    ///    lock itself is taken by the daemon, first thing after step 3
-    ///    (lite mode: by the process, now);
+    ///    lock itself is taken by the daemon right after step 3 and its
+    ///    sweep of inherited fds (lite mode: by the process, now);
     ///    then, with [`setup`](Daemon::setup), the caller's setup, as the
     ///    launching user (what it opens stays open in the daemon);
     /// 2. readiness channel: a pipe the launcher waits on;
     /// 3. detach: fork, `setsid`, fork, with signals blocked and SIGHUP
-    ///    ignored; the daemon is not a session leader;
+    ///    ignored; the daemon is not a session leader; then, first thing in
+    ///    the daemon, step 7;
     /// 4. directories and limits: chroot, work dir (`/` in full mode when
     ///    none is given), umask, resource limits;
     /// 5. user and group: supplementary groups, gid, uid, then a check that
     ///    root cannot be regained;
     /// 6. signal handlers (a thread runs them in normal context);
-    /// 7. close inherited fds, keeping the preserved ones;
+    /// 7. close inherited fds, keeping the preserved ones and those the
+    ///    runtime opened for the daemon: done right after step 3, before
+    ///    the daemon takes the pid file's lock (closing an inherited
+    ///    descriptor of the file later would drop it) and before the
+    ///    chroot (which would hide the system's listing of open fds);
     /// 8. stdio to `/dev/null` or the configured files;
     /// 9. pid file: write the daemon's PID;
     /// 10. ready: tell the launcher (which exits 0) and the supervisor.
@@ -297,7 +302,8 @@ fn preflight(mut daemon: Daemon) -> Result<Prepared> {
 impl Prepared {
     /// The fds the daemon's sweep keeps: the preserved ones and everything
     /// the runtime opened for the daemon, `channel` (the readiness pipe's
-    /// write end) among them. Room is left for the signal thread's pipe.
+    /// write end) among them. Room is left for the first child's watch
+    /// pipe, which `launch` adds.
     fn keep_list(&self, channel: RawFd) -> Vec<RawFd> {
         let mut keep: Vec<RawFd> = Vec::with_capacity(self.daemon.preserve.len() + 16);
         keep.extend(&self.daemon.preserve);
@@ -340,7 +346,8 @@ impl Prepared {
             }
             let pidfile = self.pidfile.insert(PidFile::open(&path, self.trust())?);
             // Lite mode: this process is the daemon and takes the lock now;
-            // a full start's daemon takes it right after detaching.
+            // a full start's daemon takes it right after detaching and
+            // closing inherited fds.
             if self.daemon.mode == Mode::Lite {
                 pidfile.lock()?;
             }
@@ -482,13 +489,14 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
     }
 }
 
-/// Steps 4 to 10: in the daemon (full mode) or in the process itself (lite
-/// mode).
+/// The steps after the detach, 4 to 10 (and the lock of step 1): in the
+/// daemon (full mode) or in the process itself (lite mode).
 ///
-/// `keep` lists the fds the sweep of step 7 keeps (full mode), made in the
-/// launcher: the daemon, fresh from the fork, copies a page of memory for
-/// each one it writes first, so it builds as little as it can.
-fn run_steps(prepared: Prepared, mut keep: Vec<RawFd>) -> Result<Daemonized> {
+/// In full mode step 7, the sweep of inherited fds, comes first, right
+/// after the detach. `keep` lists the fds it keeps, made in the launcher:
+/// the daemon, fresh from the fork, copies a page of memory for each one
+/// it writes first, so it builds as little as it can.
+fn run_steps(prepared: Prepared, keep: Vec<RawFd>) -> Result<Daemonized> {
     let Prepared {
         daemon,
         creds,
@@ -502,18 +510,26 @@ fn run_steps(prepared: Prepared, mut keep: Vec<RawFd>) -> Result<Daemonized> {
         setup,
     } = prepared;
     let pid = getpid().as_raw();
-    // Step 1 in the daemon, before any other: the lock belongs to the
+    if daemon.mode == Mode::Full {
+        // Step 7, first thing in the daemon: before the lock, because
+        // closing any descriptor of the pid file drops the lock of the
+        // process, and an inherited one closed later would; before the
+        // chroot, while the system's listing of open fds is in reach. What
+        // our own steps open from here on (a replaced pid file, the signal
+        // machinery) is ours and never swept.
+        let method = fds::close_inherited(&keep)?;
+        log::debug!("close fds: done with {method:?}");
+    }
+    // Step 1 in the daemon, before any other step: the lock belongs to the
     // process that holds it and is not inherited, so the daemon takes it
     // itself. A start that loses the race reports "already running" to
     // its launcher and leaves the winner's file alone.
     if daemon.mode == Mode::Full {
         if let Some(pidfile) = &mut pidfile {
             if let Some(stdio) = &stdio {
-                pidfile.retire_inherited(&keep, stdio.null_fd())?;
+                pidfile.retire_inherited(stdio.null_fd())?;
             }
             pidfile.lock()?;
-            // A replaced file has a new fd: the sweep keeps it too.
-            keep.push(pidfile.file_fd());
         }
     }
     // From here on the pid file lives in the shared state, where every way
@@ -557,8 +573,7 @@ fn run_steps(prepared: Prepared, mut keep: Vec<RawFd>) -> Result<Daemonized> {
     }
 
     let user_handles_hup = daemon.handlers.iter().any(|(s, _)| *s == Signal::SIGHUP);
-    let installed = signals::install(daemon.handlers, stop_in_handler, reload_hook)?;
-    keep.extend(installed.fds());
+    signals::install(daemon.handlers, stop_in_handler, reload_hook)?;
     match blocked {
         Some(blocked) => signals::unblock(blocked, user_handles_hup)?,
         // Lite mode blocked nothing, but the caller may have.
@@ -566,8 +581,6 @@ fn run_steps(prepared: Prepared, mut keep: Vec<RawFd>) -> Result<Daemonized> {
     }
 
     if let Some(stdio) = stdio {
-        let method = fds::close_inherited(&keep)?;
-        log::debug!("close fds: done with {method:?}");
         stdio.redirect()?;
     }
 
