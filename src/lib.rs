@@ -247,7 +247,9 @@
 //! for real, with the portable equivalent where a call is missing: a
 //! self-pipe where there is no `signalfd` or eventfd, `pipe` and
 //! `FD_CLOEXEC` where there is no `pipe2`, a `/dev/fd` listing where there
-//! is no `close_range` (FreeBSD has it), the thread count from `sysctl`
+//! is no `close_range` (FreeBSD has it), and where no listing can be read
+//! the open fds found by `proc_pidinfo` (macOS) or `poll` (elsewhere, up to
+//! the kernel's ceiling on fd numbers), the thread count from `sysctl`
 //! (FreeBSD) or `proc_pidinfo` (macOS) where there is no `/proc`, and
 //! `setgid`/`setuid` with the same checks where there is no `setresuid`
 //! (macOS).

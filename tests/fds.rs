@@ -181,3 +181,56 @@ fn a_full_start_with_a_huge_open_file_limit() {
         "full start with RLIMIT_NOFILE = {limit} and an inherited fd {high}: started, fd closed"
     ));
 }
+
+/// A caller who opens a high fd and then lowers both open-file limits
+/// below its number, and a launcher that cannot list its fds (`/proc`
+/// hidden in its mount namespace): the daemon still closes that fd, and
+/// keeps the preserved one beside it. With `close_range` the kernel finds
+/// it; with the portable paths (no `close_range`) `poll` does, up to the
+/// kernel's ceiling on fd numbers, not the limits. Where root may raise the
+/// hard limit (`CAP_SYS_RESOURCE`) the fd lies near 1048576, far above the
+/// 65536 that bounded closing in a loop.
+#[test]
+fn a_high_fd_above_lowered_limits_is_closed_without_a_listing() {
+    if !root_or_skip("a_high_fd_above_lowered_limits_is_closed_without_a_listing") {
+        return;
+    }
+    let sb = Sandbox::new("close-fds-hidden");
+    let log = sb.path("debug.log");
+    // fs.nr_open's default: the ceiling when /proc cannot be read.
+    let limit = highest_nofile().min(1 << 20);
+    let high = i32::try_from(limit - 2).unwrap();
+    start(
+        sb.daemon()
+            .arg("--nofile")
+            .arg(limit.to_string())
+            .args(["--extra", "2", "--keep", "1", "--keep-high", "--high-fd"])
+            .arg(high.to_string())
+            .args(["--lower-nofile", "1024:1024", "--hide-proc", "--debug-log"])
+            .arg("--log")
+            .arg(&log),
+    );
+    let pid = wait_pidfile(&sb.path("pid"));
+    let f = facts(&sb.path("facts"));
+    let open = fds(pid);
+    stop(pid, &sb.path("pid"));
+    let name = |i: usize| sb.path(&format!("extra-{i}")).display().to_string();
+    assert!(
+        !open.contains_key(&high),
+        "fd {high} (limits lowered to 1024 after it was opened) was closed: {open:?}"
+    );
+    assert_eq!(open.get(&(high + 1)), Some(&name(0)), "preserved: {open:?}");
+    let kept: i32 = f["keep_fds"].parse().unwrap();
+    assert_eq!(open.get(&kept), Some(&name(0)), "preserved: {open:?}");
+    assert!(!open.values().any(|t| *t == name(1)), "{open:?}");
+    let text = fs::read_to_string(&log).unwrap();
+    let method = text
+        .lines()
+        .find_map(|l| Some(l.split_once("close fds: done with ")?.1.to_owned()))
+        .unwrap_or_else(|| panic!("no close fds line in the log:\n{text}"));
+    assert_eq!(method, expected_close_method(false));
+    summary(&format!(
+        "inherited fd {high} above RLIMIT_NOFILE lowered to 1024, no listing of open fds: \
+         closed with {method}"
+    ));
+}

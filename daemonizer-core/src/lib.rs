@@ -24,7 +24,7 @@
 //! | `detach` | fork, `setsid`, fork: two plain forks |
 //! | `dirs` | chroot, work dir, umask, resource limits |
 //! | `signals` | signal blocking across forks; stop signals; user handlers on a thread |
-//! | `fds` | closing inherited fds (`close_range`, a listing of the open fds, a bounded loop) |
+//! | `fds` | closing inherited fds (`close_range`, else a listing of the open fds, else the open fds found without a filesystem: `proc_pidinfo` on macOS, `poll` elsewhere) |
 //! | `stdio` | stdin, stdout, stderr to `/dev/null` or files |
 //! | `readiness` | the pipe through which the launcher learns the outcome |
 //! | `report` | why a daemon that ends before it is ready ended; the panic hook |

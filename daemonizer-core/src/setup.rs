@@ -52,21 +52,12 @@ pub(crate) fn run(setup: SetupFn) -> Result<(Box<dyn Any>, Vec<RawFd>)> {
     Ok((value, opened))
 }
 
-/// The open fds, sorted: listed from the system's directory of open fds
-/// where it lists them all (see [`crate::fds::listed`]), else probed one
-/// by one up to the open-file limit (at most [`crate::fds::LOOP_BOUND`]).
+/// The open fds, sorted, as the daemon's sweep finds them (see
+/// [`crate::fds::open_fds`]).
 fn open_fds() -> Result<Vec<RawFd>> {
-    let mut fds: Vec<RawFd> = match crate::fds::listed() {
-        Ok(fds) => fds,
-        Err(_) => {
-            let limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
-                .map_err(|e| Error::os(Step::Setup, "getrlimit(RLIMIT_NOFILE)", e))?
-                .0;
-            let bound = crate::fds::LOOP_BOUND;
-            (0..RawFd::try_from(limit).unwrap_or(bound).min(bound)).collect()
-        }
-    };
-    // The listing's own fd is gone by now; a probe keeps only open fds.
+    let mut fds =
+        crate::fds::open_fds().map_err(|e| Error::io(Step::Setup, "finding the open fds", &e))?;
+    // A listing's own fd is gone by now; a probe keeps only open fds.
     fds.retain(|fd| {
         // SAFETY: F_GETFD takes no pointers and changes nothing.
         unsafe { libc::fcntl(*fd, libc::F_GETFD) >= 0 }

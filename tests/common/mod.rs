@@ -976,12 +976,13 @@ pub(crate) fn kernel_has_close_range() -> bool {
 /// How the daemon's debug log names the way it closed inherited fds
 /// (`close fds: done with ...`). Built with `--cfg daemonizer_portable`,
 /// the runtime has no `close_range` path and lists `/dev/fd`; where no
-/// listing can be read (a chroot without `/proc` or `/dev`) it loops.
+/// listing can be read (`/proc` hidden from the launcher) it finds the
+/// open fds with `poll`.
 pub(crate) fn expected_close_method(listing_readable: bool) -> &'static str {
     if !cfg!(daemonizer_portable) && kernel_has_close_range() {
         "CloseRange"
     } else if !listing_readable {
-        "Loop"
+        "Poll"
     } else if cfg!(daemonizer_portable) {
         "Listing(\"/dev/fd\")"
     } else {

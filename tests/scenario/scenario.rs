@@ -46,6 +46,8 @@
 //! | `--high-fd N` | also duplicate an extra fd onto fd N (not preserved) |
 //! | `--keep-high` | with `--high-fd N`: also onto fd N+1, preserved |
 //! | `--nofile N` | raise `RLIMIT_NOFILE` to N before anything else |
+//! | `--lower-nofile SOFT:HARD` | once the extra and high fds are open, lower `RLIMIT_NOFILE` to SOFT and HARD (as a caller may, so that their numbers lie above both limits) |
+//! | `--hide-proc` | just before the start, in a mount namespace of its own, an empty tmpfs over `/proc`: no listing of open fds can be read (`/proc/self/fd`, nor `/dev/fd`, a link into it); Linux, as root |
 //! | `--thread` | start a thread before the start |
 //! | `--vm-child` | before the start, create a process sharing this one's memory (`clone(CLONE_VM)`), not a thread; it sleeps and dies with this process |
 //! | `--go F` | create `F.<pid>`, then wait until F exists before starting (for races) |
@@ -109,6 +111,8 @@ struct Opts {
     high_fd: Option<RawFd>,
     keep_high: bool,
     nofile: Option<u64>,
+    lower_nofile: Option<(u64, u64)>,
+    hide_proc: bool,
     thread: bool,
     vm_child: bool,
     go: Option<PathBuf>,
@@ -206,6 +210,15 @@ fn parse() -> Opts {
             "--nofile" => {
                 opts.nofile = Some(value().parse().unwrap_or_else(|_| fail("bad --nofile")))
             }
+            "--lower-nofile" => {
+                let text = value();
+                let parsed = text
+                    .split_once(':')
+                    .and_then(|(soft, hard)| Some((soft.parse().ok()?, hard.parse().ok()?)));
+                opts.lower_nofile =
+                    Some(parsed.unwrap_or_else(|| fail(&format!("bad --lower-nofile {text}"))));
+            }
+            "--hide-proc" => opts.hide_proc = true,
             "--thread" => opts.thread = true,
             "--vm-child" => opts.vm_child = true,
             "--go" => opts.go = Some(value().into()),
@@ -505,6 +518,62 @@ fn supplementary_groups() -> Vec<u32> {
         groups.truncate(got.max(0) as usize);
         groups
     }
+}
+
+/// `--lower-nofile`: sets `RLIMIT_NOFILE` to `soft` and `hard`.
+fn lower_nofile(soft: u64, hard: u64) {
+    let lim = libc::rlimit {
+        rlim_cur: soft as libc::rlim_t,
+        rlim_max: hard as libc::rlim_t,
+    };
+    // SAFETY: `lim` is a valid rlimit struct.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
+        fail(&format!(
+            "setrlimit(NOFILE, {soft}:{hard}): {}",
+            errno_name()
+        ));
+    }
+}
+
+/// `--hide-proc`: an empty tmpfs over `/proc`, in a mount namespace of
+/// this process's own (made private first, so the host never sees it).
+#[cfg(target_os = "linux")]
+fn hide_proc() {
+    // SAFETY: no pointers but NUL-terminated strings and nulls where the
+    // calls accept them; the process has one thread.
+    let failed = unsafe {
+        if libc::unshare(libc::CLONE_NEWNS) != 0 {
+            Some("unshare(CLONE_NEWNS)")
+        } else if libc::mount(
+            c"none".as_ptr(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        ) != 0
+        {
+            Some("making / private")
+        } else if libc::mount(
+            c"none".as_ptr(),
+            c"/proc".as_ptr(),
+            c"tmpfs".as_ptr(),
+            0,
+            std::ptr::null(),
+        ) != 0
+        {
+            Some("mounting a tmpfs on /proc")
+        } else {
+            None
+        }
+    };
+    if let Some(what) = failed {
+        fail(&format!("--hide-proc: {what}: {}", errno_name()));
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn hide_proc() {
+    fail("--hide-proc: Linux only");
 }
 
 fn raise_nofile(n: u64) {
@@ -1076,6 +1145,12 @@ fn main() -> Result<(), String> {
             dup_to(first.as_raw_fd(), high + 1);
             keep_high = Some(high + 1);
         }
+    }
+    if let Some((soft, hard)) = opts.lower_nofile {
+        lower_nofile(soft, hard);
+    }
+    if opts.hide_proc {
+        hide_proc();
     }
 
     let mut daemon = Daemon::new().mode(if opts.lite { Mode::Lite } else { Mode::Full });
