@@ -40,6 +40,14 @@
 //! other fd the benchmark itself inherited (from cargo, a shell) is made
 //! close-on-exec first, so the default scenario hands down nothing.
 //!
+//! Each round also loads each program alone, in the default scenario: with
+//! `STARTUP_LOAD_ONLY` set, every program exits at the first line of its
+//! `main` (where it reads its first path), before any daemon step; timed
+//! from spawn until it has exited. Set beside the whole start-up, this
+//! separates what the binary costs by being loaded (its size, its
+//! relocations, the C library's and Rust's start-up) from what the
+//! daemon's steps cost.
+//!
 //! Everything is interleaved, so that a change in the machine's load during
 //! the run weighs on every column alike: each round visits the three
 //! scenarios (their order rotating from round to round) and, within each,
@@ -380,6 +388,33 @@ mod linux {
         })
     }
 
+    /// One launch with `STARTUP_LOAD_ONLY` set: the program exits before
+    /// any daemon step (see `body::path_from_env`); timed from spawn until
+    /// it has exited.
+    fn load_only(program: &Program, scratch: &Scratch) -> Result<Duration> {
+        let mut command = Command::new(&program.exe);
+        command
+            .env("STARTUP_LOAD_ONLY", "1")
+            .env("STARTUP_FIFO", &scratch.fifo_path)
+            .env("STARTUP_PIDFILE", scratch.pidfile(program))
+            .env("STARTUP_WORKDIR", &scratch.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        let start = Instant::now();
+        let status = command
+            .status()
+            .map_err(|e| format!("{}: spawn: {e}", program.name))?;
+        let elapsed = start.elapsed();
+        if !status.success() {
+            return Err(format!(
+                "{}: loading alone ended with {status}",
+                program.name
+            ));
+        }
+        Ok(elapsed)
+    }
+
     /// The three scenarios, in table order.
     #[derive(Clone, Copy)]
     enum Kind {
@@ -430,18 +465,28 @@ mod linux {
         }
     }
 
-    /// Runs `n` measured launches of each program in each scenario, all
-    /// interleaved, after the warm-up rounds; `samples[scenario][program]`.
+    /// What [`run_all`] measured: `launches[scenario][program]`, and
+    /// `loads[program]`, the same program loaded alone (in the default
+    /// scenario).
+    struct Measured {
+        launches: Vec<Vec<Vec<Sample>>>,
+        loads: Vec<Vec<Duration>>,
+    }
+
+    /// Runs `n` measured launches of each program in each scenario, and `n`
+    /// loads alone of each, all interleaved, after the warm-up rounds.
     fn run_all(
         programs: &[Program],
         scratch: &Scratch,
         limits: &Limits,
         n: usize,
-    ) -> Result<Vec<Vec<Vec<Sample>>>> {
+    ) -> Result<Measured> {
         let mut samples: Vec<Vec<Vec<Sample>>> = KINDS
             .iter()
             .map(|_| programs.iter().map(|_| Vec::with_capacity(n)).collect())
             .collect();
+        let mut loads: Vec<Vec<Duration>> =
+            programs.iter().map(|_| Vec::with_capacity(n)).collect();
         let rounds = WARMUP + n;
         for round in 0..rounds {
             if round > 0 && round % (rounds / 10).max(1) == 0 {
@@ -462,12 +507,27 @@ mod linux {
                         }
                     }
                 }
+                if let (Kind::Default, Ok(())) = (KINDS[s], &outcome) {
+                    for &i in order(round + 1, programs.len()).iter() {
+                        match load_only(&programs[i], scratch) {
+                            Ok(took) if round >= WARMUP => loads[i].push(took),
+                            Ok(_) => {}
+                            Err(e) => {
+                                outcome = Err(e);
+                                break;
+                            }
+                        }
+                    }
+                }
                 drop(held);
                 limits.leave(KINDS[s]);
                 outcome?;
             }
         }
-        Ok(samples)
+        Ok(Measured {
+            launches: samples,
+            loads,
+        })
     }
 
     /// The order of the programs in `round`: every permutation in turn, so that
@@ -683,6 +743,48 @@ mod linux {
     );
     }
 
+    /// Each program loaded alone (`STARTUP_LOAD_ONLY`: exec, the C library's
+    /// and Rust's start-up, `main` up to its first line, exit), beside the
+    /// default scenario's whole start-up: how much of the difference to the
+    /// floor is the binary itself rather than the daemon's steps.
+    fn loading_table(out: &mut String, loads: &[Vec<Duration>], whole: &[Stats], n: usize) {
+        let medians: Vec<Duration> = loads
+            .iter()
+            .map(|l| {
+                let mut sorted = l.clone();
+                sorted.sort_unstable();
+                quantile(&sorted, 0.5)
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "\n### Loading alone: spawn until exit, before any daemon step ({n} runs each, default limit)\n"
+        );
+        let _ = writeln!(
+            out,
+            "| program | loading alone (median) | vs floor | whole start-up (median) | start-up minus loading |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+        for (i, (_, label)) in PROGRAMS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "| {label} | {} | {:.2}× | {} | {} |",
+                us(medians[i]),
+                ratio(medians[i], medians[FLOOR]),
+                us(whole[i].median),
+                us(whole[i].median.saturating_sub(medians[i]))
+            );
+        }
+        let over = whole[OURS].median.saturating_sub(whole[FLOOR].median);
+        let loading = medians[OURS].saturating_sub(medians[FLOOR]);
+        let _ = writeln!(
+            out,
+            "\n- figure: of daemonizer's {} over the floor, {} is loading its binary alone",
+            us(over),
+            us(loading)
+        );
+    }
+
     fn kib(n: u64) -> String {
         format!("{n} KiB")
     }
@@ -755,7 +857,8 @@ mod linux {
         show_limit(soft),
         show_limit(highest)
     );
-        let samples = run_all(&programs, &scratch, &limits, n)?;
+        let measured = run_all(&programs, &scratch, &limits, n)?;
+        let samples = &measured.launches;
         let titles = [
             format!("Default limit (RLIMIT_NOFILE {})", show_limit(soft)),
             format!("{INHERITED_FDS} fds inherited from the launcher"),
@@ -768,7 +871,7 @@ mod linux {
         let scenarios: Vec<Scenario> = titles
             .into_iter()
             .zip(shorts)
-            .zip(&samples)
+            .zip(samples)
             .map(|((title, short), per_program)| Scenario {
                 title,
                 short,
@@ -801,6 +904,8 @@ mod linux {
         );
         let _ = writeln!(out, "\n- {line}");
         targets.push(line);
+
+        loading_table(&mut out, &measured.loads, &scenarios[0].stats, n);
 
         let _ = writeln!(out, "\n### Memory and size\n");
         let _ = writeln!(

@@ -10,7 +10,14 @@ const FIFO: &str = "STARTUP_FIFO";
 
 /// Reads a path the benchmark passes in the environment; a program started
 /// without it exits with status 64 (`EX_USAGE`).
+///
+/// With `STARTUP_LOAD_ONLY` set, the program exits with status 0 here
+/// instead, before any daemon step: every program reads its first path
+/// first thing, so the benchmark times loading and leaving alone.
 pub(crate) fn path_from_env(name: &str) -> std::path::PathBuf {
+    if std::env::var_os("STARTUP_LOAD_ONLY").is_some() {
+        std::process::exit(0);
+    }
     match std::env::var_os(name) {
         Some(value) => value.into(),
         None => {
