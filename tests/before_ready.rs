@@ -172,3 +172,30 @@ fn a_child_forked_before_ready_does_not_hold_the_watch_pipe() {
     kill(pid, libc::SIGTERM);
     wait_dead(pid);
 }
+
+#[test]
+fn a_daemon_whose_launcher_was_killed_goes_on_once_ready() {
+    // SIGKILL leaves the launcher no chance to stop the daemon, as it does
+    // for any other stop signal. The daemon, reporting ready to nobody,
+    // goes on, as it does when the launcher dies just after reading the
+    // report: it is not killed by SIGPIPE (its default action here) nor
+    // stopped by the report it cannot deliver, and its pid file names it.
+    let sb = Sandbox::new("orphan");
+    let mut launcher = sb
+        .daemon()
+        .arg("--manual")
+        .arg("--sigpipe-default")
+        .spawn()
+        .expect("spawn scenario");
+    let pid: i32 = facts(&sb.path("facts"))["pid"].parse().expect("pid fact");
+    kill(launcher.id() as i32, libc::SIGKILL);
+    launcher.wait().expect("reap the launcher");
+    sb.trigger("ready");
+    assert_eq!(wait_fact(&sb.path("facts"), "ready"), "1");
+    assert!(alive(pid), "the daemon goes on");
+    assert_eq!(
+        read_pidfile(&sb.path("pid")).as_deref(),
+        Some(format!("{pid}\n").as_str())
+    );
+    stop(pid, &sb.path("pid"));
+}

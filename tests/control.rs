@@ -587,3 +587,43 @@ fn the_demo_is_controlled_by_its_commands() {
         .contains("received SIGTERM: stopping"));
     expect(&sb, &mut demo(&sb, &["status"]), 3, "demo is not running");
 }
+
+#[test]
+fn a_restart_under_a_supervisor_lets_the_new_daemon_run_at_once() {
+    // `restart` announces the new daemon from its launcher, after READY=1
+    // went to the supervisor (`NOTIFY_SOCKET`, a socket nobody reads
+    // here). The daemon's body waits until the launcher lets it go; a
+    // launcher that first waited for the daemon's parent would hold it
+    // until the daemon gave up on its launcher (and logged so).
+    let sb = Sandbox::new("restart-notify");
+    let _supervisor =
+        std::os::unix::net::UnixDatagram::bind(sb.path("notify")).expect("bind the socket");
+    let log = sb.path("log");
+    let supervised = |cmd: &str| {
+        let _ = fs::remove_file(sb.path("facts"));
+        let mut c = command(&sb, cmd);
+        c.env("NOTIFY_SOCKET", sb.path("notify"))
+            .arg("--facts")
+            .arg(sb.path("facts"))
+            .arg("--log")
+            .arg(&log)
+            .arg("--debug-log");
+        c
+    };
+    start(&mut supervised("start"));
+    let old = wait_pidfile(&sb.path("pid"));
+    let outcome = run(&mut supervised("restart"));
+    assert!(outcome.success(), "{outcome:?}");
+    let new: i32 = facts(&sb.path("facts"))["pid"].parse().expect("pid fact");
+    assert_ne!(new, old);
+    assert!(
+        outcome.stdout.contains(&format!("restarted as PID {new}")),
+        "{outcome:?}"
+    );
+    let logged = fs::read_to_string(&log).expect("read the log");
+    assert!(
+        !logged.contains("the launcher has not exited"),
+        "the body waited for its launcher until the limit:\n{logged}"
+    );
+    expect_stopped(&sb, new);
+}

@@ -2,11 +2,12 @@
 //! its own that it does not lead, so it can never acquire a controlling
 //! terminal, and the launcher (the caller's process) waits for it.
 //!
-//! Two plain `fork(2)` calls, on every platform. The first child lives
-//! for two system calls (`setsid` and the fork of the daemon), so sharing
-//! the launcher's memory for them (`vfork`) would save one copy of the
-//! address space, but POSIX leaves anything but `_exit` and `exec`
-//! undefined in a `vfork` child: a plain fork keeps every step documented.
+//! Two plain `fork(2)` calls, on every platform. The first child calls
+//! `setsid`, forks the daemon, then watches it until it is ready (to
+//! report a fatal signal, which only a parent sees) and leaves; it never
+//! runs code of the caller's. POSIX leaves anything but `_exit` and `exec`
+//! undefined in a `vfork` child: a plain fork keeps every step
+//! documented.
 
 use std::os::fd::OwnedFd;
 

@@ -485,41 +485,13 @@ fn unescape(text: &str) -> String {
     out
 }
 
-/// Writes `bytes` to fd 2, ignoring every failure: with `SIGPIPE` blocked
-/// for the call (and a pending one discarded), a pipe without a reader is
-/// an `EPIPE` like any other error, whatever the signal's disposition.
+/// Writes `bytes` to fd 2, ignoring every failure; a pipe without a
+/// reader is no more than an error (see [`write_all_quietly`]).
+///
+/// [`write_all_quietly`]: crate::sys::pipe::write_all_quietly
 fn write_stderr_quietly(bytes: &[u8]) {
-    use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
-    let mut pipe = SigSet::empty();
-    pipe.add(Signal::SIGPIPE);
-    let mut old = SigSet::empty();
-    let blocked = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&pipe), Some(&mut old)).is_ok();
-    // SAFETY: `set` is a plain sigset_t that sigpending fills in.
-    let already_pending = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigpending(&mut set) != 0 || libc::sigismember(&set, libc::SIGPIPE) == 1
-    };
-    let mut rest = bytes;
-    let mut broken = false;
-    while !rest.is_empty() {
-        match nix::unistd::write(std::io::stderr(), rest) {
-            Ok(0) => break,
-            Ok(n) => rest = &rest[n..],
-            Err(Errno::EINTR) => {}
-            Err(e) => {
-                broken = e == Errno::EPIPE;
-                break;
-            }
-        }
-    }
-    if blocked {
-        if broken && !already_pending && !old.contains(Signal::SIGPIPE) {
-            // The SIGPIPE this write raised is pending: take it, so that
-            // restoring the mask does not deliver it.
-            let _ = pipe.wait();
-        }
-        let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
-    }
+    use std::os::fd::AsFd;
+    let _ = crate::sys::pipe::write_all_quietly(std::io::stderr().as_fd(), bytes);
 }
 
 impl fmt::Display for Error {

@@ -3,7 +3,7 @@
 //! the launcher exits only after reading it. EOF without a message means
 //! the daemon died before it was ready.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -27,15 +27,11 @@ pub(crate) fn channel() -> Result<(OwnedFd, OwnedFd)> {
     sys::pipe::pipe(false).map_err(|e| Error::os(Step::Readiness, "pipe", e))
 }
 
-fn write_all(fd: &OwnedFd, mut bytes: &[u8]) -> std::result::Result<(), Errno> {
-    while !bytes.is_empty() {
-        match nix::unistd::write(fd, bytes) {
-            Ok(n) => bytes = &bytes[n..],
-            Err(Errno::EINTR) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
+/// The daemon's (and its parent's) writes on the channel: a launcher that
+/// is gone is an `EPIPE`, never a `SIGPIPE` that would end the daemon
+/// before it can remove its pid file.
+fn write_all(fd: &OwnedFd, bytes: &[u8]) -> std::result::Result<(), Errno> {
+    sys::pipe::write_all_quietly(fd.as_fd(), bytes)
 }
 
 /// `<prefix><pid>\n` in a buffer on the stack: the daemon, fresh from the
@@ -77,15 +73,28 @@ impl PidLine {
 }
 
 /// Tells the launcher that the daemon `pid` is ready.
+///
+/// A launcher that is gone (killed with SIGKILL: any other stop signal
+/// makes it stop the daemon first) is no reason to stop: the daemon goes
+/// on, as it does when the launcher dies right after reading the report.
+/// Nobody is left to tell either way, and a daemon that ran until then
+/// stays whole, its pid file naming it.
 pub(crate) fn report_ready(fd: &OwnedFd, pid: i32) -> Result<()> {
-    write_all(fd, PidLine::new(b"R", pid).as_bytes())
-        .map_err(|e| Error::os(Step::Ready, "telling the launcher", e))
+    match write_all(fd, PidLine::new(b"R", pid).as_bytes()) {
+        Ok(()) => Ok(()),
+        Err(Errno::EPIPE) => {
+            log::warn!("ready: the launcher is gone; going on");
+            Ok(())
+        }
+        Err(e) => Err(Error::os(Step::Ready, "telling the launcher", e)),
+    }
 }
 
 /// In the daemon, after [`report_ready`]: waits until the launcher has
 /// closed its end of the channel, at most `limit`. The launcher closes it
-/// once it has read the report, or, under a supervisor, by exiting right
-/// after it relayed `READY=1` and `MAINPID=`.
+/// once it has read the report and, under a supervisor, relayed `READY=1`
+/// and `MAINPID=`; it is the only reader (the first child closes its copy
+/// right after the first fork).
 ///
 /// The body runs only once the launcher knows the verdict: a launcher that
 /// cannot read the report stops the daemon before closing the channel (see
@@ -159,10 +168,12 @@ fn garbled(line: &[u8]) -> Error {
 /// On success it is left to the caller: a launcher that exits at once
 /// leaves it to whoever adopts it, which keeps the reaping (a few
 /// microseconds) off the way to the launcher's exit; one that runs more
-/// code first calls [`reap`].
+/// code first calls [`reap`], after it has closed the channel: the first
+/// child leaves only once the daemon has seen it closed (see
+/// [`wait_for_launcher`]).
 ///
-/// The channel stays open: the launcher closes it by exiting, after it has
-/// told the supervisor (see [`wait_for_launcher`]).
+/// The channel stays open: the caller closes it once it has told the
+/// supervisor.
 pub(crate) fn wait(read: &OwnedFd, child: Pid, mask: &SigSet) -> Result<i32> {
     let result = wait_inner(read, child, mask);
     if result.is_err() {

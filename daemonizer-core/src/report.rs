@@ -8,7 +8,7 @@
 //! outlives it until it is ready, reports what only a parent can see: the
 //! exit status of `std::process::exit` and the name of a fatal signal.
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -132,26 +132,17 @@ pub(crate) fn forget_in_child() {
     }
 }
 
-/// In the daemon, once it has told the launcher it is ready: tells its
-/// parent, which then exits.
+/// In the daemon, once the launcher has read its report (and closed the
+/// channel): tells its parent, which then exits.
 pub(crate) fn ready() {
     WATCHED_FD.store(-1, Ordering::SeqCst);
     let Some(tx) = lock(&WATCHED).take() else {
         return;
     };
-    // A pipe's write end reports POLLERR once no reader is left (a parent
-    // killed from outside); writing then would raise SIGPIPE.
-    let mut pfd = libc::pollfd {
-        fd: tx.as_raw_fd(),
-        events: 0,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd, alive for the call; a zero timeout.
-    if unsafe { libc::poll(&mut pfd, 1, 0) } == 0 {
-        // Nothing more to do if it fails: the parent ends anyway once the
-        // end is closed and it finds the daemon alive.
-        let _ = nix::unistd::write(&tx, b"R");
-    }
+    // Nothing more to do if it fails (a parent killed from outside): the
+    // parent ends anyway once the end is closed and it finds the daemon
+    // alive.
+    let _ = crate::sys::pipe::write_all_quietly(tx.as_fd(), b"R");
 }
 
 /// In the daemon's parent (the first child, the session leader), right

@@ -427,17 +427,20 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
                 .mask();
             match readiness::wait(&rx, child, &caller_mask) {
                 Ok(pid) => {
-                    // The verdict is known: let the body run. Under a
-                    // supervisor the channel stays open until the launcher
-                    // exits, after READY=1 (see `wait_for_launcher`).
-                    if prepared.notifier.is_none() {
-                        drop(rx);
-                    }
+                    // Under a supervisor, READY=1 and MAINPID= go out
+                    // before the body runs, so that whatever the daemon
+                    // sends later arrives after them.
                     if let Some(notifier) = &prepared.notifier {
                         if let Err(e) = notifier.send(&notify::ready_message(Some(pid))) {
                             log::warn!("notify: {e}");
                         }
                     }
+                    // The verdict is known (and relayed): closing the
+                    // channel lets the body run (see `wait_for_launcher`).
+                    // Before any more of the launcher's work: the daemon
+                    // lets its parent go only then, and `reap` below waits
+                    // for that parent.
+                    drop(rx);
                     if let Some(announce) = prepared.daemon.on_launched.take() {
                         // The caller's code may wait for children of its
                         // own: it must not meet ours.

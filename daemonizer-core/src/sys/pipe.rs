@@ -7,7 +7,7 @@
 //! be alone; the daemon's signal thread is started after its pipe exists),
 //! so that window holds nothing.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
@@ -22,6 +22,49 @@ pub(crate) fn pipe(nonblocking_write: bool) -> Result<(OwnedFd, OwnedFd), Errno>
         fcntl(&write, FcntlArg::F_SETFL(flags))?;
     }
     Ok((read, write))
+}
+
+/// Writes all of `bytes` to `fd` (retrying on `EINTR`) with `SIGPIPE`
+/// blocked for the call, and a `SIGPIPE` the call raised discarded: a pipe
+/// without a reader is an `EPIPE` like any other error, whatever the
+/// signal's disposition (a program may have set it back to the default,
+/// which would end the process on the spot).
+pub(crate) fn write_all_quietly(fd: BorrowedFd<'_>, bytes: &[u8]) -> Result<(), Errno> {
+    use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
+    let mut pipe = SigSet::empty();
+    pipe.add(Signal::SIGPIPE);
+    let mut old = SigSet::empty();
+    let blocked = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&pipe), Some(&mut old)).is_ok();
+    // SAFETY: `set` is a plain sigset_t that sigpending fills in.
+    let already_pending = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigpending(&mut set) != 0 || libc::sigismember(&set, libc::SIGPIPE) == 1
+    };
+    let mut rest = bytes;
+    let mut outcome = Ok(());
+    while !rest.is_empty() {
+        match nix::unistd::write(fd, rest) {
+            Ok(0) => {
+                outcome = Err(Errno::EIO);
+                break;
+            }
+            Ok(n) => rest = &rest[n..],
+            Err(Errno::EINTR) => {}
+            Err(e) => {
+                outcome = Err(e);
+                break;
+            }
+        }
+    }
+    if blocked {
+        if outcome == Err(Errno::EPIPE) && !already_pending && !old.contains(Signal::SIGPIPE) {
+            // The SIGPIPE this write raised is pending: take it, so that
+            // restoring the mask does not deliver it.
+            let _ = pipe.wait();
+        }
+        let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+    }
+    outcome
 }
 
 #[cfg(all(
