@@ -277,17 +277,30 @@ const POLL_BATCH: usize = 1024;
 /// What remains out of reach: on Linux without `/proc` (where `fs.nr_open`
 /// cannot be read, and its default of 1048576 stands in for it), an fd
 /// above 1048576 that was opened under a larger `fs.nr_open` and limits
-/// that have since been lowered below it.
+/// that have since been lowered below it; on FreeBSD, an fd above a
+/// `kern.maxfilesperproc` lowered since it was opened, with the limits
+/// lowered too.
+///
+/// With no bound known at all (both limits unlimited and no ceiling the
+/// system tells), the search cannot be bounded: an error, never a sweep
+/// that silently looks at nothing.
 #[cfg(not(target_os = "macos"))]
-fn poll_bound() -> RawFd {
+fn poll_bound() -> std::io::Result<RawFd> {
     use nix::sys::resource::{getrlimit, Resource, RLIM_INFINITY};
-    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap_or((0, 0));
-    [soft, hard, fd_ceiling()]
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    let bound = [soft, hard, fd_ceiling()]
         .into_iter()
         // An unlimited limit is bounded by the kernel's ceiling.
         .filter(|l| *l != RLIM_INFINITY)
         .max()
-        .map_or(RawFd::MAX, |l| RawFd::try_from(l).unwrap_or(RawFd::MAX))
+        .unwrap_or(0);
+    if bound == 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "no bound on fd numbers is known (RLIMIT_NOFILE unlimited, no system ceiling)",
+        ));
+    }
+    Ok(RawFd::try_from(bound).unwrap_or(RawFd::MAX))
 }
 
 /// Linux: `fs.nr_open`, the ceiling of `RLIMIT_NOFILE` (proc(5)), never
@@ -339,8 +352,13 @@ fn fd_ceiling() -> libc::rlim_t {
 /// Linux machine, against 10 ms for `close` on each of 65536.
 #[cfg(not(target_os = "macos"))]
 fn found() -> std::io::Result<(CloseMethod, Vec<RawFd>)> {
+    found_below(poll_bound()?)
+}
+
+/// The open fds below `bound`, found with `poll(2)` as [`found`] does.
+#[cfg(not(target_os = "macos"))]
+fn found_below(bound: RawFd) -> std::io::Result<(CloseMethod, Vec<RawFd>)> {
     use nix::sys::resource::{getrlimit, Resource};
-    let bound = poll_bound();
     let soft = getrlimit(Resource::RLIMIT_NOFILE).map_or(0, |(soft, _)| soft);
     let batch = usize::try_from(soft)
         .unwrap_or(POLL_BATCH)
@@ -430,17 +448,36 @@ mod tests {
         assert_eq!(gaps(&[9, 5, 5, 6]), vec![(3, 4), (7, 8), (10, u32::MAX)]);
     }
 
+    /// What the sweep's last method finds, the search bounded by the soft
+    /// limit here: the kernel's ceiling may be a billion fd numbers.
+    fn found_here() -> Vec<RawFd> {
+        #[cfg(target_os = "macos")]
+        let found = found();
+        #[cfg(not(target_os = "macos"))]
+        let found = found_below(soft_limit());
+        found.unwrap().1
+    }
+
+    fn soft_limit() -> RawFd {
+        use nix::sys::resource::{getrlimit, Resource};
+        let (soft, _) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+        RawFd::try_from(soft).unwrap_or(RawFd::MAX)
+    }
+
     #[test]
     fn the_open_fds_are_found_without_a_listing() {
         let file = std::fs::File::open("/dev/null").unwrap();
+        // High, within the soft limit (256 by default on macOS).
+        let high = (soft_limit() - 1).min(900);
         // SAFETY: F_DUPFD takes no pointers; the copy is closed below.
-        let fd = unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&file), libc::F_DUPFD, 900) };
-        assert!(fd >= 900, "{}", std::io::Error::last_os_error());
-        let (_, open) = found().unwrap();
+        let fd =
+            unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&file), libc::F_DUPFD, high) };
+        assert!(fd >= high, "{}", std::io::Error::last_os_error());
+        let open = found_here();
         assert!(open.contains(&fd) && open.contains(&0), "{fd} in {open:?}");
         // SAFETY: closes the copy made above, once.
         unsafe { libc::close(fd) };
-        let (_, open) = found().unwrap();
+        let open = found_here();
         assert!(!open.contains(&fd), "{fd} closed: {open:?}");
     }
 
@@ -449,7 +486,7 @@ mod tests {
     fn poll_reaches_the_kernel_ceiling_whatever_the_limits() {
         use nix::sys::resource::{getrlimit, Resource};
         let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
-        let bound = poll_bound() as u64;
+        let bound = poll_bound().unwrap() as u64;
         assert!(
             bound >= soft && bound >= hard && bound >= 1 << 20,
             "{bound}"
