@@ -384,20 +384,7 @@ fn status_racing_twenty_starts_never_makes_a_start_fail() {
         for probe in probes {
             probe.join().expect("status loop");
         }
-        let winners: Vec<&Outcome> = outcomes.iter().filter(|o| o.success()).collect();
-        assert_eq!(
-            winners.len(),
-            1,
-            "round {round}: one start wins: {outcomes:#?}"
-        );
-        let winner = wait_pidfile(&pidfile);
-        for o in outcomes.iter().filter(|o| !o.success()) {
-            o.assert_refused(
-                75,
-                "pid file",
-                &[&format!("already running as PID {winner}")],
-            );
-        }
+        let winner = sole_winner(&outcomes, &pidfile);
         // A lone start among the probes succeeds, every time.
         expect_stopped(&sb, winner);
         let stop_probes = Arc::new(AtomicBool::new(false));
@@ -507,11 +494,17 @@ fn without_a_command_the_builder_example_prints_the_usage_and_exits_2() {
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped()));
-    assert_eq!(outcome.code(), Some(2), "{outcome:?}");
-    assert_eq!(
-        outcome.stderr,
-        "builder: no command; usage: builder {start|stop|status|restart|reload} [ARGS...]\n"
+    refused_with_usage(
+        &sb,
+        &outcome,
+        "builder: no command; usage: builder {start|stop|status|restart|reload} [ARGS...]\n",
     );
+}
+
+/// The usage error: exit status 2, `stderr` alone said, nothing started.
+fn refused_with_usage(sb: &Sandbox, outcome: &Outcome, stderr: &str) {
+    assert_eq!(outcome.code(), Some(2), "{outcome:?}");
+    assert_eq!(outcome.stderr, stderr);
     assert!(outcome.stdout.is_empty(), "{outcome:?}");
     assert!(!sb.path("demo.pid").exists(), "nothing started");
 }
@@ -520,13 +513,11 @@ fn without_a_command_the_builder_example_prints_the_usage_and_exits_2() {
 fn the_demo_with_an_unknown_command_prints_the_usage_and_exits_2() {
     let sb = Sandbox::new("demo-usage");
     let outcome = run(&mut demo(&sb, &["begin"]));
-    assert_eq!(outcome.code(), Some(2), "{outcome:?}");
-    assert_eq!(
-        outcome.stderr,
-        "demo: unknown command \"begin\"; usage: demo {start|stop|status|restart|reload} [ARGS...]\n"
+    refused_with_usage(
+        &sb,
+        &outcome,
+        "demo: unknown command \"begin\"; usage: demo {start|stop|status|restart|reload} [ARGS...]\n",
     );
-    assert!(outcome.stdout.is_empty(), "{outcome:?}");
-    assert!(!sb.path("demo.pid").exists(), "nothing started");
 }
 
 #[test]

@@ -215,48 +215,13 @@ fn twenty_starts_racing_over_a_file_only_a_reader_holds_make_one_daemon() {
     let reader = reader_holding(&sb, "read", &pidfile);
     let reader_pid = reader.id() as i32;
     let go = sb.path("go");
-    let children: Vec<_> = (0..LAUNCHERS)
-        .map(|_| {
-            sb.command("daemon")
-                .arg("--pidfile")
-                .arg(&pidfile)
-                .arg("--go")
-                .arg(&go)
-                .spawn()
-                .expect("spawn launcher")
-        })
-        .collect();
-    wait_until("every launcher to wait for go", || {
-        fs::read_dir(&sb.dir)
-            .unwrap()
-            .filter(|e| {
-                e.as_ref()
-                    .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("go."))
-            })
-            .count()
-            >= LAUNCHERS
+    let children = waiting(&sb, LAUNCHERS, &go, || {
+        let mut cmd = sb.command("daemon");
+        cmd.arg("--pidfile").arg(&pidfile);
+        cmd
     });
     fs::write(&go, "").unwrap();
-    let outcomes: Vec<Outcome> = children
-        .into_iter()
-        .map(|c| std::thread::spawn(move || finish(c)))
-        .collect::<Vec<_>>()
-        .into_iter()
-        .map(|h| h.join().unwrap())
-        .collect();
-    assert_eq!(
-        outcomes.iter().filter(|o| o.success()).count(),
-        1,
-        "exactly one start wins: {outcomes:#?}"
-    );
-    let winner = wait_pidfile(&pidfile);
-    for o in outcomes.iter().filter(|o| !o.success()) {
-        o.assert_refused(
-            75,
-            "pid file",
-            &[&format!("already running as PID {winner}")],
-        );
-    }
+    let winner = sole_winner(&finish_all(children), &pidfile);
     assert!(holds_lock(winner, "POSIX", "WRITE", &pidfile));
     let daemons: Vec<i32> = sb
         .processes()

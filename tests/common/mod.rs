@@ -840,6 +840,29 @@ pub(crate) fn finish_all(children: Vec<Child>) -> Vec<Outcome> {
         .collect()
 }
 
+/// Of `outcomes`, starts made at once on `pidfile`: exactly one succeeded,
+/// and each other was refused as "already running" naming the winner, the
+/// PID its pid file holds. Returns that PID.
+pub(crate) fn sole_winner(outcomes: &[Outcome], pidfile: &Path) -> i32 {
+    assert_eq!(
+        outcomes.iter().filter(|o| o.success()).count(),
+        1,
+        "exactly one start wins: {outcomes:#?}"
+    );
+    let winner = wait_pidfile(pidfile);
+    for o in outcomes.iter().filter(|o| !o.success()) {
+        o.assert_refused(
+            75,
+            "pid file",
+            &[
+                &pidfile.display().to_string(),
+                &format!("already running as PID {winner}"),
+            ],
+        );
+    }
+    winner
+}
+
 /// `/proc/<pid>/fd`: fd number → link target.
 pub(crate) fn fds(pid: i32) -> BTreeMap<i32, String> {
     let mut out = BTreeMap::new();
