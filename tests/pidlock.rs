@@ -85,6 +85,49 @@ fn paused_start(
     (child, go)
 }
 
+/// An empty pid file in `sb` that a reader holds; a lite start held (with
+/// `ptrace`) at `pause` while it replaces that file; meanwhile another
+/// start replaces the file and runs. Lets the late start go on and checks
+/// that it lost the race and says so, leaving the winner's file alone
+/// (the same file, its PID, its lock). Returns the winner and the reader.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))] // as paused_start
+fn late_start_loses(sb: &Sandbox, pause: &str) -> (i32, Child) {
+    let pidfile = sb.path("pid");
+    fs::write(&pidfile, "").unwrap();
+    let reader = reader_holding(sb, "read", &pidfile);
+    let (late, go) = paused_start(sb, pause, ".new", &["--lite"], &pidfile, "the late start");
+    start(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    let winner = wait_pidfile(&pidfile);
+    let inode = fs::metadata(&pidfile).unwrap().ino();
+    fs::write(&go, "").unwrap();
+    let outcome = finish(late);
+    assert!(
+        outcome.success()
+            && outcome.stdout.ends_with(" exit 75\n")
+            && outcome
+                .stderr
+                .contains(&format!("already running as PID {winner}")),
+        "the late start lost the race, and says so: {outcome:?}"
+    );
+    assert_eq!(fs::metadata(&pidfile).unwrap().ino(), inode, "same file");
+    assert_eq!(read_pidfile(&pidfile), Some(format!("{winner}\n")));
+    assert!(holds_lock(winner, "POSIX", "WRITE", &pidfile));
+    (winner, reader)
+}
+
+/// No replacement's temporary file (`.<name>.<inode>.new`) is left in `sb`.
+fn assert_no_temporary_file(sb: &Sandbox) {
+    let leftovers: Vec<String> = fs::read_dir(&sb.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "no temporary file is left: {leftovers:?}"
+    );
+}
+
 /// Ends a reader started by [`reader_holding`], which must still run.
 fn end_reader(mut reader: Child) {
     assert!(
@@ -229,15 +272,7 @@ fn twenty_starts_racing_over_a_file_only_a_reader_holds_make_one_daemon() {
         .filter(|&p| p != reader_pid)
         .collect();
     assert_eq!(daemons, vec![winner], "one daemon runs");
-    let leftovers: Vec<String> = fs::read_dir(&sb.dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with('.'))
-        .collect();
-    assert!(
-        leftovers.is_empty(),
-        "no temporary file is left: {leftovers:?}"
-    );
+    assert_no_temporary_file(&sb);
     stop(winner, &pidfile);
     end_reader(reader);
 }
@@ -248,51 +283,12 @@ fn a_start_late_to_replace_a_file_never_replaces_the_winners() {
     if !root_or_skip("a_start_late_to_replace_a_file_never_replaces_the_winners") {
         return;
     }
+    // Held the moment before it makes its replacement: it must find the
+    // winner, not replace its file.
     let sb = Sandbox::new("late-replace");
-    let pidfile = sb.path("pid");
-    fs::write(&pidfile, "").unwrap();
-    let reader = reader_holding(&sb, "read", &pidfile);
-    // A lite start that found the file held by a reader only, held the
-    // moment before it makes its replacement.
-    let (late, go) = paused_start(
-        &sb,
-        "pause-at-open",
-        ".new",
-        &["--lite"],
-        &pidfile,
-        "the late start",
-    );
-    // Meanwhile another start replaces the file and runs.
-    start(sb.command("daemon").arg("--pidfile").arg(&pidfile));
-    let winner = wait_pidfile(&pidfile);
-    let inode = fs::metadata(&pidfile).unwrap().ino();
-    // The late start goes on: it must find the winner, not replace its file.
-    fs::write(&go, "").unwrap();
-    let outcome = finish(late);
-    assert!(outcome.success(), "{outcome:?}");
-    assert!(
-        outcome.stdout.ends_with(" exit 75\n"),
-        "the late start was refused: {outcome:?}"
-    );
-    assert!(
-        outcome
-            .stderr
-            .contains(&format!("already running as PID {winner}")),
-        "{outcome:?}"
-    );
-    assert_eq!(fs::metadata(&pidfile).unwrap().ino(), inode, "same file");
-    assert_eq!(read_pidfile(&pidfile), Some(format!("{winner}\n")));
-    assert!(holds_lock(winner, "POSIX", "WRITE", &pidfile));
-    let leftovers: Vec<String> = fs::read_dir(&sb.dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with('.'))
-        .collect();
-    assert!(
-        leftovers.is_empty(),
-        "no temporary file is left: {leftovers:?}"
-    );
-    stop(winner, &pidfile);
+    let (winner, reader) = late_start_loses(&sb, "pause-at-open");
+    assert_no_temporary_file(&sb);
+    stop(winner, &sb.path("pid"));
     end_reader(reader);
 }
 
@@ -384,36 +380,11 @@ fn a_start_whose_replacement_another_start_renamed_says_already_running() {
     if !root_or_skip("a_start_whose_replacement_another_start_renamed_says_already_running") {
         return;
     }
+    // Held right after it opened (and made) the replacement: the winner
+    // opens the same replacement and renames it over the pid file, so the
+    // late start's descriptor is now of the winner's pid file, mode 0644.
     let sb = Sandbox::new("renamed-replacement");
-    let pidfile = sb.path("pid");
-    fs::write(&pidfile, "").unwrap();
-    let reader = reader_holding(&sb, "read", &pidfile);
-    // A lite start that found the file held by a reader only, held right
-    // after it opened (and made) the replacement.
-    let (late, go) = paused_start(
-        &sb,
-        "pause-after-open",
-        ".new",
-        &["--lite"],
-        &pidfile,
-        "the late start",
-    );
-    // Meanwhile another start opens the same replacement, renames it over
-    // the pid file and runs: the late start's descriptor is now of the
-    // winner's pid file, mode 0644.
-    start(sb.command("daemon").arg("--pidfile").arg(&pidfile));
-    let winner = wait_pidfile(&pidfile);
-    fs::write(&go, "").unwrap();
-    let outcome = finish(late);
-    assert!(
-        outcome.stdout.ends_with(" exit 75\n")
-            && outcome
-                .stderr
-                .contains(&format!("already running as PID {winner}")),
-        "the late start lost the race, and says so: {outcome:?}"
-    );
-    assert_eq!(read_pidfile(&pidfile), Some(format!("{winner}\n")));
-    assert!(holds_lock(winner, "POSIX", "WRITE", &pidfile));
-    stop(winner, &pidfile);
+    let (winner, reader) = late_start_loses(&sb, "pause-after-open");
+    stop(winner, &sb.path("pid"));
     end_reader(reader);
 }
