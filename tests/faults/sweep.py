@@ -418,12 +418,20 @@ class Run:
             else:
                 self.check_full_start(launcher)
         finally:
-            if launcher.poll() is None:
-                launcher.kill()
-            launcher.wait()
-            self.box.kill_all()
-            if tracer:
-                end_tracer(tracer)
+            self.clean_up((launcher,), tracer)
+
+    def clean_up(self, procs, tracer):
+        """Ends what a run left: its processes (those started), everything
+        in its sandbox, and its tracer."""
+        for proc in procs:
+            if proc is None:
+                continue
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+        self.box.kill_all()
+        if tracer:
+            end_tracer(tracer)
 
     def refused(self, status):
         lines = (self.box.read(self.box.stderr) or "").splitlines()
@@ -564,12 +572,7 @@ class Run:
                 self.problem(f"the process ended by signal {-launcher.returncode}")
             self.outcome = "stopped"
         finally:
-            if launcher.poll() is None:
-                launcher.kill()
-            launcher.wait()
-            self.box.kill_all()
-            if tracer:
-                end_tracer(tracer)
+            self.clean_up((launcher,), tracer)
 
     def started_cleanly(self, launcher, lite):
         """The body's PID of a daemon started without faults (lite: the
@@ -627,14 +630,7 @@ class Run:
             else:
                 self.check_status_command(pid, code, said)
         finally:
-            for proc in (launcher, ctl):
-                if proc and proc.poll() is None:
-                    proc.kill()
-                if proc:
-                    proc.wait()
-            self.box.kill_all()
-            if tracer:
-                end_tracer(tracer)
+            self.clean_up((launcher, ctl), tracer)
 
     def check_stop_command(self, pid, code, said):
         if code == 0:
