@@ -30,9 +30,25 @@
 //!   it; any other group's members cannot be known for sure (the group
 //!   database lists some, primary groups others, and both change).
 //!
-//! Every directory from the file's own up to `/` is checked, by walking
-//! `..` from the directory that was opened (so symlinks along the path are
-//! judged by where they lead, and nothing is looked up by name twice).
+//! Every directory a path names is checked as the path is written, one
+//! component at a time ([`open_dir`]): each is opened with `O_NOFOLLOW`
+//! from the one before it (an `openat` chain, so nothing is looked up by
+//! name twice and nothing can be swapped between a check and its use), and
+//! a symbolic link on the way is followed by the walk itself, never by the
+//! kernel:
+//!
+//! - the link must belong to root or the daemon's user (it sits in a
+//!   directory that passed the checks above, so nobody else can replace
+//!   it);
+//! - the walk never passes from something a user other than root owns to
+//!   something another user (root included) owns: once a path enters a
+//!   directory of the daemon's user, that user could replace everything
+//!   below it with a link to any directory of root's (systemd's "unsafe
+//!   transition" check);
+//! - at most 40 links are followed (`ELOOP`), as by the kernel.
+//!
+//! A relative path starts from the directory it is relative to, which is
+//! checked with every directory above it by walking `..` ([`check_dir`]).
 //!
 //! For comparison: systemd reads a service's `PIDFile=` refusing any step
 //! of its path from a directory owned by an unprivileged user to one owned
@@ -47,10 +63,11 @@
 
 use std::fmt::Write as _;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::sys::stat::{fstat, FileStat, SFlag};
+use nix::fcntl::{open, openat, readlinkat, AtFlags, OFlag};
+use nix::sys::stat::{fstat, fstatat, FileStat, Mode, SFlag};
 
 use crate::error::{Error, ErrorKind, Result, Step};
 
@@ -212,6 +229,205 @@ pub(crate) fn check_dir(step: Step, dir: BorrowedFd<'_>, path: &Path, trust: Tru
         current = Some(up);
     }
     unreachable!("the loop returns")
+}
+
+/// How many symbolic links a path may lead through, as on Linux.
+const MAX_LINKS: u32 = 40;
+
+/// The longest path the kernel takes, with its NUL.
+#[allow(clippy::unnecessary_cast)]
+const PATH_MAX: usize = libc::PATH_MAX as usize;
+
+/// Opens the directory `dir` (relative to `base` when relative) in which
+/// `path` names a file, checking every directory and symbolic link on the
+/// way as the path is written (see the module docs). `after`: the owner of
+/// what led to `dir` (a symbolic link the caller followed, or root: 0),
+/// for the transition check.
+///
+/// On Linux the directories are opened with `O_PATH`: only search
+/// permission is needed, as for the kernel's own walk.
+pub(crate) fn open_dir(
+    step: Step,
+    base: BorrowedFd<'_>,
+    dir: &Path,
+    path: &Path,
+    trust: Trust,
+    after: u32,
+) -> Result<OwnedFd> {
+    use std::collections::VecDeque;
+    use std::ffi::OsString;
+    use std::path::Component;
+
+    let shown = path.display();
+    let failed = |e| Error::os(step, format!("{shown}"), e);
+    // The kernel refuses such a path (and so would every tool that reads
+    // the file by name), walked in one call or not.
+    if path.as_os_str().len() >= PATH_MAX {
+        return Err(failed(Errno::ENAMETOOLONG));
+    }
+    // The components still to walk, front first: a link's text is put in
+    // front of what followed the link.
+    let mut todo: VecDeque<OsString> = VecDeque::new();
+    let mut walked = PathBuf::new();
+    let mut links = 0;
+    let mut owner = Owner {
+        uid: after,
+        name: PathBuf::new(),
+    };
+    let push_front = |todo: &mut VecDeque<OsString>, p: &Path| -> bool {
+        let mut rooted = false;
+        for c in p.components().rev() {
+            match c {
+                Component::RootDir => rooted = true,
+                Component::CurDir | Component::Prefix(_) => {}
+                Component::ParentDir => todo.push_front("..".into()),
+                Component::Normal(n) => todo.push_front(n.to_owned()),
+            }
+        }
+        rooted
+    };
+    let mut current = if push_front(&mut todo, dir) {
+        walked.push("/");
+        open_root(step, path, trust, &mut owner)?
+    } else {
+        let here = openat(base, ".", dir_flags(), Mode::empty()).map_err(failed)?;
+        check_dir(step, here.as_fd(), path, trust)?;
+        owner = transition(step, path, &walked, &owner, &fstat(&here).map_err(failed)?)?;
+        walked.push(".");
+        here
+    };
+    while let Some(name) = todo.pop_front() {
+        let next = match openat(&current, name.as_os_str(), dir_flags(), Mode::empty()) {
+            Ok(fd) => fd,
+            // A symbolic link (ENOTDIR on Linux, ELOOP or EMLINK
+            // elsewhere with O_NOFOLLOW), or not a directory at all.
+            Err(Errno::ENOTDIR | Errno::ELOOP | Errno::EMLINK) => {
+                let st = fstatat(&current, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
+                    .map_err(failed)?;
+                if file_type(&st) != SFlag::S_IFLNK {
+                    return Err(failed(Errno::ENOTDIR));
+                }
+                walked.push(&name);
+                if !trust.user(st.st_uid) {
+                    return Err(Error::new(
+                        step,
+                        ErrorKind::Permission,
+                        format!(
+                            "{shown}: {} is a symbolic link of {}, refused (its owner \
+                             chooses the directory it leads to)",
+                            walked.display(),
+                            describe_user(st.st_uid)
+                        ),
+                    ));
+                }
+                owner = transition(step, path, &walked, &owner, &st)?;
+                links += 1;
+                if links > MAX_LINKS {
+                    return Err(failed(Errno::ELOOP));
+                }
+                let target = readlinkat(&current, name.as_os_str()).map_err(failed)?;
+                if push_front(&mut todo, Path::new(&target)) {
+                    walked = PathBuf::from("/");
+                    current = open_root(step, path, trust, &mut owner)?;
+                } else {
+                    walked.pop();
+                }
+                continue;
+            }
+            Err(e) => return Err(failed(e)),
+        };
+        if name == ".." {
+            walked.pop();
+        } else {
+            walked.push(&name);
+        }
+        let st = fstat(&next).map_err(failed)?;
+        if let Some(why) = unsafe_dir(&st, trust) {
+            return Err(unsafe_dir_error(step, path, &walked, &why, todo.is_empty()));
+        }
+        owner = transition(step, path, &walked, &owner, &st)?;
+        current = next;
+    }
+    Ok(current)
+}
+
+/// The flags that open one directory of a walk: never through a link.
+fn dir_flags() -> OFlag {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let access = OFlag::O_PATH;
+    // O_NONBLOCK: where O_DIRECTORY is checked only after the open, a FIFO
+    // planted as a directory must not wait for a writer.
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let access = OFlag::O_RDONLY | OFlag::O_NONBLOCK;
+    access | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC
+}
+
+/// Opens `/` and checks it, and the transition from `owner` to it.
+fn open_root(step: Step, path: &Path, trust: Trust, owner: &mut Owner) -> Result<OwnedFd> {
+    let failed = |e| Error::os(step, format!("{}", path.display()), e);
+    let root = open("/", dir_flags(), Mode::empty()).map_err(failed)?;
+    let st = fstat(&root).map_err(failed)?;
+    if let Some(why) = unsafe_dir(&st, trust) {
+        return Err(unsafe_dir_error(step, path, Path::new("/"), &why, false));
+    }
+    *owner = transition(step, path, Path::new("/"), owner, &st)?;
+    Ok(root)
+}
+
+/// The owner after a step of a walk from something `owner` owns to
+/// `next`, named `walked`: refused when `owner` is not root and `next`
+/// belongs to someone else (`owner` could replace `next` at will).
+fn transition(
+    step: Step,
+    path: &Path,
+    walked: &Path,
+    from: &Owner,
+    next: &FileStat,
+) -> Result<Owner> {
+    if from.uid != 0 && next.st_uid != from.uid {
+        return Err(Error::new(
+            step,
+            ErrorKind::Permission,
+            format!(
+                "{}: {} belongs to {} but is reached through {}, which belongs to {}, \
+                 refused (that user could make it lead to any directory)",
+                path.display(),
+                walked.display(),
+                describe_user(next.st_uid),
+                from.name.display(),
+                describe_user(from.uid)
+            ),
+        ));
+    }
+    Ok(Owner {
+        uid: next.st_uid,
+        name: walked.to_owned(),
+    })
+}
+
+/// The owner of the last directory or link of a walk, and its name.
+struct Owner {
+    uid: u32,
+    name: PathBuf,
+}
+
+/// `last`: `dir` is the file's own directory.
+fn unsafe_dir_error(step: Step, path: &Path, dir: &Path, why: &str, last: bool) -> Error {
+    Error::new(
+        step,
+        ErrorKind::Permission,
+        format!(
+            "{}: {} {} {why}, refused (another user could replace the file while the \
+             daemon uses it)",
+            path.display(),
+            if last {
+                "its directory"
+            } else {
+                "the directory"
+            },
+            dir.display()
+        ),
+    )
 }
 
 /// Checks a file opened for the daemon: at most one hard link, owned and

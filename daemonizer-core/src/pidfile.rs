@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::Duration;
 
 use nix::errno::Errno;
-use nix::fcntl::{open, openat, renameat, AtFlags, OFlag};
+use nix::fcntl::{openat, renameat, AtFlags, OFlag, AT_FDCWD};
 use nix::sys::stat::{fchmod, fstat, fstatat, FileStat, Mode, SFlag};
 use nix::unistd::ftruncate;
 
@@ -239,13 +239,7 @@ impl PidFile {
     pub(crate) fn open(path: &Path, trust: Trust) -> Result<PidFile> {
         let shown = path.display();
         let (parent, name) = split(path)?;
-        let dir = open(
-            parent,
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| Error::os(Step::PidFile, format!("{shown}"), e))?;
-        pathsafe::check_dir(Step::PidFile, dir.as_fd(), path, trust)?;
+        let dir = pathsafe::open_dir(Step::PidFile, AT_FDCWD, parent, path, trust, 0)?;
         let c_name = CString::new(name.as_bytes()).map_err(|_| {
             Error::new(
                 Step::PidFile,

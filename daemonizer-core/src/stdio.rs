@@ -187,16 +187,10 @@ fn open_output_from(
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let dir = openat(
-        base,
-        parent,
-        // O_NONBLOCK: where O_DIRECTORY is checked only after the open, a
-        // FIFO planted as the directory must not wait for a writer.
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK,
-        Mode::empty(),
-    )
-    .map_err(failed)?;
-    pathsafe::check_dir(Step::Stdio, dir.as_fd(), path, trust)?;
+    // A link the daemon's user controls is judged by what it leads to
+    // (`UserLink`), not by the transition check, which would refuse that
+    // user's own file in a directory of root's.
+    let dir = pathsafe::open_dir(Step::Stdio, base, parent, path, trust, 0)?;
     let flags =
         OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_CLOEXEC | OFlag::O_NOCTTY | OFlag::O_NONBLOCK;
     let mode = Mode::from_bits_truncate(0o640);
