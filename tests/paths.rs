@@ -266,3 +266,50 @@ fn a_log_file_reopened_after_its_path_was_redirected_is_refused() {
     sb.trigger("ok");
     wait_dead(pid);
 }
+
+#[test]
+fn a_chroot_or_work_dir_another_user_controls_is_refused() {
+    if !root_or_skip("a_chroot_or_work_dir_another_user_controls_is_refused") {
+        return;
+    }
+    // Whoever controls the daemon's root or work dir controls every file
+    // the daemon opens there by a relative or (chrooted) absolute name.
+    let (uid, gid) = nobody();
+    let sb = Sandbox::new("path-jail");
+    let target = root_dir(&sb);
+    let nob = nobodys_link_in_nobodys_dir(&sb, "nob", &target);
+    let foreign = format!(
+        "the directory {} belongs to user {uid} (nobody), refused",
+        nob.display()
+    );
+    for (flag, step) in [("--chroot", "chroot"), ("--workdir", "work dir")] {
+        for dir in [nob.clone(), nob.join("logs")] {
+            let mut cmd = sb.daemon();
+            cmd.arg(flag).arg(&dir);
+            refused(&sb, &mut cmd, 77, step, &[&foreign]);
+        }
+    }
+    let shared = sb.path("shared");
+    fs::create_dir(&shared).unwrap();
+    fs::set_permissions(
+        &shared,
+        std::os::unix::fs::PermissionsExt::from_mode(0o1777),
+    )
+    .unwrap();
+    let link = shared.join("jail");
+    symlink(&target, &link).unwrap();
+    lchown(&link, Some(uid), Some(gid)).unwrap();
+    let mut cmd = sb.daemon();
+    cmd.arg("--chroot").arg(&link);
+    refused(
+        &sb,
+        &mut cmd,
+        77,
+        "chroot",
+        &[&format!(
+            "{} is a symbolic link of user {uid} (nobody), refused",
+            link.display()
+        )],
+    );
+    assert!(!sb.path("pid").exists(), "no pid file left behind");
+}

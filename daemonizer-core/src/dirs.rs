@@ -6,23 +6,32 @@ use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use nix::sys::stat::{umask, Mode};
 use nix::unistd::{chdir, chroot};
 
+use nix::fcntl::AT_FDCWD;
+
 use crate::config::Limit;
 use crate::error::{Error, ErrorKind, Result, Step};
+use crate::pathsafe::{self, Trust};
 
-/// Checks that `dir` is an existing directory.
-fn check_dir(step: Step, dir: &Path) -> Result<()> {
+/// Checks that `dir` is an existing directory that only root and the
+/// daemon's user control, walking it as written (see
+/// [`pathsafe`](crate::pathsafe)): a chroot or work dir that another user
+/// could replace would give that user the daemon's view of its files.
+fn check_dir(step: Step, dir: &Path, trust: Trust) -> Result<()> {
     if dir.as_os_str().is_empty() {
         return Err(Error::new(step, ErrorKind::Config, "empty path"));
     }
     match std::fs::metadata(dir) {
-        Ok(meta) if meta.is_dir() => Ok(()),
-        Ok(_) => Err(Error::new(
-            step,
-            ErrorKind::NotFound,
-            format!("{}: not a directory", dir.display()),
-        )),
-        Err(e) => Err(Error::io(step, format!("{}", dir.display()), &e)),
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => {
+            return Err(Error::new(
+                step,
+                ErrorKind::NotFound,
+                format!("{}: not a directory", dir.display()),
+            ))
+        }
+        Err(e) => return Err(Error::io(step, format!("{}", dir.display()), &e)),
     }
+    pathsafe::open_dir(step, AT_FDCWD, dir, dir, trust, 0).map(drop)
 }
 
 /// The checks that can be made in the launcher, so that a missing
@@ -32,9 +41,10 @@ pub(crate) fn preflight(
     work_dir: Option<&Path>,
     mask: Option<u32>,
     limits: &[Limit],
+    trust: Trust,
 ) -> Result<()> {
     if let Some(dir) = chroot_dir {
-        check_dir(Step::Chroot, dir)?;
+        check_dir(Step::Chroot, dir, trust)?;
     }
     if let Some(dir) = work_dir {
         let on_host: PathBuf = match chroot_dir {
@@ -44,7 +54,7 @@ pub(crate) fn preflight(
         if dir.as_os_str().is_empty() {
             return Err(Error::new(Step::WorkDir, ErrorKind::Config, "empty path"));
         }
-        check_dir(Step::WorkDir, &on_host)?;
+        check_dir(Step::WorkDir, &on_host, trust)?;
     }
     if let Some(mask) = mask {
         if mask > 0o777 {

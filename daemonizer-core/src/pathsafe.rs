@@ -343,7 +343,8 @@ pub(crate) fn open_dir(
         }
         let st = fstat(&next).map_err(failed)?;
         if let Some(why) = unsafe_dir(&st, trust) {
-            return Err(unsafe_dir_error(step, path, &walked, &why, todo.is_empty()));
+            let last = todo.is_empty() && dir != path;
+            return Err(unsafe_dir_error(step, path, &walked, &why, last));
         }
         owner = transition(step, path, &walked, &owner, &st)?;
         current = next;
@@ -411,7 +412,7 @@ struct Owner {
     name: PathBuf,
 }
 
-/// `last`: `dir` is the file's own directory.
+/// `last`: `dir` is the directory of the file `path` names.
 fn unsafe_dir_error(step: Step, path: &Path, dir: &Path, why: &str, last: bool) -> Error {
     Error::new(
         step,

@@ -254,13 +254,14 @@ fn preflight(mut daemon: Daemon) -> Result<Prepared> {
         fds::check_open(&daemon.preserve)?;
     }
     signals::check(&daemon.handlers)?;
+    let creds = privileges::resolve(daemon.user.as_ref(), daemon.group.as_ref())?;
     dirs::preflight(
         daemon.chroot.as_deref(),
         daemon.work_dir.as_deref(),
         daemon.umask,
         &daemon.limits,
+        trust_for(creds.as_ref()),
     )?;
-    let creds = privileges::resolve(daemon.user.as_ref(), daemon.group.as_ref())?;
     let notifier = Notifier::from_env()?;
     // An empty NOTIFY_SOCKET names no supervisor: leaving it is harmless.
     let unset_notify = !daemon.keep_notify_socket && notifier.is_some();
@@ -299,6 +300,15 @@ fn preflight(mut daemon: Daemon) -> Result<Prepared> {
     }
 }
 
+/// Who may own the directories and files a daemon with `creds` uses: root
+/// and the daemon's user (the launching user without a privilege drop).
+fn trust_for(creds: Option<&privileges::Credentials>) -> crate::pathsafe::Trust {
+    creds.map_or_else(
+        crate::pathsafe::Trust::current,
+        privileges::Credentials::trust,
+    )
+}
+
 impl Prepared {
     /// The fds the daemon's sweep keeps: the preserved ones and everything
     /// the runtime opened for the daemon, `channel` (the readiness pipe's
@@ -317,10 +327,7 @@ impl Prepared {
 
     /// Who may own the files the daemon opens: root and the daemon's user.
     fn trust(&self) -> crate::pathsafe::Trust {
-        self.creds.as_ref().map_or_else(
-            crate::pathsafe::Trust::current,
-            privileges::Credentials::trust,
-        )
+        trust_for(self.creds.as_ref())
     }
 
     /// Opens `/dev/null` and the output files (full mode), then the pid
