@@ -5,6 +5,12 @@
 pub use crate::config::{Resource, Signal};
 pub use crate::Daemon;
 
+/// Why the runtime refuses a handler for `signal`, or `None`: the
+/// attribute's own list is compared with it by a test.
+pub fn signal_refusal(signal: Signal) -> Option<&'static str> {
+    crate::signals::refusal(signal)
+}
+
 use crate::Daemonized;
 
 /// Starts `daemon`; on failure prints `<program>: cannot start daemon: …`

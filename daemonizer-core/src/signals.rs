@@ -24,25 +24,30 @@ use crate::sys;
 /// no handler for them.
 pub(crate) const STOP_SIGNALS: [Signal; 2] = [Signal::SIGTERM, Signal::SIGINT];
 
+/// Why no handler can be set for `signal`, or `None`. The attribute
+/// refuses the same signals at compile time (a test compares the lists).
+pub(crate) fn refusal(signal: Signal) -> Option<&'static str> {
+    match signal {
+        Signal::SIGKILL | Signal::SIGSTOP => Some("cannot be caught"),
+        Signal::SIGSEGV
+        | Signal::SIGBUS
+        | Signal::SIGFPE
+        | Signal::SIGILL
+        | Signal::SIGTRAP
+        | Signal::SIGABRT
+        | Signal::SIGSYS => {
+            Some("is a fault signal and cannot be handled outside the faulting thread")
+        }
+        _ => None,
+    }
+}
+
 /// Refuses signals that cannot be handled, or not in normal context, and
 /// signals given two handlers.
 pub(crate) fn check(handlers: &[(Signal, Handler)]) -> Result<()> {
     let mut seen = Vec::new();
     for (signal, _) in handlers {
-        let why = match signal {
-            Signal::SIGKILL | Signal::SIGSTOP => Some("cannot be caught"),
-            Signal::SIGSEGV
-            | Signal::SIGBUS
-            | Signal::SIGFPE
-            | Signal::SIGILL
-            | Signal::SIGTRAP
-            | Signal::SIGABRT
-            | Signal::SIGSYS => {
-                Some("is a fault signal and cannot be handled outside the faulting thread")
-            }
-            _ => None,
-        };
-        if let Some(why) = why {
+        if let Some(why) = refusal(*signal) {
             return Err(Error::new(
                 Step::Signals,
                 ErrorKind::Config,

@@ -1,0 +1,2 @@
+#[daemonizer::daemon(signals(SIGHUP = |_| {}, SIGSEGV = |_| {}))]
+fn main() {}
