@@ -25,6 +25,8 @@ mod expand;
 mod expr;
 #[path = "../src/function.rs"]
 mod function;
+#[path = "../src/suggest.rs"]
+mod suggest;
 #[path = "../src/validate.rs"]
 mod validate;
 

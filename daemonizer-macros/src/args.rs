@@ -181,7 +181,9 @@ fn parse_setting(rest: &mut &[TokenTree], args: &mut Args, errors: &mut Vec<syn:
         errors.push(syn::Error::new(
             span,
             format!(
-                "unknown key `{name}`; the valid keys are: {}",
+                "unknown key `{name}`; {}the valid keys are: {}",
+                crate::suggest::closest(&name, &valid)
+                    .map_or_else(String::new, |k| format!("did you mean `{k}`? ")),
                 valid.join(", ")
             ),
         ));

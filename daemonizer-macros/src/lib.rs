@@ -7,6 +7,7 @@ mod attribute;
 mod expand;
 mod expr;
 mod function;
+mod suggest;
 mod validate;
 
 use proc_macro::TokenStream;

@@ -421,12 +421,14 @@ fn signals(setting: &Setting, errors: &mut Errors) {
                 ),
             );
         } else if !SIGNALS.contains(&name.as_str()) {
-            let prefixed = format!("SIG{}", name.to_ascii_uppercase());
-            let hint = if SIGNALS.contains(&prefixed.as_str()) {
-                format!("; did you mean `{prefixed}`?")
+            let upper = name.to_ascii_uppercase();
+            let prefixed = if upper.starts_with("SIG") {
+                upper
             } else {
-                String::new()
+                format!("SIG{upper}")
             };
+            let hint = crate::suggest::closest(&prefixed, SIGNALS)
+                .map_or_else(String::new, |s| format!("; did you mean `{s}`?"));
             errors.push(entry.name.span(), format!("unknown signal `{name}`{hint}"));
         }
         if let Some(lit) = literal(&entry.value) {
@@ -471,7 +473,9 @@ fn limits(setting: &Setting, errors: &mut Errors) {
             errors.push(
                 entry.name.span(),
                 format!(
-                    "unknown limit `{name}`; the valid limits are: {}",
+                    "unknown limit `{name}`; {}the valid limits are: {}",
+                    crate::suggest::closest(name.trim_start_matches("RLIMIT_"), LIMITS)
+                        .map_or_else(String::new, |s| format!("did you mean `{s}`? ")),
                     LIMITS.join(", ")
                 ),
             );
