@@ -618,3 +618,98 @@ fn a_restart_under_a_supervisor_lets_the_new_daemon_run_at_once() {
     );
     expect_stopped(&sb, new);
 }
+
+/// A process of the test's own on `pid`, once it is free: the kernel's
+/// next PID is set just below it (Linux, as root) and a `sleep` started,
+/// a few times over, since other processes may take the PID first. `None`
+/// when it did not land there.
+fn decoy_on(pid: i32) -> Option<std::process::Child> {
+    for _ in 0..50 {
+        fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).ok()?;
+        let mut decoy = Command::new("sleep").arg("600").spawn().ok()?;
+        if decoy.id() as i32 == pid {
+            return Some(decoy);
+        }
+        let _ = decoy.kill();
+        let _ = decoy.wait();
+    }
+    None
+}
+
+#[test]
+fn stop_never_signals_a_daemon_gone_after_the_lock_named_it() {
+    if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        skip(
+            "stop_never_signals_a_daemon_gone_after_the_lock_named_it",
+            "the tracer runs on x86-64 Linux only",
+        );
+        return;
+    }
+    // With a pidfd (its `pidfd_open` meets no process: `ESRCH`), and
+    // without (refused as on a kernel that has none: the lock is asked
+    // again before `kill`, and a process now on the PID is left alone).
+    for pidfds in [true, false] {
+        let sb = Sandbox::new(if pidfds { "gone-pidfd" } else { "gone-kill" });
+        // A lite daemon, a child of this test: reaped here, its PID is
+        // free at once (a zombie would still answer to a pidfd).
+        let mut daemon = sb
+            .command("daemon")
+            .arg("--lite")
+            .arg("--pidfile")
+            .arg(sb.path("pid"))
+            .arg("--facts")
+            .arg(sb.path("facts"))
+            .spawn()
+            .expect("spawn scenario");
+        let pid = daemon.id() as i32;
+        assert_eq!(facts(&sb.path("facts"))["pid"], pid.to_string());
+        let (ready, go) = (sb.path("ready"), sb.path("go"));
+        // `stop`, held once its first F_GETLK has named the daemon.
+        let mut stop = sb.command("pause-after-getlk");
+        stop.arg(&ready)
+            .arg(&go)
+            .args(["--", "stop", "--sandbox"])
+            .arg(format!("{}/", sb.dir.display()))
+            .arg("--commands")
+            .arg("--pidfile")
+            .arg(sb.path("pid"));
+        if !pidfds {
+            stop.args(["--refuse", "pidfd"]);
+        }
+        let stop = stop.spawn().expect("spawn the tracer");
+        wait_until("stop to have asked the lock", || ready.exists());
+        // The daemon dies right there, and is reaped.
+        kill(pid, libc::SIGKILL);
+        daemon.wait().expect("reap the daemon");
+        let mut decoy = if pidfds { None } else { decoy_on(pid) };
+        fs::write(&go, "").expect("go");
+        let outcome = finish(stop);
+        assert_eq!(outcome.code(), Some(0), "{outcome:?}");
+        let lines: Vec<&str> = outcome.stdout.lines().collect();
+        assert_eq!(
+            lines.first(),
+            Some(&"scenario is not running"),
+            "{outcome:?}"
+        );
+        assert!(
+            lines
+                .get(1)
+                .is_some_and(|l| l.ends_with(" exit 0 signals=none")),
+            "nothing was signalled: {outcome:?}"
+        );
+        if let Some(decoy) = &mut decoy {
+            assert!(
+                decoy.try_wait().expect("try_wait").is_none(),
+                "the process now on PID {pid} was left alone"
+            );
+            let _ = decoy.kill();
+            let _ = decoy.wait();
+        } else if !pidfds {
+            summary(&format!(
+                "stop without pidfds: no process could be put on PID {pid}; \
+                 the trace alone shows that nothing was signalled"
+            ));
+        }
+        sb.wait_no_processes();
+    }
+}

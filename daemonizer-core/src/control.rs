@@ -9,9 +9,16 @@
 //!   have been reused by an unrelated process, and a zombie answers
 //!   `kill(pid, 0)`; neither holds the lock;
 //! - **signals** go only to the process that holds the lock, never to the
-//!   PID the file names (on Linux through a pidfd, opened and then checked
+//!   PID the file names. On Linux through a pidfd, opened and then checked
 //!   against the lock, which closes the window in which the PID could be
-//!   reused between the check and the signal);
+//!   reused between the check and the signal; a PID that has no process
+//!   by the time its pidfd is asked for (`ESRCH`) is a daemon gone, never
+//!   a reason to fall back to `kill(2)`. Where there are no pidfds
+//!   (another system, an older kernel, a sandbox refusing the call), the
+//!   lock is asked again right before each `kill(2)`: what remains is the
+//!   moment between that answer and the signal, in which the daemon would
+//!   have to die and its PID be handed to a new process, which takes the
+//!   whole PID space to wrap around in those microseconds;
 //! - **stop** waits until the lock is released, not until `/proc/<pid>`
 //!   disappears: the lock goes when the daemon's files are closed, before
 //!   it becomes a zombie (on Linux the wait sleeps on a pidfd and then
@@ -338,11 +345,8 @@ impl Control {
             return Ok(Some(pid));
         }
         match self.target()? {
-            Some(target) => {
-                self.send(&target, signal)?;
-                Ok(Some(target.pid))
-            }
-            None => Ok(None),
+            Some(target) if self.send(&target, signal)? => Ok(Some(target.pid)),
+            _ => Ok(None),
         }
     }
 
@@ -387,7 +391,9 @@ impl Control {
                 ),
             ));
         }
-        self.send(&target, Signal::SIGHUP)?;
+        if !self.send(&target, Signal::SIGHUP)? {
+            return Err(not_running());
+        }
         Ok(target.pid)
     }
 
@@ -424,7 +430,9 @@ impl Control {
             return Ok(Stopped::NotRunning);
         };
         let pid = target.pid;
-        self.send(&target, Signal::SIGTERM)?;
+        if !self.send(&target, Signal::SIGTERM)? {
+            return Ok(Stopped::NotRunning);
+        }
         if self.wait_released(&target, self.timeout)? {
             log::debug!("control: PID {pid} ended after SIGTERM");
             return Ok(Stopped::Terminated { pid });
@@ -433,7 +441,10 @@ impl Control {
             "control: PID {pid} still holds the lock after {:?}; SIGKILL",
             self.timeout
         );
-        self.send(&target, Signal::SIGKILL)?;
+        if !self.send(&target, Signal::SIGKILL)? {
+            // It ended after SIGTERM after all, just past the timeout.
+            return Ok(Stopped::Terminated { pid });
+        }
         if self.wait_released(&target, self.kill_timeout)? {
             return Ok(Stopped::Killed { pid });
         }
@@ -540,31 +551,58 @@ impl Control {
             }
             Holder::Free | Holder::Reader | Holder::Undoing => return Ok(None),
         };
-        let pidfd = pidfd_open(pid);
-        if pidfd.is_some() {
-            // The pidfd names whatever process had that PID a moment ago;
-            // if the lock still names the PID now, that process holds it
-            // (a PID is reused only after its process is gone, and a new
-            // process would have to take the lock in between).
-            match self.probe(&file)? {
-                Holder::Daemon(Some(now)) if now == pid => {}
-                _ => return Ok(None),
+        let pidfd = match pidfd_open(pid) {
+            Pidfd::Open(pidfd) => {
+                // The pidfd names whatever process had that PID a moment
+                // ago; if the lock still names the PID now, that process
+                // holds it (a PID is reused only after its process is
+                // gone, and a new process would have to take the lock in
+                // between).
+                if !self.still_held_by(&file, pid)? {
+                    return Ok(None);
+                }
+                Some(pidfd)
             }
-        }
+            // No process has that PID: the daemon ended since the lock
+            // was asked. Whatever gets the PID next is not it.
+            Pidfd::Gone => {
+                log::debug!("control: PID {pid} ended before it could be signalled");
+                return Ok(None);
+            }
+            Pidfd::Unsupported => None,
+        };
         Ok(Some(Target { pid, file, pidfd }))
     }
 
-    fn send(&self, target: &Target, signal: Signal) -> Result<()> {
+    /// Whether the lock on `file` still names `pid`.
+    fn still_held_by(&self, file: &File, pid: i32) -> Result<bool> {
+        Ok(matches!(self.probe(file)?, Holder::Daemon(Some(now)) if now == pid))
+    }
+
+    /// Sends `signal` to `target`: `Ok(true)` once sent, `Ok(false)` when
+    /// the daemon is gone (its lock with it) and nothing was sent. Without
+    /// a pidfd the lock is asked again first (see the module docs).
+    fn send(&self, target: &Target, signal: Signal) -> Result<bool> {
         let sent = match &target.pidfd {
             Some(pidfd) => pidfd_send_signal(pidfd, signal),
-            None => nix::sys::signal::kill(nix::unistd::Pid::from_raw(target.pid), signal),
+            None => {
+                if !self.still_held_by(&target.file, target.pid)? {
+                    log::debug!(
+                        "control: PID {} no longer holds the lock; no {signal}",
+                        target.pid
+                    );
+                    return Ok(false);
+                }
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(target.pid), signal)
+            }
         };
         match sent {
-            // Gone already: the lock went with it.
-            Ok(()) | Err(Errno::ESRCH) => {
+            Ok(()) => {
                 log::debug!("control: {signal} to PID {}", target.pid);
-                Ok(())
+                Ok(true)
             }
+            // Gone already: the lock went with it.
+            Err(Errno::ESRCH) => Ok(false),
             Err(e) => Err(Error::os(
                 Step::Control,
                 format!("{}: {signal} to PID {}", self.path.display(), target.pid),
@@ -634,18 +672,34 @@ fn written_pid(mut file: &File) -> Option<i32> {
     text.strip_suffix('\n')?.parse().ok().filter(|p| *p > 0)
 }
 
-/// A pidfd for `pid` (Linux 5.3 and later); `None` where there are none.
+/// What asking for a pidfd gave.
+enum Pidfd {
+    Open(OwnedFd),
+    /// No process has the PID (`ESRCH`).
+    Gone,
+    /// No pidfd to be had here: another system, an older kernel (before
+    /// Linux 5.3), a sandbox refusing the call, no fd left.
+    Unsupported,
+}
+
+/// A pidfd for `pid`.
 #[cfg(target_os = "linux")]
-fn pidfd_open(pid: i32) -> Option<OwnedFd> {
+fn pidfd_open(pid: i32) -> Pidfd {
     // SAFETY: pidfd_open takes a PID and flags, no pointers.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return match Errno::last() {
+            Errno::ESRCH => Pidfd::Gone,
+            _ => Pidfd::Unsupported,
+        };
+    }
     // SAFETY: on success the result is a new fd that nothing else owns.
-    (fd >= 0).then(|| unsafe { std::os::fd::FromRawFd::from_raw_fd(fd as i32) })
+    Pidfd::Open(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd as i32) })
 }
 
 #[cfg(not(target_os = "linux"))]
-fn pidfd_open(_: i32) -> Option<OwnedFd> {
-    None
+fn pidfd_open(_: i32) -> Pidfd {
+    Pidfd::Unsupported
 }
 
 #[cfg(target_os = "linux")]

@@ -25,6 +25,16 @@
 //! scenario pause-after-open --sandbox DIR/ PART READY GO -- ARGS...
 //!                                   the same, once it has opened a name
 //!                                   containing PART (`openat` returned)
+//! scenario pause-after-getlk --sandbox DIR/ READY GO -- ARGS...
+//!                                   the same, once its first
+//!                                   `fcntl(F_GETLK)` (or `F_OFD_GETLK`)
+//!                                   has returned; then it stays traced,
+//!                                   and the line printed at its end adds
+//!                                   ` signals=<calls>`: every `kill`,
+//!                                   `tkill`, `tgkill`, `pidfd_send_signal`
+//!                                   or `rt_sigqueueinfo` it made after the
+//!                                   pause, as `name(first argument,
+//!                                   signal)`, comma-separated, or `none`
 //! ```
 //!
 //! Options of `daemon` (every path is used as given):
@@ -63,7 +73,7 @@
 //! | `--as-user NAME` | first thing, become that user (its uid and gid, no supplementary groups) |
 //! | `--stop-timeout-ms N` | with `--commands`: how long `stop` and `restart` wait after SIGTERM |
 //! | `--setup-bind ADDR` | a setup step binds a TCP listener on ADDR (not preserved by hand); facts `setup_fd`, `setup_addr` |
-//! | `--refuse CALLS` | just before the start, a seccomp filter makes the listed system calls fail (as a sandbox may): `fork` (`fork`, `clone`, `clone3`) with `EAGAIN`, `second-fork` the same but only from the first child of the start on, `unshare` with `EPERM`; comma-separated; x86-64 Linux only |
+//! | `--refuse CALLS` | just before the start, a seccomp filter makes the listed system calls fail (as a sandbox may): `fork` (`fork`, `clone`, `clone3`) with `EAGAIN`, `second-fork` the same but only from the first child of the start on, `unshare` with `EPERM`, `pidfd` (`pidfd_open`) with `ENOSYS`, as on a kernel without pidfds; comma-separated; x86-64 Linux only |
 //!
 //! Trigger actions: `ok` (return `Ok`), `err` (return `Err` through
 //! `Daemonized::finish`), `panic`, `exit` (`std::process::exit(3)`),
@@ -346,6 +356,7 @@ fn refuse(calls: &str) {
         for call in calls.split(',') {
             match call {
                 "unshare" => refused.push((libc::SYS_unshare, libc::EPERM)),
+                "pidfd" => refused.push((libc::SYS_pidfd_open, libc::ENOSYS)),
                 "fork" => refused.extend(fork),
                 "second-fork" => {
                     refused.extend(fork);
@@ -860,6 +871,57 @@ fn pause_at_unlink(args: &[String]) -> ! {
     pause_at("pause-at-unlink", libc::SYS_unlinkat, false, args)
 }
 
+/// `pause-after-getlk READY GO -- ARGS...`: see the module docs.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn pause_after_getlk(args: &[String]) -> ! {
+    let [ready, go, rest @ ..] = args else {
+        fail("pause-after-getlk READY GO -- ARGS...")
+    };
+    let rest = rest.strip_prefix(&["--".to_owned()]).unwrap_or(rest);
+    let mode = "pause-after-getlk";
+    let signals: std::cell::RefCell<Option<Vec<String>>> = Default::default();
+    traced_then(
+        mode,
+        rest,
+        |_, regs| {
+            let call = regs.orig_rax as libc::c_long;
+            if let Some(seen) = &mut *signals.borrow_mut() {
+                // The signal is the second argument, but the third of tgkill
+                // and rt_tgsigqueueinfo (tgid, tid, signal).
+                let signal = match call {
+                    libc::SYS_tgkill | libc::SYS_rt_tgsigqueueinfo => regs.rdx,
+                    _ => regs.rsi,
+                };
+                let name = match call {
+                    libc::SYS_kill => "kill",
+                    libc::SYS_tkill => "tkill",
+                    libc::SYS_tgkill => "tgkill",
+                    libc::SYS_pidfd_send_signal => "pidfd_send_signal",
+                    libc::SYS_rt_sigqueueinfo | libc::SYS_rt_tgsigqueueinfo => "rt_sigqueueinfo",
+                    _ => return Traced::Go,
+                };
+                if !leaving(regs) {
+                    seen.push(format!("{name}({}, {signal})", regs.rdi as i64));
+                }
+                return Traced::Go;
+            }
+            let getlk = regs.rsi as i32 == libc::F_GETLK || regs.rsi as i32 == libc::F_OFD_GETLK;
+            if !leaving(regs) || call != libc::SYS_fcntl || !getlk {
+                return Traced::Go;
+            }
+            File::create(ready).unwrap_or_else(|e| fail(&format!("{mode}: {ready}: {e}")));
+            wait_for_file(Path::new(go));
+            *signals.borrow_mut() = Some(Vec::new());
+            Traced::Go
+        },
+        |_| match &*signals.borrow() {
+            None => " signals=not paused".to_owned(),
+            Some(seen) if seen.is_empty() => " signals=none".to_owned(),
+            Some(seen) => format!(" signals={}", seen.join(",")),
+        },
+    )
+}
+
 /// Pauses the traced program at the entry of `call` (at its return with
 /// `after`), a system call whose second argument is a name (`openat`,
 /// `unlinkat`; the kernel keeps that register across the call).
@@ -895,6 +957,15 @@ fn leaving(regs: &libc::user_regs_struct) -> bool {
     regs.rax as i64 != -(libc::ENOSYS as i64)
 }
 
+/// What a tracer does after a system call's entry or exit.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+enum Traced {
+    /// Go on tracing.
+    Go,
+    /// Let the program go, untraced.
+    Detach,
+}
+
 /// Runs `scenario ARGS...` traced, stopping at each system call's entry
 /// and exit, until `at` (given the registers) says to let it go; then
 /// waits for its end and prints `pid=<pid> <how it ended>`.
@@ -903,6 +974,37 @@ fn traced(
     mode: &str,
     args: &[String],
     mut at: impl FnMut(libc::pid_t, &libc::user_regs_struct) -> bool,
+) -> ! {
+    traced_then(
+        mode,
+        args,
+        |child, regs| {
+            if at(child, regs) {
+                Traced::Detach
+            } else {
+                Traced::Go
+            }
+        },
+        |to_the_end| {
+            if to_the_end {
+                fail(&format!(
+                    "{mode}: the program ended before the awaited call"
+                ));
+            }
+            String::new()
+        },
+    )
+}
+
+/// [`traced`], with `at` deciding at each stop whether to go on tracing
+/// to the end, and `tail` adding to the line printed at the end (told
+/// whether the program was traced to its end).
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn traced_then(
+    mode: &str,
+    args: &[String],
+    mut at: impl FnMut(libc::pid_t, &libc::user_regs_struct) -> Traced,
+    tail: impl FnOnce(bool) -> String,
 ) -> ! {
     use std::ffi::CString;
     let exe = std::env::current_exe().unwrap_or_else(|e| fail(&format!("current_exe: {e}")));
@@ -951,15 +1053,15 @@ fn traced(
         );
     }
     let mut deliver = 0;
-    loop {
+    let mut to_the_end = true;
+    let status = loop {
         // SAFETY: as above.
         unsafe { libc::ptrace(libc::PTRACE_SYSCALL, child, 0, deliver) };
         deliver = 0;
         let status = wait(child);
         if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
-            fail(&format!(
-                "{mode}: the program ended before the awaited call"
-            ));
+            // Traced to the end on purpose, or ended too soon.
+            break status;
         }
         let signal = libc::WSTOPSIG(status);
         if signal == libc::SIGTRAP | 0x80 {
@@ -969,28 +1071,33 @@ fn traced(
                 libc::ptrace(libc::PTRACE_GETREGS, child, 0, &mut regs);
                 regs
             };
-            if at(child, &regs) {
+            if let Traced::Detach = at(child, &regs) {
                 // SAFETY: a plain request on our stopped tracee.
                 unsafe { libc::ptrace(libc::PTRACE_DETACH, child, 0, 0) };
-                break;
+                to_the_end = false;
+                break wait(child);
             }
         } else if signal != libc::SIGTRAP {
             deliver = signal;
         }
-    }
-    let status = wait(child);
+    };
     let how = if libc::WIFEXITED(status) {
         format!("exit {}", libc::WEXITSTATUS(status))
     } else {
         format!("signal {}", libc::WTERMSIG(status))
     };
-    println!("pid={child} {how}");
+    println!("pid={child} {how}{}", tail(to_the_end));
     std::process::exit(0)
 }
 
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
 fn stop_in_write(_: &[String]) -> ! {
     fail("stop-in-write: Linux x86-64 only")
+}
+
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+fn pause_after_getlk(_: &[String]) -> ! {
+    fail("pause-after-getlk: Linux x86-64 only")
 }
 
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
@@ -1092,6 +1199,7 @@ fn main() -> Result<(), String> {
         Some("pause-at-open") => pause_at_open(raw.get(4..).unwrap_or_default()),
         Some("pause-at-unlink") => pause_at_unlink(raw.get(4..).unwrap_or_default()),
         Some("pause-after-open") => pause_after_open(raw.get(4..).unwrap_or_default()),
+        Some("pause-after-getlk") => pause_after_getlk(raw.get(4..).unwrap_or_default()),
         _ => {}
     }
     let opts = parse();
