@@ -170,6 +170,28 @@ fn reload_refuses_a_daemon_that_sighup_would_end() {
     expect_stopped(&sb, pid);
 }
 
+#[cfg(target_os = "linux")]
+#[test]
+fn reload_refuses_a_daemon_that_blocks_sighup_without_a_handler() {
+    let sb = Sandbox::new("reload-blocked");
+    // Ignored, but blocked: a SIGHUP would wait for whatever disposition
+    // is in place once unblocked.
+    let pid = start_daemon(&sb, &["--ignore-block-hup"]);
+    let outcome = run(&mut command(&sb, "reload"));
+    assert_eq!(outcome.code(), Some(3), "{outcome:?}");
+    assert_eq!(
+        outcome.stderr,
+        format!(
+            "scenario: reload: control: {}: PID {pid} blocks SIGHUP without a handler: \
+             a reload would end it once unblocked\n",
+            sb.path("pid").display()
+        )
+    );
+    let pending = proc_number(&format!("/proc/{pid}/status"), "ShdPnd", 16);
+    assert_eq!(pending & (1 << (libc::SIGHUP - 1)), 0, "no SIGHUP waits");
+    expect_stopped(&sb, pid);
+}
+
 #[test]
 fn another_user_gets_the_status_but_cannot_stop_or_reload() {
     if !root_or_skip("another_user_gets_the_status_but_cannot_stop_or_reload") {
@@ -712,4 +734,93 @@ fn stop_never_signals_a_daemon_gone_after_the_lock_named_it() {
         }
         sb.wait_no_processes();
     }
+}
+
+/// A full start whose daemon is held by a tracer at its `chdir`: it holds
+/// the lock, its pid file is still empty, every signal is blocked and
+/// SIGHUP ignored, its handlers not in place yet. The tracer (which
+/// prints the launcher's end) and the daemon's PID.
+fn start_held(sb: &Sandbox) -> (std::process::Child, i32) {
+    let (held, go) = (sb.path("held"), sb.path("go"));
+    let tracer = sb
+        .command("pause-daemon-at-chdir")
+        .arg(&held)
+        .arg(&go)
+        .args(["--", "daemon", "--sandbox"])
+        .arg(format!("{}/", sb.dir.display()))
+        .arg("--pidfile")
+        .arg(sb.path("pid"))
+        .arg("--facts")
+        .arg(sb.path("facts"))
+        .spawn()
+        .expect("spawn the tracer");
+    wait_until("the daemon to be held at its chdir", || held.exists());
+    let outcome = run(&mut command(sb, "status"));
+    let pid = outcome
+        .stdout
+        .strip_prefix("scenario is running as PID ")
+        .and_then(|rest| rest.trim().parse().ok())
+        .unwrap_or_else(|| panic!("the held daemon holds the lock: {outcome:?}"));
+    assert_eq!(read_pidfile(&sb.path("pid")).as_deref(), Some(""));
+    (tracer, pid)
+}
+
+/// Lets a daemon held by [`start_held`] go on, and checks that its start
+/// completes: the launcher exits 0, the daemon runs and its pid file names
+/// it. Then stops it.
+fn release_and_expect_started(sb: &Sandbox, tracer: std::process::Child, pid: i32) {
+    fs::write(sb.path("go"), "").expect("go");
+    let outcome = finish(tracer);
+    assert!(
+        outcome.stdout.ends_with(" exit 0\n"),
+        "the start completed: {outcome:?}"
+    );
+    assert_eq!(wait_pidfile(&sb.path("pid")), pid);
+    assert_eq!(facts(&sb.path("facts"))["pid"], pid.to_string());
+    assert!(alive(pid));
+    expect_stopped(sb, pid);
+    sb.wait_no_processes();
+}
+
+#[test]
+fn reload_says_so_and_sends_nothing_while_the_daemon_starts() {
+    if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        skip(
+            "reload_says_so_and_sends_nothing_while_the_daemon_starts",
+            "the tracer runs on x86-64 Linux only",
+        );
+        return;
+    }
+    let sb = Sandbox::new("reload-starting");
+    let (tracer, pid) = start_held(&sb);
+    let outcome = run(&mut command(&sb, "reload"));
+    assert_eq!(outcome.code(), Some(3), "{outcome:?}");
+    assert!(outcome.stdout.is_empty(), "{outcome:?}");
+    assert_eq!(
+        outcome.stderr,
+        format!(
+            "scenario: reload: control: {}: PID {pid} has not reported ready yet (its pid \
+             file does not name it); SIGHUP not sent: try again once the start is over\n",
+            sb.path("pid").display()
+        )
+    );
+    release_and_expect_started(&sb, tracer, pid);
+}
+
+#[test]
+fn a_sighup_sent_while_the_daemon_starts_does_not_end_it() {
+    if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        skip(
+            "a_sighup_sent_while_the_daemon_starts_does_not_end_it",
+            "the tracer runs on x86-64 Linux only",
+        );
+        return;
+    }
+    let sb = Sandbox::new("hup-starting");
+    let (tracer, pid) = start_held(&sb);
+    // Sent past the control commands: blocked, it stays pending.
+    assert!(kill(pid, libc::SIGHUP));
+    let pending = proc_number(&format!("/proc/{pid}/status"), "ShdPnd", 16);
+    assert_ne!(pending & (1 << (libc::SIGHUP - 1)), 0, "SIGHUP is pending");
+    release_and_expect_started(&sb, tracer, pid);
 }

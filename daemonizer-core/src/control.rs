@@ -353,14 +353,17 @@ impl Control {
     /// SIGHUP to the running daemon (what a daemon does with it is its own
     /// business: reload its configuration, reopen its logs).
     ///
-    /// On Linux a daemon that neither handles nor ignores SIGHUP is not
-    /// sent it: its default action would end the daemon, without removing
-    /// its pid file, which is no reload (`/proc/<pid>/status` tells).
+    /// A daemon still starting (its pid file does not name it yet) is not
+    /// sent SIGHUP: it may not have its handlers yet. On Linux a daemon
+    /// that does not handle SIGHUP and either blocks it or does not ignore
+    /// it is not sent it either: its default action would end the daemon,
+    /// now or once unblocked, without removing its pid file, which is no
+    /// reload (`/proc/<pid>/status` tells).
     ///
     /// # Errors
     /// [`ErrorKind::NotRunning`] when no daemon holds the lock;
-    /// [`ErrorKind::Software`] when SIGHUP would end the daemon; otherwise
-    /// as [`signal`](Control::signal).
+    /// [`ErrorKind::Software`] when the daemon is still starting or SIGHUP
+    /// would end it; otherwise as [`signal`](Control::signal).
     ///
     /// ```no_run
     /// let pid = daemonizer::control::Control::new("/run/myd.pid")
@@ -380,15 +383,27 @@ impl Control {
             return self.signal(Signal::SIGHUP)?.ok_or_else(not_running);
         }
         let target = self.target()?.ok_or_else(not_running)?;
-        if ends_on(target.pid, Signal::SIGHUP) {
+        // The daemon writes its PID into the file (emptied when it took
+        // the lock) once its signal handlers are in place: until then its
+        // SIGHUP is blocked and, with no handler of its own, would end it
+        // once the start restores the default action.
+        if written_pid(&target.file) != Some(target.pid) {
             return Err(Error::new(
                 Step::Control,
                 ErrorKind::Software,
                 format!(
-                    "{}: PID {} neither handles nor ignores SIGHUP: a reload would end it",
+                    "{}: PID {} has not reported ready yet (its pid file does not name it); \
+                     SIGHUP not sent: try again once the start is over",
                     self.path.display(),
                     target.pid
                 ),
+            ));
+        }
+        if let Some(why) = ends_on(target.pid, Signal::SIGHUP) {
+            return Err(Error::new(
+                Step::Control,
+                ErrorKind::Software,
+                format!("{}: PID {} {why}", self.path.display(), target.pid),
             ));
         }
         if !self.send(&target, Signal::SIGHUP)? {
@@ -640,29 +655,46 @@ impl Control {
     }
 }
 
-/// Whether `signal`'s action in `pid` is still the default one and that
-/// default ends the process: neither caught nor ignored, as the masks of
-/// `/proc/<pid>/status` say. `false` where that cannot be told.
+/// Why `signal` may end `pid` by its default action (see
+/// [`ends_by_masks`]), as the masks of `/proc/<pid>/status` say; `None`
+/// when it would not, or where that cannot be told.
 #[cfg(target_os = "linux")]
-fn ends_on(pid: i32, signal: Signal) -> bool {
-    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
-        return false;
-    };
-    let mask = |key: &str| {
-        text.lines()
-            .find_map(|line| line.strip_prefix(key))
-            .and_then(|value| u64::from_str_radix(value.trim(), 16).ok())
-    };
-    let bit = 1u64 << (signal as i32 - 1);
-    match (mask("SigCgt:"), mask("SigIgn:")) {
-        (Some(caught), Some(ignored)) => (caught | ignored) & bit == 0,
-        _ => false,
-    }
+fn ends_on(pid: i32, signal: Signal) -> Option<String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    ends_by_masks(&text, signal)?.map(|why| why.replace("{}", signal.as_str()))
 }
 
 #[cfg(not(target_os = "linux"))]
-fn ends_on(_: i32, _: Signal) -> bool {
-    false
+fn ends_on(_: i32, _: Signal) -> Option<String> {
+    None
+}
+
+/// Whether a process with the `/proc/<pid>/status` text `status` may be
+/// ended by `signal`'s default action, and why (`{}` stands for the
+/// signal's name): it does not catch it, and either does not ignore it or
+/// blocks it (a blocked signal stays pending, even ignored, and meets
+/// whatever disposition is in place once unblocked: a start ignores
+/// SIGHUP only until it restores the default). `None` when a mask is
+/// missing or garbled.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn ends_by_masks(status: &str, signal: Signal) -> Option<Option<&'static str>> {
+    let mask = |key: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(key))
+            .and_then(|value| u64::from_str_radix(value.trim(), 16).ok())
+    };
+    let bit = 1u64.checked_shl((signal as i32 - 1).try_into().ok()?)?;
+    let (caught, ignored, blocked) = (mask("SigCgt:")?, mask("SigIgn:")?, mask("SigBlk:")?);
+    Some(if caught & bit != 0 {
+        None
+    } else if blocked & bit != 0 {
+        Some("blocks {} without a handler: a reload would end it once unblocked")
+    } else if ignored & bit == 0 {
+        Some("neither handles nor ignores {}: a reload would end it")
+    } else {
+        None
+    })
 }
 
 /// The PID the file holds, when it holds `<pid>\n` and nothing else.
@@ -739,5 +771,36 @@ fn wait_readable(fd: &OwnedFd, deadline: Instant) -> bool {
             _ if Errno::last() == Errno::EINTR => continue,
             _ => return false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(caught: u64, ignored: u64, blocked: u64) -> String {
+        format!(
+            "Name:\tmyd\nSigQ:\t0/63448\nSigPnd:\t0000000000000000\nSigBlk:\t{blocked:016x}\n\
+             SigIgn:\t{ignored:016x}\nSigCgt:\t{caught:016x}\n"
+        )
+    }
+
+    #[test]
+    fn a_blocked_signal_is_no_safer_for_being_ignored() {
+        let hup = 1u64 << (Signal::SIGHUP as i32 - 1);
+        let ends = |c, i, b| ends_by_masks(&status(c, i, b), Signal::SIGHUP).map(|w| w.is_some());
+        assert_eq!(ends(0, 0, 0), Some(true), "default action");
+        assert_eq!(ends(hup, 0, 0), Some(false), "caught");
+        assert_eq!(ends(0, hup, 0), Some(false), "ignored");
+        assert_eq!(ends(hup, 0, hup), Some(false), "caught, blocked for now");
+        // A start ignores and blocks it until it restores the default.
+        assert_eq!(ends(0, hup, hup), Some(true), "ignored and blocked");
+        assert_eq!(ends(0, 0, hup), Some(true), "blocked");
+        assert_eq!(ends(!hup, !hup, !hup), Some(true), "other signals' bits");
+        assert_eq!(
+            ends_by_masks("SigCgt:\t0\nSigIgn:\tzz\n", Signal::SIGHUP),
+            None
+        );
+        assert_eq!(ends_by_masks("", Signal::SIGHUP), None);
     }
 }

@@ -25,6 +25,14 @@
 //! scenario pause-after-open --sandbox DIR/ PART READY GO -- ARGS...
 //!                                   the same, once it has opened a name
 //!                                   containing PART (`openat` returned)
+//! scenario pause-daemon-at-chdir --sandbox DIR/ READY GO -- ARGS...
+//!                                   run `scenario ARGS...` (a full start)
+//!                                   traced with the processes it forks;
+//!                                   when the daemon (the child of its
+//!                                   child) is about to `chdir`, create
+//!                                   READY, hold the daemon there until GO
+//!                                   exists, then let it go on; print the
+//!                                   launcher's end as above
 //! scenario pause-after-getlk --sandbox DIR/ READY GO -- ARGS...
 //!                                   the same, once its first
 //!                                   `fcntl(F_GETLK)` (or `F_OFD_GETLK`)
@@ -65,6 +73,7 @@
 //! | `--graceful` | watch for stops before the facts are written, then hold with `wait_for_stop_timeout`: SIGTERM asks, the body leaves (fact `stopped`) |
 //! | `--ignore-stop` | watch for stops (`stop_requested()`) before the facts are written; a stop only adds the fact `stop_seen=<signal>`, once, and the body holds on |
 //! | `--wait-elsewhere` | once the facts are written: start a thread named `sleeper` that only sleeps, block SIGTERM and SIGINT in the main thread, add the fact `waiting=1`, then block in `wait_for_stop()` (no timeout) and, once woken, add `stopped=<signal>` and return `Ok` |
+//! | `--ignore-block-hup` | once started, before the facts are written: ignore SIGHUP and block it in the main thread (as a body about to restore it might) |
 //! | `--record F` | SIGHUP and SIGUSR1 handlers append a line to F per delivery |
 //! | `--ready-delay-ms N` | with `--manual`: call `ready()` after N ms without a trigger |
 //! | `--close-stdio` | close fds 0, 1 and 2 first thing (Rust's runtime reopens them on `/dev/null` before `main`; a program may still close them) |
@@ -143,6 +152,7 @@ struct Opts {
     as_user: Option<String>,
     setup_bind: Option<String>,
     log_reopen: bool,
+    ignore_block_hup: bool,
 }
 
 fn fail(msg: &str) -> ! {
@@ -250,6 +260,7 @@ fn parse() -> Opts {
             }
             "--setup-bind" => opts.setup_bind = Some(value()),
             "--log-reopen" => opts.log_reopen = true,
+            "--ignore-block-hup" => opts.ignore_block_hup = true,
             "--ready-delay-ms" => {
                 opts.ready_delay_ms = Some(value().parse().unwrap_or_else(|_| fail("bad delay")))
             }
@@ -922,6 +933,113 @@ fn pause_after_getlk(args: &[String]) -> ! {
     )
 }
 
+/// `pause-daemon-at-chdir READY GO -- ARGS...`: see the module docs. The
+/// launcher and the first child are followed only to their forks
+/// (`PTRACE_O_TRACEFORK`) and run untraced otherwise; the daemon is
+/// stopped at each system call until its first `chdir`.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn pause_daemon_at_chdir(args: &[String]) -> ! {
+    use std::collections::HashMap;
+    let mode = "pause-daemon-at-chdir";
+    let [ready, go, rest @ ..] = args else {
+        fail(&format!("{mode} READY GO -- ARGS..."))
+    };
+    let rest = rest.strip_prefix(&["--".to_owned()]).unwrap_or(rest);
+    let launcher = spawn_traced(mode, rest);
+    // SAFETY: a ptrace request on our stopped tracee.
+    unsafe {
+        libc::ptrace(
+            libc::PTRACE_SETOPTIONS,
+            launcher,
+            0,
+            libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_EXITKILL | libc::PTRACE_O_TRACEFORK,
+        );
+    }
+    // Generation of each tracee: 0 the launcher, 1 the first child, 2 the
+    // daemon; a PID not in it yet is a new child in its first stop.
+    let mut generation: HashMap<libc::pid_t, u32> = HashMap::from([(launcher, 0)]);
+    let mut paused = false;
+    let resume = |pid: libc::pid_t, generation: u32, signal: i32| {
+        let request = if generation == 2 {
+            libc::PTRACE_SYSCALL
+        } else {
+            libc::PTRACE_CONT
+        };
+        // SAFETY: a ptrace request on our stopped tracee.
+        unsafe { libc::ptrace(request, pid, 0, signal) };
+    };
+    resume(launcher, 0, 0);
+    let mut launcher_end = None;
+    loop {
+        let mut status = 0;
+        // SAFETY: `status` is a valid out pointer.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL) };
+        if pid < 0 {
+            // No tracee and no child left.
+            break;
+        }
+        if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+            if pid == launcher {
+                launcher_end = Some(status);
+            }
+            generation.remove(&pid);
+            continue;
+        }
+        let Some(&gen) = generation.get(&pid) else {
+            // A new child's first stop (SIGSTOP): its parent says which.
+            let parent = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|t| {
+                    let rest = &t[t.rfind(')')? + 2..];
+                    rest.split_whitespace().nth(1)?.parse::<libc::pid_t>().ok()
+                })
+                .unwrap_or(0);
+            let gen = generation.get(&parent).map_or(3, |g| g + 1);
+            generation.insert(pid, gen);
+            resume(pid, gen, 0);
+            continue;
+        };
+        let signal = libc::WSTOPSIG(status);
+        let event = status >> 16;
+        if event != 0 || signal == libc::SIGTRAP {
+            // A fork event: the child is reported on its own.
+            resume(pid, gen, 0);
+        } else if signal == libc::SIGTRAP | 0x80 {
+            // SAFETY: a zeroed user_regs_struct is valid; GETREGS fills it.
+            let regs = unsafe {
+                let mut regs: libc::user_regs_struct = std::mem::zeroed();
+                libc::ptrace(libc::PTRACE_GETREGS, pid, 0, &mut regs);
+                regs
+            };
+            if !paused && !leaving(&regs) && regs.orig_rax as libc::c_long == libc::SYS_chdir {
+                paused = true;
+                File::create(ready).unwrap_or_else(|e| fail(&format!("{mode}: {ready}: {e}")));
+                wait_for_file(Path::new(go));
+                // SAFETY: a plain request on our stopped tracee.
+                unsafe { libc::ptrace(libc::PTRACE_DETACH, pid, 0, 0) };
+                generation.remove(&pid);
+            } else {
+                resume(pid, gen, 0);
+            }
+        } else {
+            resume(pid, gen, signal);
+        }
+    }
+    let Some(status) = launcher_end else {
+        fail(&format!("{mode}: the launcher's end was not seen"))
+    };
+    if !paused {
+        fail(&format!("{mode}: the daemon never called chdir"));
+    }
+    let how = if libc::WIFEXITED(status) {
+        format!("exit {}", libc::WEXITSTATUS(status))
+    } else {
+        format!("signal {}", libc::WTERMSIG(status))
+    };
+    println!("pid={launcher} {how}");
+    std::process::exit(0)
+}
+
 /// Pauses the traced program at the entry of `call` (at its return with
 /// `after`), a system call whose second argument is a name (`openat`,
 /// `unlinkat`; the kernel keeps that register across the call).
@@ -955,6 +1073,50 @@ fn pause_at(mode: &str, call: libc::c_long, after: bool, args: &[String]) -> ! {
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 fn leaving(regs: &libc::user_regs_struct) -> bool {
     regs.rax as i64 != -(libc::ENOSYS as i64)
+}
+
+/// Starts `scenario ARGS...` as a tracee (`PTRACE_TRACEME`), stopped
+/// before its `exec`; its PID.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn spawn_traced(mode: &str, args: &[String]) -> libc::pid_t {
+    use std::ffi::CString;
+    let exe = std::env::current_exe().unwrap_or_else(|e| fail(&format!("current_exe: {e}")));
+    let exe = CString::new(exe.into_os_string().into_encoded_bytes()).expect("no NUL");
+    let mut argv: Vec<CString> = vec![exe.clone()];
+    argv.extend(
+        args.iter()
+            .map(|a| CString::new(a.as_str()).expect("no NUL")),
+    );
+    let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    let wait = |pid: libc::pid_t| -> i32 {
+        let mut status = 0;
+        // SAFETY: `status` is a valid out pointer.
+        if unsafe { libc::waitpid(pid, &mut status, libc::__WALL) } != pid {
+            fail(&format!("{mode}: waitpid: {}", errno_name()));
+        }
+        status
+    };
+    // SAFETY: this program runs one thread here; the child only calls
+    // async-signal-safe functions before exec.
+    let child = unsafe { libc::fork() };
+    if child == 0 {
+        // SAFETY: as above; the argv pointers stay valid until exec.
+        unsafe {
+            libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0);
+            libc::raise(libc::SIGSTOP);
+            libc::execv(exe.as_ptr(), ptrs.as_ptr());
+            libc::_exit(127);
+        }
+    }
+    if child < 0 {
+        fail(&format!("{mode}: fork: {}", errno_name()));
+    }
+    let status = wait(child);
+    if !libc::WIFSTOPPED(status) {
+        fail(&format!("{mode}: the child did not stop"));
+    }
+    child
 }
 
 /// What a tracer does after a system call's entry or exit.
@@ -1006,16 +1168,7 @@ fn traced_then(
     mut at: impl FnMut(libc::pid_t, &libc::user_regs_struct) -> Traced,
     tail: impl FnOnce(bool) -> String,
 ) -> ! {
-    use std::ffi::CString;
-    let exe = std::env::current_exe().unwrap_or_else(|e| fail(&format!("current_exe: {e}")));
-    let exe = CString::new(exe.into_os_string().into_encoded_bytes()).expect("no NUL");
-    let mut argv: Vec<CString> = vec![exe.clone()];
-    argv.extend(
-        args.iter()
-            .map(|a| CString::new(a.as_str()).expect("no NUL")),
-    );
-    let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
-    ptrs.push(std::ptr::null());
+    let child = spawn_traced(mode, args);
     let wait = |pid: libc::pid_t| -> i32 {
         let mut status = 0;
         // SAFETY: `status` is a valid out pointer.
@@ -1024,25 +1177,6 @@ fn traced_then(
         }
         status
     };
-    // SAFETY: this program runs one thread here; the child only calls
-    // async-signal-safe functions before exec.
-    let child = unsafe { libc::fork() };
-    if child == 0 {
-        // SAFETY: as above; the argv pointers stay valid until exec.
-        unsafe {
-            libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0);
-            libc::raise(libc::SIGSTOP);
-            libc::execv(exe.as_ptr(), ptrs.as_ptr());
-            libc::_exit(127);
-        }
-    }
-    if child < 0 {
-        fail(&format!("{mode}: fork: {}", errno_name()));
-    }
-    let status = wait(child);
-    if !libc::WIFSTOPPED(status) {
-        fail(&format!("{mode}: the child did not stop"));
-    }
     // SAFETY: ptrace requests on our stopped tracee, with valid pointers.
     unsafe {
         libc::ptrace(
@@ -1093,6 +1227,11 @@ fn traced_then(
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
 fn stop_in_write(_: &[String]) -> ! {
     fail("stop-in-write: Linux x86-64 only")
+}
+
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+fn pause_daemon_at_chdir(_: &[String]) -> ! {
+    fail("pause-daemon-at-chdir: Linux x86-64 only")
 }
 
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
@@ -1200,6 +1339,7 @@ fn main() -> Result<(), String> {
         Some("pause-at-unlink") => pause_at_unlink(raw.get(4..).unwrap_or_default()),
         Some("pause-after-open") => pause_after_open(raw.get(4..).unwrap_or_default()),
         Some("pause-after-getlk") => pause_after_getlk(raw.get(4..).unwrap_or_default()),
+        Some("pause-daemon-at-chdir") => pause_daemon_at_chdir(raw.get(4..).unwrap_or_default()),
         _ => {}
     }
     let opts = parse();
@@ -1375,6 +1515,16 @@ fn main() -> Result<(), String> {
     if let Some(log) = log {
         log.install(log::LevelFilter::Info)
             .unwrap_or_else(|_| fail("logger"));
+    }
+    if opts.ignore_block_hup {
+        // SAFETY: SIG_IGN runs no code; the mask is a valid sigset_t.
+        unsafe {
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGHUP);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        }
     }
     let mut facts = Facts {
         file: facts_file,
