@@ -824,3 +824,49 @@ fn a_sighup_sent_while_the_daemon_starts_does_not_end_it() {
     assert_ne!(pending & (1 << (libc::SIGHUP - 1)), 0, "SIGHUP is pending");
     release_and_expect_started(&sb, tracer, pid);
 }
+
+#[test]
+fn a_stop_while_the_body_starts_is_reported_by_name() {
+    let sb = Sandbox::new("stop-unready");
+    let (launcher, pid, pidfile) = sb.launch_unready("body");
+    let outcome = run(sb
+        .command("stop")
+        .arg("--commands")
+        .arg("--pidfile")
+        .arg(&pidfile));
+    assert_eq!(outcome.code(), Some(0), "{outcome:?}");
+    assert_eq!(outcome.stdout, format!("scenario stopped (PID {pid})\n"));
+    finish(launcher).assert_refused(
+        70,
+        "readiness",
+        &["the daemon exited before it reported ready: killed by SIGTERM"],
+    );
+    sb.wait_no_processes();
+    assert!(!pidfile.exists(), "the pid file is gone");
+}
+
+#[test]
+fn a_stop_during_the_steps_is_reported_by_name() {
+    if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        skip(
+            "a_stop_during_the_steps_is_reported_by_name",
+            "the tracer runs on x86-64 Linux only",
+        );
+        return;
+    }
+    let sb = Sandbox::new("stop-steps");
+    let (tracer, pid) = start_held(&sb);
+    // Blocked until the handlers are in place, then taken by the stop
+    // handler.
+    assert!(kill(pid, libc::SIGTERM));
+    fs::write(sb.path("go"), "").expect("go");
+    let outcome = finish(tracer);
+    assert!(outcome.stdout.ends_with(" exit 70\n"), "{outcome:?}");
+    assert_eq!(
+        outcome.stderr,
+        "scenario: cannot start daemon: readiness: the daemon exited before it reported \
+         ready: killed by SIGTERM\n"
+    );
+    sb.wait_no_processes();
+    assert!(!sb.path("pid").exists(), "the pid file is gone");
+}

@@ -289,8 +289,10 @@ fn start_thread(handlers: Vec<(Signal, Handler)>, reload: ReloadHook) -> Result<
 }
 
 /// In signal context, in a process that is not the daemon (a child the
-/// body forked without `exec`): gives `signal` its default action, as if
-/// the daemon had never handled it. Async-signal-safe.
+/// body forked without `exec`), or in a full-mode daemon stopped before it
+/// is ready (so that its parent sees the signal): gives `signal` its
+/// default action, as if the daemon had never handled it.
+/// Async-signal-safe.
 pub(crate) fn default_action_now(signal: Signal) {
     // SAFETY: sigaction(2) and raise(3) are async-signal-safe. The signal
     // is blocked while its handler runs, so the raised one is delivered,
