@@ -82,6 +82,8 @@
 //! | `--as-user NAME` | first thing, become that user (its uid and gid, no supplementary groups) |
 //! | `--stop-timeout-ms N` | with `--commands`: how long `stop` and `restart` wait after SIGTERM |
 //! | `--setup-bind ADDR` | a setup step binds a TCP listener on ADDR (not preserved by hand); facts `setup_fd`, `setup_addr` |
+//! | `--setup-replace-pidfile` | with `--setup-bind`: the setup first puts `/dev/null` (`dup2`) on the fd the start opened its pid file on, found in `/proc/self/fd` |
+//! | `--setup-reuse` | with `--setup-bind`: a `File` on `/dev/null` is opened before the start (not preserved) and given to the setup, which drops it before it binds, so that the listener gets its number; fact `setup_dropped_fd` |
 //! | `--refuse CALLS` | just before the start, a seccomp filter makes the listed system calls fail (as a sandbox may): `fork` (`fork`, `clone`, `clone3`) with `EAGAIN`, `second-fork` the same but only from the first child of the start on, `unshare` with `EPERM`, `pidfd` (`pidfd_open`) with `ENOSYS`, as on a kernel without pidfds; comma-separated; x86-64 Linux only |
 //!
 //! Trigger actions: `ok` (return `Ok`), `err` (return `Err` through
@@ -153,6 +155,8 @@ struct Opts {
     setup_bind: Option<String>,
     log_reopen: bool,
     ignore_block_hup: bool,
+    setup_reuse: bool,
+    setup_replace_pidfile: bool,
 }
 
 fn fail(msg: &str) -> ! {
@@ -261,6 +265,8 @@ fn parse() -> Opts {
             "--setup-bind" => opts.setup_bind = Some(value()),
             "--log-reopen" => opts.log_reopen = true,
             "--ignore-block-hup" => opts.ignore_block_hup = true,
+            "--setup-reuse" => opts.setup_reuse = true,
+            "--setup-replace-pidfile" => opts.setup_replace_pidfile = true,
             "--ready-delay-ms" => {
                 opts.ready_delay_ms = Some(value().parse().unwrap_or_else(|_| fail("bad delay")))
             }
@@ -469,6 +475,19 @@ mod seccomp {
         if unsafe { libc::pthread_atfork(None, None, Some(child_handler)) } != 0 {
             super::fail("--refuse: pthread_atfork failed");
         }
+    }
+}
+
+/// Puts `/dev/null` on the fd that names `path` (`--setup-replace-pidfile`).
+fn replace_fd_of(path: &Path) {
+    let fd = open_fds()
+        .into_iter()
+        .find(|fd| std::fs::read_link(format!("/proc/self/fd/{fd}")).is_ok_and(|t| t == path))
+        .unwrap_or_else(|| fail(&format!("no fd names {}", path.display())));
+    let null = File::open("/dev/null").unwrap_or_else(|e| fail(&format!("/dev/null: {e}")));
+    // SAFETY: dup2 takes no pointers; replacing that fd is the point.
+    if unsafe { libc::dup2(null.as_raw_fd(), fd) } != fd {
+        fail(&format!("dup2: {}", errno_name()));
     }
 }
 
@@ -1501,10 +1520,24 @@ fn main() -> Result<(), String> {
         // SAFETY: installs the default disposition; no handler runs.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     }
+    let given = opts
+        .setup_reuse
+        .then(|| File::open("/dev/null").unwrap_or_else(|e| fail(&format!("--setup-reuse: {e}"))));
+    let dropped_fd = given.as_ref().map(AsRawFd::as_raw_fd);
     let (running, setup) = match opts.setup_bind.clone() {
         Some(address) => {
+            let replace = opts
+                .setup_replace_pidfile
+                .then(|| opts.pidfile.clone())
+                .flatten();
             let (running, listener) = daemon
-                .setup(move || std::net::TcpListener::bind(address))
+                .setup(move || {
+                    drop(given);
+                    if let Some(pidfile) = replace {
+                        replace_fd_of(&pidfile);
+                    }
+                    std::net::TcpListener::bind(address)
+                })
                 .start()
                 .unwrap_or_else(|e| e.exit());
             (running, Some(listener))
@@ -1532,6 +1565,9 @@ fn main() -> Result<(), String> {
     };
     let pid = std::process::id();
     facts.add("pid", pid);
+    if let Some(fd) = dropped_fd {
+        facts.add("setup_dropped_fd", fd);
+    }
     if let Some(listener) = &setup {
         facts.add("setup_fd", listener.as_raw_fd());
         facts.add(
