@@ -53,15 +53,22 @@ pub(crate) fn failed<E: fmt::Display + 'static>(err: &E) -> Error {
 /// to the sweep.
 ///
 /// # Errors
-/// The setup's own, or one of `needed` closed or replaced by the setup:
-/// the start would use whatever now has its number.
+/// The setup's own, or one of `needed` closed or replaced by the setup
+/// (another file on its number): the start would use whatever now has
+/// its number.
 pub(crate) fn run(setup: SetupFn, needed: &[RawFd]) -> Result<(Box<dyn Any>, Vec<RawFd>)> {
     let before = open_fds()?;
     let value = setup()?;
     let after = open_fds()?;
-    for fd in needed {
-        let was = before.iter().find(|(n, _)| n == fd).map(|(_, id)| id);
-        let is = after.iter().find(|(n, _)| n == fd).map(|(_, id)| id);
+    let was = |fd: RawFd| {
+        before
+            .binary_search_by_key(&fd, |(n, _)| *n)
+            .ok()
+            .map(|at| before[at].1)
+    };
+    let file = |id: Option<Identity>| id.map(|id| (id.dev, id.ino));
+    for &fd in needed {
+        let (was, is) = (file(was(fd)), file(identity(fd)));
         if was.is_some() && was != is {
             return Err(Error::new(
                 Step::Setup,
@@ -77,7 +84,7 @@ pub(crate) fn run(setup: SetupFn, needed: &[RawFd]) -> Result<(Box<dyn Any>, Vec
     }
     let opened = after
         .into_iter()
-        .filter(|(fd, id)| !before.iter().any(|(n, was)| n == fd && was == id))
+        .filter(|(fd, id)| was(*fd) != Some(*id))
         .map(|(fd, _)| fd)
         .collect();
     Ok((value, opened))
@@ -92,11 +99,13 @@ struct Identity {
     flags: i32,
 }
 
-/// The open fds with what each names, as the daemon's sweep finds them
-/// (see [`crate::fds::open_fds`]).
+/// The open fds with what each names, sorted by number, as the daemon's
+/// sweep finds them (see [`crate::fds::open_fds`]).
 fn open_fds() -> Result<Vec<(RawFd, Identity)>> {
-    let fds =
+    let mut fds =
         crate::fds::open_fds().map_err(|e| Error::io(Step::Setup, "finding the open fds", &e))?;
+    fds.sort_unstable();
+    fds.dedup();
     // A listing's own fd is gone by now: fstat fails on it (EBADF), as on
     // any fd that is not open.
     Ok(fds
