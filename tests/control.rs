@@ -170,6 +170,28 @@ fn reload_refuses_a_daemon_that_sighup_would_end() {
     expect_stopped(&sb, pid);
 }
 
+#[cfg(target_os = "linux")]
+#[test]
+fn reload_refuses_a_daemon_that_blocks_sighup_without_a_handler() {
+    let sb = Sandbox::new("reload-blocked");
+    // Ignored, but blocked: a SIGHUP would wait for whatever disposition
+    // is in place once unblocked.
+    let pid = start_daemon(&sb, &["--ignore-block-hup"]);
+    let outcome = run(&mut command(&sb, "reload"));
+    assert_eq!(outcome.code(), Some(3), "{outcome:?}");
+    assert_eq!(
+        outcome.stderr,
+        format!(
+            "scenario: reload: control: {}: PID {pid} blocks SIGHUP without a handler: \
+             a reload would end it once unblocked\n",
+            sb.path("pid").display()
+        )
+    );
+    let pending = proc_number(&format!("/proc/{pid}/status"), "ShdPnd", 16);
+    assert_eq!(pending & (1 << (libc::SIGHUP - 1)), 0, "no SIGHUP waits");
+    expect_stopped(&sb, pid);
+}
+
 #[test]
 fn another_user_gets_the_status_but_cannot_stop_or_reload() {
     if !root_or_skip("another_user_gets_the_status_but_cannot_stop_or_reload") {
@@ -617,4 +639,234 @@ fn a_restart_under_a_supervisor_lets_the_new_daemon_run_at_once() {
         "the body waited for its launcher until the limit:\n{logged}"
     );
     expect_stopped(&sb, new);
+}
+
+/// A process of the test's own on `pid`, once it is free: the kernel's
+/// next PID is set just below it (Linux, as root) and a `sleep` started,
+/// a few times over, since other processes may take the PID first. `None`
+/// when it did not land there.
+fn decoy_on(pid: i32) -> Option<std::process::Child> {
+    for _ in 0..50 {
+        fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).ok()?;
+        let mut decoy = Command::new("sleep").arg("600").spawn().ok()?;
+        if decoy.id() as i32 == pid {
+            return Some(decoy);
+        }
+        let _ = decoy.kill();
+        let _ = decoy.wait();
+    }
+    None
+}
+
+#[test]
+fn stop_never_signals_a_daemon_gone_after_the_lock_named_it() {
+    if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        skip(
+            "stop_never_signals_a_daemon_gone_after_the_lock_named_it",
+            "the tracer runs on x86-64 Linux only",
+        );
+        return;
+    }
+    // With a pidfd (its `pidfd_open` meets no process: `ESRCH`), and
+    // without (refused as on a kernel that has none: the lock is asked
+    // again before `kill`, and a process now on the PID is left alone).
+    for pidfds in [true, false] {
+        let sb = Sandbox::new(if pidfds { "gone-pidfd" } else { "gone-kill" });
+        // A lite daemon, a child of this test: reaped here, its PID is
+        // free at once (a zombie would still answer to a pidfd).
+        let mut daemon = sb
+            .command("daemon")
+            .arg("--lite")
+            .arg("--pidfile")
+            .arg(sb.path("pid"))
+            .arg("--facts")
+            .arg(sb.path("facts"))
+            .spawn()
+            .expect("spawn scenario");
+        let pid = daemon.id() as i32;
+        assert_eq!(facts(&sb.path("facts"))["pid"], pid.to_string());
+        let (ready, go) = (sb.path("ready"), sb.path("go"));
+        // `stop`, held once its first F_GETLK has named the daemon.
+        let mut stop = sb.command("pause-after-getlk");
+        stop.arg(&ready)
+            .arg(&go)
+            .args(["--", "stop", "--sandbox"])
+            .arg(format!("{}/", sb.dir.display()))
+            .arg("--commands")
+            .arg("--pidfile")
+            .arg(sb.path("pid"));
+        if !pidfds {
+            stop.args(["--refuse", "pidfd"]);
+        }
+        let stop = stop.spawn().expect("spawn the tracer");
+        wait_until("stop to have asked the lock", || ready.exists());
+        // The daemon dies right there, and is reaped.
+        kill(pid, libc::SIGKILL);
+        daemon.wait().expect("reap the daemon");
+        let mut decoy = if pidfds { None } else { decoy_on(pid) };
+        fs::write(&go, "").expect("go");
+        let outcome = finish(stop);
+        assert_eq!(outcome.code(), Some(0), "{outcome:?}");
+        let lines: Vec<&str> = outcome.stdout.lines().collect();
+        assert_eq!(
+            lines.first(),
+            Some(&"scenario is not running"),
+            "{outcome:?}"
+        );
+        assert!(
+            lines
+                .get(1)
+                .is_some_and(|l| l.ends_with(" exit 0 signals=none")),
+            "nothing was signalled: {outcome:?}"
+        );
+        if let Some(decoy) = &mut decoy {
+            assert!(
+                decoy.try_wait().expect("try_wait").is_none(),
+                "the process now on PID {pid} was left alone"
+            );
+            let _ = decoy.kill();
+            let _ = decoy.wait();
+        } else if !pidfds {
+            summary(&format!(
+                "stop without pidfds: no process could be put on PID {pid}; \
+                 the trace alone shows that nothing was signalled"
+            ));
+        }
+        sb.wait_no_processes();
+    }
+}
+
+/// A full start whose daemon is held by a tracer at its `chdir`: it holds
+/// the lock, its pid file is still empty, every signal is blocked and
+/// SIGHUP ignored, its handlers not in place yet. The tracer (which
+/// prints the launcher's end) and the daemon's PID.
+fn start_held(sb: &Sandbox) -> (std::process::Child, i32) {
+    let (held, go) = (sb.path("held"), sb.path("go"));
+    let tracer = sb
+        .command("pause-daemon-at-chdir")
+        .arg(&held)
+        .arg(&go)
+        .args(["--", "daemon", "--sandbox"])
+        .arg(format!("{}/", sb.dir.display()))
+        .arg("--pidfile")
+        .arg(sb.path("pid"))
+        .arg("--facts")
+        .arg(sb.path("facts"))
+        .spawn()
+        .expect("spawn the tracer");
+    wait_until("the daemon to be held at its chdir", || held.exists());
+    let outcome = run(&mut command(sb, "status"));
+    let pid = outcome
+        .stdout
+        .strip_prefix("scenario is running as PID ")
+        .and_then(|rest| rest.trim().parse().ok())
+        .unwrap_or_else(|| panic!("the held daemon holds the lock: {outcome:?}"));
+    assert_eq!(read_pidfile(&sb.path("pid")).as_deref(), Some(""));
+    (tracer, pid)
+}
+
+/// Lets a daemon held by [`start_held`] go on, and checks that its start
+/// completes: the launcher exits 0, the daemon runs and its pid file names
+/// it. Then stops it.
+fn release_and_expect_started(sb: &Sandbox, tracer: std::process::Child, pid: i32) {
+    fs::write(sb.path("go"), "").expect("go");
+    let outcome = finish(tracer);
+    assert!(
+        outcome.stdout.ends_with(" exit 0\n"),
+        "the start completed: {outcome:?}"
+    );
+    assert_eq!(wait_pidfile(&sb.path("pid")), pid);
+    assert_eq!(facts(&sb.path("facts"))["pid"], pid.to_string());
+    assert!(alive(pid));
+    expect_stopped(sb, pid);
+    sb.wait_no_processes();
+}
+
+#[test]
+fn reload_says_so_and_sends_nothing_while_the_daemon_starts() {
+    if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        skip(
+            "reload_says_so_and_sends_nothing_while_the_daemon_starts",
+            "the tracer runs on x86-64 Linux only",
+        );
+        return;
+    }
+    let sb = Sandbox::new("reload-starting");
+    let (tracer, pid) = start_held(&sb);
+    let outcome = run(&mut command(&sb, "reload"));
+    assert_eq!(outcome.code(), Some(3), "{outcome:?}");
+    assert!(outcome.stdout.is_empty(), "{outcome:?}");
+    assert_eq!(
+        outcome.stderr,
+        format!(
+            "scenario: reload: control: {}: PID {pid} has not reported ready yet (its pid \
+             file does not name it); SIGHUP not sent: try again once the start is over\n",
+            sb.path("pid").display()
+        )
+    );
+    release_and_expect_started(&sb, tracer, pid);
+}
+
+#[test]
+fn a_sighup_sent_while_the_daemon_starts_does_not_end_it() {
+    if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        skip(
+            "a_sighup_sent_while_the_daemon_starts_does_not_end_it",
+            "the tracer runs on x86-64 Linux only",
+        );
+        return;
+    }
+    let sb = Sandbox::new("hup-starting");
+    let (tracer, pid) = start_held(&sb);
+    // Sent past the control commands: blocked, it stays pending.
+    assert!(kill(pid, libc::SIGHUP));
+    let pending = proc_number(&format!("/proc/{pid}/status"), "ShdPnd", 16);
+    assert_ne!(pending & (1 << (libc::SIGHUP - 1)), 0, "SIGHUP is pending");
+    release_and_expect_started(&sb, tracer, pid);
+}
+
+#[test]
+fn a_stop_while_the_body_starts_is_reported_by_name() {
+    let sb = Sandbox::new("stop-unready");
+    let (launcher, pid, pidfile) = sb.launch_unready("body");
+    let outcome = run(sb
+        .command("stop")
+        .arg("--commands")
+        .arg("--pidfile")
+        .arg(&pidfile));
+    assert_eq!(outcome.code(), Some(0), "{outcome:?}");
+    assert_eq!(outcome.stdout, format!("scenario stopped (PID {pid})\n"));
+    finish(launcher).assert_refused(
+        70,
+        "readiness",
+        &["the daemon exited before it reported ready: killed by SIGTERM"],
+    );
+    sb.wait_no_processes();
+    assert!(!pidfile.exists(), "the pid file is gone");
+}
+
+#[test]
+fn a_stop_during_the_steps_is_reported_by_name() {
+    if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        skip(
+            "a_stop_during_the_steps_is_reported_by_name",
+            "the tracer runs on x86-64 Linux only",
+        );
+        return;
+    }
+    let sb = Sandbox::new("stop-steps");
+    let (tracer, pid) = start_held(&sb);
+    // Blocked until the handlers are in place, then taken by the stop
+    // handler.
+    assert!(kill(pid, libc::SIGTERM));
+    fs::write(sb.path("go"), "").expect("go");
+    let outcome = finish(tracer);
+    assert!(outcome.stdout.ends_with(" exit 70\n"), "{outcome:?}");
+    assert_eq!(
+        outcome.stderr,
+        "scenario: cannot start daemon: readiness: the daemon exited before it reported \
+         ready: killed by SIGTERM\n"
+    );
+    sb.wait_no_processes();
+    assert!(!sb.path("pid").exists(), "the pid file is gone");
 }

@@ -111,6 +111,55 @@ fn what_the_setup_opens_stays_open_in_the_daemon() {
     }
 }
 
+#[test]
+fn what_the_setup_opens_on_the_number_of_a_file_it_dropped_stays_open() {
+    // The setup drops a `File` it was given (open before it, not
+    // preserved) and binds a listener, which gets that number back.
+    let sb = Sandbox::new("setup-reuse");
+    let launcher = sb
+        .daemon()
+        .args(["--setup-bind", "127.0.0.1:0", "--setup-reuse"])
+        .spawn()
+        .expect("spawn scenario");
+    let facts = facts(&sb.path("facts"));
+    assert_eq!(
+        facts["setup_fd"], facts["setup_dropped_fd"],
+        "the listener took the dropped file's number: {facts:?}"
+    );
+    assert!(
+        facts["setup_addr"].starts_with("127.0.0.1:"),
+        "the body's listener is open: {facts:?}"
+    );
+    check_listener(&facts);
+    sb.trigger("ok");
+    let outcome = finish(launcher);
+    assert!(outcome.success(), "{outcome:?}");
+    sb.wait_no_processes();
+}
+
+#[test]
+fn a_setup_that_replaces_an_fd_of_the_start_is_refused() {
+    // The pid file's fd now names /dev/null: the daemon would lock and
+    // write that instead.
+    for lite in [false, true] {
+        let sb = Sandbox::new("setup-replace");
+        let mut cmd = sb.daemon();
+        cmd.args(["--setup-bind", "127.0.0.1:0", "--setup-replace-pidfile"]);
+        if lite {
+            cmd.arg("--lite");
+        }
+        let outcome = run(&mut cmd);
+        outcome.assert_refused(
+            70,
+            "setup",
+            &["it replaced fd ", ", which the start opened before it"],
+        );
+        sb.wait_no_processes();
+        let facts = std::fs::read_to_string(sb.path("facts")).unwrap_or_default();
+        assert!(facts.is_empty(), "the body never ran: {facts:?}");
+    }
+}
+
 /// The daemon holds the listener (its fd is a socket) and it accepts.
 fn check_listener(facts: &std::collections::HashMap<String, String>) {
     let pid: i32 = facts["pid"].parse().expect("pid");

@@ -9,9 +9,16 @@
 //!   have been reused by an unrelated process, and a zombie answers
 //!   `kill(pid, 0)`; neither holds the lock;
 //! - **signals** go only to the process that holds the lock, never to the
-//!   PID the file names (on Linux through a pidfd, opened and then checked
+//!   PID the file names. On Linux through a pidfd, opened and then checked
 //!   against the lock, which closes the window in which the PID could be
-//!   reused between the check and the signal);
+//!   reused between the check and the signal; a PID that has no process
+//!   by the time its pidfd is asked for (`ESRCH`) is a daemon gone, never
+//!   a reason to fall back to `kill(2)`. Where there are no pidfds
+//!   (another system, an older kernel, a sandbox refusing the call), the
+//!   lock is asked again right before each `kill(2)`: what remains is the
+//!   moment between that answer and the signal, in which the daemon would
+//!   have to die and its PID be handed to a new process, which takes the
+//!   whole PID space to wrap around in those microseconds;
 //! - **stop** waits until the lock is released, not until `/proc/<pid>`
 //!   disappears: the lock goes when the daemon's files are closed, before
 //!   it becomes a zombie (on Linux the wait sleeps on a pidfd and then
@@ -338,25 +345,25 @@ impl Control {
             return Ok(Some(pid));
         }
         match self.target()? {
-            Some(target) => {
-                self.send(&target, signal)?;
-                Ok(Some(target.pid))
-            }
-            None => Ok(None),
+            Some(target) if self.send(&target, signal)? => Ok(Some(target.pid)),
+            _ => Ok(None),
         }
     }
 
     /// SIGHUP to the running daemon (what a daemon does with it is its own
     /// business: reload its configuration, reopen its logs).
     ///
-    /// On Linux a daemon that neither handles nor ignores SIGHUP is not
-    /// sent it: its default action would end the daemon, without removing
-    /// its pid file, which is no reload (`/proc/<pid>/status` tells).
+    /// A daemon still starting (its pid file does not name it yet) is not
+    /// sent SIGHUP: it may not have its handlers yet. On Linux a daemon
+    /// that does not handle SIGHUP and either blocks it or does not ignore
+    /// it is not sent it either: its default action would end the daemon,
+    /// now or once unblocked, without removing its pid file, which is no
+    /// reload (`/proc/<pid>/status` tells).
     ///
     /// # Errors
     /// [`ErrorKind::NotRunning`] when no daemon holds the lock;
-    /// [`ErrorKind::Software`] when SIGHUP would end the daemon; otherwise
-    /// as [`signal`](Control::signal).
+    /// [`ErrorKind::Software`] when the daemon is still starting or SIGHUP
+    /// would end it; otherwise as [`signal`](Control::signal).
     ///
     /// ```no_run
     /// let pid = daemonizer::control::Control::new("/run/myd.pid")
@@ -376,18 +383,32 @@ impl Control {
             return self.signal(Signal::SIGHUP)?.ok_or_else(not_running);
         }
         let target = self.target()?.ok_or_else(not_running)?;
-        if ends_on(target.pid, Signal::SIGHUP) {
+        // The daemon writes its PID into the file (emptied when it took
+        // the lock) once its signal handlers are in place: until then its
+        // SIGHUP is blocked and, with no handler of its own, would end it
+        // once the start restores the default action.
+        if written_pid(&target.file) != Some(target.pid) {
             return Err(Error::new(
                 Step::Control,
                 ErrorKind::Software,
                 format!(
-                    "{}: PID {} neither handles nor ignores SIGHUP: a reload would end it",
+                    "{}: PID {} has not reported ready yet (its pid file does not name it); \
+                     SIGHUP not sent: try again once the start is over",
                     self.path.display(),
                     target.pid
                 ),
             ));
         }
-        self.send(&target, Signal::SIGHUP)?;
+        if let Some(why) = ends_on(target.pid, Signal::SIGHUP) {
+            return Err(Error::new(
+                Step::Control,
+                ErrorKind::Software,
+                format!("{}: PID {} {why}", self.path.display(), target.pid),
+            ));
+        }
+        if !self.send(&target, Signal::SIGHUP)? {
+            return Err(not_running());
+        }
         Ok(target.pid)
     }
 
@@ -424,7 +445,9 @@ impl Control {
             return Ok(Stopped::NotRunning);
         };
         let pid = target.pid;
-        self.send(&target, Signal::SIGTERM)?;
+        if !self.send(&target, Signal::SIGTERM)? {
+            return Ok(Stopped::NotRunning);
+        }
         if self.wait_released(&target, self.timeout)? {
             log::debug!("control: PID {pid} ended after SIGTERM");
             return Ok(Stopped::Terminated { pid });
@@ -433,7 +456,10 @@ impl Control {
             "control: PID {pid} still holds the lock after {:?}; SIGKILL",
             self.timeout
         );
-        self.send(&target, Signal::SIGKILL)?;
+        if !self.send(&target, Signal::SIGKILL)? {
+            // It ended after SIGTERM after all, just past the timeout.
+            return Ok(Stopped::Terminated { pid });
+        }
         if self.wait_released(&target, self.kill_timeout)? {
             return Ok(Stopped::Killed { pid });
         }
@@ -540,31 +566,58 @@ impl Control {
             }
             Holder::Free | Holder::Reader | Holder::Undoing => return Ok(None),
         };
-        let pidfd = pidfd_open(pid);
-        if pidfd.is_some() {
-            // The pidfd names whatever process had that PID a moment ago;
-            // if the lock still names the PID now, that process holds it
-            // (a PID is reused only after its process is gone, and a new
-            // process would have to take the lock in between).
-            match self.probe(&file)? {
-                Holder::Daemon(Some(now)) if now == pid => {}
-                _ => return Ok(None),
+        let pidfd = match pidfd_open(pid) {
+            Pidfd::Open(pidfd) => {
+                // The pidfd names whatever process had that PID a moment
+                // ago; if the lock still names the PID now, that process
+                // holds it (a PID is reused only after its process is
+                // gone, and a new process would have to take the lock in
+                // between).
+                if !self.still_held_by(&file, pid)? {
+                    return Ok(None);
+                }
+                Some(pidfd)
             }
-        }
+            // No process has that PID: the daemon ended since the lock
+            // was asked. Whatever gets the PID next is not it.
+            Pidfd::Gone => {
+                log::debug!("control: PID {pid} ended before it could be signalled");
+                return Ok(None);
+            }
+            Pidfd::Unsupported => None,
+        };
         Ok(Some(Target { pid, file, pidfd }))
     }
 
-    fn send(&self, target: &Target, signal: Signal) -> Result<()> {
+    /// Whether the lock on `file` still names `pid`.
+    fn still_held_by(&self, file: &File, pid: i32) -> Result<bool> {
+        Ok(matches!(self.probe(file)?, Holder::Daemon(Some(now)) if now == pid))
+    }
+
+    /// Sends `signal` to `target`: `Ok(true)` once sent, `Ok(false)` when
+    /// the daemon is gone (its lock with it) and nothing was sent. Without
+    /// a pidfd the lock is asked again first (see the module docs).
+    fn send(&self, target: &Target, signal: Signal) -> Result<bool> {
         let sent = match &target.pidfd {
             Some(pidfd) => pidfd_send_signal(pidfd, signal),
-            None => nix::sys::signal::kill(nix::unistd::Pid::from_raw(target.pid), signal),
+            None => {
+                if !self.still_held_by(&target.file, target.pid)? {
+                    log::debug!(
+                        "control: PID {} no longer holds the lock; no {signal}",
+                        target.pid
+                    );
+                    return Ok(false);
+                }
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(target.pid), signal)
+            }
         };
         match sent {
-            // Gone already: the lock went with it.
-            Ok(()) | Err(Errno::ESRCH) => {
+            Ok(()) => {
                 log::debug!("control: {signal} to PID {}", target.pid);
-                Ok(())
+                Ok(true)
             }
+            // Gone already: the lock went with it.
+            Err(Errno::ESRCH) => Ok(false),
             Err(e) => Err(Error::os(
                 Step::Control,
                 format!("{}: {signal} to PID {}", self.path.display(), target.pid),
@@ -602,29 +655,46 @@ impl Control {
     }
 }
 
-/// Whether `signal`'s action in `pid` is still the default one and that
-/// default ends the process: neither caught nor ignored, as the masks of
-/// `/proc/<pid>/status` say. `false` where that cannot be told.
+/// Why `signal` may end `pid` by its default action (see
+/// [`ends_by_masks`]), as the masks of `/proc/<pid>/status` say; `None`
+/// when it would not, or where that cannot be told.
 #[cfg(target_os = "linux")]
-fn ends_on(pid: i32, signal: Signal) -> bool {
-    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
-        return false;
-    };
-    let mask = |key: &str| {
-        text.lines()
-            .find_map(|line| line.strip_prefix(key))
-            .and_then(|value| u64::from_str_radix(value.trim(), 16).ok())
-    };
-    let bit = 1u64 << (signal as i32 - 1);
-    match (mask("SigCgt:"), mask("SigIgn:")) {
-        (Some(caught), Some(ignored)) => (caught | ignored) & bit == 0,
-        _ => false,
-    }
+fn ends_on(pid: i32, signal: Signal) -> Option<String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    ends_by_masks(&text, signal)?.map(|why| why.replace("{}", signal.as_str()))
 }
 
 #[cfg(not(target_os = "linux"))]
-fn ends_on(_: i32, _: Signal) -> bool {
-    false
+fn ends_on(_: i32, _: Signal) -> Option<String> {
+    None
+}
+
+/// Whether a process with the `/proc/<pid>/status` text `status` may be
+/// ended by `signal`'s default action, and why (`{}` stands for the
+/// signal's name): it does not catch it, and either does not ignore it or
+/// blocks it (a blocked signal stays pending, even ignored, and meets
+/// whatever disposition is in place once unblocked: a start ignores
+/// SIGHUP only until it restores the default). `None` when a mask is
+/// missing or garbled.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn ends_by_masks(status: &str, signal: Signal) -> Option<Option<&'static str>> {
+    let mask = |key: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(key))
+            .and_then(|value| u64::from_str_radix(value.trim(), 16).ok())
+    };
+    let bit = 1u64.checked_shl((signal as i32 - 1).try_into().ok()?)?;
+    let (caught, ignored, blocked) = (mask("SigCgt:")?, mask("SigIgn:")?, mask("SigBlk:")?);
+    Some(if caught & bit != 0 {
+        None
+    } else if blocked & bit != 0 {
+        Some("blocks {} without a handler: a reload would end it once unblocked")
+    } else if ignored & bit == 0 {
+        Some("neither handles nor ignores {}: a reload would end it")
+    } else {
+        None
+    })
 }
 
 /// The PID the file holds, when it holds `<pid>\n` and nothing else.
@@ -634,18 +704,34 @@ fn written_pid(mut file: &File) -> Option<i32> {
     text.strip_suffix('\n')?.parse().ok().filter(|p| *p > 0)
 }
 
-/// A pidfd for `pid` (Linux 5.3 and later); `None` where there are none.
+/// What asking for a pidfd gave.
+enum Pidfd {
+    Open(OwnedFd),
+    /// No process has the PID (`ESRCH`).
+    Gone,
+    /// No pidfd to be had here: another system, an older kernel (before
+    /// Linux 5.3), a sandbox refusing the call, no fd left.
+    Unsupported,
+}
+
+/// A pidfd for `pid`.
 #[cfg(target_os = "linux")]
-fn pidfd_open(pid: i32) -> Option<OwnedFd> {
+fn pidfd_open(pid: i32) -> Pidfd {
     // SAFETY: pidfd_open takes a PID and flags, no pointers.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return match Errno::last() {
+            Errno::ESRCH => Pidfd::Gone,
+            _ => Pidfd::Unsupported,
+        };
+    }
     // SAFETY: on success the result is a new fd that nothing else owns.
-    (fd >= 0).then(|| unsafe { std::os::fd::FromRawFd::from_raw_fd(fd as i32) })
+    Pidfd::Open(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd as i32) })
 }
 
 #[cfg(not(target_os = "linux"))]
-fn pidfd_open(_: i32) -> Option<OwnedFd> {
-    None
+fn pidfd_open(_: i32) -> Pidfd {
+    Pidfd::Unsupported
 }
 
 #[cfg(target_os = "linux")]
@@ -685,5 +771,36 @@ fn wait_readable(fd: &OwnedFd, deadline: Instant) -> bool {
             _ if Errno::last() == Errno::EINTR => continue,
             _ => return false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(caught: u64, ignored: u64, blocked: u64) -> String {
+        format!(
+            "Name:\tmyd\nSigQ:\t0/63448\nSigPnd:\t0000000000000000\nSigBlk:\t{blocked:016x}\n\
+             SigIgn:\t{ignored:016x}\nSigCgt:\t{caught:016x}\n"
+        )
+    }
+
+    #[test]
+    fn a_blocked_signal_is_no_safer_for_being_ignored() {
+        let hup = 1u64 << (Signal::SIGHUP as i32 - 1);
+        let ends = |c, i, b| ends_by_masks(&status(c, i, b), Signal::SIGHUP).map(|w| w.is_some());
+        assert_eq!(ends(0, 0, 0), Some(true), "default action");
+        assert_eq!(ends(hup, 0, 0), Some(false), "caught");
+        assert_eq!(ends(0, hup, 0), Some(false), "ignored");
+        assert_eq!(ends(hup, 0, hup), Some(false), "caught, blocked for now");
+        // A start ignores and blocks it until it restores the default.
+        assert_eq!(ends(0, hup, hup), Some(true), "ignored and blocked");
+        assert_eq!(ends(0, 0, hup), Some(true), "blocked");
+        assert_eq!(ends(!hup, !hup, !hup), Some(true), "other signals' bits");
+        assert_eq!(
+            ends_by_masks("SigCgt:\t0\nSigIgn:\tzz\n", Signal::SIGHUP),
+            None
+        );
+        assert_eq!(ends_by_masks("", Signal::SIGHUP), None);
     }
 }

@@ -280,7 +280,9 @@ fn wake_stop_waiters() {
 /// `ftruncate`, `_exit`).
 ///
 /// Until the body watches for stops, and for a second stop signal, the
-/// daemon ends here: `STOPPING=1`, the pid file removed, `_exit(0)`. No
+/// daemon ends here: `STOPPING=1`, the pid file removed, `_exit(0)`; a
+/// full-mode daemon not ready yet dies of the signal instead, which its
+/// parent reports to the launcher by name. No
 /// thread is needed for that, so a daemon without user handlers stays
 /// single-threaded. Otherwise the request is recorded and the waiters are
 /// woken.
@@ -301,6 +303,14 @@ pub(crate) fn stop_in_handler(signal: Signal) {
             // Under chroot the directory fd is closed by the time the body
             // runs (maybe right now, on another thread): never use it here.
             pidfile.remove_in_handler(!shared.chrooted);
+        }
+        if shared.mode == Mode::Full && shared.pending.load(Ordering::SeqCst) {
+            // Stopped before it is ready: the start failed, and the
+            // launcher says why through the daemon's parent, which sees
+            // the signal only if the daemon dies of it (an exit status 0
+            // would say nothing).
+            signals::default_action_now(signal);
+            return;
         }
         // SAFETY: _exit(2) is async-signal-safe and ends the process.
         unsafe { libc::_exit(0) }

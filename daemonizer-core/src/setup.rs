@@ -40,30 +40,97 @@ pub(crate) fn failed<E: fmt::Display + 'static>(err: &E) -> Error {
     Error::new(Step::Setup, kind, err.to_string())
 }
 
-/// Runs `setup`; returns its value and the fds it left open that were not
-/// open before, which the fd sweep keeps.
-pub(crate) fn run(setup: SetupFn) -> Result<(Box<dyn Any>, Vec<RawFd>)> {
+/// Runs `setup`; returns its value and the fds it left open, which the fd
+/// sweep keeps. `needed` are the fds the start opened before it and goes
+/// on using (the pid file, `/dev/null`, the output files...).
+///
+/// Fds are told apart by what they name, not by their number: a setup
+/// that closes an fd it was given (a `File` it drops) and then opens
+/// another one gets the same number back, and that one is kept. An fd
+/// that names the same open file as before (same device, inode and
+/// status flags) is taken for the one that was there: a setup that
+/// closes a file and opens it again, alike, on the same number leaves it
+/// to the sweep.
+///
+/// # Errors
+/// The setup's own, or one of `needed` closed or replaced by the setup
+/// (another file on its number): the start would use whatever now has
+/// its number.
+pub(crate) fn run(setup: SetupFn, needed: &[RawFd]) -> Result<(Box<dyn Any>, Vec<RawFd>)> {
     let before = open_fds()?;
     let value = setup()?;
-    let opened = open_fds()?
+    let after = open_fds()?;
+    let was = |fd: RawFd| {
+        before
+            .binary_search_by_key(&fd, |(n, _)| *n)
+            .ok()
+            .map(|at| before[at].1)
+    };
+    let file = |id: Option<Identity>| id.map(|id| (id.dev, id.ino));
+    for &fd in needed {
+        let (was, is) = (file(was(fd)), file(identity(fd)));
+        if was.is_some() && was != is {
+            return Err(Error::new(
+                Step::Setup,
+                ErrorKind::Software,
+                format!(
+                    "it {} fd {fd}, which the start opened before it (the pid file, \
+                     /dev/null, an output file or the supervisor's socket); a setup \
+                     closes only what it opened",
+                    if is.is_some() { "replaced" } else { "closed" }
+                ),
+            ));
+        }
+    }
+    let opened = after
         .into_iter()
-        .filter(|fd| before.binary_search(fd).is_err())
+        .filter(|(fd, id)| was(*fd) != Some(*id))
+        .map(|(fd, _)| fd)
         .collect();
     Ok((value, opened))
 }
 
-/// The open fds, sorted, as the daemon's sweep finds them (see
-/// [`crate::fds::open_fds`]).
-fn open_fds() -> Result<Vec<RawFd>> {
+/// What an fd names: the open file's device and inode, and the status
+/// flags of its open file description.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Identity {
+    dev: u64,
+    ino: u64,
+    flags: i32,
+}
+
+/// The open fds with what each names, sorted by number, as the daemon's
+/// sweep finds them (see [`crate::fds::open_fds`]).
+fn open_fds() -> Result<Vec<(RawFd, Identity)>> {
     let mut fds =
         crate::fds::open_fds().map_err(|e| Error::io(Step::Setup, "finding the open fds", &e))?;
-    // A listing's own fd is gone by now; a probe keeps only open fds.
-    fds.retain(|fd| {
-        // SAFETY: F_GETFD takes no pointers and changes nothing.
-        unsafe { libc::fcntl(*fd, libc::F_GETFD) >= 0 }
-    });
     fds.sort_unstable();
-    Ok(fds)
+    fds.dedup();
+    // A listing's own fd is gone by now: fstat fails on it (EBADF), as on
+    // any fd that is not open.
+    Ok(fds
+        .into_iter()
+        .filter_map(|fd| identity(fd).map(|id| (fd, id)))
+        .collect())
+}
+
+/// What `fd` names; `None` when it is not open.
+fn identity(fd: RawFd) -> Option<Identity> {
+    // SAFETY: fstat fills a plain C struct, all zeroes being a valid one;
+    // F_GETFL takes no pointers and changes nothing.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::fstat(fd, &mut st) != 0 {
+            return None;
+        }
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        #[allow(clippy::unnecessary_cast)]
+        Some(Identity {
+            dev: st.st_dev as u64,
+            ino: st.st_ino as u64,
+            flags,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -72,10 +139,13 @@ mod tests {
 
     #[test]
     fn what_the_setup_opens_is_listed() {
-        let (value, opened) = run(Box::new(|| {
-            let file = std::fs::File::open("/dev/null").map_err(|e| failed(&e))?;
-            Ok(Box::new(file) as Box<dyn Any>)
-        }))
+        let (value, opened) = run(
+            Box::new(|| {
+                let file = std::fs::File::open("/dev/null").map_err(|e| failed(&e))?;
+                Ok(Box::new(file) as Box<dyn Any>)
+            }),
+            &[],
+        )
         .unwrap();
         let file = value.downcast::<std::fs::File>().unwrap();
         let fd = std::os::fd::AsRawFd::as_raw_fd(&*file);

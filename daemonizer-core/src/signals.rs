@@ -294,8 +294,10 @@ fn start_thread(handlers: Vec<(Signal, Handler)>, reload: ReloadHook) -> Result<
 }
 
 /// In signal context, in a process that is not the daemon (a child the
-/// body forked without `exec`): gives `signal` its default action, as if
-/// the daemon had never handled it. Async-signal-safe.
+/// body forked without `exec`), or in a full-mode daemon stopped before it
+/// is ready (so that its parent sees the signal): gives `signal` its
+/// default action, as if the daemon had never handled it.
+/// Async-signal-safe.
 pub(crate) fn default_action_now(signal: Signal) {
     // SAFETY: sigaction(2) and raise(3) are async-signal-safe. The signal
     // is blocked while its handler runs, so the raised one is delivered,
@@ -310,11 +312,23 @@ pub(crate) fn default_action_now(signal: Signal) {
 
 /// Restores SIGHUP after [`install`], in the daemon, and unblocks every
 /// signal (see [`unblock_all`]).
+///
+/// A SIGHUP sent to the daemon during its start found it ignored, but a
+/// blocked signal is kept pending even when ignored: restored to its
+/// default action and unblocked, it would end the daemon. It was sent to
+/// a process that ignored it, so it is discarded first: setting `SIG_IGN`
+/// again discards a pending signal, blocked or not (POSIX `sigaction`).
+/// Every other signal meets the disposition the caller gave it, or the
+/// runtime's stop handler: none is reset to a default action here.
 pub(crate) fn unblock(blocked: Blocked, user_handles_hup: bool) -> Result<()> {
     if !user_handles_hup {
-        // SAFETY: restores the disposition that was in place before.
-        unsafe { sigaction(Signal::SIGHUP, &blocked.hup) }
-            .map_err(|e| Error::os(Step::Signals, "restoring SIGHUP", e))?;
+        let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+        // SAFETY: installing SIG_IGN runs no code in signal context; then
+        // the disposition that was in place before is restored.
+        unsafe {
+            sigaction(Signal::SIGHUP, &ignore).and_then(|_| sigaction(Signal::SIGHUP, &blocked.hup))
+        }
+        .map_err(|e| Error::os(Step::Signals, "restoring SIGHUP", e))?;
     }
     unblock_all()
 }

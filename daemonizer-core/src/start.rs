@@ -369,7 +369,10 @@ impl Prepared {
         let Some(setup) = self.daemon.setup.take() else {
             return Ok(());
         };
-        let (value, opened) = crate::setup::run(setup)?;
+        let mut needed: Vec<RawFd> = self.pidfile.iter().flat_map(PidFile::fds).collect();
+        needed.extend(self.stdio.iter().flat_map(Stdio::fds));
+        needed.extend(self.notifier.iter().map(Notifier::raw_fd));
+        let (value, opened) = crate::setup::run(setup, &needed)?;
         log::debug!("setup: done; keeping fds {opened:?}");
         self.daemon.preserve.extend(opened);
         self.setup = Some(value);

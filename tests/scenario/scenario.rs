@@ -25,6 +25,24 @@
 //! scenario pause-after-open --sandbox DIR/ PART READY GO -- ARGS...
 //!                                   the same, once it has opened a name
 //!                                   containing PART (`openat` returned)
+//! scenario pause-daemon-at-chdir --sandbox DIR/ READY GO -- ARGS...
+//!                                   run `scenario ARGS...` (a full start)
+//!                                   traced with the processes it forks;
+//!                                   when the daemon (the child of its
+//!                                   child) is about to `chdir`, create
+//!                                   READY, hold the daemon there until GO
+//!                                   exists, then let it go on; print the
+//!                                   launcher's end as above
+//! scenario pause-after-getlk --sandbox DIR/ READY GO -- ARGS...
+//!                                   the same, once its first
+//!                                   `fcntl(F_GETLK)` (or `F_OFD_GETLK`)
+//!                                   has returned; then it stays traced,
+//!                                   and the line printed at its end adds
+//!                                   ` signals=<calls>`: every `kill`,
+//!                                   `tkill`, `tgkill`, `pidfd_send_signal`
+//!                                   or `rt_sigqueueinfo` it made after the
+//!                                   pause, as `name(first argument,
+//!                                   signal)`, comma-separated, or `none`
 //! ```
 //!
 //! Options of `daemon` (every path is used as given):
@@ -55,6 +73,7 @@
 //! | `--graceful` | watch for stops before the facts are written, then hold with `wait_for_stop_timeout`: SIGTERM asks, the body leaves (fact `stopped`) |
 //! | `--ignore-stop` | watch for stops (`stop_requested()`) before the facts are written; a stop only adds the fact `stop_seen=<signal>`, once, and the body holds on |
 //! | `--wait-elsewhere` | once the facts are written: start a thread named `sleeper` that only sleeps, block SIGTERM and SIGINT in the main thread, add the fact `waiting=1`, then block in `wait_for_stop()` (no timeout) and, once woken, add `stopped=<signal>` and return `Ok` |
+//! | `--ignore-block-hup` | once started, before the facts are written: ignore SIGHUP and block it in the main thread (as a body about to restore it might) |
 //! | `--record F` | SIGHUP and SIGUSR1 handlers append a line to F per delivery |
 //! | `--ready-delay-ms N` | with `--manual`: call `ready()` after N ms without a trigger |
 //! | `--close-stdio` | close fds 0, 1 and 2 first thing (Rust's runtime reopens them on `/dev/null` before `main`; a program may still close them) |
@@ -63,7 +82,9 @@
 //! | `--as-user NAME` | first thing, become that user (its uid and gid, no supplementary groups) |
 //! | `--stop-timeout-ms N` | with `--commands`: how long `stop` and `restart` wait after SIGTERM |
 //! | `--setup-bind ADDR` | a setup step binds a TCP listener on ADDR (not preserved by hand); facts `setup_fd`, `setup_addr` |
-//! | `--refuse CALLS` | just before the start, a seccomp filter makes the listed system calls fail (as a sandbox may): `fork` (`fork`, `clone`, `clone3`) with `EAGAIN`, `second-fork` the same but only from the first child of the start on, `unshare` with `EPERM`; comma-separated; x86-64 Linux only |
+//! | `--setup-replace-pidfile` | with `--setup-bind`: the setup first puts `/dev/null` (`dup2`) on the fd the start opened its pid file on, found in `/proc/self/fd` |
+//! | `--setup-reuse` | with `--setup-bind`: a `File` on `/dev/null` is opened before the start (not preserved) and given to the setup, which drops it before it binds, so that the listener gets its number; fact `setup_dropped_fd` |
+//! | `--refuse CALLS` | just before the start, a seccomp filter makes the listed system calls fail (as a sandbox may): `fork` (`fork`, `clone`, `clone3`) with `EAGAIN`, `second-fork` the same but only from the first child of the start on, `unshare` with `EPERM`, `pidfd` (`pidfd_open`) with `ENOSYS`, as on a kernel without pidfds; comma-separated; x86-64 Linux only |
 //!
 //! Trigger actions: `ok` (return `Ok`), `err` (return `Err` through
 //! `Daemonized::finish`), `panic`, `exit` (`std::process::exit(3)`),
@@ -133,6 +154,9 @@ struct Opts {
     as_user: Option<String>,
     setup_bind: Option<String>,
     log_reopen: bool,
+    ignore_block_hup: bool,
+    setup_reuse: bool,
+    setup_replace_pidfile: bool,
 }
 
 fn fail(msg: &str) -> ! {
@@ -240,6 +264,9 @@ fn parse() -> Opts {
             }
             "--setup-bind" => opts.setup_bind = Some(value()),
             "--log-reopen" => opts.log_reopen = true,
+            "--ignore-block-hup" => opts.ignore_block_hup = true,
+            "--setup-reuse" => opts.setup_reuse = true,
+            "--setup-replace-pidfile" => opts.setup_replace_pidfile = true,
             "--ready-delay-ms" => {
                 opts.ready_delay_ms = Some(value().parse().unwrap_or_else(|_| fail("bad delay")))
             }
@@ -346,6 +373,7 @@ fn refuse(calls: &str) {
         for call in calls.split(',') {
             match call {
                 "unshare" => refused.push((libc::SYS_unshare, libc::EPERM)),
+                "pidfd" => refused.push((libc::SYS_pidfd_open, libc::ENOSYS)),
                 "fork" => refused.extend(fork),
                 "second-fork" => {
                     refused.extend(fork);
@@ -447,6 +475,19 @@ mod seccomp {
         if unsafe { libc::pthread_atfork(None, None, Some(child_handler)) } != 0 {
             super::fail("--refuse: pthread_atfork failed");
         }
+    }
+}
+
+/// Puts `/dev/null` on the fd that names `path` (`--setup-replace-pidfile`).
+fn replace_fd_of(path: &Path) {
+    let fd = open_fds()
+        .into_iter()
+        .find(|fd| std::fs::read_link(format!("/proc/self/fd/{fd}")).is_ok_and(|t| t == path))
+        .unwrap_or_else(|| fail(&format!("no fd names {}", path.display())));
+    let null = File::open("/dev/null").unwrap_or_else(|e| fail(&format!("/dev/null: {e}")));
+    // SAFETY: dup2 takes no pointers; replacing that fd is the point.
+    if unsafe { libc::dup2(null.as_raw_fd(), fd) } != fd {
+        fail(&format!("dup2: {}", errno_name()));
     }
 }
 
@@ -860,6 +901,164 @@ fn pause_at_unlink(args: &[String]) -> ! {
     pause_at("pause-at-unlink", libc::SYS_unlinkat, false, args)
 }
 
+/// `pause-after-getlk READY GO -- ARGS...`: see the module docs.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn pause_after_getlk(args: &[String]) -> ! {
+    let [ready, go, rest @ ..] = args else {
+        fail("pause-after-getlk READY GO -- ARGS...")
+    };
+    let rest = rest.strip_prefix(&["--".to_owned()]).unwrap_or(rest);
+    let mode = "pause-after-getlk";
+    let signals: std::cell::RefCell<Option<Vec<String>>> = Default::default();
+    traced_then(
+        mode,
+        rest,
+        |_, regs| {
+            let call = regs.orig_rax as libc::c_long;
+            if let Some(seen) = &mut *signals.borrow_mut() {
+                // The signal is the second argument, but the third of tgkill
+                // and rt_tgsigqueueinfo (tgid, tid, signal).
+                let signal = match call {
+                    libc::SYS_tgkill | libc::SYS_rt_tgsigqueueinfo => regs.rdx,
+                    _ => regs.rsi,
+                };
+                let name = match call {
+                    libc::SYS_kill => "kill",
+                    libc::SYS_tkill => "tkill",
+                    libc::SYS_tgkill => "tgkill",
+                    libc::SYS_pidfd_send_signal => "pidfd_send_signal",
+                    libc::SYS_rt_sigqueueinfo | libc::SYS_rt_tgsigqueueinfo => "rt_sigqueueinfo",
+                    _ => return Traced::Go,
+                };
+                if !leaving(regs) {
+                    seen.push(format!("{name}({}, {signal})", regs.rdi as i64));
+                }
+                return Traced::Go;
+            }
+            let getlk = regs.rsi as i32 == libc::F_GETLK || regs.rsi as i32 == libc::F_OFD_GETLK;
+            if !leaving(regs) || call != libc::SYS_fcntl || !getlk {
+                return Traced::Go;
+            }
+            File::create(ready).unwrap_or_else(|e| fail(&format!("{mode}: {ready}: {e}")));
+            wait_for_file(Path::new(go));
+            *signals.borrow_mut() = Some(Vec::new());
+            Traced::Go
+        },
+        |_| match &*signals.borrow() {
+            None => " signals=not paused".to_owned(),
+            Some(seen) if seen.is_empty() => " signals=none".to_owned(),
+            Some(seen) => format!(" signals={}", seen.join(",")),
+        },
+    )
+}
+
+/// `pause-daemon-at-chdir READY GO -- ARGS...`: see the module docs. The
+/// launcher and the first child are followed only to their forks
+/// (`PTRACE_O_TRACEFORK`) and run untraced otherwise; the daemon is
+/// stopped at each system call until its first `chdir`.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn pause_daemon_at_chdir(args: &[String]) -> ! {
+    use std::collections::HashMap;
+    let mode = "pause-daemon-at-chdir";
+    let [ready, go, rest @ ..] = args else {
+        fail(&format!("{mode} READY GO -- ARGS..."))
+    };
+    let rest = rest.strip_prefix(&["--".to_owned()]).unwrap_or(rest);
+    let launcher = spawn_traced(mode, rest);
+    // SAFETY: a ptrace request on our stopped tracee.
+    unsafe {
+        libc::ptrace(
+            libc::PTRACE_SETOPTIONS,
+            launcher,
+            0,
+            libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_EXITKILL | libc::PTRACE_O_TRACEFORK,
+        );
+    }
+    // Generation of each tracee: 0 the launcher, 1 the first child, 2 the
+    // daemon; a PID not in it yet is a new child in its first stop.
+    let mut generation: HashMap<libc::pid_t, u32> = HashMap::from([(launcher, 0)]);
+    let mut paused = false;
+    let resume = |pid: libc::pid_t, generation: u32, signal: i32| {
+        let request = if generation == 2 {
+            libc::PTRACE_SYSCALL
+        } else {
+            libc::PTRACE_CONT
+        };
+        // SAFETY: a ptrace request on our stopped tracee.
+        unsafe { libc::ptrace(request, pid, 0, signal) };
+    };
+    resume(launcher, 0, 0);
+    let mut launcher_end = None;
+    loop {
+        let mut status = 0;
+        // SAFETY: `status` is a valid out pointer.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL) };
+        if pid < 0 {
+            // No tracee and no child left.
+            break;
+        }
+        if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+            if pid == launcher {
+                launcher_end = Some(status);
+            }
+            generation.remove(&pid);
+            continue;
+        }
+        let Some(&gen) = generation.get(&pid) else {
+            // A new child's first stop (SIGSTOP): its parent says which.
+            let parent = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|t| {
+                    let rest = &t[t.rfind(')')? + 2..];
+                    rest.split_whitespace().nth(1)?.parse::<libc::pid_t>().ok()
+                })
+                .unwrap_or(0);
+            let gen = generation.get(&parent).map_or(3, |g| g + 1);
+            generation.insert(pid, gen);
+            resume(pid, gen, 0);
+            continue;
+        };
+        let signal = libc::WSTOPSIG(status);
+        let event = status >> 16;
+        if event != 0 || signal == libc::SIGTRAP {
+            // A fork event: the child is reported on its own.
+            resume(pid, gen, 0);
+        } else if signal == libc::SIGTRAP | 0x80 {
+            // SAFETY: a zeroed user_regs_struct is valid; GETREGS fills it.
+            let regs = unsafe {
+                let mut regs: libc::user_regs_struct = std::mem::zeroed();
+                libc::ptrace(libc::PTRACE_GETREGS, pid, 0, &mut regs);
+                regs
+            };
+            if !paused && !leaving(&regs) && regs.orig_rax as libc::c_long == libc::SYS_chdir {
+                paused = true;
+                File::create(ready).unwrap_or_else(|e| fail(&format!("{mode}: {ready}: {e}")));
+                wait_for_file(Path::new(go));
+                // SAFETY: a plain request on our stopped tracee.
+                unsafe { libc::ptrace(libc::PTRACE_DETACH, pid, 0, 0) };
+                generation.remove(&pid);
+            } else {
+                resume(pid, gen, 0);
+            }
+        } else {
+            resume(pid, gen, signal);
+        }
+    }
+    let Some(status) = launcher_end else {
+        fail(&format!("{mode}: the launcher's end was not seen"))
+    };
+    if !paused {
+        fail(&format!("{mode}: the daemon never called chdir"));
+    }
+    let how = if libc::WIFEXITED(status) {
+        format!("exit {}", libc::WEXITSTATUS(status))
+    } else {
+        format!("signal {}", libc::WTERMSIG(status))
+    };
+    println!("pid={launcher} {how}");
+    std::process::exit(0)
+}
+
 /// Pauses the traced program at the entry of `call` (at its return with
 /// `after`), a system call whose second argument is a name (`openat`,
 /// `unlinkat`; the kernel keeps that register across the call).
@@ -895,15 +1094,10 @@ fn leaving(regs: &libc::user_regs_struct) -> bool {
     regs.rax as i64 != -(libc::ENOSYS as i64)
 }
 
-/// Runs `scenario ARGS...` traced, stopping at each system call's entry
-/// and exit, until `at` (given the registers) says to let it go; then
-/// waits for its end and prints `pid=<pid> <how it ended>`.
+/// Starts `scenario ARGS...` as a tracee (`PTRACE_TRACEME`), stopped
+/// before its `exec`; its PID.
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-fn traced(
-    mode: &str,
-    args: &[String],
-    mut at: impl FnMut(libc::pid_t, &libc::user_regs_struct) -> bool,
-) -> ! {
+fn spawn_traced(mode: &str, args: &[String]) -> libc::pid_t {
     use std::ffi::CString;
     let exe = std::env::current_exe().unwrap_or_else(|e| fail(&format!("current_exe: {e}")));
     let exe = CString::new(exe.into_os_string().into_encoded_bytes()).expect("no NUL");
@@ -941,6 +1135,67 @@ fn traced(
     if !libc::WIFSTOPPED(status) {
         fail(&format!("{mode}: the child did not stop"));
     }
+    child
+}
+
+/// What a tracer does after a system call's entry or exit.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+enum Traced {
+    /// Go on tracing.
+    Go,
+    /// Let the program go, untraced.
+    Detach,
+}
+
+/// Runs `scenario ARGS...` traced, stopping at each system call's entry
+/// and exit, until `at` (given the registers) says to let it go; then
+/// waits for its end and prints `pid=<pid> <how it ended>`.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn traced(
+    mode: &str,
+    args: &[String],
+    mut at: impl FnMut(libc::pid_t, &libc::user_regs_struct) -> bool,
+) -> ! {
+    traced_then(
+        mode,
+        args,
+        |child, regs| {
+            if at(child, regs) {
+                Traced::Detach
+            } else {
+                Traced::Go
+            }
+        },
+        |to_the_end| {
+            if to_the_end {
+                fail(&format!(
+                    "{mode}: the program ended before the awaited call"
+                ));
+            }
+            String::new()
+        },
+    )
+}
+
+/// [`traced`], with `at` deciding at each stop whether to go on tracing
+/// to the end, and `tail` adding to the line printed at the end (told
+/// whether the program was traced to its end).
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn traced_then(
+    mode: &str,
+    args: &[String],
+    mut at: impl FnMut(libc::pid_t, &libc::user_regs_struct) -> Traced,
+    tail: impl FnOnce(bool) -> String,
+) -> ! {
+    let child = spawn_traced(mode, args);
+    let wait = |pid: libc::pid_t| -> i32 {
+        let mut status = 0;
+        // SAFETY: `status` is a valid out pointer.
+        if unsafe { libc::waitpid(pid, &mut status, libc::__WALL) } != pid {
+            fail(&format!("{mode}: waitpid: {}", errno_name()));
+        }
+        status
+    };
     // SAFETY: ptrace requests on our stopped tracee, with valid pointers.
     unsafe {
         libc::ptrace(
@@ -951,15 +1206,15 @@ fn traced(
         );
     }
     let mut deliver = 0;
-    loop {
+    let mut to_the_end = true;
+    let status = loop {
         // SAFETY: as above.
         unsafe { libc::ptrace(libc::PTRACE_SYSCALL, child, 0, deliver) };
         deliver = 0;
         let status = wait(child);
         if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
-            fail(&format!(
-                "{mode}: the program ended before the awaited call"
-            ));
+            // Traced to the end on purpose, or ended too soon.
+            break status;
         }
         let signal = libc::WSTOPSIG(status);
         if signal == libc::SIGTRAP | 0x80 {
@@ -969,28 +1224,38 @@ fn traced(
                 libc::ptrace(libc::PTRACE_GETREGS, child, 0, &mut regs);
                 regs
             };
-            if at(child, &regs) {
+            if let Traced::Detach = at(child, &regs) {
                 // SAFETY: a plain request on our stopped tracee.
                 unsafe { libc::ptrace(libc::PTRACE_DETACH, child, 0, 0) };
-                break;
+                to_the_end = false;
+                break wait(child);
             }
         } else if signal != libc::SIGTRAP {
             deliver = signal;
         }
-    }
-    let status = wait(child);
+    };
     let how = if libc::WIFEXITED(status) {
         format!("exit {}", libc::WEXITSTATUS(status))
     } else {
         format!("signal {}", libc::WTERMSIG(status))
     };
-    println!("pid={child} {how}");
+    println!("pid={child} {how}{}", tail(to_the_end));
     std::process::exit(0)
 }
 
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
 fn stop_in_write(_: &[String]) -> ! {
     fail("stop-in-write: Linux x86-64 only")
+}
+
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+fn pause_daemon_at_chdir(_: &[String]) -> ! {
+    fail("pause-daemon-at-chdir: Linux x86-64 only")
+}
+
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+fn pause_after_getlk(_: &[String]) -> ! {
+    fail("pause-after-getlk: Linux x86-64 only")
 }
 
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
@@ -1092,6 +1357,8 @@ fn main() -> Result<(), String> {
         Some("pause-at-open") => pause_at_open(raw.get(4..).unwrap_or_default()),
         Some("pause-at-unlink") => pause_at_unlink(raw.get(4..).unwrap_or_default()),
         Some("pause-after-open") => pause_after_open(raw.get(4..).unwrap_or_default()),
+        Some("pause-after-getlk") => pause_after_getlk(raw.get(4..).unwrap_or_default()),
+        Some("pause-daemon-at-chdir") => pause_daemon_at_chdir(raw.get(4..).unwrap_or_default()),
         _ => {}
     }
     let opts = parse();
@@ -1253,10 +1520,24 @@ fn main() -> Result<(), String> {
         // SAFETY: installs the default disposition; no handler runs.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     }
+    let given = opts
+        .setup_reuse
+        .then(|| File::open("/dev/null").unwrap_or_else(|e| fail(&format!("--setup-reuse: {e}"))));
+    let dropped_fd = given.as_ref().map(AsRawFd::as_raw_fd);
     let (running, setup) = match opts.setup_bind.clone() {
         Some(address) => {
+            let replace = opts
+                .setup_replace_pidfile
+                .then(|| opts.pidfile.clone())
+                .flatten();
             let (running, listener) = daemon
-                .setup(move || std::net::TcpListener::bind(address))
+                .setup(move || {
+                    drop(given);
+                    if let Some(pidfile) = replace {
+                        replace_fd_of(&pidfile);
+                    }
+                    std::net::TcpListener::bind(address)
+                })
                 .start()
                 .unwrap_or_else(|e| e.exit());
             (running, Some(listener))
@@ -1268,12 +1549,25 @@ fn main() -> Result<(), String> {
         log.install(log::LevelFilter::Info)
             .unwrap_or_else(|_| fail("logger"));
     }
+    if opts.ignore_block_hup {
+        // SAFETY: SIG_IGN runs no code; the mask is a valid sigset_t.
+        unsafe {
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGHUP);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        }
+    }
     let mut facts = Facts {
         file: facts_file,
         lines: Vec::new(),
     };
     let pid = std::process::id();
     facts.add("pid", pid);
+    if let Some(fd) = dropped_fd {
+        facts.add("setup_dropped_fd", fd);
+    }
     if let Some(listener) = &setup {
         facts.add("setup_fd", listener.as_raw_fd());
         facts.add(
