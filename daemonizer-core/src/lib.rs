@@ -66,6 +66,7 @@ mod detach;
 mod dirs;
 mod error;
 mod fds;
+mod lastwords;
 mod listen;
 mod logfile;
 mod notify;

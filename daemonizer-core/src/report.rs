@@ -48,6 +48,8 @@ pub(crate) fn install_panic_hook(full: bool) {
             }
             if crate::running::is_pending() {
                 *PANIC.lock().unwrap_or_else(|p| p.into_inner()) = Some(text);
+            } else {
+                crate::lastwords::record(&text);
             }
         }
         previous(info);

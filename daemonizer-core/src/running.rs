@@ -108,20 +108,26 @@ pub(crate) fn is_pending() -> bool {
 
 /// In a full-mode daemon that has not reported ready: tells the launcher
 /// that the start failed with `err`, which it prints and exits with.
-/// Anywhere else (lite mode, the launcher, after readiness, a child the
-/// body forked) it does nothing.
+/// In the daemon after readiness, or in lite mode: records `err` as the
+/// daemon's last words (see [`lastwords`](crate::lastwords)). Anywhere
+/// else (the launcher, a child the body forked) it does nothing.
 pub(crate) fn fail_before_ready(err: &Error) {
     let Some(shared) = SHARED.get() else {
         return;
     };
-    if shared.mode != Mode::Full || getpid().as_raw() != shared.pid {
+    if getpid().as_raw() != shared.pid {
         return;
     }
-    if shared.pending.swap(false, Ordering::SeqCst) {
+    if shared.mode == Mode::Full && shared.pending.swap(false, Ordering::SeqCst) {
         if let Some(fd) = take_channel() {
             readiness::report_error(&fd, err);
         }
+        return;
     }
+    if shared.mode == Mode::Full {
+        log::error!("{err}");
+    }
+    crate::lastwords::record(&err.to_string());
 }
 
 impl Shared {

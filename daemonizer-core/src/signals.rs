@@ -267,6 +267,9 @@ fn start_thread(handlers: Vec<(Signal, Handler)>, reload: ReloadHook) -> Result<
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                     Err(e) => {
                         log::error!("signals: reading the signal pipe: {e}");
+                        crate::lastwords::record(&format!(
+                            "signals: reading the signal pipe: {e}; no handler runs from now on"
+                        ));
                         return;
                     }
                 }

@@ -136,6 +136,8 @@ struct Prepared {
     unset_notify: bool,
     /// The setup step's value, for the body.
     setup: Option<Box<dyn std::any::Any>>,
+    /// The system log's socket, for failures after readiness.
+    syslog: Option<RawFd>,
 }
 
 impl Daemon {
@@ -269,6 +271,9 @@ fn preflight(mut daemon: Daemon) -> Result<Prepared> {
     let watchdog = notify::watchdog_from_env(getpid().as_raw());
     let listen = listen::take_from_env(getpid().as_raw())?;
     let listen_fds: Vec<RawFd> = listen.iter().map(|(fd, _)| *fd).collect();
+    // Before any chroot and the sweep: a full daemon whose stderr goes
+    // nowhere records a failure after readiness in the system log.
+    let syslog = crate::lastwords::prepare(full && daemon.stderr == Output::Null);
     listen::store(listen);
     register_at_exit()?;
     // From here on files may be created (output files, the pid file): a
@@ -290,6 +295,7 @@ fn preflight(mut daemon: Daemon) -> Result<Prepared> {
         blocked,
         unset_notify,
         setup: None,
+        syslog,
     };
     match prepared.open_files().and_then(|()| prepared.run_setup()) {
         Ok(()) => Ok(prepared),
@@ -322,6 +328,7 @@ impl Prepared {
         keep.extend(self.stdio.iter().flat_map(Stdio::fds));
         keep.extend(self.notifier.iter().map(Notifier::raw_fd));
         keep.extend(&self.listen);
+        keep.extend(self.syslog);
         keep
     }
 
@@ -521,6 +528,7 @@ fn run_steps(prepared: Prepared, keep: Vec<RawFd>) -> Result<Daemonized> {
         blocked,
         unset_notify,
         setup,
+        syslog: _,
     } = prepared;
     let pid = getpid().as_raw();
     if daemon.mode == Mode::Full {
