@@ -707,7 +707,9 @@ pub fn notify(state: &str) -> Result<bool> {
 
 /// The interval within which the supervisor expects [`notify_watchdog`]
 /// (from `WATCHDOG_USEC`, when `WATCHDOG_PID` is unset or names the process
-/// the supervisor started); `None` when no watchdog is set.
+/// the supervisor started); `None` when no watchdog is set. A value that is
+/// not a decimal number, `0`, the "infinity" value `18446744073709551615`,
+/// or a `WATCHDOG_PID` that is not a decimal PID, is ignored: `None`.
 ///
 /// Ping at half the interval:
 ///
