@@ -62,6 +62,7 @@ mod classic;
 mod commands;
 mod config;
 pub mod control;
+mod deadline;
 mod detach;
 mod dirs;
 mod error;

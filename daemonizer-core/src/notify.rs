@@ -27,10 +27,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::SocketAddr;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::errno::Errno;
 
+use crate::deadline::Deadline;
 use crate::error::{Error, ErrorKind, Step};
 
 /// The variable naming the supervisor's socket.
@@ -145,7 +146,7 @@ impl Notifier {
     /// reading must not hold the launcher (or the daemon) forever.
     pub(crate) fn send(&self, state: &str) -> Result<(), Error> {
         let detail = || format!("{}: sending {state:?}", self.target);
-        let deadline = Instant::now() + SEND_LIMIT;
+        let deadline = Deadline::after(SEND_LIMIT);
         loop {
             // SAFETY: the socket is open for the call; the bytes are
             // borrowed for it.
@@ -171,7 +172,7 @@ impl Notifier {
             match errno {
                 Errno::EINTR => {}
                 Errno::EAGAIN => {
-                    let left = deadline.saturating_duration_since(Instant::now());
+                    let left = deadline.left();
                     if left.is_zero() {
                         return Err(Error::new(
                             Step::Ready,
