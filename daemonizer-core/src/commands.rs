@@ -3,6 +3,7 @@
 //! through [`Control`], one line printed and the LSB exit status.
 
 use std::ffi::OsString;
+use std::os::fd::{AsFd, BorrowedFd};
 
 use crate::config::Daemon;
 use crate::control::{Control, Status, Stopped};
@@ -13,21 +14,27 @@ use crate::running::Daemonized;
 /// request (`println!` would panic): the exit status still tells.
 macro_rules! say {
     ($($arg:tt)*) => {
-        say_to(&mut std::io::stdout(), format!($($arg)*))
+        say_to(std::io::stdout().as_fd(), format!($($arg)*))
     };
 }
 
 /// `say!` on stderr.
 macro_rules! say_err {
     ($($arg:tt)*) => {
-        say_to(&mut std::io::stderr(), format!($($arg)*))
+        say_to(std::io::stderr().as_fd(), format!($($arg)*))
     };
 }
 
-fn say_to(out: &mut impl std::io::Write, mut line: String) {
+/// Writes `line` and a newline to `out` in one piece, past Rust's buffer
+/// (flushed first, so that the order holds); a pipe without a reader or a
+/// file at the file-size limit loses the line, never the exit status.
+fn say_to(out: BorrowedFd<'_>, mut line: String) {
+    use std::io::Write;
     line.push('\n');
-    let _ = out.write_all(line.as_bytes());
-    let _ = out.flush();
+    crate::sys::pipe::quietly(|| {
+        let _ = std::io::stdout().flush();
+    });
+    let _ = crate::sys::pipe::write_all_quietly(out, line.as_bytes());
 }
 
 /// The commands a program started with [`Daemon::commands`] takes as its
@@ -86,7 +93,7 @@ pub(crate) fn command_from_args(default: Option<Command>) -> Command {
                 (Some(cmd), _) => say_err!("{program}: unknown command {cmd:?}; {usage}"),
                 (None, Some(raw)) => say_err!("{program}: unknown command {raw:?}; {usage}"),
             }
-            std::process::exit(2)
+            crate::sys::pipe::exit_quietly(2)
         }
     }
 }
@@ -166,7 +173,7 @@ pub(crate) fn run_command(command: Command, control: &Control) {
             }
         },
     };
-    std::process::exit(i32::from(code))
+    crate::sys::pipe::exit_quietly(i32::from(code))
 }
 
 fn command_name(command: Command) -> &'static str {
@@ -219,7 +226,7 @@ pub(crate) fn start_with_command(mut daemon: Daemon) -> Result<Daemonized> {
         Err(e) if e.kind() == ErrorKind::AlreadyRunning => match control.status() {
             Status::Running { pid } => {
                 say!("{program} is running as PID {pid} (started by another start)");
-                std::process::exit(0)
+                crate::sys::pipe::exit_quietly(0)
             }
             _ => Err(e),
         },

@@ -359,8 +359,9 @@ impl Error {
     /// The message is always one line: control characters in the program
     /// name, paths and names are escaped (see [`Display`](#impl-Display-for-Error)).
     /// The exit status is always the documented one: a stderr that is
-    /// closed, full of errors or a pipe without a reader loses the message,
-    /// never the status (no panic, no death by `SIGPIPE`).
+    /// closed, full of errors, a pipe without a reader or a regular file at
+    /// the file-size limit (`RLIMIT_FSIZE`) loses the message, never the
+    /// status (no panic, no death by `SIGPIPE` or `SIGXFSZ`).
     ///
     /// ```no_run
     /// let running = daemonizer::Daemon::new()
@@ -383,7 +384,7 @@ impl Error {
             escape_control(&program_name())
         );
         write_stderr_quietly(line.as_bytes());
-        std::process::exit(i32::from(self.exit_code()))
+        crate::sys::pipe::exit_quietly(i32::from(self.exit_code()))
     }
 
     /// Serialises the error for the readiness channel: kind, step, errno,
