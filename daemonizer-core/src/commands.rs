@@ -7,7 +7,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 
 use crate::config::Daemon;
 use crate::control::{Control, Status, Stopped};
-use crate::error::{Error, ErrorKind, Result, Step};
+use crate::error::{escape_control, Error, ErrorKind, Result, Step};
 use crate::running::Daemonized;
 
 /// A line on stdout, written in one piece; a failed write is not a failed
@@ -111,7 +111,7 @@ pub(crate) fn run_command(command: Command, control: &Control) {
                 Status::Running { pid } => say!("{program} is running as PID {pid}"),
                 Status::Stale { pid } => say!(
                     "{program} is not running (the pid file {} still names PID {pid})",
-                    control.pidfile().display()
+                    escape_control(&control.pidfile().display().to_string())
                 ),
                 Status::NotRunning => say!("{program} is not running"),
                 Status::Unknown(e) => say!("{program}: status unknown: {e}"),

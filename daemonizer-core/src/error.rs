@@ -379,10 +379,7 @@ impl Error {
         // into it writes piece by piece), and not `eprintln!`, which panics
         // when stderr fails (a terminal gone, a full disk): the exit status
         // must still tell the failure.
-        let line = format!(
-            "{}: cannot start daemon: {self}\n",
-            escape_control(&program_name())
-        );
+        let line = format!("{}: cannot start daemon: {self}\n", program_name());
         write_stderr_quietly(line.as_bytes());
         crate::sys::pipe::exit_quietly(i32::from(self.exit_code()))
     }
@@ -519,13 +516,17 @@ impl From<Error> for io::Error {
     }
 }
 
-/// The base name of `argv[0]`, as printed before `: cannot start daemon:`.
+/// The base name of `argv[0]`, as printed before `: cannot start daemon:`
+/// and in every other line the runtime prints, its control characters
+/// escaped as in [`Error`]'s `Display`: whoever starts the program chooses
+/// `argv[0]`, and a newline there must not split a line or forge another.
 pub(crate) fn program_name() -> String {
-    std::env::args_os()
+    let name = std::env::args_os()
         .next()
         .map(std::path::PathBuf::from)
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "daemon".to_owned())
+        .unwrap_or_else(|| "daemon".to_owned());
+    escape_control(&name)
 }
 
 /// The crate's result type.
