@@ -2,7 +2,7 @@
 //! as `start`, `stop`, `status`, `restart` or `reload`, each request made
 //! through [`Control`], one line printed and the LSB exit status.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::os::fd::{AsFd, BorrowedFd};
 
 use crate::config::Daemon;
@@ -77,23 +77,46 @@ pub(crate) fn usage(program: &str) -> String {
 pub(crate) fn command_from_args(default: Option<Command>) -> Command {
     let program = crate::error::program_name();
     let first: Option<OsString> = std::env::args_os().nth(1);
-    if let (None, Some(command)) = (&first, default) {
-        return command;
-    }
-    match first.as_ref().and_then(|a| a.to_str()) {
-        Some("start") => Command::Start,
-        Some("stop") => Command::Stop,
-        Some("status") => Command::Status,
-        Some("restart") => Command::Restart,
-        Some("reload") => Command::Reload,
-        other => {
-            let usage = usage(&program);
-            match (other, &first) {
-                (_, None) => say_err!("{program}: no command; {usage}"),
-                (Some(cmd), _) => say_err!("{program}: unknown command {cmd:?}; {usage}"),
-                (None, Some(raw)) => say_err!("{program}: unknown command {raw:?}; {usage}"),
-            }
+    match parse_command(first.as_deref(), default, &program) {
+        Ok(command) => command,
+        Err(line) => {
+            say_err!("{line}");
             crate::sys::pipe::exit_quietly(2)
+        }
+    }
+}
+
+/// The command that `first`, the program's first argument, names
+/// (`default` when there is no argument at all); otherwise the line to
+/// print before the usage error, one line whatever `first` holds.
+/// `program` is the name to show, already escaped.
+pub(crate) fn parse_command(
+    first: Option<&OsStr>,
+    default: Option<Command>,
+    program: &str,
+) -> std::result::Result<Command, String> {
+    if let (None, Some(command)) = (first, default) {
+        return Ok(command);
+    }
+    match first.and_then(OsStr::to_str) {
+        Some("start") => Ok(Command::Start),
+        Some("stop") => Ok(Command::Stop),
+        Some("status") => Ok(Command::Status),
+        Some("restart") => Ok(Command::Restart),
+        Some("reload") => Ok(Command::Reload),
+        other => {
+            let usage = usage(program);
+            // Debug quotes and escapes the argument; what it leaves (a
+            // line separator) is escaped as every shown value is.
+            let shown = match (other, first) {
+                (_, None) => return Err(format!("{program}: no command; {usage}")),
+                (Some(cmd), _) => format!("{cmd:?}"),
+                (None, Some(raw)) => format!("{raw:?}"),
+            };
+            Err(format!(
+                "{program}: unknown command {}; {usage}",
+                escape_control(&shown)
+            ))
         }
     }
 }

@@ -631,7 +631,7 @@ fn ends_on(_: i32, _: Signal) -> bool {
 }
 
 /// The PID the file holds, when it holds `<pid>\n` and nothing else.
-fn written_pid(mut file: &File) -> Option<i32> {
+pub(crate) fn written_pid(mut file: &File) -> Option<i32> {
     let mut text = String::new();
     file.by_ref().take(32).read_to_string(&mut text).ok()?;
     text.strip_suffix('\n')?.parse().ok().filter(|p| *p > 0)

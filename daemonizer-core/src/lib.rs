@@ -73,6 +73,8 @@ mod notify;
 mod pathsafe;
 mod pidfile;
 mod privileges;
+#[cfg(test)]
+mod proptests;
 mod readiness;
 mod report;
 mod running;

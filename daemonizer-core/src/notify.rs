@@ -238,7 +238,7 @@ const SUN_PATH_LEN: usize = {
 /// NUL). Anything else cannot work whatever the supervisor does: an error
 /// of step [`Step::Preflight`] and kind [`ErrorKind::Config`] naming the
 /// value, before anything is created.
-fn check_value(value: &[u8]) -> Result<(), Error> {
+pub(crate) fn check_value(value: &[u8]) -> Result<(), Error> {
     let invalid = |why: String| {
         Error::new(
             Step::Preflight,

@@ -137,7 +137,7 @@ pub(crate) fn report_error(fd: &OwnedFd, err: &Error) {
     let _ = write_all(fd, &msg);
 }
 
-fn parse(buf: &[u8]) -> Option<std::result::Result<i32, Error>> {
+pub(crate) fn parse(buf: &[u8]) -> Option<std::result::Result<i32, Error>> {
     let end = buf.iter().position(|b| *b == b'\n')?;
     let line = &buf[..end];
     Some(match line.first() {
