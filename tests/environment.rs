@@ -90,9 +90,11 @@ fn a_huge_listen_fds_is_one_line() {
             cmd,
             71,
             "preflight",
-            &[&format!(
-                "LISTEN_FDS={count}: descriptor 3 (\"unknown\") is not one this process holds"
-            )],
+            // Descriptor 3 unless the test's runner passed more.
+            &[
+                &format!("LISTEN_FDS={count}: descriptor "),
+                "(\"unknown\") is not one this process holds",
+            ],
         );
     }
 }
