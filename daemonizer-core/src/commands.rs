@@ -2,32 +2,39 @@
 //! as `start`, `stop`, `status`, `restart` or `reload`, each request made
 //! through [`Control`], one line printed and the LSB exit status.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
+use std::os::fd::{AsFd, BorrowedFd};
 
 use crate::config::Daemon;
 use crate::control::{Control, Status, Stopped};
-use crate::error::{Error, ErrorKind, Result, Step};
+use crate::error::{escape_control, Error, ErrorKind, Result, Step};
 use crate::running::Daemonized;
 
 /// A line on stdout, written in one piece; a failed write is not a failed
 /// request (`println!` would panic): the exit status still tells.
 macro_rules! say {
     ($($arg:tt)*) => {
-        say_to(&mut std::io::stdout(), format!($($arg)*))
+        say_to(std::io::stdout().as_fd(), format!($($arg)*))
     };
 }
 
 /// `say!` on stderr.
 macro_rules! say_err {
     ($($arg:tt)*) => {
-        say_to(&mut std::io::stderr(), format!($($arg)*))
+        say_to(std::io::stderr().as_fd(), format!($($arg)*))
     };
 }
 
-fn say_to(out: &mut impl std::io::Write, mut line: String) {
+/// Writes `line` and a newline to `out` in one piece, past Rust's buffer
+/// (flushed first, so that the order holds); a pipe without a reader or a
+/// file at the file-size limit loses the line, never the exit status.
+fn say_to(out: BorrowedFd<'_>, mut line: String) {
+    use std::io::Write;
     line.push('\n');
-    let _ = out.write_all(line.as_bytes());
-    let _ = out.flush();
+    crate::sys::pipe::quietly(|| {
+        let _ = std::io::stdout().flush();
+    });
+    let _ = crate::sys::pipe::write_all_quietly(out, line.as_bytes());
 }
 
 /// The commands a program started with [`Daemon::commands`] takes as its
@@ -70,23 +77,46 @@ pub(crate) fn usage(program: &str) -> String {
 pub(crate) fn command_from_args(default: Option<Command>) -> Command {
     let program = crate::error::program_name();
     let first: Option<OsString> = std::env::args_os().nth(1);
-    if let (None, Some(command)) = (&first, default) {
-        return command;
+    match parse_command(first.as_deref(), default, &program) {
+        Ok(command) => command,
+        Err(line) => {
+            say_err!("{line}");
+            crate::sys::pipe::exit_quietly(2)
+        }
     }
-    match first.as_ref().and_then(|a| a.to_str()) {
-        Some("start") => Command::Start,
-        Some("stop") => Command::Stop,
-        Some("status") => Command::Status,
-        Some("restart") => Command::Restart,
-        Some("reload") => Command::Reload,
+}
+
+/// The command that `first`, the program's first argument, names
+/// (`default` when there is no argument at all); otherwise the line to
+/// print before the usage error, one line whatever `first` holds.
+/// `program` is the name to show, already escaped.
+pub(crate) fn parse_command(
+    first: Option<&OsStr>,
+    default: Option<Command>,
+    program: &str,
+) -> std::result::Result<Command, String> {
+    if let (None, Some(command)) = (first, default) {
+        return Ok(command);
+    }
+    match first.and_then(OsStr::to_str) {
+        Some("start") => Ok(Command::Start),
+        Some("stop") => Ok(Command::Stop),
+        Some("status") => Ok(Command::Status),
+        Some("restart") => Ok(Command::Restart),
+        Some("reload") => Ok(Command::Reload),
         other => {
-            let usage = usage(&program);
-            match (other, &first) {
-                (_, None) => say_err!("{program}: no command; {usage}"),
-                (Some(cmd), _) => say_err!("{program}: unknown command {cmd:?}; {usage}"),
-                (None, Some(raw)) => say_err!("{program}: unknown command {raw:?}; {usage}"),
-            }
-            std::process::exit(2)
+            let usage = usage(program);
+            // Debug quotes and escapes the argument; what it leaves (a
+            // line separator) is escaped as every shown value is.
+            let shown = match (other, first) {
+                (_, None) => return Err(format!("{program}: no command; {usage}")),
+                (Some(cmd), _) => format!("{cmd:?}"),
+                (None, Some(raw)) => format!("{raw:?}"),
+            };
+            Err(format!(
+                "{program}: unknown command {}; {usage}",
+                escape_control(&shown)
+            ))
         }
     }
 }
@@ -104,7 +134,7 @@ pub(crate) fn run_command(command: Command, control: &Control) {
                 Status::Running { pid } => say!("{program} is running as PID {pid}"),
                 Status::Stale { pid } => say!(
                     "{program} is not running (the pid file {} still names PID {pid})",
-                    control.pidfile().display()
+                    escape_control(&control.pidfile().display().to_string())
                 ),
                 Status::NotRunning => say!("{program} is not running"),
                 Status::Unknown(e) => say!("{program}: status unknown: {e}"),
@@ -166,7 +196,7 @@ pub(crate) fn run_command(command: Command, control: &Control) {
             }
         },
     };
-    std::process::exit(i32::from(code))
+    crate::sys::pipe::exit_quietly(i32::from(code))
 }
 
 fn command_name(command: Command) -> &'static str {
@@ -219,7 +249,7 @@ pub(crate) fn start_with_command(mut daemon: Daemon) -> Result<Daemonized> {
         Err(e) if e.kind() == ErrorKind::AlreadyRunning => match control.status() {
             Status::Running { pid } => {
                 say!("{program} is running as PID {pid} (started by another start)");
-                std::process::exit(0)
+                crate::sys::pipe::exit_quietly(0)
             }
             _ => Err(e),
         },

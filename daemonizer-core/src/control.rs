@@ -51,13 +51,14 @@ use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
 
 pub use crate::commands::Command;
 use crate::config::Daemon;
+use crate::deadline::Deadline;
 use crate::error::{Error, ErrorKind, Result, Step};
 use crate::pidfile::{probe, Holder};
 use crate::running::Daemonized;
@@ -243,7 +244,8 @@ impl Control {
     }
 
     /// How long [`stop`](Control::stop) waits after SIGTERM before SIGKILL
-    /// (default [`DEFAULT_STOP_TIMEOUT`], 10 s).
+    /// (default [`DEFAULT_STOP_TIMEOUT`], 10 s). A timeout beyond what the
+    /// clock can count (`Duration::MAX`) waits without bound.
     ///
     /// ```
     /// use std::time::Duration;
@@ -258,7 +260,8 @@ impl Control {
     }
 
     /// How long [`stop`](Control::stop) waits after SIGKILL (default
-    /// [`DEFAULT_KILL_TIMEOUT`], 5 s).
+    /// [`DEFAULT_KILL_TIMEOUT`], 5 s). A timeout beyond what the clock can
+    /// count (`Duration::MAX`) waits without bound.
     ///
     /// ```
     /// use std::time::Duration;
@@ -629,7 +632,7 @@ impl Control {
     /// Waits until `target` no longer holds the lock, at most `limit`:
     /// `true` once released.
     fn wait_released(&self, target: &Target, limit: Duration) -> Result<bool> {
-        let deadline = Instant::now() + limit;
+        let deadline = Deadline::after(limit);
         let released = || -> Result<bool> {
             Ok(!matches!(self.probe(&target.file)?, Holder::Daemon(Some(p)) if p == target.pid))
         };
@@ -645,7 +648,7 @@ impl Control {
             if released()? {
                 return Ok(true);
             }
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.left();
             if left.is_zero() {
                 return Ok(false);
             }
@@ -698,7 +701,7 @@ fn ends_by_masks(status: &str, signal: Signal) -> Option<Option<&'static str>> {
 }
 
 /// The PID the file holds, when it holds `<pid>\n` and nothing else.
-fn written_pid(mut file: &File) -> Option<i32> {
+pub(crate) fn written_pid(mut file: &File) -> Option<i32> {
     let mut text = String::new();
     file.by_ref().take(32).read_to_string(&mut text).ok()?;
     text.strip_suffix('\n')?.parse().ok().filter(|p| *p > 0)
@@ -755,9 +758,9 @@ fn pidfd_send_signal(_: &OwnedFd, _: Signal) -> std::result::Result<(), Errno> {
 }
 
 /// Polls `fd` for reading until `deadline`; `true` once readable.
-fn wait_readable(fd: &OwnedFd, deadline: Instant) -> bool {
+fn wait_readable(fd: &OwnedFd, deadline: Deadline) -> bool {
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = deadline.left();
         let ms = i32::try_from(left.as_millis()).unwrap_or(i32::MAX);
         let mut pfd = libc::pollfd {
             fd: fd.as_raw_fd(),

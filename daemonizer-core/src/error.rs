@@ -359,8 +359,9 @@ impl Error {
     /// The message is always one line: control characters in the program
     /// name, paths and names are escaped (see [`Display`](#impl-Display-for-Error)).
     /// The exit status is always the documented one: a stderr that is
-    /// closed, full of errors or a pipe without a reader loses the message,
-    /// never the status (no panic, no death by `SIGPIPE`).
+    /// closed, full of errors, a pipe without a reader or a regular file at
+    /// the file-size limit (`RLIMIT_FSIZE`) loses the message, never the
+    /// status (no panic, no death by `SIGPIPE` or `SIGXFSZ`).
     ///
     /// ```no_run
     /// let running = daemonizer::Daemon::new()
@@ -378,12 +379,9 @@ impl Error {
         // into it writes piece by piece), and not `eprintln!`, which panics
         // when stderr fails (a terminal gone, a full disk): the exit status
         // must still tell the failure.
-        let line = format!(
-            "{}: cannot start daemon: {self}\n",
-            escape_control(&program_name())
-        );
+        let line = format!("{}: cannot start daemon: {self}\n", program_name());
         write_stderr_quietly(line.as_bytes());
-        std::process::exit(i32::from(self.exit_code()))
+        crate::sys::pipe::exit_quietly(i32::from(self.exit_code()))
     }
 
     /// Serialises the error for the readiness channel: kind, step, errno,
@@ -518,13 +516,17 @@ impl From<Error> for io::Error {
     }
 }
 
-/// The base name of `argv[0]`, as printed before `: cannot start daemon:`.
+/// The base name of `argv[0]`, as printed before `: cannot start daemon:`
+/// and in every other line the runtime prints, its control characters
+/// escaped as in [`Error`]'s `Display`: whoever starts the program chooses
+/// `argv[0]`, and a newline there must not split a line or forge another.
 pub(crate) fn program_name() -> String {
-    std::env::args_os()
+    let name = std::env::args_os()
         .next()
         .map(std::path::PathBuf::from)
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "daemon".to_owned())
+        .unwrap_or_else(|| "daemon".to_owned());
+    escape_control(&name)
 }
 
 /// The crate's result type.

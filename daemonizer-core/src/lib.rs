@@ -62,6 +62,7 @@ mod classic;
 mod commands;
 mod config;
 pub mod control;
+mod deadline;
 mod detach;
 mod dirs;
 mod error;
@@ -73,6 +74,8 @@ mod notify;
 mod pathsafe;
 mod pidfile;
 mod privileges;
+#[cfg(test)]
+mod proptests;
 mod readiness;
 mod report;
 mod running;

@@ -155,9 +155,43 @@ impl From<ListenFd> for OwnedFd {
     }
 }
 
-/// The passed descriptors as the variables describe them: `(fd, name)`
-/// pairs numbered from 3, with the semantics of `sd_listen_fds(3)` and
-/// `sd_listen_fds_with_names(3)`.
+/// The descriptors the variables describe: `count` of them from 3, named
+/// by `names` (`"unknown"` each when `LISTEN_FDNAMES` is unset).
+///
+/// Nothing is allocated per descriptor until each one is found open (see
+/// [`claim`]): the count comes from the environment, and a hostile one
+/// must cost no more than the descriptors that are really there.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Passed {
+    count: usize,
+    names: Option<Vec<String>>,
+}
+
+impl Passed {
+    /// How many descriptors the variables announce.
+    pub(crate) fn count(&self) -> usize {
+        self.count
+    }
+
+    /// The `index`th descriptor (from 0) and its name.
+    fn get(&self, index: usize) -> Option<(RawFd, &str)> {
+        if index >= self.count {
+            return None;
+        }
+        // `count` is at most `RawFd::MAX - 3`, so the number cannot
+        // overflow; saturating all the same.
+        let fd = RawFd::try_from(index).map_or(RawFd::MAX, |i| LISTEN_FDS_START.saturating_add(i));
+        let name = match &self.names {
+            Some(names) => names.get(index).map_or(UNKNOWN_NAME, String::as_str),
+            None => UNKNOWN_NAME,
+        };
+        Some((fd, name))
+    }
+}
+
+/// The passed descriptors as the variables describe them: `count`
+/// descriptors numbered from 3, with the semantics of `sd_listen_fds(3)`
+/// and `sd_listen_fds_with_names(3)`.
 ///
 /// - Nothing when `LISTEN_PID` is unset or empty, or is not
 ///   `expected_pid`: the descriptors belong to another process. The caller
@@ -173,12 +207,14 @@ impl From<ListenFd> for OwnedFd {
 ///   name is `"unknown"`.
 ///
 /// Errors are of step [`Step::Preflight`] and kind [`ErrorKind::Config`].
+/// The work and memory are bounded by the length of the values, never by
+/// the count they announce.
 pub(crate) fn parse(
     listen_pid: Option<&str>,
     listen_fds: Option<&str>,
     names: Option<&str>,
     expected_pid: i32,
-) -> Result<Vec<(RawFd, String)>, Error> {
+) -> Result<Passed, Error> {
     let invalid = |var: &str, value: &str, why: &str| {
         Error::new(
             Step::Preflight,
@@ -188,57 +224,62 @@ pub(crate) fn parse(
     };
 
     let pid = match listen_pid {
-        None | Some("") => return Ok(Vec::new()),
+        None | Some("") => return Ok(Passed::default()),
         Some(value) => match parse_decimal(value) {
             Some(pid) if pid > 0 => pid,
             _ => return Err(invalid(LISTEN_PID, value, "not a process ID")),
         },
     };
     if i64::from(expected_pid) != pid {
-        return Ok(Vec::new());
+        return Ok(Passed::default());
     }
 
     let max = usize::try_from(RawFd::MAX - LISTEN_FDS_START).unwrap_or(usize::MAX);
     let count = match listen_fds {
-        None => return Ok(Vec::new()),
-        Some(value) => match parse_decimal(value).map(usize::try_from) {
-            Some(Ok(n)) if n <= max => n,
-            Some(_) => return Err(invalid(LISTEN_FDS, value, "too many descriptors")),
-            None => return Err(invalid(LISTEN_FDS, value, "not a number of descriptors")),
+        None => return Ok(Passed::default()),
+        Some(value) if !is_decimal(value) => {
+            return Err(invalid(LISTEN_FDS, value, "not a number of descriptors"))
+        }
+        // Digits only: a value that does not fit is a count too large.
+        Some(value) => match value.parse::<usize>() {
+            Ok(n) if n <= max => n,
+            _ => return Err(invalid(LISTEN_FDS, value, "too many descriptors")),
         },
     };
     if count == 0 {
-        return Ok(Vec::new());
+        return Ok(Passed::default());
     }
 
-    let names: Vec<String> = match names {
-        None => vec![UNKNOWN_NAME.to_owned(); count],
+    let names = match names {
+        None => None,
         Some(value) => {
-            let names: Vec<String> = value.split(':').map(str::to_owned).collect();
-            if names.len() != count {
+            // Counted before anything is collected: at most one name per
+            // byte of the value.
+            let found = value.split(':').count();
+            if found != count {
                 return Err(invalid(
                     LISTEN_FDNAMES,
                     value,
-                    &format!(
-                        "{} names for {count} descriptors ({LISTEN_FDS}={count})",
-                        names.len()
-                    ),
+                    &format!("{found} names for {count} descriptors ({LISTEN_FDS}={count})"),
                 ));
             }
-            names
+            Some(value.split(':').map(str::to_owned).collect())
         }
     };
-
-    // `count` is at most `RawFd::MAX - 3`, so the numbers cannot overflow.
-    Ok((LISTEN_FDS_START..).zip(names).collect())
+    Ok(Passed { count, names })
 }
 
 /// A non-empty string of ASCII digits; no sign, no spaces.
 fn parse_decimal(s: &str) -> Option<i64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+    if !is_decimal(s) {
         return None;
     }
     s.parse().ok()
+}
+
+/// Whether `s` is a non-empty string of ASCII digits.
+fn is_decimal(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Takes the descriptors passed by the supervisor: reads `LISTEN_PID`,
@@ -279,14 +320,13 @@ fn read_and_claim(expected_pid: i32) -> Result<Vec<(RawFd, String)>, Error> {
             ));
         }
     }
-    let fds = parse(
+    let passed = parse(
         pid.as_deref(),
         count.as_deref(),
         names.as_deref(),
         expected_pid,
     )?;
-    claim(&fds)?;
-    Ok(fds)
+    claim(&passed)
 }
 
 /// The value of `var`; an error naming it when it is not UTF-8.
@@ -303,32 +343,53 @@ fn env_value(var: &str) -> Result<Option<String>, Error> {
     }
 }
 
-/// Verifies that every descriptor is open and marks it close-on-exec.
-fn claim(fds: &[(RawFd, String)]) -> Result<(), Error> {
+/// Verifies that every descriptor is open, in order, and marks it
+/// close-on-exec; the list of them, named.
+///
+/// The first one that is not open ends the search with an error naming it
+/// and the announced count: the work and the list grow with the
+/// descriptors really passed, whatever `LISTEN_FDS` claims.
+fn claim(passed: &Passed) -> Result<Vec<(RawFd, String)>, Error> {
+    claim_each(
+        (0..passed.count()).map_while(|i| passed.get(i)),
+        passed.count(),
+    )
+}
+
+/// [`claim`] for `fds`, of which `LISTEN_FDS` announced `announced`.
+fn claim_each<'a>(
+    fds: impl Iterator<Item = (RawFd, &'a str)>,
+    announced: usize,
+) -> Result<Vec<(RawFd, String)>, Error> {
+    let mut claimed = Vec::new();
     for (fd, name) in fds {
         let fail = |errno: Errno| {
             Error::os(
                 Step::Preflight,
-                format!("{LISTEN_FDS}: descriptor {fd} (\"{name}\")"),
+                format!(
+                    "{LISTEN_FDS}={announced}: descriptor {fd} (\"{name}\") \
+                     is not one this process holds"
+                ),
                 errno,
             )
         };
         // SAFETY: F_GETFD only reads the flags of descriptor `fd` (failing
         // with EBADF if it is not open) and touches no memory of ours.
-        let flags = unsafe { libc::fcntl(*fd, libc::F_GETFD) };
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
         if flags < 0 {
             return Err(fail(Errno::last()));
         }
         if flags & libc::FD_CLOEXEC == 0 {
             // SAFETY: F_SETFD only changes the flags of the open descriptor
             // `fd`, which the supervisor passed to this process.
-            let rc = unsafe { libc::fcntl(*fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) };
+            let rc = unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) };
             if rc < 0 {
                 return Err(fail(Errno::last()));
             }
         }
+        claimed.push((fd, name.to_owned()));
     }
-    Ok(())
+    Ok(claimed)
 }
 
 /// The descriptors taken by [`take_from_env`], until [`listen_fds`] hands
@@ -390,7 +451,16 @@ mod tests {
         list.iter().map(|(fd, n)| (*fd, (*n).to_owned())).collect()
     }
 
-    fn config_error(result: Result<Vec<(RawFd, String)>, Error>, prefix: &str) {
+    /// The descriptors `parse` describes, for a test's small counts.
+    fn listed(result: Result<Passed, Error>) -> Vec<(RawFd, String)> {
+        let passed = result.expect("parses");
+        (0..passed.count())
+            .map_while(|i| passed.get(i))
+            .map(|(fd, name)| (fd, name.to_owned()))
+            .collect()
+    }
+
+    fn config_error(result: Result<Passed, Error>, prefix: &str) {
         let err = result.expect_err(prefix);
         assert_eq!(err.step(), Step::Preflight, "{err}");
         assert_eq!(err.kind(), ErrorKind::Config, "{err}");
@@ -399,22 +469,22 @@ mod tests {
 
     #[test]
     fn nothing_without_a_matching_pid() {
-        assert_eq!(parse(None, Some("2"), None, 100).unwrap(), vec![]);
-        assert_eq!(parse(Some(""), Some("2"), None, 100).unwrap(), vec![]);
-        assert_eq!(parse(Some("101"), Some("2"), None, 100).unwrap(), vec![]);
+        assert_eq!(listed(parse(None, Some("2"), None, 100)), vec![]);
+        assert_eq!(listed(parse(Some(""), Some("2"), None, 100)), vec![]);
+        assert_eq!(listed(parse(Some("101"), Some("2"), None, 100)), vec![]);
         // Even malformed counts and names are none of our business then.
         assert_eq!(
-            parse(Some("101"), Some("x"), Some("a"), 100).unwrap(),
+            listed(parse(Some("101"), Some("x"), Some("a"), 100)),
             vec![]
         );
     }
 
     #[test]
     fn nothing_without_descriptors() {
-        assert_eq!(parse(Some("100"), None, None, 100).unwrap(), vec![]);
-        assert_eq!(parse(Some("100"), Some("0"), None, 100).unwrap(), vec![]);
+        assert_eq!(listed(parse(Some("100"), None, None, 100)), vec![]);
+        assert_eq!(listed(parse(Some("100"), Some("0"), None, 100)), vec![]);
         assert_eq!(
-            parse(Some("100"), Some("0"), Some("a"), 100).unwrap(),
+            listed(parse(Some("100"), Some("0"), Some("a"), 100)),
             vec![]
         );
     }
@@ -422,11 +492,11 @@ mod tests {
     #[test]
     fn descriptors_start_at_three_named_unknown() {
         assert_eq!(
-            parse(Some("100"), Some("1"), None, 100).unwrap(),
+            listed(parse(Some("100"), Some("1"), None, 100)),
             fds(&[(3, "unknown")])
         );
         assert_eq!(
-            parse(Some("100"), Some("3"), None, 100).unwrap(),
+            listed(parse(Some("100"), Some("3"), None, 100)),
             fds(&[(3, "unknown"), (4, "unknown"), (5, "unknown")])
         );
     }
@@ -434,16 +504,16 @@ mod tests {
     #[test]
     fn names_follow_listen_fdnames() {
         assert_eq!(
-            parse(Some("100"), Some("2"), Some("http:control"), 100).unwrap(),
+            listed(parse(Some("100"), Some("2"), Some("http:control"), 100)),
             fds(&[(3, "http"), (4, "control")])
         );
         assert_eq!(
-            parse(Some("100"), Some("1"), Some("web"), 100).unwrap(),
+            listed(parse(Some("100"), Some("1"), Some("web"), 100)),
             fds(&[(3, "web")])
         );
         // Empty entries are names too (and count).
         assert_eq!(
-            parse(Some("100"), Some("3"), Some("a::c"), 100).unwrap(),
+            listed(parse(Some("100"), Some("3"), Some("a::c"), 100)),
             fds(&[(3, "a"), (4, ""), (5, "c")])
         );
     }
@@ -485,26 +555,34 @@ mod tests {
 
     #[test]
     fn malformed_count_is_an_error() {
-        for value in [
-            "",
-            "abc",
-            "-1",
-            "+1",
-            " 1",
-            "1 ",
-            "0x1",
-            "99999999999999999999",
-        ] {
+        for value in ["", "abc", "-1", "+1", " 1", "1 ", "0x1"] {
             config_error(
                 parse(Some("100"), Some(value), None, 100),
                 &format!("LISTEN_FDS={value:?}: not a number of descriptors"),
             );
         }
-        let too_many = (i64::from(RawFd::MAX) - 2).to_string();
-        config_error(
-            parse(Some("100"), Some(&too_many), None, 100),
-            &format!("LISTEN_FDS={too_many:?}: too many descriptors"),
+        for too_many in [
+            (i64::from(RawFd::MAX) - 2).to_string(),
+            "99999999999999999999".to_owned(),
+        ] {
+            config_error(
+                parse(Some("100"), Some(&too_many), None, 100),
+                &format!("LISTEN_FDS={too_many:?}: too many descriptors"),
+            );
+        }
+    }
+
+    #[test]
+    fn a_huge_count_allocates_nothing_per_descriptor() {
+        let huge = (RawFd::MAX - 3).to_string();
+        let passed = parse(Some("100"), Some(&huge), None, 100).expect("in range");
+        assert_eq!(passed.count(), usize::try_from(RawFd::MAX - 3).unwrap());
+        assert_eq!(passed.get(0), Some((3, "unknown")));
+        assert_eq!(
+            passed.get(passed.count() - 1),
+            Some((RawFd::MAX - 1, "unknown"))
         );
+        assert_eq!(passed.get(passed.count()), None);
     }
 
     #[test]
@@ -516,13 +594,18 @@ mod tests {
             unsafe { libc::fcntl(fd, libc::F_GETFD) }
         };
         assert_eq!(flags(read.as_raw_fd()) & libc::FD_CLOEXEC, 0);
-        claim(&fds(&[(read.as_raw_fd(), "r"), (write.as_raw_fd(), "w")])).expect("open fds");
+        claim_each(
+            [(read.as_raw_fd(), "r"), (write.as_raw_fd(), "w")].into_iter(),
+            2,
+        )
+        .expect("open fds");
         assert_ne!(flags(read.as_raw_fd()) & libc::FD_CLOEXEC, 0);
         assert_ne!(flags(write.as_raw_fd()) & libc::FD_CLOEXEC, 0);
 
         // No process has this many descriptors open.
         let closed = RawFd::MAX - 1;
-        let err = claim(&fds(&[(read.as_raw_fd(), "r"), (closed, "gone")])).expect_err("closed");
+        let err = claim_each([(read.as_raw_fd(), "r"), (closed, "gone")].into_iter(), 2)
+            .expect_err("closed");
         assert_eq!(err.step(), Step::Preflight);
         assert_eq!(err.errno(), Some(Errno::EBADF));
         assert!(err.detail().contains(&closed.to_string()), "{err}");

@@ -27,10 +27,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::SocketAddr;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::errno::Errno;
 
+use crate::deadline::Deadline;
 use crate::error::{Error, ErrorKind, Step};
 
 /// The variable naming the supervisor's socket.
@@ -110,6 +111,7 @@ impl Notifier {
     }
 
     fn from_bytes(value: &[u8]) -> Result<Notifier, Error> {
+        check_value(value)?;
         let target = format!(
             "{NOTIFY_SOCKET}={:?}",
             String::from_utf8_lossy(value).as_ref()
@@ -117,28 +119,18 @@ impl Notifier {
         let fail = |e: &io::Error| Error::io(Step::Ready, format!("{target}: connect"), e);
         // `UnixDatagram::unbound` creates the socket with SOCK_CLOEXEC.
         let socket = match value.split_first() {
-            Some((b'/', _)) => {
-                let socket = UnixDatagram::unbound().map_err(|e| fail(&e))?;
-                let path = Path::new(OsStr::from_bytes(value));
-                socket.connect(path).map_err(|e| fail(&e))?;
-                socket
-            }
             #[cfg(target_os = "linux")]
-            Some((b'@', name)) if !name.is_empty() => {
+            Some((b'@', name)) => {
                 let addr = SocketAddr::from_abstract_name(name).map_err(|e| fail(&e))?;
                 let socket = UnixDatagram::unbound().map_err(|e| fail(&e))?;
                 socket.connect_addr(&addr).map_err(|e| fail(&e))?;
                 socket
             }
             _ => {
-                return Err(Error::new(
-                    Step::Ready,
-                    ErrorKind::Config,
-                    format!(
-                        "{target}: not an absolute path (/...) \
-                         or an abstract socket name (@...)"
-                    ),
-                ))
+                let socket = UnixDatagram::unbound().map_err(|e| fail(&e))?;
+                let path = Path::new(OsStr::from_bytes(value));
+                socket.connect(path).map_err(|e| fail(&e))?;
+                socket
             }
         };
         Ok(Notifier { socket, target })
@@ -154,7 +146,7 @@ impl Notifier {
     /// reading must not hold the launcher (or the daemon) forever.
     pub(crate) fn send(&self, state: &str) -> Result<(), Error> {
         let detail = || format!("{}: sending {state:?}", self.target);
-        let deadline = Instant::now() + SEND_LIMIT;
+        let deadline = Deadline::after(SEND_LIMIT);
         loop {
             // SAFETY: the socket is open for the call; the bytes are
             // borrowed for it.
@@ -180,7 +172,7 @@ impl Notifier {
             match errno {
                 Errno::EINTR => {}
                 Errno::EAGAIN => {
-                    let left = deadline.saturating_duration_since(Instant::now());
+                    let left = deadline.left();
                     if left.is_zero() {
                         return Err(Error::new(
                             Step::Ready,
@@ -230,6 +222,54 @@ impl Notifier {
     /// inherited descriptors. It stays owned by the `Notifier`.
     pub(crate) fn raw_fd(&self) -> RawFd {
         self.socket.as_raw_fd()
+    }
+}
+
+/// The room for a name in a socket address (`sun_path`).
+const SUN_PATH_LEN: usize = {
+    // SAFETY: sockaddr_un is plain data; all zeroes is a valid value.
+    let addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_path.len()
+};
+
+/// Checks that a `NOTIFY_SOCKET` value can name a socket: an absolute path
+/// shorter than a socket address holds (it ends with a NUL), or `@` and an
+/// abstract name of at most as many bytes (the `@` stands for the leading
+/// NUL). Anything else cannot work whatever the supervisor does: an error
+/// of step [`Step::Preflight`] and kind [`ErrorKind::Config`] naming the
+/// value, before anything is created.
+pub(crate) fn check_value(value: &[u8]) -> Result<(), Error> {
+    let invalid = |why: String| {
+        Error::new(
+            Step::Preflight,
+            ErrorKind::Config,
+            format!(
+                "{NOTIFY_SOCKET}={:?}: {why}",
+                String::from_utf8_lossy(value).as_ref()
+            ),
+        )
+    };
+    let abstract_names = cfg!(target_os = "linux");
+    match value.first() {
+        Some(b'/') if value.len() >= SUN_PATH_LEN => Err(invalid(format!(
+            "a path of {} bytes, longer than a socket address holds ({} at most)",
+            value.len(),
+            SUN_PATH_LEN - 1
+        ))),
+        Some(b'/') => Ok(()),
+        Some(b'@') if abstract_names && value.len() == 1 => {
+            Err(invalid("an empty abstract socket name".to_owned()))
+        }
+        Some(b'@') if abstract_names && value.len() > SUN_PATH_LEN => Err(invalid(format!(
+            "an abstract socket name of {} bytes, longer than a socket address holds \
+             ({} at most)",
+            value.len() - 1,
+            SUN_PATH_LEN - 1
+        ))),
+        Some(b'@') if abstract_names => Ok(()),
+        _ => Err(invalid(
+            "not an absolute path (/...) or an abstract socket name (@...)".to_owned(),
+        )),
     }
 }
 
@@ -455,9 +495,12 @@ mod tests {
             "notify",
             " /run/notify",
             "vsock:2:1",
+            &format!("/{}", "x".repeat(107)),
+            &format!("/{}", "x".repeat(200)),
+            &format!("@{}", "x".repeat(108)),
         ] {
             let err = Notifier::from_value(value).expect_err(value);
-            assert_eq!(err.step(), Step::Ready, "{value}");
+            assert_eq!(err.step(), Step::Preflight, "{value}");
             assert_eq!(err.kind(), ErrorKind::Config, "{value}");
             assert!(
                 err.detail()
@@ -477,10 +520,11 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::NotFound);
         assert!(err.detail().contains(value), "{}", err.detail());
 
-        let long = format!("/{}", "x".repeat(200));
-        let err = Notifier::from_value(&long).expect_err("longer than sun_path");
+        // The longest path a socket address holds is tried for real.
+        let longest = format!("/{}", "x".repeat(106));
+        let err = Notifier::from_value(&longest).expect_err("no socket there");
         assert_eq!(err.step(), Step::Ready);
-        assert!(err.detail().contains(&long), "{}", err.detail());
+        assert_eq!(err.kind(), ErrorKind::NotFound);
 
         let err = Notifier::from_value(&format!("@{}", unique("nobody"))).expect_err("no peer");
         assert_eq!(err.step(), Step::Ready);

@@ -375,9 +375,8 @@ impl PidFile {
                 // A failed start removes or empties the file: a moment,
                 // unless that process is kept from running; wait for it.
                 Holder::Undoing => {
-                    let deadline = std::time::Instant::now() + UNDO_LIMIT;
-                    while std::time::Instant::now() < deadline && self.holder()? == Holder::Undoing
-                    {
+                    let deadline = crate::deadline::Deadline::after(UNDO_LIMIT);
+                    while !deadline.passed() && self.holder()? == Holder::Undoing {
                         std::thread::sleep(Duration::from_millis(1));
                     }
                     continue;
@@ -739,8 +738,8 @@ impl PidFile {
     /// process is gone), and [`discard`](PidFile::discard) leaves alone a
     /// file whose lock it cannot take.
     pub(crate) fn wait_released(&self, sid: i32, limit: Duration) {
-        let deadline = std::time::Instant::now() + limit;
-        while std::time::Instant::now() < deadline {
+        let deadline = crate::deadline::Deadline::after(limit);
+        while !deadline.passed() {
             match probe(self.file.as_fd()) {
                 // SAFETY: getsid(2) takes no pointers.
                 Ok(Holder::Daemon(Some(pid))) if unsafe { libc::getsid(pid) } == sid => {

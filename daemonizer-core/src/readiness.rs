@@ -4,13 +4,14 @@
 //! the daemon died before it was ready.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::signal::{kill, killpg, SigSet, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
+use crate::deadline::Deadline;
 use crate::error::{Error, ErrorKind, Result, Step};
 use crate::sys::{self, signal_fd::Receiver};
 
@@ -105,9 +106,9 @@ pub(crate) fn report_ready(fd: &OwnedFd, pid: i32) -> Result<()> {
 /// process; systemd drops messages from other processes under
 /// `NotifyAccess=main`.
 pub(crate) fn wait_for_launcher(fd: &OwnedFd, limit: Duration) {
-    let deadline = Instant::now() + limit;
+    let deadline = Deadline::after(limit);
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = deadline.left();
         let ms = i32::try_from(left.as_millis()).unwrap_or(i32::MAX);
         if ms == 0 {
             log::warn!("ready: the launcher has not exited after {limit:?}; going on");
@@ -136,7 +137,7 @@ pub(crate) fn report_error(fd: &OwnedFd, err: &Error) {
     let _ = write_all(fd, &msg);
 }
 
-fn parse(buf: &[u8]) -> Option<std::result::Result<i32, Error>> {
+pub(crate) fn parse(buf: &[u8]) -> Option<std::result::Result<i32, Error>> {
     let end = buf.iter().position(|b| *b == b'\n')?;
     let line = &buf[..end];
     Some(match line.first() {
@@ -222,10 +223,10 @@ fn kill_daemon(child: Pid) {
 /// write end is closed everywhere (the daemon and the first child are
 /// gone), or `limit` has passed.
 fn wait_for_eof(read: &OwnedFd, limit: Duration) {
-    let deadline = Instant::now() + limit;
+    let deadline = Deadline::after(limit);
     let mut chunk = [0u8; 512];
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = deadline.left();
         if left.is_zero() {
             log::warn!("readiness: the daemon is still not gone after {limit:?}");
             return;

@@ -5,7 +5,7 @@ use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use nix::unistd::getpid;
@@ -13,6 +13,7 @@ use nix::unistd::getpid;
 use crate::config::Mode;
 #[cfg(doc)]
 use crate::config::Readiness;
+use crate::deadline::Deadline;
 use crate::error::{Error, ErrorKind, Result, Step};
 use crate::notify::{self, Notifier};
 use crate::pidfile::PidFile;
@@ -607,7 +608,8 @@ pub fn wait_for_stop() -> Signal {
     }
 }
 
-/// Like [`wait_for_stop`], giving up after `timeout` (`None`).
+/// Like [`wait_for_stop`], giving up after `timeout` (`None`). A timeout
+/// beyond what the clock can count (`Duration::MAX`) never gives up.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -628,12 +630,12 @@ pub fn wait_for_stop_timeout(timeout: Duration) -> Option<Signal> {
     let wake = sys::wake::fd()
         .inspect_err(|e| log::warn!("stop: no wake-up fd ({e}); waiting by polling"))
         .ok();
-    let deadline = Instant::now() + timeout;
+    let deadline = Deadline::after(timeout);
     loop {
         if let Some(signal) = shared.stop_signal() {
             return Some(signal);
         }
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = deadline.left();
         if left.is_zero() {
             return None;
         }
@@ -723,7 +725,9 @@ pub fn notify(state: &str) -> Result<bool> {
 
 /// The interval within which the supervisor expects [`notify_watchdog`]
 /// (from `WATCHDOG_USEC`, when `WATCHDOG_PID` is unset or names the process
-/// the supervisor started); `None` when no watchdog is set.
+/// the supervisor started); `None` when no watchdog is set. A value that is
+/// not a decimal number, `0`, the "infinity" value `18446744073709551615`,
+/// or a `WATCHDOG_PID` that is not a decimal PID, is ignored: `None`.
 ///
 /// Ping at half the interval:
 ///

@@ -407,11 +407,15 @@ impl Prepared {
     }
 }
 
-/// Flushes Rust's stdout and stderr buffers.
+/// Flushes Rust's stdout and stderr buffers; a pipe without a reader or a
+/// file at the file-size limit loses the output, never the launcher's
+/// exit status (see [`quietly`](crate::sys::pipe::quietly)).
 fn flush_stdio() {
     use std::io::Write;
-    let _ = std::io::stdout().flush();
-    let _ = std::io::stderr().flush();
+    crate::sys::pipe::quietly(|| {
+        let _ = std::io::stdout().flush();
+        let _ = std::io::stderr().flush();
+    });
 }
 
 /// Steps 2 and 3, then the launcher's wait; the daemon goes on with

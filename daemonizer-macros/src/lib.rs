@@ -7,6 +7,8 @@ mod attribute;
 mod expand;
 mod expr;
 mod function;
+#[cfg(test)]
+mod proptests;
 mod suggest;
 mod validate;
 

@@ -80,7 +80,8 @@
 //! | `--print-before TEXT` | `print!` and `eprint!` TEXT, without a newline, just before the start: left in Rust's buffers for the runtime to deal with |
 //! | `--commands` | the builder's `commands(true)`: the mode (first argument) is the command (`start`, `stop`, `status`, `restart`, `reload`, or anything else for the usage error), left to the runtime to read |
 //! | `--as-user NAME` | first thing, become that user (its uid and gid, no supplementary groups) |
-//! | `--stop-timeout-ms N` | with `--commands`: how long `stop` and `restart` wait after SIGTERM |
+//! | `--stop-timeout-ms N` | with `--commands`: how long `stop` and `restart` wait after SIGTERM (`max`: `Duration::MAX`) |
+//! | `--hold-timeout-ms N` | with `--graceful`: the timeout of each `wait_for_stop_timeout` (20 ms unless given; `max`: `Duration::MAX`) |
 //! | `--setup-bind ADDR` | a setup step binds a TCP listener on ADDR (not preserved by hand); facts `setup_fd`, `setup_addr` |
 //! | `--setup-replace-pidfile` | with `--setup-bind`: the setup first puts `/dev/null` (`dup2`) on the fd the start opened its pid file on, found in `/proc/self/fd` |
 //! | `--setup-reuse` | with `--setup-bind`: a `File` on `/dev/null` is opened before the start (not preserved) and given to the setup, which drops it before it binds, so that the listener gets its number; fact `setup_dropped_fd` |
@@ -150,7 +151,8 @@ struct Opts {
     block_signals: bool,
     sigpipe_default: bool,
     commands: bool,
-    stop_timeout_ms: Option<u64>,
+    stop_timeout: Option<Duration>,
+    hold_timeout: Option<Duration>,
     as_user: Option<String>,
     setup_bind: Option<String>,
     log_reopen: bool,
@@ -168,6 +170,14 @@ fn account(text: &str) -> Account {
     match text.parse::<i64>() {
         Ok(id) => Account::Id(id),
         Err(_) => Account::Name(text.to_owned()),
+    }
+}
+
+/// A number of milliseconds, or `max` for `Duration::MAX`.
+fn millis(text: &str) -> Duration {
+    match text {
+        "max" => Duration::MAX,
+        _ => Duration::from_millis(text.parse().unwrap_or_else(|_| fail("bad timeout"))),
     }
 }
 
@@ -259,9 +269,8 @@ fn parse() -> Opts {
             "--sigpipe-default" => opts.sigpipe_default = true,
             "--commands" => opts.commands = true,
             "--as-user" => opts.as_user = Some(value()),
-            "--stop-timeout-ms" => {
-                opts.stop_timeout_ms = Some(value().parse().unwrap_or_else(|_| fail("bad timeout")))
-            }
+            "--stop-timeout-ms" => opts.stop_timeout = Some(millis(&value())),
+            "--hold-timeout-ms" => opts.hold_timeout = Some(millis(&value())),
             "--setup-bind" => opts.setup_bind = Some(value()),
             "--log-reopen" => opts.log_reopen = true,
             "--ignore-block-hup" => opts.ignore_block_hup = true,
@@ -1457,8 +1466,8 @@ fn main() -> Result<(), String> {
     if opts.commands {
         daemon = daemon.commands(true);
     }
-    if let Some(ms) = opts.stop_timeout_ms {
-        daemon = daemon.stop_timeout(Duration::from_millis(ms));
+    if let Some(timeout) = opts.stop_timeout {
+        daemon = daemon.stop_timeout(timeout);
     }
     if let Some(f) = &facts_file {
         daemon = daemon.preserve(f);
@@ -1676,7 +1685,8 @@ fn main() -> Result<(), String> {
             );
         }
         if opts.graceful {
-            if let Some(signal) = running.wait_for_stop_timeout(Duration::from_millis(20)) {
+            let hold = opts.hold_timeout.unwrap_or(Duration::from_millis(20));
+            if let Some(signal) = running.wait_for_stop_timeout(hold) {
                 facts.line("stopped", signal);
                 return Ok(());
             }

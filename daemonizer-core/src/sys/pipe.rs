@@ -24,47 +24,94 @@ pub(crate) fn pipe(nonblocking_write: bool) -> Result<(OwnedFd, OwnedFd), Errno>
     Ok((read, write))
 }
 
-/// Writes all of `bytes` to `fd` (retrying on `EINTR`) with `SIGPIPE`
-/// blocked for the call, and a `SIGPIPE` the call raised discarded: a pipe
-/// without a reader is an `EPIPE` like any other error, whatever the
-/// signal's disposition (a program may have set it back to the default,
-/// which would end the process on the spot).
-pub(crate) fn write_all_quietly(fd: BorrowedFd<'_>, bytes: &[u8]) -> Result<(), Errno> {
-    use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
-    let mut pipe = SigSet::empty();
-    pipe.add(Signal::SIGPIPE);
-    let mut old = SigSet::empty();
-    let blocked = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&pipe), Some(&mut old)).is_ok();
-    // SAFETY: `set` is a plain sigset_t that sigpending fills in.
-    let already_pending = unsafe {
+/// The signals a write raises besides failing: `SIGPIPE` for a pipe
+/// without a reader (`EPIPE`), `SIGXFSZ` for a regular file at the
+/// process's file-size limit, `RLIMIT_FSIZE` (`EFBIG`).
+const WRITE_SIGNALS: [libc::c_int; 2] = [libc::SIGPIPE, libc::SIGXFSZ];
+
+/// The signals pending for this thread or the process.
+fn pending() -> Option<libc::sigset_t> {
+    // SAFETY: `set` is a plain sigset_t that sigemptyset and sigpending
+    // fill in; both take a pointer valid for the calls.
+    unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigpending(&mut set) != 0 || libc::sigismember(&set, libc::SIGPIPE) == 1
-    };
-    let mut rest = bytes;
-    let mut outcome = Ok(());
-    while !rest.is_empty() {
-        match nix::unistd::write(fd, rest) {
-            Ok(0) => {
-                outcome = Err(Errno::EIO);
-                break;
-            }
-            Ok(n) => rest = &rest[n..],
-            Err(Errno::EINTR) => {}
-            Err(e) => {
-                outcome = Err(e);
-                break;
-            }
-        }
+        libc::sigemptyset(&mut set);
+        (libc::sigpending(&mut set) == 0).then_some(set)
     }
+}
+
+fn has(set: &libc::sigset_t, signal: libc::c_int) -> bool {
+    // SAFETY: sigismember only reads the set.
+    unsafe { libc::sigismember(set, signal) == 1 }
+}
+
+/// Runs `write` (writes to stdout, stderr or any descriptor) with `SIGPIPE`
+/// and `SIGXFSZ` blocked, and discards those signals it raised: a pipe
+/// without a reader or a file at the file-size limit is an error like any
+/// other, whatever the signals' dispositions (`SIGXFSZ` ends a process by
+/// default, and a program may have set `SIGPIPE` back to the default): the
+/// process keeps its documented exit status. A signal pending before is
+/// left as it was; one the writes raised is taken even where the signal
+/// was blocked already (the launcher blocks every signal across the
+/// forks), or restoring that mask later would deliver it.
+pub(crate) fn quietly<T>(write: impl FnOnce() -> T) -> T {
+    use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
+    let mut signals = SigSet::empty();
+    signals.add(Signal::SIGPIPE);
+    signals.add(Signal::SIGXFSZ);
+    let mut old = SigSet::empty();
+    let blocked = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&signals), Some(&mut old)).is_ok();
+    let before = pending();
+    let result = write();
     if blocked {
-        if outcome == Err(Errno::EPIPE) && !already_pending && !old.contains(Signal::SIGPIPE) {
-            // The SIGPIPE this write raised is pending: take it, so that
-            // restoring the mask does not deliver it.
-            let _ = pipe.wait();
+        if let (Some(before), Some(after)) = (before, pending()) {
+            for (signal, raw) in [Signal::SIGPIPE, Signal::SIGXFSZ]
+                .into_iter()
+                .zip(WRITE_SIGNALS)
+            {
+                if has(&after, raw) && !has(&before, raw) {
+                    // Raised by the writes: take it, so that restoring the
+                    // mask does not deliver it.
+                    let mut one = SigSet::empty();
+                    one.add(signal);
+                    let _ = one.wait();
+                }
+            }
         }
         let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
     }
-    outcome
+    result
+}
+
+/// `std::process::exit(code)` with `SIGPIPE` and `SIGXFSZ` blocked for
+/// the calling thread: the exit flushes what Rust's stdout still holds,
+/// and a write it cannot make (no reader, the file-size limit) must not
+/// turn the documented status into a death by signal.
+pub(crate) fn exit_quietly(code: i32) -> ! {
+    use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
+    let mut signals = SigSet::empty();
+    signals.add(Signal::SIGPIPE);
+    signals.add(Signal::SIGXFSZ);
+    let _ = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&signals), None);
+    std::process::exit(code)
+}
+
+/// Writes all of `bytes` to `fd` (retrying on `EINTR`) [`quietly`]: a pipe
+/// without a reader (`EPIPE`) or a file at the file-size limit (`EFBIG`)
+/// is an error like any other, never the end of the process.
+pub(crate) fn write_all_quietly(fd: BorrowedFd<'_>, bytes: &[u8]) -> Result<(), Errno> {
+    quietly(|| {
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            match nix::unistd::write(fd, rest) {
+                Ok(0) => return Err(Errno::EIO),
+                Ok(n) => rest = &rest[n..],
+                Err(Errno::EINTR) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    })
 }
 
 #[cfg(all(

@@ -1,0 +1,83 @@
+//! Timeouts that reach past what the clock can count (`Duration::MAX`):
+//! they wait without bound instead of panicking on an `Instant` overflow.
+
+mod common;
+
+use std::fs;
+use std::process::Command;
+
+use common::*;
+
+/// `scenario <command> --commands --pidfile <sandbox>/pid`.
+fn command(sb: &Sandbox, cmd: &str) -> Command {
+    let mut c = sb.command(cmd);
+    c.arg("--commands").arg("--pidfile").arg(sb.path("pid"));
+    c
+}
+
+/// Starts a daemon with `scenario start`, facts in the sandbox; its PID.
+fn start_daemon(sb: &Sandbox, extra: &[&str]) -> i32 {
+    let _ = fs::remove_file(sb.path("facts"));
+    start(
+        command(sb, "start")
+            .arg("--facts")
+            .arg(sb.path("facts"))
+            .args(extra),
+    );
+    let pid = wait_pidfile(&sb.path("pid"));
+    assert_eq!(facts(&sb.path("facts"))["pid"], pid.to_string());
+    pid
+}
+
+/// Runs a command and checks its exit status and its one line on stdout
+/// (nothing on stderr).
+fn expect(cmd: &mut Command, code: i32, line: &str) {
+    let outcome = run(cmd);
+    assert_eq!(outcome.code(), Some(code), "{outcome:?}");
+    assert_eq!(outcome.stdout, format!("{line}\n"), "{outcome:?}");
+    assert!(outcome.stderr.is_empty(), "{outcome:?}");
+}
+
+/// `stop` and `restart` with a stop timeout of `Duration::MAX` wait for
+/// the daemon to end, as with any other timeout.
+#[test]
+fn stop_and_restart_with_the_longest_stop_timeout() {
+    let sb = Sandbox::new("duration-stop");
+    let first = start_daemon(&sb, &[]);
+    let outcome = run(command(&sb, "restart").args(["--stop-timeout-ms", "max"]));
+    assert_eq!(outcome.code(), Some(0), "{outcome:?}");
+    assert!(outcome.stderr.is_empty(), "{outcome:?}");
+    let second = wait_pidfile(&sb.path("pid"));
+    assert_ne!(first, second, "a new daemon");
+    assert!(!alive(first), "the first daemon is gone");
+    assert_eq!(
+        outcome.stdout,
+        format!("scenario restarted as PID {second}\n"),
+        "{outcome:?}"
+    );
+    expect(
+        command(&sb, "stop").args(["--stop-timeout-ms", "max"]),
+        0,
+        &format!("scenario stopped (PID {second})"),
+    );
+    assert!(!alive(second), "stopped");
+    assert!(!sb.path("pid").exists(), "the pid file is removed");
+    sb.wait_no_processes();
+}
+
+/// A body holding in `wait_for_stop_timeout(Duration::MAX)` is woken by
+/// SIGTERM and leaves cleanly.
+#[test]
+fn wait_for_stop_with_the_longest_timeout() {
+    let sb = Sandbox::new("duration-wait");
+    let mut cmd = sb.daemon();
+    cmd.args(["--graceful", "--hold-timeout-ms", "max"]);
+    start(&mut cmd);
+    let pid = wait_pidfile(&sb.path("pid"));
+    assert_eq!(facts(&sb.path("facts"))["pid"], pid.to_string());
+    kill(pid, libc::SIGTERM);
+    assert_eq!(wait_fact(&sb.path("facts"), "stopped"), "SIGTERM");
+    wait_dead(pid);
+    wait_until("the pid file to be removed", || !sb.path("pid").exists());
+    sb.wait_no_processes();
+}
