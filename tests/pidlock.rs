@@ -1,12 +1,14 @@
 //! The pid-file lock: a POSIX record lock held by the daemon process
-//! itself. What a reader of the file, a child the body forks and a stop
-//! signal at the worst moment can (not) do to it.
+//! itself on the lock file next to the pid file. What a reader of the
+//! file, a child the body forks, a pid file removed by hand, the body
+//! reading its own pid file and a stop signal at the worst moment can
+//! (not) do to it.
 
 mod common;
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use common::*;
@@ -85,42 +87,27 @@ fn paused_start(
     (child, go)
 }
 
-/// An empty pid file in `sb` that a reader holds; a lite start held (with
-/// `ptrace`) at `pause` while it replaces that file; meanwhile another
-/// start replaces the file and runs. Lets the late start go on and checks
-/// that it lost the race and says so, leaving the winner's file alone
-/// (the same file, its PID, its lock). Returns the winner and the reader.
-#[cfg(all(target_os = "linux", target_arch = "x86_64"))] // as paused_start
-fn late_start_loses(sb: &Sandbox, pause: &str) -> (i32, Child) {
-    let pidfile = sb.path("pid");
-    fs::write(&pidfile, "").unwrap();
-    let reader = reader_holding(sb, "read", &pidfile);
-    let (late, go) = paused_start(sb, pause, ".new", &["--lite"], &pidfile, "the late start");
-    start(sb.command("daemon").arg("--pidfile").arg(&pidfile));
-    let winner = wait_pidfile(&pidfile);
-    let inode = fs::metadata(&pidfile).unwrap().ino();
-    fs::write(&go, "").unwrap();
-    let outcome = finish(late);
-    assert!(
-        outcome.success()
-            && outcome.stdout.ends_with(" exit 75\n")
-            && outcome
-                .stderr
-                .contains(&format!("already running as PID {winner}")),
-        "the late start lost the race, and says so: {outcome:?}"
-    );
-    assert_eq!(fs::metadata(&pidfile).unwrap().ino(), inode, "same file");
-    assert_eq!(read_pidfile(&pidfile), Some(format!("{winner}\n")));
-    assert!(holds_lock(winner, "POSIX", "WRITE", &pidfile));
-    (winner, reader)
+/// The lock file next to `pidfile`: `.<name>.lock`.
+fn lock_file(pidfile: &Path) -> PathBuf {
+    let name = pidfile.file_name().unwrap().to_string_lossy();
+    pidfile.with_file_name(format!(".{name}.lock"))
 }
 
-/// No replacement's temporary file (`.<name>.<inode>.new`) is left in `sb`.
+/// `scenario <cmd> --commands --pidfile <pidfile>`, run to its end.
+fn control(sb: &Sandbox, cmd: &str, pidfile: &Path) -> Outcome {
+    run(sb
+        .command(cmd)
+        .args(["--commands", "--stop-timeout-ms", "2000", "--pidfile"])
+        .arg(pidfile))
+}
+
+/// No hidden file but the lock file (a replacement's temporary file,
+/// `.<name>.<random>.new`) is left in `sb`.
 fn assert_no_temporary_file(sb: &Sandbox) {
     let leftovers: Vec<String> = fs::read_dir(&sb.dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with('.'))
+        .filter(|n| n.starts_with('.') && !n.ends_with(".lock"))
         .collect();
     assert!(
         leftovers.is_empty(),
@@ -164,6 +151,7 @@ fn a_user_who_can_only_read_the_pid_file_cannot_block_a_start() {
             holds_lock(pid, "POSIX", "WRITE", &pidfile),
             "{kinds:?}: the daemon holds a write lock on the file the path names"
         );
+        assert!(holds_lock(pid, "POSIX", "WRITE", &lock_file(&pidfile)));
         // "Already running" names the daemon, not a reader.
         let second = run(sb.command("daemon").arg("--pidfile").arg(&pidfile));
         second.assert_refused(75, "pid file", &[&format!("already running as PID {pid}")]);
@@ -179,7 +167,7 @@ fn a_user_who_can_only_read_the_pid_file_cannot_block_a_start() {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
-        assert_eq!(names, ["facts", "pid"], "{kinds:?}");
+        assert_eq!(names, [".pid.lock", "facts", "pid"], "{kinds:?}");
         stop(pid, &pidfile);
         for reader in readers {
             end_reader(reader);
@@ -277,21 +265,6 @@ fn twenty_starts_racing_over_a_file_only_a_reader_holds_make_one_daemon() {
     end_reader(reader);
 }
 
-#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-#[test]
-fn a_start_late_to_replace_a_file_never_replaces_the_winners() {
-    if !root_or_skip("a_start_late_to_replace_a_file_never_replaces_the_winners") {
-        return;
-    }
-    // Held the moment before it makes its replacement: it must find the
-    // winner, not replace its file.
-    let sb = Sandbox::new("late-replace");
-    let (winner, reader) = late_start_loses(&sb, "pause-at-open");
-    assert_no_temporary_file(&sb);
-    stop(winner, &sb.path("pid"));
-    end_reader(reader);
-}
-
 #[test]
 fn descriptors_of_the_pid_file_the_launcher_inherited_do_not_cost_the_daemon_its_lock() {
     let sb = Sandbox::new("inherited-pidfile-fd");
@@ -374,17 +347,64 @@ fn a_failed_start_removing_its_file_is_no_daemon_to_status_stop_or_another_start
     stop(pid, &pidfile);
 }
 
-#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 #[test]
-fn a_start_whose_replacement_another_start_renamed_says_already_running() {
-    if !root_or_skip("a_start_whose_replacement_another_start_renamed_says_already_running") {
-        return;
-    }
-    // Held right after it opened (and made) the replacement: the winner
-    // opens the same replacement and renames it over the pid file, so the
-    // late start's descriptor is now of the winner's pid file, mode 0644.
-    let sb = Sandbox::new("renamed-replacement");
-    let (winner, reader) = late_start_loses(&sb, "pause-after-open");
-    stop(winner, &sb.path("pid"));
-    end_reader(reader);
+fn a_pid_file_removed_or_rewritten_by_hand_never_lets_a_second_daemon_start() {
+    let sb = Sandbox::new("pidfile-removed");
+    let pidfile = sb.path("pid");
+    start(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    let pid = wait_pidfile(&pidfile);
+    // An init script's `rm -f $PIDFILE`, then `start` and `status`.
+    fs::remove_file(&pidfile).unwrap();
+    let second = run(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    second.assert_refused(75, "pid file", &[&format!("already running as PID {pid}")]);
+    let status = control(&sb, "status", &pidfile);
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert_eq!(status.stdout, format!("scenario is running as PID {pid}\n"));
+    // A file rewritten by hand, naming another process: the lock decides.
+    fs::write(&pidfile, "1\n").unwrap();
+    let status = control(&sb, "status", &pidfile);
+    assert_eq!(status.stdout, format!("scenario is running as PID {pid}\n"));
+    let second = run(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    second.assert_refused(75, "pid file", &[&format!("already running as PID {pid}")]);
+    assert_eq!(
+        read_pidfile(&pidfile).as_deref(),
+        Some("1\n"),
+        "not touched"
+    );
+    fs::remove_file(&pidfile).unwrap();
+    // `stop` still finds the daemon, and stops it.
+    let stopped = control(&sb, "stop", &pidfile);
+    assert_eq!(stopped.code(), Some(0), "{stopped:?}");
+    assert_eq!(stopped.stdout, format!("scenario stopped (PID {pid})\n"));
+    wait_dead(pid);
+    assert_eq!(sb.processes(), Vec::<i32>::new(), "no daemon is left");
+    // And the next start runs.
+    start(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    let next = wait_pidfile(&pidfile);
+    assert!(holds_lock(next, "POSIX", "WRITE", &lock_file(&pidfile)));
+    stop(next, &pidfile);
+}
+
+#[test]
+fn the_body_reading_its_own_pid_file_keeps_the_daemon_running() {
+    let sb = Sandbox::new("body-reads-pidfile");
+    let pidfile = sb.path("pid");
+    start(&mut sb.daemon());
+    let pid = wait_pidfile(&pidfile);
+    sb.trigger("read-pidfile");
+    assert_eq!(
+        wait_fact(&sb.path("facts"), "pidfile_read"),
+        pid.to_string()
+    );
+    let status = control(&sb, "status", &pidfile);
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert_eq!(status.stdout, format!("scenario is running as PID {pid}\n"));
+    let second = run(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    second.assert_refused(75, "pid file", &[&format!("already running as PID {pid}")]);
+    assert!(holds_lock(pid, "POSIX", "WRITE", &lock_file(&pidfile)));
+    assert_eq!(read_pidfile(&pidfile), Some(format!("{pid}\n")));
+    let stopped = control(&sb, "stop", &pidfile);
+    assert_eq!(stopped.stdout, format!("scenario stopped (PID {pid})\n"));
+    wait_dead(pid);
+    assert!(!pidfile.exists());
 }
