@@ -7,7 +7,7 @@
 mod common;
 
 use std::fs;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -407,4 +407,180 @@ fn the_body_reading_its_own_pid_file_keeps_the_daemon_running() {
     assert_eq!(stopped.stdout, format!("scenario stopped (PID {pid})\n"));
     wait_dead(pid);
     assert!(!pidfile.exists());
+}
+
+/// Whether `strace` runs here (it injects delays into system calls);
+/// says why the test is skipped when it does not.
+#[cfg(target_os = "linux")]
+fn strace_or_skip(test: &str) -> bool {
+    let there = Command::new("strace")
+        .arg("-V")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !there {
+        skip(test, "strace is not installed (apt-get install strace)");
+    }
+    there
+}
+
+/// `strace -f` running `scenario <args>` with every call of `calls` held
+/// `delay_us` microseconds on its way in: a window for the test to act.
+#[cfg(target_os = "linux")]
+fn delayed(sb: &Sandbox, calls: &str, delay_us: u32, args: &[&str]) -> Child {
+    let tag = format!("{}/", sb.dir.display());
+    let (mode, rest) = args.split_first().expect("a mode");
+    Command::new("strace")
+        .args(["-f", "-qq", "-o", "/dev/null", "-e"])
+        .arg(format!("trace={calls}"))
+        .arg("-e")
+        .arg(format!("inject={calls}:delay_enter={delay_us}"))
+        .arg(scenario_bin())
+        .args([mode, "--sandbox", &tag])
+        .args(rest)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn strace")
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn two_starts_while_a_reader_lets_go_of_the_pid_file_make_one_daemon() {
+    let test = "two_starts_while_a_reader_lets_go_of_the_pid_file_make_one_daemon";
+    if !root_or_skip(test) || !strace_or_skip(test) {
+        return;
+    }
+    let sb = Sandbox::new("reader-lets-go");
+    let pidfile = sb.path("pid");
+    let shown = pidfile.display().to_string();
+    fs::write(&pidfile, "").unwrap();
+    let reader = reader_holding(&sb, "read", &pidfile);
+    // The first start replaces the file the reader holds, held for two
+    // seconds on its way into the rename that puts the replacement in
+    // place.
+    let first = delayed(
+        &sb,
+        "rename,renameat,renameat2",
+        2_000_000,
+        &["daemon", "--lite", "--pidfile", &shown],
+    );
+    wait_until("the first start's replacement file", || {
+        fs::read_dir(&sb.dir)
+            .unwrap()
+            .any(|e| e.unwrap().file_name().to_string_lossy().ends_with(".new"))
+    });
+    // Meanwhile the reader lets go, and a second start comes.
+    end_reader(reader);
+    let second = run(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    let winner = wait_pidfile(&pidfile);
+    second.assert_refused(
+        75,
+        "pid file",
+        &[&format!("already running as PID {winner}")],
+    );
+    assert!(holds_lock(winner, "POSIX", "WRITE", &lock_file(&pidfile)));
+    assert!(holds_lock(winner, "POSIX", "WRITE", &pidfile));
+    let daemons: Vec<i32> = sb
+        .processes()
+        .into_iter()
+        .filter(|&p| p != first.id() as i32)
+        .collect();
+    assert_eq!(daemons, vec![winner], "one daemon runs");
+    assert_no_temporary_file(&sb);
+    stop(winner, &pidfile);
+    let first = finish(first);
+    assert!(first.success(), "{first:?}");
+}
+
+#[test]
+fn a_file_planted_at_a_replacement_name_in_a_shared_directory_does_not_block_a_start() {
+    let test = "a_file_planted_at_a_replacement_name_in_a_shared_directory_does_not_block_a_start";
+    if !root_or_skip(test) {
+        return;
+    }
+    let sb = Sandbox::new("planted-temporary");
+    // A sticky directory every user may write, as /tmp.
+    fs::set_permissions(&sb.dir, fs::Permissions::from_mode(0o1777)).unwrap();
+    let pidfile = sb.path("pid");
+    fs::write(&pidfile, "4242\n").unwrap();
+    let reader = reader_holding(&sb, "read", &pidfile);
+    // `nobody`'s file at the name a replacement once had,
+    // `.<name>.<inode>.new`: no start may depend on a name others can
+    // guess.
+    let planted = sb.path(&format!(
+        ".pid.{}.new",
+        fs::metadata(&pidfile).unwrap().ino()
+    ));
+    fs::write(&planted, "").unwrap();
+    fs::set_permissions(&planted, fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::chown(&planted, Some(65534), Some(65534)).unwrap();
+    let outcome = run(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    assert!(outcome.success(), "{outcome:?}");
+    let pid = wait_pidfile(&pidfile);
+    assert!(holds_lock(pid, "POSIX", "WRITE", &lock_file(&pidfile)));
+    let meta = fs::metadata(&planted).unwrap();
+    assert_eq!(
+        (meta.uid(), meta.len()),
+        (65534, 0),
+        "nobody's file is left alone"
+    );
+    stop(pid, &pidfile);
+    end_reader(reader);
+}
+
+#[test]
+fn a_pid_file_another_user_made_and_locks_is_unknown_to_status_and_never_signalled() {
+    let test = "a_pid_file_another_user_made_and_locks_is_unknown_to_status_and_never_signalled";
+    if !root_or_skip(test) {
+        return;
+    }
+    let sb = Sandbox::new("foreign-pidfile");
+    fs::set_permissions(&sb.dir, fs::Permissions::from_mode(0o1777)).unwrap();
+    let pidfile = sb.path("pid");
+    // While the daemon is down, `nobody` makes the pid file and holds a
+    // write lock on it, as a daemon would.
+    fs::write(&pidfile, "").unwrap();
+    std::os::unix::fs::chown(&pidfile, Some(65534), Some(65534)).unwrap();
+    let mut holder = sb
+        .command("hold-lock")
+        .arg("nobody")
+        .arg("write")
+        .arg(&pidfile)
+        .spawn()
+        .unwrap();
+    let holder_pid = holder.id() as i32;
+    wait_until("nobody's write lock", || {
+        holds_lock(holder_pid, "POSIX", "WRITE", &pidfile)
+    });
+    let status = control(&sb, "status", &pidfile);
+    assert_eq!(status.code(), Some(4), "{status:?}");
+    assert!(
+        status
+            .stdout
+            .starts_with("scenario: status unknown: control: ")
+            && status.stdout.contains("is owned by user 65534")
+            && status.stdout.lines().count() == 1,
+        "{status:?}"
+    );
+    for cmd in ["stop", "reload"] {
+        let outcome = control(&sb, cmd, &pidfile);
+        assert_eq!(outcome.code(), Some(4), "{cmd}: {outcome:?}");
+        assert!(
+            outcome.stderr.contains("is owned by user 65534"),
+            "{cmd}: {outcome:?}"
+        );
+    }
+    assert!(
+        holder.try_wait().unwrap().is_none(),
+        "nothing was signalled"
+    );
+    // The start refuses the same file.
+    let start = run(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    assert_ne!(start.code(), Some(0), "{start:?}");
+    assert!(start.stderr.contains("is owned by user 65534"), "{start:?}");
+    holder.kill().unwrap();
+    holder.wait().unwrap();
 }
