@@ -427,13 +427,17 @@ fn strace_or_skip(test: &str) -> bool {
 
 /// `strace -f` running `scenario <args>` with every call of `calls` held
 /// `delay_us` microseconds on its way in: a window for the test to act.
+/// The calls of `trace` (and `calls`) are written to `<sandbox>/strace`,
+/// each once it returns.
 #[cfg(target_os = "linux")]
-fn delayed(sb: &Sandbox, calls: &str, delay_us: u32, args: &[&str]) -> Child {
+fn delayed(sb: &Sandbox, trace: &str, calls: &str, delay_us: u32, args: &[&str]) -> Child {
     let tag = format!("{}/", sb.dir.display());
     let (mode, rest) = args.split_first().expect("a mode");
     Command::new("strace")
-        .args(["-f", "-qq", "-o", "/dev/null", "-e"])
-        .arg(format!("trace={calls}"))
+        .args(["-f", "-qq", "-o"])
+        .arg(sb.path("strace"))
+        .arg("-e")
+        .arg(format!("trace={trace},{calls}"))
         .arg("-e")
         .arg(format!("inject={calls}:delay_enter={delay_us}"))
         .arg(scenario_bin())
@@ -463,6 +467,7 @@ fn two_starts_while_a_reader_lets_go_of_the_pid_file_make_one_daemon() {
     // place.
     let first = delayed(
         &sb,
+        "openat",
         "rename,renameat,renameat2",
         2_000_000,
         &["daemon", "--lite", "--pidfile", &shown],
@@ -583,4 +588,41 @@ fn a_pid_file_another_user_made_and_locks_is_unknown_to_status_and_never_signall
     assert!(start.stderr.contains("is owned by user 65534"), "{start:?}");
     holder.kill().unwrap();
     holder.wait().unwrap();
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn status_during_a_clean_stop_never_says_the_pid_file_is_left() {
+    let test = "status_during_a_clean_stop_never_says_the_pid_file_is_left";
+    if !strace_or_skip(test) {
+        return;
+    }
+    let sb = Sandbox::new("status-in-stop");
+    let pidfile = sb.path("pid");
+    let shown = pidfile.display().to_string();
+    start(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    let pid = wait_pidfile(&pidfile);
+    // A status request held two seconds on its way into each fcntl(2),
+    // its lock probe among them, with the file it asks about open.
+    let status = delayed(
+        &sb,
+        "openat",
+        "fcntl",
+        2_000_000,
+        &["status", "--commands", "--pidfile", &shown],
+    );
+    wait_until("the status request to open the file it asks about", || {
+        fs::read_to_string(sb.path("strace")).is_ok_and(|trace| {
+            trace
+                .lines()
+                .filter(|l| l.contains("openat(") && !l.contains("= -1"))
+                .any(|l| l.contains("/pid\"") || l.contains("/.pid.lock\""))
+        })
+    });
+    // Meanwhile the daemon stops cleanly: its pid file goes, then the
+    // daemon.
+    stop(pid, &pidfile);
+    let status = finish(status);
+    assert_eq!(status.code(), Some(3), "{status:?}");
+    assert_eq!(status.stdout, "scenario is not running\n");
 }
