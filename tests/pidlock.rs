@@ -626,3 +626,46 @@ fn status_during_a_clean_stop_never_says_the_pid_file_is_left() {
     assert_eq!(status.code(), Some(3), "{status:?}");
     assert_eq!(status.stdout, "scenario is not running\n");
 }
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[test]
+fn a_launcher_killed_once_it_made_the_pid_file_leaves_nothing_status_or_a_start_misreads() {
+    let test =
+        "a_launcher_killed_once_it_made_the_pid_file_leaves_nothing_status_or_a_start_misreads";
+    let sb = Sandbox::new("killed-after-create");
+    let pidfile = sb.path("pid");
+    // Held right after it created the pid file, long before the fork.
+    let (tracer, go) = paused_start(&sb, "pause-after-open", "=pid", &[], &pidfile, "the start");
+    let launcher: i32 = wait_for("the traced launcher", || {
+        let me = tracer.id();
+        fs::read_to_string(format!("/proc/{me}/task/{me}/children"))
+            .ok()?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    });
+    assert!(pidfile.exists(), "the start made the pid file");
+    kill(launcher, libc::SIGKILL);
+    fs::write(&go, "").unwrap();
+    let traced = finish(tracer);
+    assert!(traced.stdout.ends_with(" signal 9\n"), "{traced:?}");
+    assert_eq!(read_pidfile(&pidfile).as_deref(), Some(""), "left empty");
+    let status = control(&sb, "status", &pidfile);
+    assert_eq!(status.code(), Some(3), "{status:?}");
+    assert_eq!(status.stdout, "scenario is not running\n");
+    if is_root() {
+        // A user who cannot open the lock file asks the pid file: the same.
+        let status = run(sb
+            .command("status")
+            .args(["--commands", "--as-user", "nobody", "--pidfile"])
+            .arg(&pidfile));
+        assert_eq!(status.code(), Some(3), "{status:?}");
+    } else {
+        skip(test, "the status request as another user needs root");
+    }
+    start(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    let pid = wait_pidfile(&pidfile);
+    assert!(holds_lock(pid, "POSIX", "WRITE", &lock_file(&pidfile)));
+    stop(pid, &pidfile);
+}
