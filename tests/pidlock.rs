@@ -669,3 +669,36 @@ fn a_launcher_killed_once_it_made_the_pid_file_leaves_nothing_status_or_a_start_
     assert!(holds_lock(pid, "POSIX", "WRITE", &lock_file(&pidfile)));
     stop(pid, &pidfile);
 }
+
+#[test]
+fn a_lock_file_another_user_made_in_a_shared_directory_is_refused_with_where_to_go() {
+    let test = "a_lock_file_another_user_made_in_a_shared_directory_is_refused_with_where_to_go";
+    if !root_or_skip(test) {
+        return;
+    }
+    let sb = Sandbox::new("foreign-lock-file");
+    fs::set_permissions(&sb.dir, fs::Permissions::from_mode(0o1777)).unwrap();
+    let pidfile = sb.path("myd.pid");
+    let lock = lock_file(&pidfile);
+    fs::write(&lock, "").unwrap();
+    fs::set_permissions(&lock, fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::chown(&lock, Some(65534), Some(65534)).unwrap();
+    let before = sb.snapshot();
+    let outcome = run(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    outcome.assert_refused(
+        77,
+        "pid file",
+        &[
+            &lock.display().to_string(),
+            "is owned by user 65534",
+            "such as /run/myd/",
+        ],
+    );
+    assert_eq!(sb.snapshot(), before, "nothing was created or changed");
+    let status = control(&sb, "status", &pidfile);
+    assert_eq!(status.code(), Some(4), "{status:?}");
+    assert!(
+        status.stdout.contains("is owned by user 65534"),
+        "{status:?}"
+    );
+}

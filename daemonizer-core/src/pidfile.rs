@@ -1013,7 +1013,8 @@ fn open_in(
     if !is_regular(&st) {
         return Err(refused(path, file_type_name(&st)));
     }
-    pathsafe::check_file(Step::PidFile, fd.as_fd(), path, trust)?;
+    pathsafe::check_file(Step::PidFile, fd.as_fd(), path, trust)
+        .map_err(|e| in_shared_dir(e, dir, path))?;
     Ok(Some((fd, false)))
 }
 
@@ -1078,7 +1079,8 @@ fn open_lock(dir: &OwnedFd, name: &CString, path: &Path, trust: Trust) -> Result
             Err(Errno::ELOOP) => return Err(refused(&shown, "a symbolic link")),
             Err(e) => return Err(err(e)),
         };
-        let st = pathsafe::check_file(Step::PidFile, fd.as_fd(), &shown, trust)?;
+        let st = pathsafe::check_file(Step::PidFile, fd.as_fd(), &shown, trust)
+            .map_err(|e| in_shared_dir(e, dir, path))?;
         if !is_regular(&st) {
             return Err(refused(&shown, file_type_name(&st)));
         }
@@ -1092,6 +1094,28 @@ fn open_lock(dir: &OwnedFd, name: &CString, path: &Path, trust: Trust) -> Result
             shown.display()
         ),
     ))
+}
+
+/// A file refused in a sticky directory that every user may write (`/tmp`):
+/// another user made it there first, and can again. The error then says
+/// where a pid file is safe.
+fn in_shared_dir(err: Error, dir: &OwnedFd, path: &Path) -> Error {
+    let shared = fstat(dir).is_ok_and(|st| st.st_mode & 0o1002 == 0o1002);
+    if !shared || err.kind() != ErrorKind::Permission {
+        return err;
+    }
+    let name = path
+        .file_stem()
+        .map_or_else(|| "myd".into(), |n| n.to_string_lossy());
+    Error::new(
+        Step::PidFile,
+        ErrorKind::Permission,
+        format!(
+            "{} (in a directory every user may write; put the pid file where only root or \
+             the daemon's user can write, such as /run/{name}/)",
+            err.detail()
+        ),
+    )
 }
 
 /// 64 bits nobody else can guess: the standard library's per-process
