@@ -689,7 +689,7 @@ fn a_lock_file_another_user_made_in_a_shared_directory_is_refused_with_where_to_
         77,
         "pid file",
         &[
-            &lock.display().to_string(),
+            &format!("{}: lock file .myd.pid.lock: ", pidfile.display()),
             "is owned by user 65534",
             "such as /run/myd/",
         ],

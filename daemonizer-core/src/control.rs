@@ -21,8 +21,9 @@
 //!   can never make a concurrent start fail.
 //!
 //! The lock asked about is the lock file's (`.<name>.lock` next to the pid
-//! file, see the [`pidfile`](crate) module docs): a pid file removed or
-//! rewritten by hand, or read by the daemon's own body, changes nothing.
+//! file, `/run/.myd.pid.lock` for `/run/myd.pid`), which the daemon holds
+//! and nobody else opens: a pid file removed or rewritten by hand, or read
+//! by the daemon's own body, changes nothing.
 //! A user who cannot open the lock file (only its owner can) is answered
 //! by the pid file's lock, which the daemon holds as well.
 //!

@@ -15,8 +15,10 @@
 //!   would take its lock out of sight of the next start;
 //! - it is created once, mode 0600, with the pid file's checks (regular
 //!   file, one link, owned by root or the daemon's user, not writable by
-//!   others), and never removed: every start and every control request
-//!   meets the same inode;
+//!   others), and stays when the daemon ends: every start and every
+//!   control request meets the same inode. Only a start that created it
+//!   and failed removes it again, under a lock that no daemon can hold
+//!   meanwhile (nothing is left behind);
 //! - only its owner (root, as a rule) can open it, so no other user can
 //!   hold even a read lock on it and keep a daemon from starting;
 //! - a write lock needs a descriptor open for writing, it is not
@@ -28,8 +30,9 @@
 //!
 //! The daemon takes the lock, then checks that the lock file's path still
 //! names the inode it locked (else it opens the path again and starts
-//! over): whatever was removed or created meanwhile, two daemons never
-//! hold the lock on files that the same path named when they checked.
+//! over): whatever was removed or created meanwhile (a failed start
+//! removing the lock file it made, say), two daemons never hold the lock
+//! on files that the same path named when they checked.
 //!
 //! The pid file stays the plain `<pid>\n` record that other tools read,
 //! mode 0644. Only the holder of the lock file's lock creates, replaces,
@@ -192,6 +195,9 @@ pub(crate) struct PidFile {
     /// The lock file, whose lock decides liveness (see the module docs).
     lock_file: OwnedFd,
     lock_name: CString,
+    /// This start created the lock file (in the launcher): a failed start
+    /// removes it again.
+    lock_created: bool,
     /// This start created the file (in the launcher).
     created: bool,
     /// The PID of the process that holds the lock: from the moment it
@@ -314,16 +320,28 @@ impl PidFile {
         };
         let c_name = CString::new(name.as_bytes()).map_err(nul)?;
         let lock_name = CString::new(lock_name(name)).map_err(nul)?;
-        let lock_file = open_lock(&dir, &lock_name, path, trust)?;
+        let (lock_file, lock_created) = open_lock(&dir, &lock_name, path, trust)?;
+        // A failed start leaves no lock file it made (see `discard`).
+        let undo = |dir: &OwnedFd, lock_file: &OwnedFd| {
+            if lock_created {
+                remove_new(
+                    dir,
+                    OsStr::from_bytes(lock_name.as_bytes()),
+                    lock_file,
+                    lock_file,
+                );
+            }
+        };
         // Nothing is created past this point while a daemon runs.
         match probe(lock_file.as_fd()) {
             Ok(Holder::Daemon(pid)) => return Err(already_running(path, pid)),
             Ok(_) => {}
             Err(e) => {
-                let shown_lock = lock_path(path)?;
+                undo(&dir, &lock_file);
+                let shown = shown_lock(path, &lock_name);
                 return Err(Error::os(
                     Step::PidFile,
-                    format!("{}: fcntl(F_GETLK)", shown_lock.display()),
+                    format!("{}: fcntl(F_GETLK)", shown.display()),
                     e,
                 ));
             }
@@ -331,7 +349,8 @@ impl PidFile {
         // A few rounds, for the race of the file vanishing between our
         // attempts (a departing daemon removes it).
         for _ in 0..16 {
-            let Some((file, created)) = open_in(&dir, name, path, trust, &lock_file)? else {
+            let opened = open_in(&dir, name, path, trust, &lock_file);
+            let Some((file, created)) = opened.inspect_err(|_| undo(&dir, &lock_file))? else {
                 continue;
             };
             let pidfile = PidFile {
@@ -341,6 +360,7 @@ impl PidFile {
                 file,
                 lock_file,
                 lock_name,
+                lock_created,
                 created,
                 owner: AtomicI32::new(0),
                 removed: AtomicBool::new(false),
@@ -350,6 +370,7 @@ impl PidFile {
             // its pid file: it runs all the same.
             match probe(pidfile.file.as_fd()) {
                 Ok(Holder::Daemon(pid)) if !created => {
+                    pidfile.discard();
                     return Err(already_running(path, pid));
                 }
                 Ok(_) => {}
@@ -368,6 +389,7 @@ impl PidFile {
             );
             return Ok(pidfile);
         }
+        undo(&dir, &lock_file);
         Err(Error::new(
             Step::PidFile,
             ErrorKind::Os,
@@ -382,9 +404,7 @@ impl PidFile {
 
     /// An error about the lock file.
     fn lock_error(&self, what: &str, e: Errno) -> Error {
-        let shown = self
-            .path
-            .with_file_name(OsStr::from_bytes(self.lock_name.as_bytes()));
+        let shown = shown_lock(&self.path, &self.lock_name);
         let shown = shown.display();
         if what.is_empty() {
             Error::os(Step::PidFile, format!("{shown}"), e)
@@ -413,7 +433,10 @@ impl PidFile {
             .dir_fd()
             .try_clone_to_owned()
             .map_err(|e| Error::io(Step::PidFile, format!("{}", self.path.display()), &e))?;
-        self.lock_file = open_lock(&dir, &self.lock_name, &self.path, self.trust)?;
+        // A lock file made now is this process's as much as the first was.
+        let (lock_file, created) = open_lock(&dir, &self.lock_name, &self.path, self.trust)?;
+        self.lock_file = lock_file;
+        self.lock_created |= created;
         Ok(())
     }
 
@@ -877,26 +900,52 @@ impl PidFile {
     }
 
     /// Undoes a failed start in the process that made it (the launcher,
-    /// or a lite process). A holder of the lock removes the file as at
-    /// exit and lets the lock go. Otherwise a file this start created is
-    /// removed only under a lock of this process, taken for the moment of
-    /// the removal: a file another start's daemon holds is never touched.
+    /// or a lite process). A holder of the lock removes the pid file as at
+    /// exit and lets the lock go. Otherwise a pid file this start created
+    /// is removed only under a lock of this process on the lock file,
+    /// taken for the moment of the removal: a file another start's daemon
+    /// holds is never touched. A lock file this start created goes too,
+    /// under the same lock: whoever opened it meanwhile finds, once it
+    /// holds its lock, that the path no longer names it, and starts over.
     pub(crate) fn discard(&self) {
         let fd = self.lock_file.as_raw_fd();
         if self.is_ours() {
             self.remove();
             let _ = set_lock(self.file.as_raw_fd(), libc::F_UNLCK);
-            let _ = set_lock(fd, libc::F_UNLCK);
+        } else if !matches!(set_undo_lock(fd), Ok(true)) {
+            // A daemon holds it: nothing here is this start's to remove.
+            return;
+        } else if self.created && !self.removed.swap(true, Ordering::SeqCst) {
+            let _ = self.unlink_if_ours();
+        }
+        if self.lock_created {
+            self.unlink_lock_file();
+        }
+        let _ = set_lock(fd, libc::F_UNLCK);
+    }
+
+    /// Unlinks the lock file's name if it still names the open lock file;
+    /// only under a lock of this process on it.
+    fn unlink_lock_file(&self) {
+        let dir = self.dir.load(Ordering::SeqCst);
+        if dir < 0 {
             return;
         }
-        if !self.created || self.removed.load(Ordering::SeqCst) {
-            return;
-        }
-        if let Ok(true) = set_undo_lock(fd) {
-            if !self.removed.swap(true, Ordering::SeqCst) {
-                let _ = self.unlink_if_ours();
-            }
-            let _ = set_lock(fd, libc::F_UNLCK);
+        // SAFETY: the fd stays open for the call.
+        let dir = unsafe { BorrowedFd::borrow_raw(dir) };
+        let named = match (
+            fstat(&self.lock_file),
+            fstatat(dir, self.lock_name.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW),
+        ) {
+            (Ok(ours), Ok(now)) => same_file(&ours, &now),
+            _ => false,
+        };
+        if named {
+            let _ = nix::unistd::unlinkat(
+                dir,
+                self.lock_name.as_c_str(),
+                nix::unistd::UnlinkatFlags::NoRemoveDir,
+            );
         }
     }
 
@@ -1034,12 +1083,26 @@ fn remove_new(dir: &OwnedFd, name: &OsStr, fd: &OwnedFd, lock_file: &OwnedFd) {
     }
 }
 
+/// How messages name the lock file of the pid file `path`: through the
+/// pid file, the path the user configured (`/run/myd.pid: lock file
+/// .myd.pid.lock`).
+fn shown_lock(path: &Path, name: &CString) -> PathBuf {
+    let mut shown = path.as_os_str().to_owned();
+    shown.push(": lock file ");
+    shown.push(OsStr::from_bytes(name.as_bytes()));
+    PathBuf::from(shown)
+}
+
 /// Opens the lock file, creating it when missing (mode 0600 whatever the
 /// umask), with the pid file's checks: a regular file, one link, owned by
-/// root or the daemon's user, writable by nobody else. Never removed.
-fn open_lock(dir: &OwnedFd, name: &CString, path: &Path, trust: Trust) -> Result<OwnedFd> {
-    let shown = path.with_file_name(OsStr::from_bytes(name.as_bytes()));
+/// root or the daemon's user, writable by nobody else, not on a pseudo
+/// filesystem (its directory is checked before anything is created).
+fn open_lock(dir: &OwnedFd, name: &CString, path: &Path, trust: Trust) -> Result<(OwnedFd, bool)> {
+    let shown = shown_lock(path, name);
     let err = |e| Error::os(Step::PidFile, format!("{}", shown.display()), e);
+    // Nothing is created on procfs and the like: the directory is checked
+    // as the files are (a directory's mode and links are not at issue).
+    pathsafe::check_file(Step::PidFile, dir.as_fd(), path, trust)?;
     let base = OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
     let mode = Mode::from_bits_truncate(LOCK_FILE_MODE);
     for _ in 0..16 {
@@ -1050,11 +1113,18 @@ fn open_lock(dir: &OwnedFd, name: &CString, path: &Path, trust: Trust) -> Result
             mode,
         ) {
             Ok(fd) => {
-                let st = fstat(&fd).map_err(err)?;
-                if st.st_mode & 0o7777 != LOCK_FILE_MODE {
-                    fchmod(&fd, mode).map_err(err)?;
+                let fixed = fstat(&fd).and_then(|st| {
+                    if st.st_mode & 0o7777 != LOCK_FILE_MODE {
+                        fchmod(&fd, mode)
+                    } else {
+                        Ok(())
+                    }
+                });
+                if let Err(e) = fixed {
+                    remove_new(dir, OsStr::from_bytes(name.as_bytes()), &fd, &fd);
+                    return Err(err(e));
                 }
-                return Ok(fd);
+                return Ok((fd, true));
             }
             Err(Errno::EEXIST) => {}
             Err(e) => return Err(err(e)),
@@ -1084,7 +1154,7 @@ fn open_lock(dir: &OwnedFd, name: &CString, path: &Path, trust: Trust) -> Result
         if !is_regular(&st) {
             return Err(refused(&shown, file_type_name(&st)));
         }
-        return Ok(fd);
+        return Ok((fd, false));
     }
     Err(Error::new(
         Step::PidFile,
