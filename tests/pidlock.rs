@@ -58,7 +58,8 @@ fn reader_holding(sb: &Sandbox, kind: &str, path: &Path) -> Child {
 
 /// Spawns `daemon --sandbox <dir>/ <args> --pidfile <pidfile>` under the
 /// tracer `pause` (`pause-at-open`, `pause-after-open`, `pause-at-unlink`),
-/// which holds it when it reaches that call on a path ending in `suffix`.
+/// which holds it when it reaches that call on a name containing `suffix`
+/// (`=NAME`: that very name).
 /// Returns once `what` is held, with the file whose creation lets it go on.
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))] // only traced tests pause a start
 fn paused_start(
