@@ -125,9 +125,13 @@ fn every_lsb_status_of_status_stop_and_reload_in_its_situation() {
         "scenario is not running",
     );
 
-    // status 4: what is at the path is no pid file to ask.
+    // status 4: what is at the path is no pid file to ask, nor is what is
+    // at the lock file's (`.<name>.lock`).
     fs::remove_file(&pidfile).unwrap();
     fs::create_dir(&pidfile).unwrap();
+    let lock = sb.path(".pid.lock");
+    fs::remove_file(&lock).unwrap();
+    fs::create_dir(&lock).unwrap();
     let outcome = run(&mut command(&sb, "status"));
     assert_eq!(outcome.code(), Some(4), "{outcome:?}");
     assert!(

@@ -55,7 +55,7 @@ fn inherited_fds_closed(sb: &Sandbox, extra_args: &[&str]) -> String {
         );
     }
     // Apart from stdio and the preserved fds: the facts file, the log, the
-    // pid file and its directory, pipes.
+    // pid file, its lock file and their directory, pipes.
     let allowed = [
         "/dev/null".to_owned(),
         name(0),
@@ -63,6 +63,7 @@ fn inherited_fds_closed(sb: &Sandbox, extra_args: &[&str]) -> String {
         sb.path("facts").display().to_string(),
         log.display().to_string(),
         sb.path("pid").display().to_string(),
+        sb.path(".pid.lock").display().to_string(),
         sb.dir.display().to_string(),
     ];
     for (fd, target) in &open {

@@ -138,6 +138,7 @@ fn full_start_detaches_redirects_and_writes_the_pid_file() {
         sb.path("facts").display().to_string(),
         sb.path("daemon.log").display().to_string(),
         sb.path("pid").display().to_string(),
+        sb.path(".pid.lock").display().to_string(),
         sb.dir.display().to_string(),
     ];
     for (fd, target) in &open {

@@ -1,12 +1,14 @@
 //! The pid-file lock: a POSIX record lock held by the daemon process
-//! itself. What a reader of the file, a child the body forks and a stop
-//! signal at the worst moment can (not) do to it.
+//! itself on the lock file next to the pid file. What a reader of the
+//! file, a child the body forks, a pid file removed by hand, the body
+//! reading its own pid file and a stop signal at the worst moment can
+//! (not) do to it.
 
 mod common;
 
 use std::fs;
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use common::*;
@@ -56,7 +58,8 @@ fn reader_holding(sb: &Sandbox, kind: &str, path: &Path) -> Child {
 
 /// Spawns `daemon --sandbox <dir>/ <args> --pidfile <pidfile>` under the
 /// tracer `pause` (`pause-at-open`, `pause-after-open`, `pause-at-unlink`),
-/// which holds it when it reaches that call on a path ending in `suffix`.
+/// which holds it when it reaches that call on a name containing `suffix`
+/// (`=NAME`: that very name).
 /// Returns once `what` is held, with the file whose creation lets it go on.
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))] // only traced tests pause a start
 fn paused_start(
@@ -85,42 +88,27 @@ fn paused_start(
     (child, go)
 }
 
-/// An empty pid file in `sb` that a reader holds; a lite start held (with
-/// `ptrace`) at `pause` while it replaces that file; meanwhile another
-/// start replaces the file and runs. Lets the late start go on and checks
-/// that it lost the race and says so, leaving the winner's file alone
-/// (the same file, its PID, its lock). Returns the winner and the reader.
-#[cfg(all(target_os = "linux", target_arch = "x86_64"))] // as paused_start
-fn late_start_loses(sb: &Sandbox, pause: &str) -> (i32, Child) {
-    let pidfile = sb.path("pid");
-    fs::write(&pidfile, "").unwrap();
-    let reader = reader_holding(sb, "read", &pidfile);
-    let (late, go) = paused_start(sb, pause, ".new", &["--lite"], &pidfile, "the late start");
-    start(sb.command("daemon").arg("--pidfile").arg(&pidfile));
-    let winner = wait_pidfile(&pidfile);
-    let inode = fs::metadata(&pidfile).unwrap().ino();
-    fs::write(&go, "").unwrap();
-    let outcome = finish(late);
-    assert!(
-        outcome.success()
-            && outcome.stdout.ends_with(" exit 75\n")
-            && outcome
-                .stderr
-                .contains(&format!("already running as PID {winner}")),
-        "the late start lost the race, and says so: {outcome:?}"
-    );
-    assert_eq!(fs::metadata(&pidfile).unwrap().ino(), inode, "same file");
-    assert_eq!(read_pidfile(&pidfile), Some(format!("{winner}\n")));
-    assert!(holds_lock(winner, "POSIX", "WRITE", &pidfile));
-    (winner, reader)
+/// The lock file next to `pidfile`: `.<name>.lock`.
+fn lock_file(pidfile: &Path) -> PathBuf {
+    let name = pidfile.file_name().unwrap().to_string_lossy();
+    pidfile.with_file_name(format!(".{name}.lock"))
 }
 
-/// No replacement's temporary file (`.<name>.<inode>.new`) is left in `sb`.
+/// `scenario <cmd> --commands --pidfile <pidfile>`, run to its end.
+fn control(sb: &Sandbox, cmd: &str, pidfile: &Path) -> Outcome {
+    run(sb
+        .command(cmd)
+        .args(["--commands", "--stop-timeout-ms", "2000", "--pidfile"])
+        .arg(pidfile))
+}
+
+/// No hidden file but the lock file (a replacement's temporary file,
+/// `.<name>.<random>.new`) is left in `sb`.
 fn assert_no_temporary_file(sb: &Sandbox) {
     let leftovers: Vec<String> = fs::read_dir(&sb.dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with('.'))
+        .filter(|n| n.starts_with('.') && !n.ends_with(".lock"))
         .collect();
     assert!(
         leftovers.is_empty(),
@@ -164,6 +152,7 @@ fn a_user_who_can_only_read_the_pid_file_cannot_block_a_start() {
             holds_lock(pid, "POSIX", "WRITE", &pidfile),
             "{kinds:?}: the daemon holds a write lock on the file the path names"
         );
+        assert!(holds_lock(pid, "POSIX", "WRITE", &lock_file(&pidfile)));
         // "Already running" names the daemon, not a reader.
         let second = run(sb.command("daemon").arg("--pidfile").arg(&pidfile));
         second.assert_refused(75, "pid file", &[&format!("already running as PID {pid}")]);
@@ -179,7 +168,7 @@ fn a_user_who_can_only_read_the_pid_file_cannot_block_a_start() {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
-        assert_eq!(names, ["facts", "pid"], "{kinds:?}");
+        assert_eq!(names, [".pid.lock", "facts", "pid"], "{kinds:?}");
         stop(pid, &pidfile);
         for reader in readers {
             end_reader(reader);
@@ -277,21 +266,6 @@ fn twenty_starts_racing_over_a_file_only_a_reader_holds_make_one_daemon() {
     end_reader(reader);
 }
 
-#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-#[test]
-fn a_start_late_to_replace_a_file_never_replaces_the_winners() {
-    if !root_or_skip("a_start_late_to_replace_a_file_never_replaces_the_winners") {
-        return;
-    }
-    // Held the moment before it makes its replacement: it must find the
-    // winner, not replace its file.
-    let sb = Sandbox::new("late-replace");
-    let (winner, reader) = late_start_loses(&sb, "pause-at-open");
-    assert_no_temporary_file(&sb);
-    stop(winner, &sb.path("pid"));
-    end_reader(reader);
-}
-
 #[test]
 fn descriptors_of_the_pid_file_the_launcher_inherited_do_not_cost_the_daemon_its_lock() {
     let sb = Sandbox::new("inherited-pidfile-fd");
@@ -374,17 +348,363 @@ fn a_failed_start_removing_its_file_is_no_daemon_to_status_stop_or_another_start
     stop(pid, &pidfile);
 }
 
-#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 #[test]
-fn a_start_whose_replacement_another_start_renamed_says_already_running() {
-    if !root_or_skip("a_start_whose_replacement_another_start_renamed_says_already_running") {
+fn a_pid_file_removed_or_rewritten_by_hand_never_lets_a_second_daemon_start() {
+    let sb = Sandbox::new("pidfile-removed");
+    let pidfile = sb.path("pid");
+    start(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    let pid = wait_pidfile(&pidfile);
+    // An init script's `rm -f $PIDFILE`, then `start` and `status`.
+    fs::remove_file(&pidfile).unwrap();
+    let second = run(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    second.assert_refused(75, "pid file", &[&format!("already running as PID {pid}")]);
+    let status = control(&sb, "status", &pidfile);
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert_eq!(status.stdout, format!("scenario is running as PID {pid}\n"));
+    // A file rewritten by hand, naming another process: the lock decides.
+    fs::write(&pidfile, "1\n").unwrap();
+    let status = control(&sb, "status", &pidfile);
+    assert_eq!(status.stdout, format!("scenario is running as PID {pid}\n"));
+    let second = run(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    second.assert_refused(75, "pid file", &[&format!("already running as PID {pid}")]);
+    assert_eq!(
+        read_pidfile(&pidfile).as_deref(),
+        Some("1\n"),
+        "not touched"
+    );
+    fs::remove_file(&pidfile).unwrap();
+    // `stop` still finds the daemon, and stops it.
+    let stopped = control(&sb, "stop", &pidfile);
+    assert_eq!(stopped.code(), Some(0), "{stopped:?}");
+    assert_eq!(stopped.stdout, format!("scenario stopped (PID {pid})\n"));
+    wait_dead(pid);
+    assert_eq!(sb.processes(), Vec::<i32>::new(), "no daemon is left");
+    // And the next start runs.
+    start(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    let next = wait_pidfile(&pidfile);
+    assert!(holds_lock(next, "POSIX", "WRITE", &lock_file(&pidfile)));
+    stop(next, &pidfile);
+}
+
+#[test]
+fn the_body_reading_its_own_pid_file_keeps_the_daemon_running() {
+    let sb = Sandbox::new("body-reads-pidfile");
+    let pidfile = sb.path("pid");
+    start(&mut sb.daemon());
+    let pid = wait_pidfile(&pidfile);
+    sb.trigger("read-pidfile");
+    assert_eq!(
+        wait_fact(&sb.path("facts"), "pidfile_read"),
+        pid.to_string()
+    );
+    let status = control(&sb, "status", &pidfile);
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert_eq!(status.stdout, format!("scenario is running as PID {pid}\n"));
+    let second = run(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    second.assert_refused(75, "pid file", &[&format!("already running as PID {pid}")]);
+    assert!(holds_lock(pid, "POSIX", "WRITE", &lock_file(&pidfile)));
+    assert_eq!(read_pidfile(&pidfile), Some(format!("{pid}\n")));
+    let stopped = control(&sb, "stop", &pidfile);
+    assert_eq!(stopped.stdout, format!("scenario stopped (PID {pid})\n"));
+    wait_dead(pid);
+    assert!(!pidfile.exists());
+}
+
+/// Whether `strace` runs here (it injects delays into system calls);
+/// says why the test is skipped when it does not.
+#[cfg(target_os = "linux")]
+fn strace_or_skip(test: &str) -> bool {
+    let there = Command::new("strace")
+        .arg("-V")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !there {
+        skip(test, "strace is not installed (apt-get install strace)");
+    }
+    there
+}
+
+/// `strace -f` running `scenario <args>` with every call of `calls` held
+/// `delay_us` microseconds on its way in: a window for the test to act.
+/// The calls of `trace` (and `calls`) are written to `<sandbox>/strace`,
+/// each once it returns.
+#[cfg(target_os = "linux")]
+fn delayed(sb: &Sandbox, trace: &str, calls: &str, delay_us: u32, args: &[&str]) -> Child {
+    let tag = format!("{}/", sb.dir.display());
+    let (mode, rest) = args.split_first().expect("a mode");
+    Command::new("strace")
+        .args(["-f", "-qq", "-o"])
+        .arg(sb.path("strace"))
+        .arg("-e")
+        .arg(format!("trace={trace},{calls}"))
+        .arg("-e")
+        .arg(format!("inject={calls}:delay_enter={delay_us}"))
+        .arg(scenario_bin())
+        .args([mode, "--sandbox", &tag])
+        .args(rest)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn strace")
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn two_starts_while_a_reader_lets_go_of_the_pid_file_make_one_daemon() {
+    let test = "two_starts_while_a_reader_lets_go_of_the_pid_file_make_one_daemon";
+    if !root_or_skip(test) || !strace_or_skip(test) {
         return;
     }
-    // Held right after it opened (and made) the replacement: the winner
-    // opens the same replacement and renames it over the pid file, so the
-    // late start's descriptor is now of the winner's pid file, mode 0644.
-    let sb = Sandbox::new("renamed-replacement");
-    let (winner, reader) = late_start_loses(&sb, "pause-after-open");
-    stop(winner, &sb.path("pid"));
+    let sb = Sandbox::new("reader-lets-go");
+    let pidfile = sb.path("pid");
+    let shown = pidfile.display().to_string();
+    fs::write(&pidfile, "").unwrap();
+    let reader = reader_holding(&sb, "read", &pidfile);
+    // The first start replaces the file the reader holds, held for two
+    // seconds on its way into the rename that puts the replacement in
+    // place.
+    let first = delayed(
+        &sb,
+        "openat",
+        "rename,renameat,renameat2",
+        2_000_000,
+        &["daemon", "--lite", "--pidfile", &shown],
+    );
+    wait_until("the first start's replacement file", || {
+        fs::read_dir(&sb.dir)
+            .unwrap()
+            .any(|e| e.unwrap().file_name().to_string_lossy().ends_with(".new"))
+    });
+    // Meanwhile the reader lets go, and a second start comes.
     end_reader(reader);
+    let second = run(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    let winner = wait_pidfile(&pidfile);
+    second.assert_refused(
+        75,
+        "pid file",
+        &[&format!("already running as PID {winner}")],
+    );
+    assert!(holds_lock(winner, "POSIX", "WRITE", &lock_file(&pidfile)));
+    assert!(holds_lock(winner, "POSIX", "WRITE", &pidfile));
+    let daemons: Vec<i32> = sb
+        .processes()
+        .into_iter()
+        .filter(|&p| p != first.id() as i32)
+        .collect();
+    assert_eq!(daemons, vec![winner], "one daemon runs");
+    assert_no_temporary_file(&sb);
+    stop(winner, &pidfile);
+    let first = finish(first);
+    assert!(first.success(), "{first:?}");
+}
+
+#[test]
+fn a_file_planted_at_a_replacement_name_in_a_shared_directory_does_not_block_a_start() {
+    let test = "a_file_planted_at_a_replacement_name_in_a_shared_directory_does_not_block_a_start";
+    if !root_or_skip(test) {
+        return;
+    }
+    let sb = Sandbox::new("planted-temporary");
+    // A sticky directory every user may write, as /tmp.
+    fs::set_permissions(&sb.dir, fs::Permissions::from_mode(0o1777)).unwrap();
+    let pidfile = sb.path("pid");
+    fs::write(&pidfile, "4242\n").unwrap();
+    let reader = reader_holding(&sb, "read", &pidfile);
+    // `nobody`'s file at the name a replacement once had,
+    // `.<name>.<inode>.new`: no start may depend on a name others can
+    // guess.
+    let planted = sb.path(&format!(
+        ".pid.{}.new",
+        fs::metadata(&pidfile).unwrap().ino()
+    ));
+    fs::write(&planted, "").unwrap();
+    fs::set_permissions(&planted, fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::chown(&planted, Some(65534), Some(65534)).unwrap();
+    let outcome = run(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    assert!(outcome.success(), "{outcome:?}");
+    let pid = wait_pidfile(&pidfile);
+    assert!(holds_lock(pid, "POSIX", "WRITE", &lock_file(&pidfile)));
+    let meta = fs::metadata(&planted).unwrap();
+    assert_eq!(
+        (meta.uid(), meta.len()),
+        (65534, 0),
+        "nobody's file is left alone"
+    );
+    stop(pid, &pidfile);
+    end_reader(reader);
+}
+
+#[test]
+fn a_pid_file_another_user_made_and_locks_is_unknown_to_status_and_never_signalled() {
+    let test = "a_pid_file_another_user_made_and_locks_is_unknown_to_status_and_never_signalled";
+    if !root_or_skip(test) {
+        return;
+    }
+    let sb = Sandbox::new("foreign-pidfile");
+    fs::set_permissions(&sb.dir, fs::Permissions::from_mode(0o1777)).unwrap();
+    let pidfile = sb.path("pid");
+    // While the daemon is down, `nobody` makes the pid file and holds a
+    // write lock on it, as a daemon would.
+    fs::write(&pidfile, "").unwrap();
+    std::os::unix::fs::chown(&pidfile, Some(65534), Some(65534)).unwrap();
+    let mut holder = sb
+        .command("hold-lock")
+        .arg("nobody")
+        .arg("write")
+        .arg(&pidfile)
+        .spawn()
+        .unwrap();
+    let holder_pid = holder.id() as i32;
+    wait_until("nobody's write lock", || {
+        holds_lock(holder_pid, "POSIX", "WRITE", &pidfile)
+    });
+    let status = control(&sb, "status", &pidfile);
+    assert_eq!(status.code(), Some(4), "{status:?}");
+    assert!(
+        status
+            .stdout
+            .starts_with("scenario: status unknown: control: ")
+            && status.stdout.contains("is owned by user 65534")
+            && status.stdout.lines().count() == 1,
+        "{status:?}"
+    );
+    for cmd in ["stop", "reload"] {
+        let outcome = control(&sb, cmd, &pidfile);
+        assert_eq!(outcome.code(), Some(4), "{cmd}: {outcome:?}");
+        assert!(
+            outcome.stderr.contains("is owned by user 65534"),
+            "{cmd}: {outcome:?}"
+        );
+    }
+    assert!(
+        holder.try_wait().unwrap().is_none(),
+        "nothing was signalled"
+    );
+    // The start refuses the same file.
+    let start = run(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    assert_ne!(start.code(), Some(0), "{start:?}");
+    assert!(start.stderr.contains("is owned by user 65534"), "{start:?}");
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn status_during_a_clean_stop_never_says_the_pid_file_is_left() {
+    let test = "status_during_a_clean_stop_never_says_the_pid_file_is_left";
+    if !strace_or_skip(test) {
+        return;
+    }
+    let sb = Sandbox::new("status-in-stop");
+    let pidfile = sb.path("pid");
+    let shown = pidfile.display().to_string();
+    start(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    let pid = wait_pidfile(&pidfile);
+    // A status request held two seconds on its way into each fcntl(2),
+    // its lock probe among them, with the file it asks about open.
+    let status = delayed(
+        &sb,
+        "openat",
+        "fcntl",
+        2_000_000,
+        &["status", "--commands", "--pidfile", &shown],
+    );
+    wait_until("the status request to open the file it asks about", || {
+        fs::read_to_string(sb.path("strace")).is_ok_and(|trace| {
+            trace
+                .lines()
+                .filter(|l| l.contains("openat(") && !l.contains("= -1"))
+                // By name in its directory, or by path.
+                .any(|l| {
+                    ["\"pid\"", "/pid\"", "\".pid.lock\"", "/.pid.lock\""]
+                        .iter()
+                        .any(|name| l.contains(name))
+                })
+        })
+    });
+    // Meanwhile the daemon stops cleanly: its pid file goes, then the
+    // daemon.
+    stop(pid, &pidfile);
+    let status = finish(status);
+    assert_eq!(status.code(), Some(3), "{status:?}");
+    assert_eq!(status.stdout, "scenario is not running\n");
+}
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[test]
+fn a_launcher_killed_once_it_made_the_pid_file_leaves_nothing_status_or_a_start_misreads() {
+    let test =
+        "a_launcher_killed_once_it_made_the_pid_file_leaves_nothing_status_or_a_start_misreads";
+    let sb = Sandbox::new("killed-after-create");
+    let pidfile = sb.path("pid");
+    // Held right after it created the pid file, long before the fork.
+    let (tracer, go) = paused_start(&sb, "pause-after-open", "=pid", &[], &pidfile, "the start");
+    let launcher: i32 = wait_for("the traced launcher", || {
+        let me = tracer.id();
+        fs::read_to_string(format!("/proc/{me}/task/{me}/children"))
+            .ok()?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    });
+    assert!(pidfile.exists(), "the start made the pid file");
+    kill(launcher, libc::SIGKILL);
+    fs::write(&go, "").unwrap();
+    let traced = finish(tracer);
+    assert!(traced.stdout.ends_with(" signal 9\n"), "{traced:?}");
+    assert_eq!(read_pidfile(&pidfile).as_deref(), Some(""), "left empty");
+    let status = control(&sb, "status", &pidfile);
+    assert_eq!(status.code(), Some(3), "{status:?}");
+    assert_eq!(status.stdout, "scenario is not running\n");
+    if is_root() {
+        // A user who cannot open the lock file asks the pid file: the same.
+        let status = run(sb
+            .command("status")
+            .args(["--commands", "--as-user", "nobody", "--pidfile"])
+            .arg(&pidfile));
+        assert_eq!(status.code(), Some(3), "{status:?}");
+    } else {
+        skip(test, "the status request as another user needs root");
+    }
+    start(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    let pid = wait_pidfile(&pidfile);
+    assert!(holds_lock(pid, "POSIX", "WRITE", &lock_file(&pidfile)));
+    stop(pid, &pidfile);
+}
+
+#[test]
+fn a_lock_file_another_user_made_in_a_shared_directory_is_refused_with_where_to_go() {
+    let test = "a_lock_file_another_user_made_in_a_shared_directory_is_refused_with_where_to_go";
+    if !root_or_skip(test) {
+        return;
+    }
+    let sb = Sandbox::new("foreign-lock-file");
+    fs::set_permissions(&sb.dir, fs::Permissions::from_mode(0o1777)).unwrap();
+    let pidfile = sb.path("myd.pid");
+    let lock = lock_file(&pidfile);
+    fs::write(&lock, "").unwrap();
+    fs::set_permissions(&lock, fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::chown(&lock, Some(65534), Some(65534)).unwrap();
+    let before = sb.snapshot();
+    let outcome = run(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    outcome.assert_refused(
+        77,
+        "pid file",
+        &[
+            &format!("{}: lock file .myd.pid.lock: ", pidfile.display()),
+            "is owned by user 65534",
+            "such as /run/myd/",
+        ],
+    );
+    assert_eq!(sb.snapshot(), before, "nothing was created or changed");
+    let status = control(&sb, "status", &pidfile);
+    assert_eq!(status.code(), Some(4), "{status:?}");
+    assert!(
+        status.stdout.contains("is owned by user 65534"),
+        "{status:?}"
+    );
 }

@@ -229,7 +229,12 @@ pub(crate) fn start_with_command(mut daemon: Daemon) -> Result<Daemonized> {
         ));
     };
     let command = command_from_args(daemon.default_command);
-    let control = Control::new(&path).timeout(daemon.stop_timeout);
+    let mut control = Control::new(&path).timeout(daemon.stop_timeout);
+    // The daemon's user may own its files, as the start allows.
+    if let Ok(Some(creds)) = crate::privileges::resolve(daemon.user.as_ref(), daemon.group.as_ref())
+    {
+        control = control.trusting(creds.trust());
+    }
     run_command(command, &control);
     if command != Command::Restart {
         return daemon.start_now();

@@ -27,6 +27,19 @@
 //! - a probe only ever asks (`F_GETLK`) and never takes the lock, so it
 //!   can never make a concurrent start fail.
 //!
+//! The lock asked about is the lock file's (`.<name>.lock` next to the pid
+//! file, `/run/.myd.pid.lock` for `/run/myd.pid`), which the daemon holds
+//! and nobody else opens: a pid file removed or rewritten by hand, or read
+//! by the daemon's own body, changes nothing.
+//! A user who cannot open the lock file (only its owner can) is answered
+//! by the pid file's lock, which the daemon holds as well.
+//!
+//! Both files get the start's checks before anything is believed or
+//! signalled: a regular file with one link, owned by root, the caller or
+//! the daemon's user and writable by nobody else, in directories no other
+//! user can write (see the `pathsafe` rules). A file that fails them is
+//! status 4 (unknown), with the reason, and nothing is signalled.
+//!
 //! ```no_run
 //! use daemonizer::control::{Control, Status, Stopped};
 //!
@@ -49,17 +62,20 @@
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nix::errno::Errno;
+use nix::fcntl::{openat, OFlag, AT_FDCWD};
 use nix::sys::signal::Signal;
+use nix::sys::stat::Mode;
 
 pub use crate::commands::Command;
 use crate::config::Daemon;
 use crate::deadline::Deadline;
 use crate::error::{Error, ErrorKind, Result, Step};
+use crate::pathsafe::{self, Trust};
 use crate::pidfile::{probe, Holder};
 use crate::running::Daemonized;
 
@@ -216,6 +232,9 @@ pub struct Control {
     path: PathBuf,
     timeout: Duration,
     kill_timeout: Duration,
+    /// Who may own the files besides root and the caller: the daemon's
+    /// user, when known.
+    trust: Option<Trust>,
 }
 
 /// The daemon that holds the lock, found through an open descriptor of its
@@ -240,7 +259,15 @@ impl Control {
             path: pidfile.as_ref().to_owned(),
             timeout: DEFAULT_STOP_TIMEOUT,
             kill_timeout: DEFAULT_KILL_TIMEOUT,
+            trust: None,
         }
+    }
+
+    /// Trusts the daemon's user (and group) with its files, besides root
+    /// and the caller, as the start does.
+    pub(crate) fn trusting(mut self, trust: Trust) -> Control {
+        self.trust = Some(trust);
+        self
     }
 
     /// How long [`stop`](Control::stop) waits after SIGTERM before SIGKILL
@@ -321,11 +348,29 @@ impl Control {
                     self.path.display()
                 ),
             )),
-            Ok(Holder::Free | Holder::Reader | Holder::Undoing) => match written_pid(&file) {
-                Some(pid) => Status::Stale { pid },
-                None => Status::NotRunning,
-            },
+            Ok(Holder::Free | Holder::Reader | Holder::Undoing) => self.stale(),
             Err(e) => Status::Unknown(e),
+        }
+    }
+
+    /// No daemon holds the lock: what the pid file, opened now, says.
+    fn stale(&self) -> Status {
+        let file = match self.open_checked(&self.path) {
+            Ok(Some(file)) => file,
+            Ok(None) => return Status::NotRunning,
+            Err(e) => return Status::Unknown(e),
+        };
+        let pid = written_pid(&file);
+        // A file with no name left was removed by a daemon that ended
+        // since it was opened: a clean stop.
+        match file.metadata() {
+            Ok(meta) if meta.nlink() == 0 => Status::NotRunning,
+            Ok(_) => pid.map_or(Status::NotRunning, |pid| Status::Stale { pid }),
+            Err(e) => Status::Unknown(Error::io(
+                Step::Control,
+                format!("{}", self.path.display()),
+                &e,
+            )),
         }
     }
 
@@ -386,11 +431,13 @@ impl Control {
             return self.signal(Signal::SIGHUP)?.ok_or_else(not_running);
         }
         let target = self.target()?.ok_or_else(not_running)?;
-        // The daemon writes its PID into the file (emptied when it took
-        // the lock) once its signal handlers are in place: until then its
-        // SIGHUP is blocked and, with no handler of its own, would end it
-        // once the start restores the default action.
-        if written_pid(&target.file) != Some(target.pid) {
+        // The daemon writes its PID into the pid file (emptied when it
+        // took the lock) once its signal handlers are in place: until then
+        // its SIGHUP is blocked and, with no handler of its own, would end
+        // it once the start restores the default action. (`target.file`
+        // is the lock file, which holds no PID.)
+        let named = self.open_checked(&self.path)?.and_then(|f| written_pid(&f));
+        if named != Some(target.pid) {
             return Err(Error::new(
                 Step::Control,
                 ErrorKind::Software,
@@ -504,27 +551,59 @@ impl Control {
     }
 
     /// The PID of this very process when it is the daemon holding the
-    /// lock on the file the path names: it must not open its own pid file,
-    /// since closing any descriptor of it would drop its lock.
+    /// lock on the lock file of the path: it must not open its own lock
+    /// file, since closing any descriptor of it would drop its lock.
     fn held_by_this_process(&self) -> Option<i32> {
         let (dev, ino) = crate::running::own_pidfile()?;
-        let meta = std::fs::symlink_metadata(&self.path).ok()?;
+        let lock = crate::pidfile::lock_path(&self.path).ok()?;
+        let meta = std::fs::symlink_metadata(lock).ok()?;
         (meta.dev() == dev && meta.ino() == ino).then(|| std::process::id() as i32)
     }
 
-    /// Opens the pid file for asking about its lock: read-only, without
-    /// following a symbolic link or blocking on a FIFO; `None` when it does
-    /// not exist.
+    /// Opens the file whose lock tells whether the daemon runs: the lock
+    /// file, or the pid file when the lock file does not exist or this
+    /// user cannot open it; `None` when neither exists. Both get the
+    /// start's checks ([`open_checked`](Control::open_checked)).
     fn open(&self) -> Result<Option<File>> {
-        let shown = self.path.display();
-        let opened = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-            .open(&self.path);
-        let file = match opened {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(Step::Control, format!("{shown}"), &e)),
+        let lock = crate::pidfile::lock_path(&self.path)
+            .map_err(|e| Error::new(Step::Control, e.kind(), e.detail()))?;
+        match self.open_checked(&lock) {
+            Ok(Some(file)) => return Ok(Some(file)),
+            Ok(None) => {}
+            Err(e) if e.errno() == Some(Errno::EACCES) => {}
+            Err(e) => return Err(e),
+        }
+        self.open_checked(&self.path)
+    }
+
+    /// Opens `path` for asking about its lock or reading it: read-only,
+    /// without following a symbolic link or blocking on a FIFO; `None`
+    /// when it does not exist. Refuses what the start would refuse: a
+    /// directory another user can write, anything but a regular file, a
+    /// file with more than one link, owned by another user than root, the
+    /// caller or the daemon's, or writable by others.
+    fn open_checked(&self, path: &Path) -> Result<Option<File>> {
+        let shown = path.display();
+        let (parent, name) = crate::pidfile::split(path)
+            .map_err(|e| Error::new(Step::Control, e.kind(), e.detail()))?;
+        let [daemon, caller] = self.trusted();
+        // Every directory the path names is walked and checked as the
+        // start walks it, once for each user the files may belong to.
+        let walk = |trust| pathsafe::open_dir(Step::Control, AT_FDCWD, parent, path, trust, 0);
+        let dir = match walk(daemon).or_else(|first| walk(caller).map_err(|_| first)) {
+            Ok(dir) => dir,
+            Err(e) if e.errno() == Some(Errno::ENOENT) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let flags = OFlag::O_RDONLY
+            | OFlag::O_NOFOLLOW
+            | OFlag::O_NONBLOCK
+            | OFlag::O_NOCTTY
+            | OFlag::O_CLOEXEC;
+        let file = match openat(&dir, name, flags, Mode::empty()) {
+            Ok(fd) => File::from(fd),
+            Err(Errno::ENOENT) => return Ok(None),
+            Err(e) => return Err(Error::os(Step::Control, format!("{shown}"), e)),
         };
         let meta = file
             .metadata()
@@ -536,7 +615,16 @@ impl Control {
                 format!("{shown}: is not a regular file"),
             ));
         }
+        let check = |trust| pathsafe::check_file(Step::Control, file.as_fd(), path, trust);
+        check(daemon).or_else(|first| check(caller).map_err(|_| first))?;
         Ok(Some(file))
+    }
+
+    /// Whom the files may belong to: root and the caller, or root and the
+    /// daemon's user (either passes).
+    fn trusted(&self) -> [Trust; 2] {
+        let caller = Trust::current();
+        [self.trust.unwrap_or(caller), caller]
     }
 
     fn probe(&self, file: &File) -> Result<Holder> {

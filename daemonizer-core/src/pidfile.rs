@@ -3,22 +3,62 @@
 //!
 //! Liveness is a POSIX record lock (`fcntl(F_SETLK)`, `F_WRLCK` over the
 //! whole file) held by the daemon process, never the file's presence nor
-//! the PID in it:
+//! the PID in it. The lock that decides is not on the pid file but on a
+//! companion **lock file** next to it, `.<name>.lock` (`/run/.myd.pid.lock`
+//! for `/run/myd.pid`):
 //!
-//! - a write lock needs a descriptor open for writing: a user who can only
-//!   read the file cannot hold it (a read lock such a user takes is
-//!   recognised as what it is, and the file is replaced, see
-//!   [`PidFile::lock`]);
-//! - it is not inherited by `fork`: children the body forks never hold it;
-//! - `F_GETLK` names the holder's PID, so "already running as PID N",
-//!   status and signals name the process that holds it, not what the file
-//!   says;
-//! - the kernel drops it when the process dies, however it dies: a stale
-//!   file left by `kill -9` is no obstacle.
+//! - nobody has a reason to open or remove it: the body, an admin's
+//!   `cat`, an init script's `rm -f $PIDFILE` or a cleaner of stale pid
+//!   files all handle the pid file. Closing *any* descriptor of a file
+//!   drops the record lock of the process on it, so a body that reads its
+//!   own pid file would lose a lock held there, and a removed pid file
+//!   would take its lock out of sight of the next start;
+//! - it is created once, mode 0600, with the pid file's checks (regular
+//!   file, one link, owned by root or the daemon's user, not writable by
+//!   others), and stays when the daemon ends: every start and every
+//!   control request meets the same inode. Only a start that created it
+//!   and failed removes it again, under a lock that no daemon can hold
+//!   meanwhile (nothing is left behind);
+//! - only its owner (root, as a rule) can open it, so no other user can
+//!   hold even a read lock on it and keep a daemon from starting;
+//! - a write lock needs a descriptor open for writing, it is not
+//!   inherited by `fork` (children the body forks never hold it), `F_GETLK`
+//!   names the holder's PID ("already running as PID N", status and
+//!   signals name the process that holds it), and the kernel drops it when
+//!   the process dies, however it dies (a stale file left by `kill -9` is
+//!   no obstacle).
 //!
-//! The caveat the runtime respects: closing *any* descriptor of the file in
-//! the daemon process drops the lock, so the daemon never opens its pid
-//! file again once it holds the lock.
+//! The daemon takes the lock, then checks that the lock file's path still
+//! names the inode it locked (else it opens the path again and starts
+//! over): whatever was removed or created meanwhile (a failed start
+//! removing the lock file it made, say), two daemons never hold the lock
+//! on files that the same path named when they checked.
+//!
+//! The pid file stays the plain `<pid>\n` record that other tools read,
+//! mode 0644. Only the holder of the lock file's lock creates, replaces,
+//! writes or removes it, so it needs no lock of its own for that. The
+//! daemon also holds a write lock on it, as a second witness: for users
+//! who cannot open the lock file (their status request asks the pid
+//! file's lock) and for a start that finds the lock file removed by hand
+//! (a daemon holding the pid file is still "already running"). A reader's
+//! lock on the pid file does not hold the daemon back: the holder of the
+//! lock file replaces the file by a new one, made under an unpredictable
+//! name (`O_EXCL`), locked, then renamed over it.
+//!
+//! What remains:
+//!
+//! - removing the lock file *and* the pid file while the daemon runs lets
+//!   a second daemon start: the lock file is not to be removed (an
+//!   `rm -f /run/myd.pid` never touches it);
+//! - in a sticky directory that other users can write (`/tmp`), a user
+//!   who creates the pid file's or the lock file's name first (her own
+//!   file, which the checks refuse) keeps the daemon from starting until
+//!   the file is gone. A directory only root or the daemon's user can
+//!   write (`/run/myd/`) has no such limit;
+//! - a body that opens and closes the lock file itself drops the lock.
+//!
+//! The runtime itself never opens either file again once it holds the
+//! lock.
 
 use std::ffi::{CString, OsStr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
@@ -38,12 +78,16 @@ use crate::pathsafe::{self, Trust};
 /// The pid file's mode: readable by everyone, writable by its owner.
 const PID_FILE_MODE: libc::mode_t = 0o644;
 
+/// The lock file's mode: its owner's alone, so that nobody else can hold
+/// a lock on it.
+const LOCK_FILE_MODE: libc::mode_t = 0o600;
+
 /// The lock types as `c_int` (they are `c_short` on the BSDs).
 const WRLCK: libc::c_int = libc::F_WRLCK as libc::c_int;
 const UNLCK: libc::c_int = libc::F_UNLCK as libc::c_int;
 
-/// How many times [`PidFile::lock`] looks again when the file changes
-/// under it (removed by a departing daemon, replaced by another start).
+/// How many times [`PidFile::lock`] looks again when a file changes
+/// under it (the lock file removed by hand, a pid file replaced).
 const LOCK_ROUNDS: usize = 200;
 
 /// Who holds a lock that conflicts with a write lock on the whole file, as
@@ -148,6 +192,12 @@ pub(crate) struct PidFile {
     dir: AtomicI32,
     name: CString,
     file: OwnedFd,
+    /// The lock file, whose lock decides liveness (see the module docs).
+    lock_file: OwnedFd,
+    lock_name: CString,
+    /// This start created the lock file (in the launcher): a failed start
+    /// removes it again.
+    lock_created: bool,
     /// This start created the file (in the launcher).
     created: bool,
     /// The PID of the process that holds the lock: from the moment it
@@ -227,6 +277,21 @@ pub(crate) fn split(path: &Path) -> Result<(&Path, &OsStr)> {
     Ok((parent, name))
 }
 
+/// The lock file's name for the pid file named `name`: `.<name>.lock`.
+fn lock_name(name: &OsStr) -> Vec<u8> {
+    let mut lock = Vec::with_capacity(name.len() + 6);
+    lock.push(b'.');
+    lock.extend_from_slice(name.as_bytes());
+    lock.extend_from_slice(b".lock");
+    lock
+}
+
+/// The lock file's path for the pid file `path` (see the module docs).
+pub(crate) fn lock_path(path: &Path) -> Result<PathBuf> {
+    let (parent, name) = split(path)?;
+    Ok(parent.join(OsStr::from_bytes(&lock_name(name))))
+}
+
 impl PidFile {
     /// Opens `path` in the launcher (step 1): `O_RDWR | O_CREAT |
     /// O_NOFOLLOW | O_CLOEXEC`, mode 0644, never truncated; anything but a
@@ -240,17 +305,46 @@ impl PidFile {
         let shown = path.display();
         let (parent, name) = split(path)?;
         let dir = pathsafe::open_dir(Step::PidFile, AT_FDCWD, parent, path, trust, 0)?;
-        let c_name = CString::new(name.as_bytes()).map_err(|_| {
+        let nul = |_| {
             Error::new(
                 Step::PidFile,
                 ErrorKind::Config,
                 format!("{shown}: holds a NUL byte"),
             )
-        })?;
+        };
+        let c_name = CString::new(name.as_bytes()).map_err(nul)?;
+        let lock_name = CString::new(lock_name(name)).map_err(nul)?;
+        let (lock_file, lock_created) = open_lock(&dir, &lock_name, path, trust)?;
+        // A failed start leaves no lock file it made (see `discard`).
+        let undo = |dir: &OwnedFd, lock_file: &OwnedFd| {
+            if lock_created {
+                remove_new(
+                    dir,
+                    OsStr::from_bytes(lock_name.as_bytes()),
+                    lock_file,
+                    lock_file,
+                );
+            }
+        };
+        // Nothing is created past this point while a daemon runs.
+        match probe(lock_file.as_fd()) {
+            Ok(Holder::Daemon(pid)) => return Err(already_running(path, pid)),
+            Ok(_) => {}
+            Err(e) => {
+                undo(&dir, &lock_file);
+                let shown = shown_lock(path, &lock_name);
+                return Err(Error::os(
+                    Step::PidFile,
+                    format!("{}: fcntl(F_GETLK)", shown.display()),
+                    e,
+                ));
+            }
+        }
         // A few rounds, for the race of the file vanishing between our
         // attempts (a departing daemon removes it).
         for _ in 0..16 {
-            let Some((file, created)) = open_in(&dir, name, path, trust)? else {
+            let opened = open_in(&dir, name, path, trust, &lock_file);
+            let Some((file, created)) = opened.inspect_err(|_| undo(&dir, &lock_file))? else {
                 continue;
             };
             let pidfile = PidFile {
@@ -258,18 +352,29 @@ impl PidFile {
                 dir: AtomicI32::new(dir.into_raw_fd()),
                 name: c_name,
                 file,
+                lock_file,
+                lock_name,
+                lock_created,
                 created,
                 owner: AtomicI32::new(0),
                 removed: AtomicBool::new(false),
                 trust,
             };
-            match pidfile.holder() {
-                // Nothing was created: the file exists, a daemon holds it.
-                Ok(Holder::Daemon(pid)) => return Err(already_running(path, pid)),
+            // A daemon whose lock file was removed by hand still holds
+            // its pid file: it runs all the same.
+            match probe(pidfile.file.as_fd()) {
+                Ok(Holder::Daemon(pid)) if !created => {
+                    pidfile.discard();
+                    return Err(already_running(path, pid));
+                }
                 Ok(_) => {}
                 Err(e) => {
                     pidfile.discard();
-                    return Err(e);
+                    return Err(Error::os(
+                        Step::PidFile,
+                        format!("{shown}: fcntl(F_GETLK)"),
+                        e,
+                    ));
                 }
             }
             log::debug!(
@@ -278,6 +383,7 @@ impl PidFile {
             );
             return Ok(pidfile);
         }
+        undo(&dir, &lock_file);
         Err(Error::new(
             Step::PidFile,
             ErrorKind::Os,
@@ -285,14 +391,47 @@ impl PidFile {
         ))
     }
 
+    /// Who holds the lock file.
     fn holder(&self) -> Result<Holder> {
-        probe(self.file.as_fd()).map_err(|e| {
-            Error::os(
-                Step::PidFile,
-                format!("{}: fcntl(F_GETLK)", self.path.display()),
-                e,
-            )
-        })
+        probe(self.lock_file.as_fd()).map_err(|e| self.lock_error("fcntl(F_GETLK)", e))
+    }
+
+    /// An error about the lock file.
+    fn lock_error(&self, what: &str, e: Errno) -> Error {
+        let shown = shown_lock(&self.path, &self.lock_name);
+        let shown = shown.display();
+        if what.is_empty() {
+            Error::os(Step::PidFile, format!("{shown}"), e)
+        } else {
+            Error::os(Step::PidFile, format!("{shown}: {what}"), e)
+        }
+    }
+
+    /// Whether the lock file's path still names the open lock file.
+    fn path_names_lock_file(&self) -> Result<bool> {
+        let ours = fstat(&self.lock_file).map_err(|e| self.lock_error("", e))?;
+        match fstatat(
+            self.dir_fd(),
+            self.lock_name.as_c_str(),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        ) {
+            Ok(now) => Ok(same_file(&ours, &now)),
+            Err(Errno::ENOENT) => Ok(false),
+            Err(e) => Err(self.lock_error("", e)),
+        }
+    }
+
+    /// Opens the lock file's path again (creating it when it is gone).
+    fn reopen_lock_file(&mut self) -> Result<()> {
+        let dir = self
+            .dir_fd()
+            .try_clone_to_owned()
+            .map_err(|e| Error::io(Step::PidFile, format!("{}", self.path.display()), &e))?;
+        // A lock file made now is this process's as much as the first was.
+        let (lock_file, created) = open_lock(&dir, &self.lock_name, &self.path, self.trust)?;
+        self.lock_file = lock_file;
+        self.lock_created |= created;
+        Ok(())
     }
 
     fn dir_fd(&self) -> BorrowedFd<'_> {
@@ -324,7 +463,7 @@ impl PidFile {
             .dir_fd()
             .try_clone_to_owned()
             .map_err(|e| Error::io(Step::PidFile, format!("{}", self.path.display()), &e))?;
-        if let Some((file, _)) = open_in(&dir, &name, &self.path, self.trust)? {
+        if let Some((file, _)) = open_in(&dir, &name, &self.path, self.trust, &self.lock_file)? {
             // The created flag stays the launcher's: it is about the file
             // that start made, which `discard` checks by identity anyway.
             self.file = file;
@@ -334,46 +473,38 @@ impl PidFile {
 
     /// Takes the lock, in the process that will hold it for its whole life:
     /// the daemon right after detaching, or the process itself in lite
-    /// mode. From here on the file is this process's: its PID is recorded
-    /// as the owner before anything else, so every way out removes it.
+    /// mode. From here on the pid file is this process's: its PID is
+    /// recorded as the owner before anything else, so every way out
+    /// removes it.
     ///
-    /// A write lock held by another process means "already running as PID
-    /// N", and the file is not touched. Only read locks mean that a reader
-    /// (anybody who can open the file, read-only will do) sits on a file
-    /// no daemon holds: it is replaced by a new file, locked before it gets
-    /// its name (see [`replace`](PidFile::replace)), so a reader can never
-    /// keep a daemon from starting.
+    /// The lock is the lock file's (see the module docs). Taking it and
+    /// finding that the path still names the locked inode is one decision:
+    /// a lock on a file the path no longer names is dropped (by opening
+    /// the path again) and the round starts over. A write lock held by
+    /// another process means "already running as PID N", and no file is
+    /// touched.
     pub(crate) fn lock(&mut self) -> Result<()> {
         let pid = std::process::id() as i32;
-        let mut replaced = false;
         for _ in 0..LOCK_ROUNDS {
-            let got = set_lock(self.file.as_raw_fd(), libc::F_WRLCK).map_err(|e| {
-                let shown = self.path.display();
-                Error::os(Step::PidFile, format!("{shown}: fcntl(F_SETLK)"), e)
-            })?;
+            let got = set_lock(self.lock_file.as_raw_fd(), libc::F_WRLCK)
+                .map_err(|e| self.lock_error("fcntl(F_SETLK)", e))?;
             if got {
-                if !self.path_names_file()? {
-                    // Removed or replaced since it was opened: the lock is
-                    // on a file nobody looks at. Closing it drops the lock.
-                    self.reopen()?;
+                if !self.path_names_lock_file()? {
+                    // Removed (or replaced) since it was opened: the lock
+                    // is on a file nobody looks at. Closing it drops it.
+                    self.reopen_lock_file()?;
                     continue;
                 }
+                let replaced = self.claim_pid_file()?;
                 self.owner.store(pid, Ordering::SeqCst);
                 return self.took_lock(replaced).inspect_err(|_| self.remove());
             }
             match self.holder()? {
-                Holder::Daemon(holder) if self.path_names_file()? => {
+                Holder::Daemon(holder) if self.path_names_lock_file()? => {
                     return Err(already_running(&self.path, holder));
                 }
-                Holder::Reader if self.path_names_file()? => {
-                    if let Some(file) = self.replace()? {
-                        self.file = file;
-                        replaced = true;
-                        continue;
-                    }
-                }
-                // A failed start removes or empties the file: a moment,
-                // unless that process is kept from running; wait for it.
+                // A failed start removes or empties the pid file: a
+                // moment, unless that process is kept from running.
                 Holder::Undoing => {
                     let deadline = crate::deadline::Deadline::after(UNDO_LIMIT);
                     while !deadline.passed() && self.holder()? == Holder::Undoing {
@@ -381,12 +512,53 @@ impl PidFile {
                     }
                     continue;
                 }
+                // A read lock of the lock file's owner (nobody else can
+                // open it): wait for it to go.
+                Holder::Reader => std::thread::sleep(Duration::from_millis(5)),
                 // Released since (try again), or on a file the path no
                 // longer names (open it again).
                 _ => {}
             }
+            if !self.path_names_lock_file()? {
+                self.reopen_lock_file()?;
+            }
+        }
+        Err(self.lock_error(
+            "the lock file kept changing, or stayed locked by a reader, while it was being locked",
+            Errno::EAGAIN,
+        ))
+    }
+
+    /// Under the lock file's lock: makes the open pid file the one the
+    /// path names, and this process the holder of its lock too. Returns
+    /// whether the file was replaced (a reader held it).
+    ///
+    /// A write lock on the pid file held by another process is a daemon
+    /// whose lock file was removed by hand: "already running".
+    fn claim_pid_file(&mut self) -> Result<bool> {
+        for _ in 0..LOCK_ROUNDS {
             if !self.path_names_file()? {
                 self.reopen()?;
+                continue;
+            }
+            let got = set_lock(self.file.as_raw_fd(), libc::F_WRLCK).map_err(|e| {
+                let shown = self.path.display();
+                Error::os(Step::PidFile, format!("{shown}: fcntl(F_SETLK)"), e)
+            })?;
+            if got {
+                return Ok(false);
+            }
+            let holder = probe(self.file.as_fd()).map_err(|e| {
+                let shown = self.path.display();
+                Error::os(Step::PidFile, format!("{shown}: fcntl(F_GETLK)"), e)
+            })?;
+            match holder {
+                Holder::Daemon(holder) => return Err(already_running(&self.path, holder)),
+                Holder::Free => continue,
+                Holder::Reader | Holder::Undoing => {
+                    self.file = self.replace()?;
+                    return Ok(true);
+                }
             }
         }
         Err(Error::new(
@@ -400,8 +572,8 @@ impl PidFile {
     }
 
     /// In a full-mode daemon, right before [`lock`](PidFile::lock): points
-    /// every inherited descriptor 0 to 2 that is the file (a wrapper's
-    /// `myd </run/myd.pid`) at `null`. The stdio step replaces 0 to 2
+    /// every inherited descriptor 0 to 2 that is the pid file or the lock
+    /// file (a wrapper's `myd </run/myd.pid`) at `null`. The stdio step replaces 0 to 2
     /// later, and closing any descriptor of the file drops the lock of the
     /// process: done now, before the lock exists, it drops nothing. The
     /// daemon's sweep of inherited fds (step 7), which runs before this,
@@ -411,9 +583,10 @@ impl PidFile {
         let shown = self.path.display();
         let ours =
             fstat(&self.file).map_err(|e| Error::os(Step::PidFile, format!("{shown}"), e))?;
-        let own = self.file.as_raw_fd();
+        let lock = fstat(&self.lock_file).map_err(|e| self.lock_error("", e))?;
+        let own = [self.file.as_raw_fd(), self.lock_file.as_raw_fd(), null];
         for fd in 0..=2 {
-            if fd == own || fd == null {
+            if own.contains(&fd) {
                 continue;
             }
             // SAFETY: `st` is a plain C struct that fstat fills in; an fd
@@ -421,7 +594,8 @@ impl PidFile {
             let same = unsafe {
                 let mut st: libc::stat = std::mem::zeroed();
                 libc::fstat(fd, &mut st) == 0
-                    && (st.st_dev, st.st_ino) == (ours.st_dev, ours.st_ino)
+                    && [(ours.st_dev, ours.st_ino), (lock.st_dev, lock.st_ino)]
+                        .contains(&(st.st_dev, st.st_ino))
             };
             if !same {
                 continue;
@@ -470,90 +644,53 @@ impl PidFile {
         Ok(())
     }
 
-    /// Replaces a file that readers hold and no daemon does. Returns the
-    /// new file, locked by this process and now named by the path, or
-    /// `None` when another start is at it (or was first): look again.
+    /// Replaces a pid file that readers hold, under the lock file's lock
+    /// (no other start replaces, writes or removes the pid file meanwhile).
+    /// Returns the new file, locked by this process and named by the path.
     ///
-    /// The new file is made under a name derived from the old file's
-    /// identity (`.<name>.<inode>.new`), mode 0600 so that nobody else can
-    /// open it, and locked before it is renamed over the old one. Every
-    /// start that finds the same old file meets at that name, and its lock
-    /// lets one of them rename at a time, after checking that the path
-    /// still names the old file: a file a daemon holds is never replaced.
-    fn replace(&self) -> Result<Option<OwnedFd>> {
+    /// The new file is made under an unpredictable name
+    /// (`.<name>.<random>.new`) with `O_EXCL`, mode 0600 so that nobody else
+    /// can open it, locked, then renamed over the old one: nobody can
+    /// create that name first, or hold the file before it is ours.
+    fn replace(&self) -> Result<OwnedFd> {
         let shown = self.path.display();
-        let old = fstat(&self.file).map_err(|e| Error::os(Step::PidFile, format!("{shown}"), e))?;
-        let mut temp = self.name.as_bytes().to_vec();
-        temp.splice(0..0, *b".");
-        temp.extend_from_slice(format!(".{}.new", old.st_ino).as_bytes());
-        let temp = OsStr::from_bytes(&temp);
-        let shown_temp = self.path.with_file_name(temp);
-        let shown_temp = shown_temp.display();
         let flags = OFlag::O_RDWR
             | OFlag::O_CREAT
+            | OFlag::O_EXCL
             | OFlag::O_NOFOLLOW
             | OFlag::O_CLOEXEC
-            | OFlag::O_NOCTTY
-            | OFlag::O_NONBLOCK;
-        let file = openat(self.dir_fd(), temp, flags, Mode::from_bits_truncate(0o600))
-            .map_err(|e| Error::os(Step::PidFile, format!("{shown_temp}"), e))?;
-        let st = fstat(&file).map_err(|e| Error::os(Step::PidFile, format!("{shown_temp}"), e))?;
-        // SAFETY: geteuid takes no arguments and cannot fail.
-        let euid = unsafe { libc::geteuid() };
-        // Another start that opened the same name renamed it over the pid
-        // file since (and gave it the mode readers need): it is that
-        // start's pid file now. Look again.
-        let renamed = fstatat(
-            self.dir_fd(),
-            self.name.as_c_str(),
-            AtFlags::AT_SYMLINK_NOFOLLOW,
-        )
-        .is_ok_and(|now| same_file(&now, &st));
-        if renamed {
-            return Ok(None);
-        }
-        if !is_regular(&st) || st.st_nlink != 1 || st.st_uid != euid || st.st_mode & 0o077 != 0 {
-            return Err(Error::new(
-                Step::PidFile,
-                ErrorKind::CantCreate,
-                format!(
-                    "{shown}: is held by readers only, and its replacement {shown_temp} is \
-                     not a private regular file of this user (mode {:o}, owner {}), refused",
-                    st.st_mode & 0o7777,
-                    st.st_uid
-                ),
-            ));
-        }
-        if !set_lock(file.as_raw_fd(), libc::F_WRLCK)
-            .map_err(|e| Error::os(Step::PidFile, format!("{shown_temp}: fcntl(F_SETLK)"), e))?
-        {
-            // Another start is replacing the same file: let it finish.
-            std::thread::sleep(Duration::from_millis(1));
-            return Ok(None);
-        }
-        let now = fstatat(
-            self.dir_fd(),
-            self.name.as_c_str(),
-            AtFlags::AT_SYMLINK_NOFOLLOW,
-        );
-        if matches!(&now, Ok(now) if same_file(now, &old)) {
-            renameat(self.dir_fd(), temp, self.dir_fd(), self.name.as_c_str())
-                .map_err(|e| Error::os(Step::PidFile, format!("{shown_temp}: rename"), e))?;
-            log::debug!("pid file: {shown}: held by readers only; replaced");
-            return Ok(Some(file));
-        }
-        // Replaced already (or gone): this temporary name is a leftover of
-        // ours, removed while we hold its lock.
-        if let Ok(named) = fstatat(self.dir_fd(), temp, AtFlags::AT_SYMLINK_NOFOLLOW) {
-            if same_file(&named, &st) {
+            | OFlag::O_NOCTTY;
+        for _ in 0..16 {
+            let mut temp = vec![b'.'];
+            temp.extend_from_slice(self.name.as_bytes());
+            temp.extend_from_slice(format!(".{:016x}.new", unpredictable()).as_bytes());
+            let temp = OsStr::from_bytes(&temp);
+            let shown_temp = self.path.with_file_name(temp);
+            let shown_temp = shown_temp.display();
+            let file = match openat(self.dir_fd(), temp, flags, Mode::from_bits_truncate(0o600)) {
+                Ok(file) => file,
+                Err(Errno::EEXIST) => continue,
+                Err(e) => return Err(Error::os(Step::PidFile, format!("{shown_temp}"), e)),
+            };
+            let placed = set_lock(file.as_raw_fd(), libc::F_WRLCK)
+                .and_then(|got| if got { Ok(()) } else { Err(Errno::EAGAIN) })
+                .and_then(|()| renameat(self.dir_fd(), temp, self.dir_fd(), self.name.as_c_str()));
+            if let Err(e) = placed {
                 let _ = nix::unistd::unlinkat(
                     self.dir_fd(),
                     temp,
                     nix::unistd::UnlinkatFlags::NoRemoveDir,
                 );
+                return Err(Error::os(Step::PidFile, format!("{shown_temp}: rename"), e));
             }
+            log::debug!("pid file: {shown}: held by readers only; replaced");
+            return Ok(file);
         }
-        Ok(None)
+        Err(Error::new(
+            Step::PidFile,
+            ErrorKind::CantCreate,
+            format!("{shown}: no free temporary name for its replacement next to it"),
+        ))
     }
 
     /// Writes `"<pid>\n"` into the file, which [`lock`](PidFile::lock) left
@@ -596,19 +733,20 @@ impl PidFile {
         &self.path
     }
 
-    /// The file's device and inode, when this process holds the lock.
+    /// The lock file's device and inode, when this process holds the lock.
     pub(crate) fn held_identity(&self) -> Option<(u64, u64)> {
         if !self.is_ours() {
             return None;
         }
-        let st = fstat(&self.file).ok()?;
+        let st = fstat(&self.lock_file).ok()?;
         #[allow(clippy::unnecessary_cast)] // the types differ per platform
         Some((st.st_dev as u64, st.st_ino as u64))
     }
 
-    /// The fds the fd sweep must keep: the file and its directory.
+    /// The fds the fd sweep must keep: the file, the lock file and their
+    /// directory.
     pub(crate) fn fds(&self) -> Vec<RawFd> {
-        let mut fds = vec![self.file.as_raw_fd()];
+        let mut fds = vec![self.file.as_raw_fd(), self.lock_file.as_raw_fd()];
         let dir = self.dir.load(Ordering::SeqCst);
         if dir >= 0 {
             fds.push(dir);
@@ -740,7 +878,7 @@ impl PidFile {
     pub(crate) fn wait_released(&self, sid: i32, limit: Duration) {
         let deadline = crate::deadline::Deadline::after(limit);
         while !deadline.passed() {
-            match probe(self.file.as_fd()) {
+            match probe(self.lock_file.as_fd()) {
                 // SAFETY: getsid(2) takes no pointers.
                 Ok(Holder::Daemon(Some(pid))) if unsafe { libc::getsid(pid) } == sid => {
                     std::thread::sleep(Duration::from_millis(1));
@@ -755,25 +893,52 @@ impl PidFile {
     }
 
     /// Undoes a failed start in the process that made it (the launcher,
-    /// or a lite process). A holder of the lock removes the file as at
-    /// exit and lets the lock go. Otherwise a file this start created is
-    /// removed only under a lock of this process, taken for the moment of
-    /// the removal: a file another start's daemon holds is never touched.
+    /// or a lite process). A holder of the lock removes the pid file as at
+    /// exit and lets the lock go. Otherwise a pid file this start created
+    /// is removed only under a lock of this process on the lock file,
+    /// taken for the moment of the removal: a file another start's daemon
+    /// holds is never touched. A lock file this start created goes too,
+    /// under the same lock: whoever opened it meanwhile finds, once it
+    /// holds its lock, that the path no longer names it, and starts over.
     pub(crate) fn discard(&self) {
-        let fd = self.file.as_raw_fd();
+        let fd = self.lock_file.as_raw_fd();
         if self.is_ours() {
             self.remove();
-            let _ = set_lock(fd, libc::F_UNLCK);
+            let _ = set_lock(self.file.as_raw_fd(), libc::F_UNLCK);
+        } else if !matches!(set_undo_lock(fd), Ok(true)) {
+            // A daemon holds it: nothing here is this start's to remove.
+            return;
+        } else if self.created && !self.removed.swap(true, Ordering::SeqCst) {
+            let _ = self.unlink_if_ours();
+        }
+        if self.lock_created {
+            self.unlink_lock_file();
+        }
+        let _ = set_lock(fd, libc::F_UNLCK);
+    }
+
+    /// Unlinks the lock file's name if it still names the open lock file;
+    /// only under a lock of this process on it.
+    fn unlink_lock_file(&self) {
+        let dir = self.dir.load(Ordering::SeqCst);
+        if dir < 0 {
             return;
         }
-        if !self.created || self.removed.load(Ordering::SeqCst) {
-            return;
-        }
-        if let Ok(true) = set_undo_lock(fd) {
-            if !self.removed.swap(true, Ordering::SeqCst) {
-                let _ = self.unlink_if_ours();
-            }
-            let _ = set_lock(fd, libc::F_UNLCK);
+        // SAFETY: the fd stays open for the call.
+        let dir = unsafe { BorrowedFd::borrow_raw(dir) };
+        let named = match (
+            fstat(&self.lock_file),
+            fstatat(dir, self.lock_name.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW),
+        ) {
+            (Ok(ours), Ok(now)) => same_file(&ours, &now),
+            _ => false,
+        };
+        if named {
+            let _ = nix::unistd::unlinkat(
+                dir,
+                self.lock_name.as_c_str(),
+                nix::unistd::UnlinkatFlags::NoRemoveDir,
+            );
         }
     }
 
@@ -785,7 +950,7 @@ impl PidFile {
     /// so never while a daemon holds the file. [`discard`](PidFile::discard)
     /// then removes it if this start created it.
     pub(crate) fn empty_if_left_by(&self, sid: i32) {
-        let fd = self.file.as_raw_fd();
+        let fd = self.lock_file.as_raw_fd();
         if self.is_ours() || !matches!(set_undo_lock(fd), Ok(true)) {
             return;
         }
@@ -845,6 +1010,7 @@ fn open_in(
     name: &OsStr,
     path: &Path,
     trust: Trust,
+    lock_file: &OwnedFd,
 ) -> Result<Option<(OwnedFd, bool)>> {
     let shown = path.display();
     let base = OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
@@ -861,7 +1027,7 @@ fn open_in(
                 }
             });
             if let Err(e) = fixed {
-                remove_new(dir, name, &fd);
+                remove_new(dir, name, &fd, lock_file);
                 return Err(Error::os(Step::PidFile, format!("{shown}"), e));
             }
             return Ok(Some((fd, true)));
@@ -889,15 +1055,16 @@ fn open_in(
     if !is_regular(&st) {
         return Err(refused(path, file_type_name(&st)));
     }
-    pathsafe::check_file(Step::PidFile, fd.as_fd(), path, trust)?;
+    pathsafe::check_file(Step::PidFile, fd.as_fd(), path, trust)
+        .map_err(|e| in_shared_dir(e, dir, path))?;
     Ok(Some((fd, false)))
 }
 
 /// Removes a file that [`open_in`] has just created, when the start fails
-/// before it is handed on: only under its lock (no daemon holds it) and
-/// only if the name still names it.
-fn remove_new(dir: &OwnedFd, name: &OsStr, fd: &OwnedFd) {
-    if let Ok(true) = set_undo_lock(fd.as_raw_fd()) {
+/// before it is handed on: only under a lock on the lock file (no daemon
+/// holds it) and only if the name still names it.
+fn remove_new(dir: &OwnedFd, name: &OsStr, fd: &OwnedFd, lock_file: &OwnedFd) {
+    if let Ok(true) = set_undo_lock(lock_file.as_raw_fd()) {
         let same = match (fstat(fd), fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW)) {
             (Ok(ours), Ok(now)) => same_file(&ours, &now),
             _ => false,
@@ -905,8 +1072,126 @@ fn remove_new(dir: &OwnedFd, name: &OsStr, fd: &OwnedFd) {
         if same {
             let _ = nix::unistd::unlinkat(dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
         }
-        let _ = set_lock(fd.as_raw_fd(), libc::F_UNLCK);
+        let _ = set_lock(lock_file.as_raw_fd(), libc::F_UNLCK);
     }
+}
+
+/// How messages name the lock file of the pid file `path`: through the
+/// pid file, the path the user configured (`/run/myd.pid: lock file
+/// .myd.pid.lock`).
+fn shown_lock(path: &Path, name: &CString) -> PathBuf {
+    let mut shown = path.as_os_str().to_owned();
+    shown.push(": lock file ");
+    shown.push(OsStr::from_bytes(name.as_bytes()));
+    PathBuf::from(shown)
+}
+
+/// Opens the lock file, creating it when missing (mode 0600 whatever the
+/// umask), with the pid file's checks: a regular file, one link, owned by
+/// root or the daemon's user, writable by nobody else, not on a pseudo
+/// filesystem (its directory is checked before anything is created).
+fn open_lock(dir: &OwnedFd, name: &CString, path: &Path, trust: Trust) -> Result<(OwnedFd, bool)> {
+    let shown = shown_lock(path, name);
+    let err = |e| Error::os(Step::PidFile, format!("{}", shown.display()), e);
+    // Nothing is created on procfs and the like: the directory is checked
+    // as the files are (a directory's mode and links are not at issue).
+    pathsafe::check_file(Step::PidFile, dir.as_fd(), path, trust)?;
+    let base = OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
+    let mode = Mode::from_bits_truncate(LOCK_FILE_MODE);
+    for _ in 0..16 {
+        match openat(
+            dir,
+            name.as_c_str(),
+            base | OFlag::O_CREAT | OFlag::O_EXCL,
+            mode,
+        ) {
+            Ok(fd) => {
+                let fixed = fstat(&fd).and_then(|st| {
+                    if st.st_mode & 0o7777 != LOCK_FILE_MODE {
+                        fchmod(&fd, mode)
+                    } else {
+                        Ok(())
+                    }
+                });
+                if let Err(e) = fixed {
+                    remove_new(dir, OsStr::from_bytes(name.as_bytes()), &fd, &fd);
+                    return Err(err(e));
+                }
+                return Ok((fd, true));
+            }
+            Err(Errno::EEXIST) => {}
+            Err(e) => return Err(err(e)),
+        }
+        // As for the pid file: look before opening, never open a FIFO.
+        let st = match fstatat(dir, name.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(Errno::ENOENT) => continue,
+            Err(e) => return Err(err(e)),
+        };
+        if !is_regular(&st) {
+            return Err(refused(&shown, file_type_name(&st)));
+        }
+        let fd = match openat(
+            dir,
+            name.as_c_str(),
+            base | OFlag::O_NONBLOCK,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => continue,
+            Err(Errno::ELOOP) => return Err(refused(&shown, "a symbolic link")),
+            Err(e) => return Err(err(e)),
+        };
+        let st = pathsafe::check_file(Step::PidFile, fd.as_fd(), &shown, trust)
+            .map_err(|e| in_shared_dir(e, dir, path))?;
+        if !is_regular(&st) {
+            return Err(refused(&shown, file_type_name(&st)));
+        }
+        return Ok((fd, false));
+    }
+    Err(Error::new(
+        Step::PidFile,
+        ErrorKind::Os,
+        format!(
+            "{}: the file kept changing while it was being opened",
+            shown.display()
+        ),
+    ))
+}
+
+/// A file refused in a sticky directory that every user may write (`/tmp`):
+/// another user made it there first, and can again. The error then says
+/// where a pid file is safe.
+fn in_shared_dir(err: Error, dir: &OwnedFd, path: &Path) -> Error {
+    let shared = fstat(dir).is_ok_and(|st| st.st_mode & 0o1002 == 0o1002);
+    if !shared || err.kind() != ErrorKind::Permission {
+        return err;
+    }
+    let name = path
+        .file_stem()
+        .map_or_else(|| "myd".into(), |n| n.to_string_lossy());
+    Error::new(
+        Step::PidFile,
+        ErrorKind::Permission,
+        format!(
+            "{} (in a directory every user may write; put the pid file where only root or \
+             the daemon's user can write, such as /run/{name}/)",
+            err.detail()
+        ),
+    )
+}
+
+/// 64 bits nobody else can guess: the standard library's per-process
+/// random hash keys (from the system's random source), mixed with the PID
+/// and the time.
+fn unpredictable() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    if let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        hasher.write_u128(now.as_nanos());
+    }
+    hasher.finish()
 }
 
 fn refused(path: &Path, what: &str) -> Error {

@@ -761,9 +761,9 @@ pub fn notify_status(text: &str) -> Result<bool> {
 pub fn notify_watchdog() -> Result<bool> {
     notify(&notify::watchdog_message())
 }
-/// The device and inode of the pid file when this process is the daemon
-/// holding its lock: control requests must not open it (closing any
-/// descriptor of it would drop the lock).
+/// The device and inode of the pid file's lock file when this process is
+/// the daemon holding its lock: control requests must not open it (closing
+/// any descriptor of it would drop the lock).
 pub(crate) fn own_pidfile() -> Option<(u64, u64)> {
     SHARED.get()?.pidfile.as_ref()?.held_identity()
 }

@@ -6,8 +6,10 @@
 //! scenario hold-lock --sandbox DIR/ USER KIND FILE
 //!                                   as USER (a name), open FILE read-only,
 //!                                   lock it (KIND: `flock` for a shared
-//!                                   flock, `read` for a POSIX read lock)
-//!                                   and wait until killed
+//!                                   flock, `read` for a POSIX read lock;
+//!                                   `write` opens it read-write for a
+//!                                   POSIX write lock) and wait until
+//!                                   killed
 //! scenario stop-in-write --sandbox DIR/ -- ARGS...
 //!                                   run `scenario ARGS...` traced (Linux
 //!                                   x86-64), send it SIGTERM the moment
@@ -16,7 +18,8 @@
 //! scenario pause-at-open --sandbox DIR/ PART READY GO -- ARGS...
 //!                                   run `scenario ARGS...` traced (Linux
 //!                                   x86-64); when it is about to open a
-//!                                   name containing PART, create READY,
+//!                                   name containing PART (`=NAME`: that
+//!                                   very name), create READY,
 //!                                   hold it there until GO exists, then
 //!                                   let it go on and print as above
 //! scenario pause-at-unlink --sandbox DIR/ PART READY GO -- ARGS...
@@ -98,7 +101,9 @@
 //! on, reaps it with `waitpid(WNOHANG)` every round and adds
 //! `fork_child_ended=<pid> signal <n>` or `<pid> exit <n>`; meant for a
 //! daemon without handlers, which runs one thread, so the child may
-//! allocate), `ready` (manual readiness).
+//! allocate), `ready` (manual readiness), `read-pidfile` (read the pid
+//! file with `std::fs::read_to_string` and add the fact
+//! `pidfile_read=<its text>`; the daemon holds on).
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
@@ -853,15 +858,28 @@ fn hold_lock(args: &[String]) -> ! {
         fail("hold-lock USER KIND FILE")
     };
     become_user(user);
-    let fd = File::open(file).unwrap_or_else(|e| fail(&format!("hold-lock: {file}: {e}")));
+    let fd = if kind == "write" {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(file)
+    } else {
+        File::open(file)
+    };
+    let fd = fd.unwrap_or_else(|e| fail(&format!("hold-lock: {file}: {e}")));
     let locked = match kind.as_str() {
         // SAFETY: flock takes no pointers; the fd is open.
         "flock" => unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) == 0 },
-        "read" => {
+        "read" | "write" => {
+            let kind = if kind == "read" {
+                libc::F_RDLCK
+            } else {
+                libc::F_WRLCK
+            };
             // SAFETY: a zeroed flock is valid; F_SETLK reads it.
             unsafe {
                 let mut lock: libc::flock = std::mem::zeroed();
-                lock.l_type = libc::F_RDLCK as _;
+                lock.l_type = kind as _;
                 lock.l_whence = libc::SEEK_SET as _;
                 libc::fcntl(fd.as_raw_fd(), libc::F_SETLK, &lock) == 0
             }
@@ -1088,7 +1106,12 @@ fn pause_at(mode: &str, call: libc::c_long, after: bool, args: &[String]) -> ! {
         let Ok(n) = read else { return false };
         let name = &name[..n];
         let name = &name[..name.iter().position(|b| *b == 0).unwrap_or(n)];
-        if !String::from_utf8_lossy(name).contains(part.as_str()) {
+        let name = String::from_utf8_lossy(name);
+        let hit = match part.strip_prefix('=') {
+            Some(exact) => name == exact,
+            None => name.contains(part.as_str()),
+        };
+        if !hit {
             return false;
         }
         File::create(ready).unwrap_or_else(|e| fail(&format!("{mode}: {ready}: {e}")));
@@ -1717,6 +1740,12 @@ fn main() -> Result<(), String> {
             }
             Some("fork-ready") => {
                 children.push(fork_ready_child(&running, &mut facts));
+                let _ = std::fs::remove_file(trigger.expect("trigger"));
+            }
+            Some("read-pidfile") => {
+                let path = running.pidfile().expect("a pid file");
+                let text = std::fs::read_to_string(path).unwrap_or_default();
+                facts.line("pidfile_read", text.trim());
                 let _ = std::fs::remove_file(trigger.expect("trigger"));
             }
             Some("ready") => {
