@@ -44,8 +44,8 @@
 //! component may be a symlink only when the link and its directory belong
 //! to root or the daemon's user, and a dangling one never creates a file;
 //! every open is non-blocking, so a FIFO without a reader is an error, not
-//! a hang. The README's "Security" section compares these rules with what
-//! systemd and `start-stop-daemon` refuse.
+//! a hang. `docs/security.md` in the repository compares these rules with
+//! what systemd and `start-stop-daemon` refuse.
 //!
 //! A user given by name gets the host's supplementary groups, resolved
 //! before any chroot; a switch away from root leaves no capability (on

@@ -53,7 +53,7 @@ impl std::fmt::Debug for LogFile {
 impl LogFile {
     /// Opens `path` for appending (created with mode 0640 when missing,
     /// close-on-exec), with the checks of a daemon's `stdout` and `stderr`
-    /// files (see the README's "Security"): "another user" there is anyone
+    /// files (see `docs/security.md`): "another user" there is anyone
     /// but root and this process's effective user (and group) at the time
     /// of the call. It refuses, with an error naming the path and the
     /// reason:
