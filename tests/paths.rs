@@ -313,3 +313,43 @@ fn a_chroot_or_work_dir_another_user_controls_is_refused() {
     );
     assert!(!sb.path("pid").exists(), "no pid file left behind");
 }
+
+#[test]
+fn control_requests_walk_the_path_as_the_start_does() {
+    if !root_or_skip("control_requests_walk_the_path_as_the_start_does") {
+        return;
+    }
+    // A running daemon of root's; `nobody` offers a second way to its pid
+    // file, through a directory of its own. Through that way, nothing is
+    // believed and nothing is signalled.
+    let (uid, _) = nobody();
+    let sb = Sandbox::new("path-control");
+    let real = sb.path("real");
+    fs::create_dir(&real).unwrap();
+    let pidfile = real.join("pid");
+    let mut cmd = sb.command("daemon");
+    cmd.arg("--pidfile").arg(&pidfile);
+    assert!(start(&mut cmd).success());
+    let pid = wait_pidfile(&pidfile);
+    let nob = nobodys_link_in_nobodys_dir(&sb, "nob", &real);
+    let other_way = nob.join("logs").join("pid");
+    for request in ["status", "stop", "reload"] {
+        let outcome = run(sb
+            .command(request)
+            .args(["--commands", "--pidfile"])
+            .arg(&other_way));
+        assert_eq!(outcome.code(), Some(4), "{request}: {outcome:?}");
+        // `status` says it on stdout, the others on stderr.
+        let said = format!("{}{}", outcome.stdout, outcome.stderr);
+        assert!(
+            said.contains(&format!(
+                "the directory {} belongs to user {uid} (nobody)",
+                nob.display()
+            )),
+            "{request}: {outcome:?}"
+        );
+        assert!(alive(pid), "{request}: the daemon was not signalled");
+    }
+    kill(pid, libc::SIGTERM);
+    wait_dead(pid);
+}
