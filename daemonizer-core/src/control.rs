@@ -796,6 +796,7 @@ pub(crate) fn written_pid(mut file: &File) -> Option<i32> {
 }
 
 /// What asking for a pidfd gave.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 enum Pidfd {
     Open(OwnedFd),
     /// No process has the PID (`ESRCH`).

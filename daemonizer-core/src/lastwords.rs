@@ -78,9 +78,10 @@ fn stderr_is_nowhere(null_rdev: Option<u64>) -> bool {
         Ok(st) => {
             let kind = nix::sys::stat::SFlag::from_bits_truncate(st.st_mode)
                 & nix::sys::stat::SFlag::S_IFMT;
-            // `dev_t` is 32 bits on some systems.
-            #[allow(clippy::useless_conversion)]
-            let rdev = u64::from(st.st_rdev);
+            // `dev_t` is signed or 32 bits on some systems: cast as std's
+            // `MetadataExt::rdev` does, for the comparison.
+            #[allow(clippy::unnecessary_cast)]
+            let rdev = st.st_rdev as u64;
             kind == nix::sys::stat::SFlag::S_IFCHR && Some(rdev) == null_rdev
         }
         Err(_) => true,
