@@ -199,3 +199,45 @@ fn a_daemon_whose_launcher_was_killed_goes_on_once_ready() {
     );
     stop(pid, &sb.path("pid"));
 }
+
+#[test]
+fn a_start_that_fails_after_its_launcher_was_killed_leaves_nothing() {
+    // The launcher, killed with SIGKILL, cannot undo the start. The
+    // daemon then fails before it is ready: by returning an error, or
+    // killed in turn (when it cannot even remove its own pid file). What
+    // the start created, the pid file and a new output file, is gone all
+    // the same, and `status` says not running.
+    for (how, trigger) in [("err", Some("err")), ("kill", None)] {
+        let sb = Sandbox::new(&format!("orphan-fails-{how}"));
+        let out = sb.path("out.log");
+        let mut launcher = sb
+            .daemon()
+            .arg("--manual")
+            .arg("--stdout")
+            .arg(&out)
+            .spawn()
+            .expect("spawn scenario");
+        let pid: i32 = facts(&sb.path("facts"))["pid"].parse().expect("pid fact");
+        assert!(out.exists(), "{how}: the start created the output file");
+        kill(launcher.id() as i32, libc::SIGKILL);
+        launcher.wait().expect("reap the launcher");
+        match trigger {
+            Some(action) => sb.trigger(action),
+            None => {
+                kill(pid, libc::SIGKILL);
+            }
+        }
+        wait_dead(pid);
+        sb.wait_no_processes();
+        assert!(
+            !out.exists(),
+            "{how}: the output file the start created is gone"
+        );
+        assert!(!sb.path("pid").exists(), "{how}: the pid file is gone");
+        let status = run(sb
+            .command("status")
+            .args(["--commands", "--pidfile"])
+            .arg(sb.path("pid")));
+        assert_eq!(status.code(), Some(3), "{how}: {status:?}");
+    }
+}

@@ -4,8 +4,9 @@
 //!
 //! Two plain `fork(2)` calls, on every platform. The first child calls
 //! `setsid`, forks the daemon, then watches it until it is ready (to
-//! report a fatal signal, which only a parent sees) and leaves; it never
-//! runs code of the caller's. POSIX leaves anything but `_exit` and `exec`
+//! report a fatal signal, which only a parent sees, and to undo the start
+//! when the launcher was killed) and leaves; it never runs code of the
+//! caller's. POSIX leaves anything but `_exit` and `exec`
 //! undefined in a `vfork` child: a plain fork keeps every step
 //! documented.
 
@@ -22,6 +23,9 @@ pub(crate) enum Hop {
     /// which watches the daemon until it is ready, then exits; not reaped
     /// yet. `channel` is the launcher's end of the readiness channel.
     Launcher { child: Pid, channel: OwnedFd },
+    /// In the first child, the session leader: it watches `daemon` until
+    /// it is ready (see [`watch`](crate::report::watch)), then exits.
+    Watcher { daemon: Pid },
     /// In the daemon.
     Daemon,
 }
@@ -61,8 +65,8 @@ pub(crate) unsafe fn detach(channel: &OwnedFd, launcher_end: OwnedFd) -> Result<
     match outcome {
         Ok(ForkResult::Child) => Ok(Hop::Daemon),
         // The session leader watches the daemon until it is ready, then
-        // leaves, running nothing of the parent's.
-        Ok(ForkResult::Parent { child }) => crate::report::watch(channel, child),
+        // leaves, running nothing of the caller's.
+        Ok(ForkResult::Parent { child }) => Ok(Hop::Watcher { daemon: child }),
         Err(e) => {
             readiness::report_error(channel, &e);
             // SAFETY: as above.

@@ -148,14 +148,14 @@ pub(crate) fn ready() {
 }
 
 /// In the daemon's parent (the first child, the session leader), right
-/// after it forked `daemon`: waits until the daemon is ready, then exits;
-/// if the daemon ends first, writes on `channel` how it ended (its exit
+/// after it forked `daemon`: waits until the daemon is ready, and returns
+/// `false`; if the daemon ends first, writes on `channel` how it ended
+/// and returns `true`. The caller then leaves with `_exit`. (How it ended: its exit
 /// status, or the signal that killed it), which the launcher prints.
-pub(crate) fn watch(channel: &OwnedFd, daemon: Pid) -> ! {
+pub(crate) fn watch(channel: &OwnedFd, daemon: Pid) -> bool {
     let rx = match lock(&WATCH).take() {
         Some((rx, _tx)) => rx,
-        // SAFETY: leaves at once, running nothing of the launcher's.
-        None => unsafe { libc::_exit(0) },
+        None => return false,
     };
     // A caller that ignores SIGCHLD would have the daemon reaped unseen;
     // the daemon was forked with the caller's disposition already.
@@ -175,8 +175,7 @@ pub(crate) fn watch(channel: &OwnedFd, daemon: Pid) -> ! {
             if rc > 0 {
                 let mut byte = [0u8; 1];
                 match nix::unistd::read(&rx, &mut byte) {
-                    // SAFETY: leaves at once, as above.
-                    Ok(1..) => unsafe { libc::_exit(0) },
+                    Ok(1..) => return false,
                     Ok(0) => closed_at = Some(Instant::now()),
                     _ => {}
                 }
@@ -196,13 +195,11 @@ pub(crate) fn watch(channel: &OwnedFd, daemon: Pid) -> ! {
                 // Alive: with its end closed it can no longer say it is
                 // ready; give it a moment to end, then stop watching.
                 if closed_at.is_some_and(|at| at.elapsed() > CLOSED_LIMIT) {
-                    // SAFETY: leaves at once, as above.
-                    unsafe { libc::_exit(0) }
+                    return false;
                 }
                 continue;
             }
-            // SAFETY: leaves at once, as above.
-            Err(_) => unsafe { libc::_exit(0) },
+            Err(_) => return false,
         };
         let err = Error::new(
             Step::Readiness,
@@ -210,7 +207,6 @@ pub(crate) fn watch(channel: &OwnedFd, daemon: Pid) -> ! {
             format!("the daemon exited before it reported ready: {how}"),
         );
         readiness::report_error(channel, &err);
-        // SAFETY: leaves at once, as above.
-        unsafe { libc::_exit(0) }
+        return true;
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
-use nix::unistd::getpid;
+use nix::unistd::{getpid, getppid};
 
 use crate::config::{Daemon, Mode, Output, Readiness};
 use crate::detach::{self, Hop};
@@ -428,10 +428,11 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
     let mut keep = prepared.keep_list(std::os::fd::AsRawFd::as_raw_fd(&tx));
     keep.push(crate::report::prepare_watch().inspect_err(|_| prepared.undo())?);
     log::debug!("detach: forking");
+    let launcher = getpid();
     // SAFETY: the process has one thread (checked in preflight) and every
     // signal blocked since then.
     let hop = unsafe { detach::detach(&tx, rx) };
-    if !matches!(hop, Ok(Hop::Daemon)) {
+    if matches!(hop, Err(_) | Ok(Hop::Launcher { .. })) {
         crate::report::launcher_done();
     }
     match hop {
@@ -488,6 +489,24 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
                     Err(e)
                 }
             }
+        }
+        Ok(Hop::Watcher { daemon }) => {
+            let failed = crate::report::watch(&tx, daemon);
+            // A launcher that is gone (killed) cannot undo a failed start:
+            // its copy here, still root and outside any chroot, does what
+            // it would have done (a daemon killed by a signal could not
+            // even remove its own pid file).
+            if failed && getppid() != launcher {
+                let sid = getpid().as_raw();
+                if let Some(pidfile) = &prepared.pidfile {
+                    pidfile.wait_released(sid, readiness::GONE_LIMIT);
+                    pidfile.empty_if_left_by(sid);
+                }
+                prepared.undo();
+            }
+            // SAFETY: the watcher leaves without running the caller's
+            // code or its exit hooks.
+            unsafe { libc::_exit(0) }
         }
         Ok(Hop::Daemon) => {
             crate::report::daemon_side();
