@@ -68,7 +68,52 @@ pub enum Command {
 
 /// The usage line printed for a missing or unknown command.
 pub(crate) fn usage(program: &str) -> String {
-    format!("usage: {program} {{start|stop|status|restart|reload}} [ARGS...]")
+    format!(
+        "usage: {program} {{start|stop|status|restart|reload}} [ARGS...] | \
+         {program} unit {{{}}} [--user]",
+        crate::unit::Kind::NAMES.join("|")
+    )
+}
+
+/// `unit KIND [--user]`: prints the service definition of `KIND` for this
+/// program (see [`unit`](crate::unit)) and exits 0; a bad argument prints
+/// the reason and the usage line on stderr and exits 2.
+fn print_unit(daemon: &Daemon, pidfile: &std::path::Path) -> ! {
+    let program = crate::error::program_name();
+    let args: Vec<OsString> = std::env::args_os().skip(2).collect();
+    let words: Vec<&str> = args.iter().filter_map(|a| a.to_str()).collect();
+    let user = words.contains(&"--user");
+    let kinds: Vec<&str> = words.iter().copied().filter(|w| *w != "--user").collect();
+    let parsed = match (kinds.as_slice(), words.len() == args.len()) {
+        ([kind], true) => crate::unit::Kind::parse(kind, user),
+        _ => Err("unit: name one service manager".to_owned()),
+    };
+    let exe = std::env::current_exe().and_then(std::fs::canonicalize);
+    match (parsed, exe) {
+        (Ok(kind), Ok(exe)) => {
+            let name = exe
+                .file_name()
+                .map_or_else(|| program.clone(), |n| n.to_string_lossy().into_owned());
+            let facts = crate::unit::Facts {
+                name: &name,
+                exe: &exe,
+                pidfile: Some(pidfile),
+                lite_if: daemon.lite_if.as_deref(),
+                commands: true,
+            };
+            let text = crate::unit::render(kind, &facts);
+            let _ = crate::sys::pipe::write_all_quietly(std::io::stdout().as_fd(), text.as_bytes());
+            crate::sys::pipe::exit_quietly(0)
+        }
+        (Err(why), _) => {
+            say_err!("{program}: {}; {}", escape_control(&why), usage(&program));
+            crate::sys::pipe::exit_quietly(2)
+        }
+        (_, Err(e)) => {
+            say_err!("{program}: unit: the program's own path: {e}");
+            crate::sys::pipe::exit_quietly(1)
+        }
+    }
 }
 
 /// Reads the command from the program's first argument (`default` when
@@ -228,6 +273,9 @@ pub(crate) fn start_with_command(mut daemon: Daemon) -> Result<Daemonized> {
             "commands: a pid file is needed to find the daemon",
         ));
     };
+    if std::env::args_os().nth(1).as_deref() == Some(OsStr::new("unit")) {
+        print_unit(&daemon, &path)
+    }
     let command = command_from_args(daemon.default_command);
     let mut control = Control::new(&path).timeout(daemon.stop_timeout);
     // The daemon's user may own its files, as the start allows.

@@ -84,6 +84,7 @@ mod signals;
 mod start;
 mod stdio;
 mod sys;
+mod unit;
 
 pub use classic::{daemonize, daemonize_lite, Options};
 pub use config::{
