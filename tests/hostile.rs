@@ -86,7 +86,15 @@ fn missing_directory() {
         &sb,
         &path,
         66,
-        &[&shown(&path), "No such file or directory"],
+        &[
+            &shown(&path),
+            &format!(
+                "the directory {} does not exist (create it first: install -d {})",
+                shown(&sb.path("no-such-dir")),
+                shown(&sb.path("no-such-dir"))
+            ),
+            "No such file or directory",
+        ],
     );
 }
 

@@ -334,6 +334,20 @@ pub(crate) fn open_dir(
                 }
                 continue;
             }
+            // The usual first-start mistake: say what to do.
+            Err(Errno::ENOENT) => {
+                let missing = walked.join(&name);
+                return Err(Error::os(
+                    step,
+                    format!(
+                        "{shown}: the directory {} does not exist (create it first: \
+                         install -d {})",
+                        missing.display(),
+                        dir.display()
+                    ),
+                    Errno::ENOENT,
+                ));
+            }
             Err(e) => return Err(failed(e)),
         };
         if name == ".." {
