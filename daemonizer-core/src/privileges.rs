@@ -212,6 +212,19 @@ pub(crate) fn resolve(
     }))
 }
 
+/// What to add to a refused switch: who runs the start, since only root
+/// may switch to another user or group (`user`, `group`).
+fn needs_root(e: Errno) -> String {
+    if e != Errno::EPERM || geteuid().is_root() {
+        return String::new();
+    }
+    format!(
+        " (a privilege drop needs root, and this start runs as {}: start it as root, \
+         or leave out user and group)",
+        crate::pathsafe::describe_user(geteuid().as_raw())
+    )
+}
+
 impl Credentials {
     /// Root and the ids the daemon will run with: who may own its files.
     pub(crate) fn trust(&self) -> crate::pathsafe::Trust {
@@ -234,20 +247,30 @@ impl Credentials {
             set_groups(&self.groups).map_err(|e| {
                 Error::os(
                     Step::Group,
-                    format!("setting the supplementary groups of {}", self.shown),
+                    format!(
+                        "setting the supplementary groups of {}{}",
+                        self.shown,
+                        needs_root(e)
+                    ),
                     e,
                 )
             })?;
         }
-        setresgid(self.gid, self.gid, self.gid)
-            .map_err(|e| Error::os(Step::Group, format!("setting gid {}", self.gid), e))?;
+        setresgid(self.gid, self.gid, self.gid).map_err(|e| {
+            Error::os(
+                Step::Group,
+                format!("setting gid {}{}", self.gid, needs_root(e)),
+                e,
+            )
+        })?;
         let leaving_root = self.uid.is_some_and(|u| !u.is_root());
         if leaving_root {
             caps::before_switch()?;
         }
         if let Some(uid) = self.uid {
-            setresuid(uid, uid, uid)
-                .map_err(|e| Error::os(Step::User, format!("setting uid {uid}"), e))?;
+            setresuid(uid, uid, uid).map_err(|e| {
+                Error::os(Step::User, format!("setting uid {uid}{}", needs_root(e)), e)
+            })?;
         }
         if leaving_root {
             caps::clear()?;

@@ -1,0 +1,60 @@
+//! Errors that say what to do next, where there is an obvious next step.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use common::*;
+
+/// The scenario program copied (by `cp`, so that no descriptor of the
+/// copy leaks into a process another test thread spawns) where every user
+/// can run it.
+fn reachable_scenario(sb: &Sandbox) -> PathBuf {
+    let copy = sb.path("scenario");
+    let copied = Command::new("cp")
+        .arg(scenario_bin())
+        .arg(&copy)
+        .status()
+        .expect("cp");
+    assert!(copied.success());
+    copy
+}
+
+#[test]
+fn a_privilege_drop_without_root_says_that_it_needs_root_and_who_runs_it() {
+    if !root_or_skip("a_privilege_drop_without_root_says_that_it_needs_root_and_who_runs_it") {
+        return;
+    }
+    let launcher = TempUser::new("hintlaunch");
+    let target = TempUser::new("hinttarget");
+    let sb = Sandbox::new("hint-needs-root");
+    let program = reachable_scenario(&sb);
+    for lite in [false, true] {
+        let mut cmd = Command::new(&program);
+        cmd.arg("daemon")
+            .arg("--sandbox")
+            .arg(format!("{}/", sb.dir.display()))
+            .args(["--user", &target.name])
+            .uid(launcher.uid)
+            .gid(launcher.gid)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if lite {
+            cmd.arg("--lite");
+        }
+        use std::os::unix::process::CommandExt;
+        let outcome = run(&mut cmd);
+        outcome.assert_refused(
+            77,
+            "group",
+            &[&format!(
+                "(a privilege drop needs root, and this start runs as user {} ({}): start it \
+                 as root, or leave out user and group)",
+                launcher.uid, launcher.name
+            )],
+        );
+        sb.wait_no_processes();
+    }
+}
