@@ -241,3 +241,49 @@ fn a_start_that_fails_after_its_launcher_was_killed_leaves_nothing() {
         assert_eq!(status.code(), Some(3), "{how}: {status:?}");
     }
 }
+
+#[test]
+fn what_the_daemon_says_before_ready_reaches_the_launchers_stderr_first() {
+    // Early words: the body prints a line, then exits with status 3
+    // before it is ready. The terminal shows both, the body's line first;
+    // and once a daemon is ready, its stderr goes where configured.
+    let sb = Sandbox::new("early-words");
+    let launcher = sb.daemon().arg("--manual").spawn().expect("spawn scenario");
+    let pid: i32 = facts(&sb.path("facts"))["pid"].parse().expect("pid fact");
+    sb.trigger("exit");
+    let outcome = finish(launcher);
+    assert_eq!(outcome.code(), Some(70), "{outcome:?}");
+    let lines: Vec<&str> = outcome.stderr.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            format!("hello stderr from {pid}").as_str(),
+            "scenario: cannot start daemon: readiness: the daemon exited before it reported \
+             ready: exit status 3",
+        ],
+        "{outcome:?}"
+    );
+    sb.wait_no_processes();
+
+    let sb = Sandbox::new("early-words-ready");
+    let err = sb.path("err.log");
+    let launcher = sb
+        .daemon()
+        .arg("--manual")
+        .arg("--stderr")
+        .arg(&err)
+        .spawn()
+        .expect("spawn scenario");
+    let pid: i32 = facts(&sb.path("facts"))["pid"].parse().expect("pid fact");
+    sb.trigger("ready");
+    let outcome = finish(launcher);
+    assert!(outcome.success(), "{outcome:?}");
+    assert_eq!(outcome.stderr, format!("hello stderr from {pid}\n"));
+    assert_eq!(
+        fds(pid).get(&2).map(String::as_str),
+        Some(err.to_str().unwrap()),
+        "after ready, stderr is the configured file"
+    );
+    sb.trigger("ok");
+    wait_dead(pid);
+}

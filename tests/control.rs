@@ -281,7 +281,8 @@ fn an_unknown_command_prints_the_usage_and_exits_2() {
     assert_eq!(
         outcome.stderr,
         "scenario: unknown command \"frobnicate\"; \
-         usage: scenario {start|stop|status|restart|reload} [ARGS...]\n",
+         usage: scenario {start|stop|status|restart|reload} [ARGS...] | \
+         scenario unit {systemd|openrc|rcd|launchd} [--user]\n",
         "{outcome:?}"
     );
     assert!(!sb.path("pid").exists(), "nothing started");
@@ -523,7 +524,8 @@ fn without_a_command_the_builder_example_prints_the_usage_and_exits_2() {
     refused_with_usage(
         &sb,
         &outcome,
-        "builder: no command; usage: builder {start|stop|status|restart|reload} [ARGS...]\n",
+        "builder: no command; usage: builder {start|stop|status|restart|reload} [ARGS...] | \
+         builder unit {systemd|openrc|rcd|launchd} [--user]\n",
     );
 }
 
@@ -542,7 +544,8 @@ fn the_demo_with_an_unknown_command_prints_the_usage_and_exits_2() {
     refused_with_usage(
         &sb,
         &outcome,
-        "demo: unknown command \"begin\"; usage: demo {start|stop|status|restart|reload} [ARGS...]\n",
+        "demo: unknown command \"begin\"; usage: demo {start|stop|status|restart|reload} [ARGS...] | \
+         demo unit {systemd|openrc|rcd|launchd} [--user]\n",
     );
 }
 

@@ -52,7 +52,8 @@ fn the_commands_escape_the_program_name() {
         2,
         &format!(
             "{SHOWN}: unknown command \"frobnicate\"; \
-             usage: {SHOWN} {{start|stop|status|restart|reload}} [ARGS...]"
+             usage: {SHOWN} {{start|stop|status|restart|reload}} [ARGS...] | \
+             {SHOWN} unit {{systemd|openrc|rcd|launchd}} [--user]"
         ),
         true,
     );

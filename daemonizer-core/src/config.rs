@@ -669,7 +669,7 @@ impl Daemon {
     /// returns in their case); `start` and `restart` go on with the start.
     /// The arguments after the command are left alone for the body:
     /// `std::env::args().skip(2)`. No command, or an unknown one, prints
-    /// `usage: myd {start|stop|status|restart|reload} [ARGS...]` on stderr
+    /// `usage: myd {start|stop|status|restart|reload} [ARGS...] | ...` on stderr
     /// and exits 2.
     ///
     /// ```no_run

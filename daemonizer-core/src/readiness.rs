@@ -175,8 +175,16 @@ fn garbled(line: &[u8]) -> Error {
 ///
 /// The channel stays open: the caller closes it once it has told the
 /// supervisor.
-pub(crate) fn wait(read: &OwnedFd, child: Pid, mask: &SigSet) -> Result<i32> {
-    let result = wait_inner(read, child, mask);
+pub(crate) fn wait(read: &OwnedFd, child: Pid, mask: &SigSet, early: &OwnedFd) -> Result<i32> {
+    // Never blocks the wait: a daemon's child may hold the write end.
+    let _ = nix::fcntl::fcntl(
+        early.as_fd(),
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    );
+    let result = wait_inner(read, child, mask, early);
+    // What the daemon said before its report, in order, before the
+    // launcher's own verdict.
+    relay_early_words(early);
     if result.is_err() {
         // The daemon reported a failure, died or was stopped: in each case
         // it is on its way out. The launcher returns once it is gone, so
@@ -184,8 +192,26 @@ pub(crate) fn wait(read: &OwnedFd, child: Pid, mask: &SigSet) -> Result<i32> {
         // the daemon removes is gone before the launcher looks at it.
         wait_for_eof(read, GONE_LIMIT);
         reap(child);
+        relay_early_words(early);
     }
     result
+}
+
+/// Copies what is waiting in `early` (the daemon's stderr until it is
+/// ready) to this process's stderr, without waiting for more. A stderr
+/// nobody reads loses it, never the launcher's status.
+pub(crate) fn relay_early_words(early: &OwnedFd) {
+    let mut chunk = [0u8; 4096];
+    loop {
+        match nix::unistd::read(early, &mut chunk) {
+            Ok(0) => return,
+            Ok(n) => {
+                let _ = sys::pipe::write_all_quietly(std::io::stderr().as_fd(), &chunk[..n]);
+            }
+            Err(Errno::EINTR) => {}
+            Err(_) => return,
+        }
+    }
 }
 
 /// How long a launcher that reports a failed start waits for the daemon to
@@ -258,7 +284,7 @@ pub(crate) fn reap(child: Pid) {
     let _ = waitpid(child, None);
 }
 
-fn wait_inner(read: &OwnedFd, child: Pid, caller_mask: &SigSet) -> Result<i32> {
+fn wait_inner(read: &OwnedFd, child: Pid, caller_mask: &SigSet, early: &OwnedFd) -> Result<i32> {
     let mut abort = SigSet::empty();
     for signal in ABORT_SIGNALS {
         // A signal the caller itself blocked stays the caller's business.
@@ -269,20 +295,21 @@ fn wait_inner(read: &OwnedFd, child: Pid, caller_mask: &SigSet) -> Result<i32> {
     let signals = Receiver::new(&abort).map_err(|e| lost(child, Receiver::NAME, e))?;
     let mut buf = Vec::new();
     let mut aborted: Option<Signal> = None;
+    let mut early_open = true;
     loop {
+        let pollfd = |fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // The channel; the stop signals until one came; the early words
+        // while someone may still write them (-1: ignored by poll).
         let mut fds = [
-            libc::pollfd {
-                fd: read.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: signals.fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
+            pollfd(read.as_raw_fd()),
+            pollfd(if aborted.is_some() { -1 } else { signals.fd() }),
+            pollfd(if early_open { early.as_raw_fd() } else { -1 }),
         ];
-        let watched = if aborted.is_some() { 1 } else { 2 };
+        let watched = fds.len() as libc::nfds_t;
         // SAFETY: `fds` is a valid array of `watched` pollfd structs.
         let rc = unsafe { libc::poll(fds.as_mut_ptr(), watched, -1) };
         if rc < 0 {
@@ -333,6 +360,12 @@ fn wait_inner(read: &OwnedFd, child: Pid, caller_mask: &SigSet) -> Result<i32> {
                     None => {}
                 }
             }
+        }
+        if fds[2].revents & libc::POLLIN != 0 {
+            relay_early_words(early);
+        } else if fds[2].revents != 0 {
+            // Every writer is gone (the daemon is ready or failing).
+            early_open = false;
         }
         if aborted.is_none() && fds[1].revents != 0 {
             if let Some(signal) = signals.next() {

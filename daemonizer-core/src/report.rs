@@ -32,6 +32,10 @@ static PANIC: Mutex<Option<String>> = Mutex::new(None);
 pub(crate) fn install_panic_hook(full: bool) {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        if crate::running::is_daemon_process() && crate::running::is_pending() {
+            // The launcher reports the panic itself, on one line.
+            crate::stdio::end_early_words();
+        }
         if crate::running::is_daemon_process() {
             let payload = info.payload();
             let message = payload
@@ -152,7 +156,16 @@ pub(crate) fn ready() {
 /// `false`; if the daemon ends first, writes on `channel` how it ended
 /// and returns `true`. The caller then leaves with `_exit`. (How it ended: its exit
 /// status, or the signal that killed it), which the launcher prints.
-pub(crate) fn watch(channel: &OwnedFd, daemon: Pid) -> bool {
+///
+/// It also holds the read end of the early words (the daemon's stderr
+/// until it is ready, `early`): when the `launcher`, who reads them, is
+/// gone, it reads them itself and drops them, so that the daemon's writes
+/// neither fail nor fill the pipe.
+pub(crate) fn watch(channel: &OwnedFd, daemon: Pid, early: &OwnedFd, launcher: Pid) -> bool {
+    let _ = nix::fcntl::fcntl(
+        early.as_fd(),
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    );
     let rx = match lock(&WATCH).take() {
         Some((rx, _tx)) => rx,
         None => return false,
@@ -163,7 +176,14 @@ pub(crate) fn watch(channel: &OwnedFd, daemon: Pid) -> bool {
     // code that depends on SIGCHLD.
     unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
     let mut closed_at: Option<Instant> = None;
+    let mut chunk = [0u8; 4096];
     loop {
+        if nix::unistd::getppid() != launcher {
+            while matches!(
+                nix::unistd::read(early, &mut chunk),
+                Ok(1..) | Err(Errno::EINTR)
+            ) {}
+        }
         if closed_at.is_none() {
             let mut pfd = libc::pollfd {
                 fd: rx.as_raw_fd(),

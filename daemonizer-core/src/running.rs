@@ -90,6 +90,9 @@ extern "C" fn forget_channel_in_child() {
     }
     // Nor the pipe the daemon's parent watches it through.
     crate::report::forget_in_child();
+    // A child the body forks before the daemon is ready writes its stderr
+    // where the daemon's goes once ready, not to a launcher about to go.
+    crate::stdio::end_early_words();
 }
 
 /// Whether this is the daemon process (not the launcher, not a child the
@@ -120,6 +123,10 @@ pub(crate) fn fail_before_ready(err: &Error) {
         return;
     }
     if shared.mode == Mode::Full && shared.pending.swap(false, Ordering::SeqCst) {
+        // The failure itself reaches the launcher through the channel; a
+        // line the caller prints about it (`Error::exit`) goes where the
+        // daemon's stderr goes, as after readiness.
+        crate::stdio::end_early_words();
         if let Some(fd) = take_channel() {
             readiness::report_error(&fd, err);
         }
@@ -239,6 +246,9 @@ impl Shared {
             // process the supervisor started.
             Mode::Full => match take_channel() {
                 Some(fd) => {
+                    // Everything said until now went to the launcher,
+                    // which relays it before it exits.
+                    crate::stdio::end_early_words();
                     readiness::report_ready(&fd, self.pid)?;
                     readiness::wait_for_launcher(&fd, LAUNCHER_EXIT_LIMIT);
                     // The first child is released last: its exit then

@@ -1,7 +1,7 @@
 //! The orchestration: the steps in order, in the launcher and in the
 //! daemon. The state the running daemon keeps is in [`crate::running`].
 
-use std::os::fd::RawFd;
+use std::os::fd::{OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -138,6 +138,9 @@ struct Prepared {
     setup: Option<Box<dyn std::any::Any>>,
     /// The system log's socket, for failures after readiness.
     syslog: Option<RawFd>,
+    /// Full mode: the write end of the pipe that carries what the daemon
+    /// writes to stderr until it is ready to the launcher's stderr.
+    early: Option<OwnedFd>,
 }
 
 impl Daemon {
@@ -296,6 +299,7 @@ fn preflight(mut daemon: Daemon) -> Result<Prepared> {
         unset_notify,
         setup: None,
         syslog,
+        early: None,
     };
     match prepared.open_files().and_then(|()| prepared.run_setup()) {
         Ok(()) => Ok(prepared),
@@ -427,6 +431,10 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
     let (rx, tx) = readiness::channel().inspect_err(|_| prepared.undo())?;
     let mut keep = prepared.keep_list(std::os::fd::AsRawFd::as_raw_fd(&tx));
     keep.push(crate::report::prepare_watch().inspect_err(|_| prepared.undo())?);
+    // Early words: the daemon's stderr until it is ready.
+    let (early_rx, early_tx) = readiness::channel().inspect_err(|_| prepared.undo())?;
+    keep.push(std::os::fd::AsRawFd::as_raw_fd(&early_tx));
+    prepared.early = Some(early_tx);
     log::debug!("detach: forking");
     let launcher = getpid();
     // SAFETY: the process has one thread (checked in preflight) and every
@@ -442,12 +450,13 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
         }
         Ok(Hop::Launcher { child, channel: rx }) => {
             drop(tx);
+            prepared.early = None;
             let caller_mask = *prepared
                 .blocked
                 .as_ref()
                 .expect("a full start blocks signals in preflight")
                 .mask();
-            match readiness::wait(&rx, child, &caller_mask) {
+            match readiness::wait(&rx, child, &caller_mask, &early_rx) {
                 Ok(pid) => {
                     // Under a supervisor, READY=1 and MAINPID= go out
                     // before the body runs, so that whatever the daemon
@@ -491,7 +500,8 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
             }
         }
         Ok(Hop::Watcher { daemon }) => {
-            let failed = crate::report::watch(&tx, daemon);
+            prepared.early = None;
+            let failed = crate::report::watch(&tx, daemon, &early_rx, launcher);
             // A launcher that is gone (killed) cannot undo a failed start:
             // its copy here, still root and outside any chroot, does what
             // it would have done (a daemon killed by a signal could not
@@ -509,6 +519,8 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
             unsafe { libc::_exit(0) }
         }
         Ok(Hop::Daemon) => {
+            // Before the sweep, which would close its number under it.
+            drop(early_rx);
             crate::report::daemon_side();
             log::debug!("detach: daemon PID {}", getpid());
             put_channel(tx);
@@ -552,6 +564,7 @@ fn run_steps(prepared: Prepared, keep: Vec<RawFd>) -> Result<Daemonized> {
         unset_notify,
         setup,
         syslog: _,
+        early,
     } = prepared;
     let pid = getpid().as_raw();
     if daemon.mode == Mode::Full {
@@ -625,7 +638,7 @@ fn run_steps(prepared: Prepared, keep: Vec<RawFd>) -> Result<Daemonized> {
     }
 
     if let Some(stdio) = stdio {
-        stdio.redirect()?;
+        stdio.redirect(early)?;
     }
 
     if let Some(pidfile) = &shared.pidfile {

@@ -6,6 +6,7 @@ use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, open, openat, readlinkat, AtFlags, FcntlArg, OFlag, AT_FDCWD};
@@ -429,8 +430,30 @@ impl Stdio {
         fds
     }
 
-    /// Puts the files on fds 0, 1 and 2 and closes the originals.
-    pub(crate) fn redirect(self) -> Result<()> {
+    /// Puts the files on fds 0, 1 and 2 and closes the originals. With
+    /// `early` (a full start), fd 2 is that pipe to the launcher until the
+    /// daemon is ready or fails ([`end_early_words`]): what the daemon
+    /// says meanwhile reaches the launcher's stderr.
+    pub(crate) fn redirect(self, early: Option<OwnedFd>) -> Result<()> {
+        if let Some(early) = early {
+            let configured = self.stderr.as_ref().map_or(self.null.as_fd(), AsFd::as_fd);
+            let kept = fcntl(configured, FcntlArg::F_DUPFD_CLOEXEC(3))
+                .map_err(|e| Error::os(Step::Stdio, "stderr", e))?;
+            FINAL_STDERR.store(kept, Ordering::SeqCst);
+            let result = self.redirect_to(early.as_raw_fd());
+            if result.is_err() {
+                end_early_words();
+            }
+            return result;
+        }
+        let stderr = self
+            .stderr
+            .as_ref()
+            .map_or(self.null.as_raw_fd(), AsRawFd::as_raw_fd);
+        self.redirect_to(stderr)
+    }
+
+    fn redirect_to(self, stderr: RawFd) -> Result<()> {
         let null = self.null.as_raw_fd();
         let targets = [
             (0, null, "stdin"),
@@ -439,11 +462,7 @@ impl Stdio {
                 self.stdout.as_ref().map_or(null, AsRawFd::as_raw_fd),
                 "stdout",
             ),
-            (
-                2,
-                self.stderr.as_ref().map_or(null, AsRawFd::as_raw_fd),
-                "stderr",
-            ),
+            (2, stderr, "stderr"),
         ];
         for (to, from, name) in targets {
             dup2(from, to).map_err(|e| Error::os(Step::Stdio, name, e))?;
@@ -494,6 +513,27 @@ pub(crate) fn fill_standard_fds() -> Result<()> {
         log::debug!("preflight: fd {fd} was closed; now /dev/null");
     }
     Ok(())
+}
+
+/// The configured stderr while fd 2 is the pipe of early words, -1
+/// otherwise.
+static FINAL_STDERR: AtomicI32 = AtomicI32::new(-1);
+
+/// Puts the configured stderr back on fd 2, once the daemon is ready or
+/// failing: from then on what it says goes where configured (a failure's
+/// own report reaches the launcher through the readiness channel).
+/// Async-signal-safe: an atomic, `dup2(2)` and `close(2)`.
+pub(crate) fn end_early_words() {
+    if FINAL_STDERR.load(Ordering::SeqCst) < 0 {
+        return;
+    }
+    let fd = FINAL_STDERR.swap(-1, Ordering::SeqCst);
+    if fd >= 0 {
+        let _ = dup2(fd, 2);
+        // SAFETY: the fd was kept for this switch alone; nothing else
+        // holds its number.
+        unsafe { libc::close(fd) };
+    }
 }
 
 fn dup2(from: RawFd, to: RawFd) -> std::result::Result<(), Errno> {

@@ -506,13 +506,21 @@ impl Outcome {
     /// Asserts a failed start: status `code`, and exactly one line on
     /// stderr, `scenario: cannot start daemon: <step>: <detail>`, whose
     /// detail contains each of `mentions`.
+    ///
+    /// Lines the scenario daemon itself wrote to stderr before it failed
+    /// (`hello stderr from <pid>`: its "early words", which the launcher
+    /// relays before its verdict) come first and are left out.
     pub(crate) fn assert_refused(&self, code: i32, step: &str, mentions: &[&str]) {
         assert_eq!(
             self.code(),
             Some(code),
             "exit status (expected {code}): {self:?}"
         );
-        let lines: Vec<&str> = self.stderr.lines().collect();
+        let lines: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| !l.starts_with("hello stderr from "))
+            .collect();
         assert_eq!(lines.len(), 1, "exactly one line on stderr: {self:?}");
         let prefix = format!("scenario: cannot start daemon: {step}: ");
         assert!(
