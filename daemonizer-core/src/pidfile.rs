@@ -974,8 +974,24 @@ impl PidFile {
     }
 
     /// Unlinks the name if it still names our file. Async-signal-safe, as
-    /// [`remove_in_handler`](PidFile::remove_in_handler) needs.
+    /// [`remove_in_handler`](PidFile::remove_in_handler) needs. A look
+    /// that fails for a passing reason (no memory for the moment, a
+    /// signal) is made again, a few times: a file this start made is not
+    /// left behind for that.
     fn unlink_if_ours(&self) -> std::result::Result<(), Errno> {
+        let mut result = self.unlink_if_ours_once();
+        for _ in 0..3 {
+            match result {
+                Err(Errno::ENOMEM | Errno::EINTR | Errno::EAGAIN) => {
+                    result = self.unlink_if_ours_once();
+                }
+                _ => break,
+            }
+        }
+        result
+    }
+
+    fn unlink_if_ours_once(&self) -> std::result::Result<(), Errno> {
         let dir = self.dir.load(Ordering::SeqCst);
         if dir < 0 {
             return Err(Errno::EBADF);
