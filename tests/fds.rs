@@ -17,13 +17,14 @@ use common::*;
 fn inherited_fds_closed(sb: &Sandbox, extra_args: &[&str]) -> String {
     let log = sb.path("debug.log");
     start(
-        sb.command("daemon")
-            .arg("--facts")
-            .arg(sb.path("facts"))
-            .args(["--extra", "6", "--keep", "2", "--high-fd", "1000"])
-            .args(["--keep-high", "--debug-log"])
-            .arg("--log")
-            .arg(&log)
+        sb.scenario("daemon")
+            .facts(sb.path("facts"))
+            .extra(6)
+            .keep(2)
+            .args(["--high-fd", "1000"])
+            .arg("--keep-high")
+            .debug_log()
+            .log(&log)
             .args(extra_args),
     );
     let f = facts(&sb.path("facts"));
@@ -151,7 +152,8 @@ fn a_full_start_with_a_huge_open_file_limit() {
         sb.daemon()
             .arg("--nofile")
             .arg(limit.to_string())
-            .args(["--extra", "2", "--keep", "1"])
+            .extra(2)
+            .keep(1)
             .arg("--high-fd")
             .arg(high.to_string()),
     );
@@ -205,11 +207,15 @@ fn a_high_fd_above_lowered_limits_is_closed_without_a_listing() {
         sb.daemon()
             .arg("--nofile")
             .arg(limit.to_string())
-            .args(["--extra", "2", "--keep", "1", "--keep-high", "--high-fd"])
+            .extra(2)
+            .keep(1)
+            .arg("--keep-high")
+            .arg("--high-fd")
             .arg(high.to_string())
-            .args(["--lower-nofile", "1024:1024", "--hide-proc", "--debug-log"])
-            .arg("--log")
-            .arg(&log),
+            .args(["--lower-nofile", "1024:1024"])
+            .arg("--hide-proc")
+            .debug_log()
+            .log(&log),
     );
     let pid = wait_pidfile(&sb.path("pid"));
     let f = facts(&sb.path("facts"));

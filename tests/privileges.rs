@@ -102,13 +102,7 @@ fn started_in_chroot(
     root: &std::path::Path,
     extra: &[&str],
 ) -> (i32, std::collections::HashMap<String, String>) {
-    start(
-        sb.daemon()
-            .arg("--chroot")
-            .arg(root)
-            .args(["--user", "nobody"])
-            .args(extra),
-    );
+    start(sb.daemon().chroot(root).user("nobody").args(extra));
     let pid = wait_pidfile(&sb.path("pid"));
     (pid, facts(&sb.path("facts")))
 }
@@ -253,7 +247,7 @@ fn pid_file_is_emptied_when_the_dropped_user_may_not_remove_it() {
             fs::metadata(&sb.dir).unwrap().permissions().mode() & 0o777,
             0o755
         );
-        start(sb.daemon().args(["--user", "nobody"]));
+        start(sb.daemon().user("nobody"));
         let pid = wait_pidfile(&sb.path("pid"));
         facts(&sb.path("facts"));
         match end {
@@ -280,12 +274,7 @@ fn pid_file_is_removed_when_the_dropped_user_may_remove_it() {
     let (uid, gid) = primary("nobody");
     std::os::unix::fs::chown(&run_dir, Some(uid), Some(gid)).unwrap();
     let pidfile = run_dir.join("pid");
-    start(
-        sb.daemon()
-            .arg("--pidfile")
-            .arg(&pidfile)
-            .args(["--user", "nobody"]),
-    );
+    start(sb.daemon().pidfile(&pidfile).user("nobody"));
     let pid = wait_pidfile(&pidfile);
     assert_eq!(ids(pid).uids, vec![uid; 4]);
     stop(pid, &pidfile);

@@ -20,6 +20,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`programs`] | the example programs, `scenario` among them |
+//! | [`scenario`] | [`Scenario`]: the `scenario` program's options as methods |
 //! | [`sandbox`] | [`Sandbox`]: a directory per test, its processes, triggers, snapshots |
 //! | [`outcomes`] | [`Outcome`], [`run`], [`start`], [`finish`], [`Lines`] |
 //! | [`procfs`] | `/proc/<pid>`: state, status fields, fds, pipes; signals |
@@ -46,6 +47,8 @@ mod programs;
 #[allow(dead_code)]
 mod sandbox;
 #[allow(dead_code)]
+mod scenario;
+#[allow(dead_code)]
 mod waits;
 
 #[allow(unused_imports)]
@@ -62,5 +65,7 @@ pub(crate) use procfs::*;
 pub(crate) use programs::*;
 #[allow(unused_imports)]
 pub(crate) use sandbox::*;
+#[allow(unused_imports)]
+pub(crate) use scenario::*;
 #[allow(unused_imports)]
 pub(crate) use waits::*;

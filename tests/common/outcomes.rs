@@ -4,10 +4,10 @@
 use std::fs;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus};
+use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
-use super::{holders, wait_pidfile, DEADLINE};
+use super::{holders, wait_pidfile, Launch, DEADLINE};
 
 /// The outcome of a launcher that ran to its end.
 #[derive(Debug)]
@@ -182,13 +182,14 @@ pub(crate) fn finish(mut child: Child) -> Outcome {
     }
 }
 
-/// Runs `cmd` to its end (see [`finish`]).
-pub(crate) fn run(cmd: &mut Command) -> Outcome {
-    finish(cmd.spawn().expect("spawn scenario"))
+/// Runs `cmd` (a `Command` or a [`Scenario`](super::Scenario)) to its end
+/// (see [`finish`]).
+pub(crate) fn run(cmd: impl Launch) -> Outcome {
+    finish(cmd.launch())
 }
 
 /// Runs `cmd` and asserts that it started a daemon (exit 0, silent).
-pub(crate) fn start(cmd: &mut Command) -> Outcome {
+pub(crate) fn start(cmd: impl Launch) -> Outcome {
     let outcome = run(cmd);
     assert!(outcome.success(), "the start should succeed: {outcome:?}");
     assert!(outcome.stderr.is_empty(), "silent start: {outcome:?}");

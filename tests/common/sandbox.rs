@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use super::{facts, finish, kill, scenario_bin, tagged_processes, wait_until};
+use super::{facts, finish, kill, scenario_bin, tagged_processes, wait_until, Launch, Scenario};
 
 /// A directory of its own for one test, and every process started with it
 /// as tag. Dropping it kills what is still running and removes the
@@ -43,7 +43,8 @@ impl Sandbox {
         self.dir.join(name)
     }
 
-    /// `scenario <mode> --sandbox <dir>/`, stdio piped, stdin null.
+    /// `scenario <mode> --sandbox <dir>/`, stdio piped, stdin null, as a
+    /// plain `Command`; [`scenario`](Self::scenario) names the options.
     pub(crate) fn command(&self, mode: &str) -> Command {
         let mut cmd = Command::new(scenario_bin());
         cmd.arg(mode)
@@ -55,17 +56,19 @@ impl Sandbox {
         cmd
     }
 
+    /// `scenario <mode> --sandbox <dir>/`, stdio piped, stdin null, as a
+    /// [`Scenario`] to add options to.
+    pub(crate) fn scenario(&self, mode: &str) -> Scenario {
+        Scenario::new(self.command(mode))
+    }
+
     /// A full daemon with a pid file, a facts file and a trigger in the
     /// sandbox: `scenario daemon --pidfile P --facts F --trigger T`.
-    pub(crate) fn daemon(&self) -> Command {
-        let mut cmd = self.command("daemon");
-        cmd.arg("--pidfile")
-            .arg(self.path("pid"))
-            .arg("--facts")
-            .arg(self.path("facts"))
-            .arg("--trigger")
-            .arg(self.path("trigger"));
-        cmd
+    pub(crate) fn daemon(&self) -> Scenario {
+        self.scenario("daemon")
+            .pidfile(self.path("pid"))
+            .facts(self.path("facts"))
+            .trigger(self.path("trigger"))
     }
 
     /// Launches a full daemon with manual readiness, its pid file and facts
@@ -75,14 +78,11 @@ impl Sandbox {
         let pidfile = self.path(&format!("pid-{tag}"));
         let facts_path = self.path(&format!("facts-{tag}"));
         let launcher = self
-            .command("daemon")
-            .arg("--pidfile")
-            .arg(&pidfile)
-            .arg("--facts")
-            .arg(&facts_path)
-            .arg("--manual")
-            .spawn()
-            .expect("spawn scenario");
+            .scenario("daemon")
+            .pidfile(&pidfile)
+            .facts(&facts_path)
+            .manual()
+            .launch();
         let pid = facts(&facts_path)["pid"].parse().expect("pid fact");
         (launcher, pid, pidfile)
     }
@@ -189,9 +189,14 @@ pub(crate) fn snapshot(dir: &Path) -> BTreeMap<PathBuf, String> {
 /// which take `--go`) that each wait for the file `go` to exist, and waits
 /// until all of them are waiting (each says so with a file `<go>.<pid>` in
 /// the sandbox).
-pub(crate) fn waiting(sb: &Sandbox, n: usize, go: &Path, cmd: impl Fn() -> Command) -> Vec<Child> {
+pub(crate) fn waiting<C: Into<Command>>(
+    sb: &Sandbox,
+    n: usize,
+    go: &Path,
+    cmd: impl Fn() -> C,
+) -> Vec<Child> {
     let children: Vec<Child> = (0..n)
-        .map(|_| cmd().arg("--go").arg(go).spawn().expect("spawn launcher"))
+        .map(|_| cmd().into().arg("--go").arg(go).launch())
         .collect();
     let prefix = format!("{}.", go.file_name().unwrap().to_str().unwrap());
     wait_until("every launcher to be ready to go", || {
