@@ -1314,7 +1314,7 @@ mod tests {
         assert_eq!(file_type_name(&dir), "a directory");
         assert_eq!(file_type_name(&null), "a character device");
         assert!(!is_regular(&fifo) && !is_regular(&dir) && !is_regular(&null));
-        let exe = nix::sys::stat::stat("/proc/self/exe").unwrap();
+        let exe = nix::sys::stat::stat(&std::env::current_exe().unwrap()).unwrap();
         assert!(is_regular(&exe), "this test's own program");
         assert!(same_file(&dir, &nix::sys::stat::stat("/").unwrap()));
         assert!(!same_file(&dir, &null));
