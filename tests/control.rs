@@ -48,10 +48,11 @@ fn expect_stopped(sb: &Sandbox, pid: i32) {
     );
 }
 
-/// Starts a daemon with `scenario start`, facts in the sandbox; its PID.
-fn start_daemon(sb: &Sandbox, extra: &[&str]) -> i32 {
+/// Starts a daemon with `scenario start`, facts in the sandbox and
+/// `options` besides; its PID.
+fn start_daemon(sb: &Sandbox, options: impl FnOnce(Scenario) -> Scenario) -> i32 {
     let _ = fs::remove_file(sb.path("facts"));
-    start(command(sb, "start").facts(sb.path("facts")).args(extra));
+    start(options(command(sb, "start").facts(sb.path("facts"))));
     let pid = wait_pidfile(&sb.path("pid"));
     assert_eq!(facts(&sb.path("facts"))["pid"], pid.to_string());
     pid
@@ -68,7 +69,7 @@ fn every_lsb_status_of_status_stop_and_reload_in_its_situation() {
     // reload 7: nothing to reload.
     expect(&sb, command(&sb, "reload"), 7, "scenario is not running");
 
-    let pid = start_daemon(&sb, &["--record", &sb.path("record").display().to_string()]);
+    let pid = start_daemon(&sb, |s| s.record(sb.path("record")));
     // status 0: running, as the lock says.
     expect_running(&sb, pid);
     // reload 0: SIGHUP reached the daemon's handler.
@@ -89,7 +90,7 @@ fn every_lsb_status_of_status_stop_and_reload_in_its_situation() {
     expect(&sb, command(&sb, "stop"), 0, "scenario is not running");
 
     // status 1: killed with SIGKILL, the file still names it.
-    let pid = start_daemon(&sb, &[]);
+    let pid = start_daemon(&sb, |s| s);
     kill(pid, libc::SIGKILL);
     wait_dead(pid);
     expect(
@@ -135,7 +136,7 @@ fn every_lsb_status_of_status_stop_and_reload_in_its_situation() {
 fn reload_refuses_a_daemon_that_sighup_would_end() {
     let sb = Sandbox::new("reload-unhandled");
     // No SIGHUP handler: its default action ends the process.
-    let pid = start_daemon(&sb, &[]);
+    let pid = start_daemon(&sb, |s| s);
     let outcome = run(command(&sb, "reload"));
     assert_eq!(outcome.code(), Some(3), "{outcome:?}");
     assert!(outcome.stdout.is_empty(), "{outcome:?}");
@@ -158,7 +159,7 @@ fn reload_refuses_a_daemon_that_blocks_sighup_without_a_handler() {
     let sb = Sandbox::new("reload-blocked");
     // Ignored, but blocked: a SIGHUP would wait for whatever disposition
     // is in place once unblocked.
-    let pid = start_daemon(&sb, &["--ignore-block-hup"]);
+    let pid = start_daemon(&sb, |s| s.arg("--ignore-block-hup"));
     let outcome = run(command(&sb, "reload"));
     assert_eq!(outcome.code(), Some(3), "{outcome:?}");
     assert_eq!(
@@ -180,7 +181,7 @@ fn another_user_gets_the_status_but_cannot_stop_or_reload() {
         return;
     }
     let sb = Sandbox::new("other-user");
-    let pid = start_daemon(&sb, &["--record", &sb.path("record").display().to_string()]);
+    let pid = start_daemon(&sb, |s| s.record(sb.path("record")));
     let as_nobody = |cmd: &str| command(&sb, cmd).args(["--as-user", "nobody"]);
     // The file is readable by all: the lock answers anybody.
     expect(
@@ -259,7 +260,7 @@ fn an_unknown_command_prints_the_usage_and_exits_2() {
 #[test]
 fn the_arguments_after_the_command_are_left_for_the_body() {
     let sb = Sandbox::new("args");
-    let pid = start_daemon(&sb, &["--umask", "022"]);
+    let pid = start_daemon(&sb, |s| s.umask("022"));
     let args = &facts(&sb.path("facts"))["args"];
     assert!(
         args.starts_with("start --sandbox ") && args.ends_with(" --umask 022"),
@@ -271,7 +272,7 @@ fn the_arguments_after_the_command_are_left_for_the_body() {
 #[test]
 fn stop_escalates_to_sigkill_when_the_daemon_ignores_sigterm() {
     let sb = Sandbox::new("escalate");
-    let pid = start_daemon(&sb, &["--ignore-stop"]);
+    let pid = start_daemon(&sb, |s| s.arg("--ignore-stop"));
     let outcome = expect(
         &sb,
         command(&sb, "stop").stop_timeout_ms("300"),
@@ -407,7 +408,7 @@ fn concurrent_restarts_and_starts_leave_exactly_one_daemon() {
     const STARTS: usize = 4;
     let sb = Sandbox::new("restarts");
     let pidfile = sb.path("pid");
-    let first = start_daemon(&sb, &[]);
+    let first = start_daemon(&sb, |s| s);
     for round in 0..3 {
         let go = sb.path(&format!("go-{round}"));
         // Restarts, and plain starts among them.

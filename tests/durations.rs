@@ -12,10 +12,11 @@ fn command(sb: &Sandbox, cmd: &str) -> Scenario {
     sb.scenario(cmd).commands().pidfile(sb.path("pid"))
 }
 
-/// Starts a daemon with `scenario start`, facts in the sandbox; its PID.
-fn start_daemon(sb: &Sandbox, extra: &[&str]) -> i32 {
+/// Starts a daemon with `scenario start`, facts in the sandbox and
+/// `options` besides; its PID.
+fn start_daemon(sb: &Sandbox, options: impl FnOnce(Scenario) -> Scenario) -> i32 {
     let _ = fs::remove_file(sb.path("facts"));
-    start(command(sb, "start").facts(sb.path("facts")).args(extra));
+    start(options(command(sb, "start").facts(sb.path("facts"))));
     let pid = wait_pidfile(&sb.path("pid"));
     assert_eq!(facts(&sb.path("facts"))["pid"], pid.to_string());
     pid
@@ -35,7 +36,7 @@ fn expect(cmd: impl Launch, code: i32, line: &str) {
 #[test]
 fn stop_and_restart_with_the_longest_stop_timeout() {
     let sb = Sandbox::new("duration-stop");
-    let first = start_daemon(&sb, &[]);
+    let first = start_daemon(&sb, |s| s);
     let outcome = run(command(&sb, "restart").stop_timeout_ms("max"));
     assert_eq!(outcome.code(), Some(0), "{outcome:?}");
     assert!(outcome.stderr.is_empty(), "{outcome:?}");

@@ -12,11 +12,11 @@ use common::*;
 /// and copies of the first on fds 1000 and 1001 (only 1001 preserved), its
 /// runtime's debug log in the sandbox; checks from outside that exactly
 /// stdio, the runtime's own fds and the preserved ones are left open, and
-/// returns what the log says about the closing. Without `extra_args`
-/// naming one, the daemon has no pid file.
-fn inherited_fds_closed(sb: &Sandbox, extra_args: &[&str]) -> String {
+/// returns what the log says about the closing. Without `options` naming
+/// one, the daemon has no pid file.
+fn inherited_fds_closed(sb: &Sandbox, options: impl FnOnce(Scenario) -> Scenario) -> String {
     let log = sb.path("debug.log");
-    start(
+    start(options(
         sb.scenario("daemon")
             .facts(sb.path("facts"))
             .extra(6)
@@ -24,9 +24,8 @@ fn inherited_fds_closed(sb: &Sandbox, extra_args: &[&str]) -> String {
             .args(["--high-fd", "1000"])
             .arg("--keep-high")
             .debug_log()
-            .log(&log)
-            .args(extra_args),
-    );
+            .log(&log),
+    ));
     let f = facts(&sb.path("facts"));
     let pid: i32 = f["pid"].parse().unwrap();
     let open = fds(pid);
@@ -82,8 +81,7 @@ fn inherited_fds_closed(sb: &Sandbox, extra_args: &[&str]) -> String {
 #[test]
 fn inherited_fds_are_closed_but_the_preserved_ones() {
     let sb = Sandbox::new("close-fds");
-    let pidfile = sb.path("pid").display().to_string();
-    let method = inherited_fds_closed(&sb, &["--pidfile", &pidfile]);
+    let method = inherited_fds_closed(&sb, |s| s.pidfile(sb.path("pid")));
     assert_eq!(method, expected_close_method(true));
 }
 
@@ -91,7 +89,7 @@ fn inherited_fds_are_closed_but_the_preserved_ones() {
 #[test]
 fn inherited_fds_are_closed_without_a_pid_file() {
     let sb = Sandbox::new("close-fds-no-pidfile");
-    let method = inherited_fds_closed(&sb, &[]);
+    let method = inherited_fds_closed(&sb, |s| s);
     assert_eq!(method, expected_close_method(true));
 }
 
@@ -107,16 +105,7 @@ fn inherited_fds_are_closed_in_an_empty_chroot() {
     let sb = Sandbox::new("close-fds-chroot");
     let root = sb.path("root");
     fs::create_dir(&root).unwrap();
-    let pidfile = sb.path("pid").display().to_string();
-    let method = inherited_fds_closed(
-        &sb,
-        &[
-            "--pidfile",
-            &pidfile,
-            "--chroot",
-            &root.display().to_string(),
-        ],
-    );
+    let method = inherited_fds_closed(&sb, |s| s.pidfile(sb.path("pid")).chroot(&root));
     assert_eq!(method, expected_close_method(true));
 }
 

@@ -223,20 +223,14 @@ fn refused_at(sb: &Sandbox, cmd: impl Launch, code: i32, step: &str, mentions: &
 }
 
 /// Like [`refused_at`], for the `stdio` step: a start with the sandbox's
-/// pid file, the options `extra`, then `flag` (`--stdout` or `--stderr`)
-/// naming `path`.
+/// pid file and `options` (an output file among them).
 fn refused_output(
     sb: &Sandbox,
-    extra: &[&str],
-    flag: &str,
-    path: &Path,
+    options: impl FnOnce(Scenario) -> Scenario,
     code: i32,
     mentions: &[&str],
 ) {
-    let cmd = with_pidfile(sb, &sb.path("pid"))
-        .args(extra)
-        .arg(flag)
-        .arg(path);
+    let cmd = options(with_pidfile(sb, &sb.path("pid")));
     refused_at(sb, cmd, code, "stdio", mentions);
 }
 
@@ -440,9 +434,7 @@ fn stdout_fifo_without_a_reader_is_refused_at_once() {
         .success());
     refused_output(
         &sb,
-        &[],
-        "--stdout",
-        &fifo,
+        |s| s.stdout(&fifo),
         73,
         &[&shown(&fifo), "is a FIFO without a reader"],
     );
@@ -486,9 +478,7 @@ fn stdout_dangling_symlink_creates_no_file() {
     std::os::unix::fs::symlink(&target, &link).unwrap();
     refused_output(
         &sb,
-        &[],
-        "--stdout",
-        &link,
+        |s| s.stdout(&link),
         73,
         &[&shown(&link), "is a dangling symbolic link"],
     );
@@ -507,9 +497,7 @@ fn stdout_symlink_of_another_user_is_not_followed() {
     planted_symlink(&precious, &link, uid, gid);
     refused_output(
         &sb,
-        &[],
-        "--stderr",
-        &link,
+        |s| s.stderr(&link),
         77,
         &[
             &shown(&link),
@@ -537,9 +525,7 @@ fn stdout_symlink_into_another_users_directory_is_not_followed() {
     std::os::unix::fs::symlink(&planted, &link).unwrap();
     refused_output(
         &sb,
-        &[],
-        "--stdout",
-        &link,
+        |s| s.stdout(&link),
         77,
         &[&shown(&planted), &format!("belongs to user {uid} (nobody)")],
     );
@@ -563,9 +549,7 @@ fn stdout_symlink_of_the_daemons_user_never_leads_to_a_file_of_roots() {
     planted_symlink(&precious, &link, uid, gid);
     refused_output(
         &sb,
-        &["--user", "nobody"],
-        "--stdout",
-        &link,
+        |s| s.user("nobody").stdout(&link),
         77,
         &[
             &format!(
@@ -596,9 +580,7 @@ fn stdout_symlink_of_roots_in_a_directory_of_the_daemons_user_never_leads_to_a_f
     std::os::unix::fs::symlink(&precious, &link).unwrap();
     refused_output(
         &sb,
-        &["--user", &user.name],
-        "--stdout",
-        &link,
+        |s| s.user(&user.name).stdout(&link),
         77,
         &[
             &format!(
@@ -664,9 +646,7 @@ fn stdout_file_with_a_second_hard_link_is_refused() {
     fs::hard_link(&precious, &log).unwrap();
     refused_output(
         &sb,
-        &[],
-        "--stdout",
-        &log,
+        |s| s.stdout(&log),
         77,
         &[&shown(&log), "has 2 hard links"],
     );
@@ -684,9 +664,7 @@ fn stdout_file_owned_by_another_user_is_refused() {
     std::os::unix::fs::chown(&log, Some(uid), Some(gid)).unwrap();
     refused_output(
         &sb,
-        &[],
-        "--stdout",
-        &log,
+        |s| s.stdout(&log),
         77,
         &[&shown(&log), &format!("is owned by user {uid} (nobody)")],
     );
