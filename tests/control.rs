@@ -182,7 +182,7 @@ fn another_user_gets_the_status_but_cannot_stop_or_reload() {
     }
     let sb = Sandbox::new("other-user");
     let pid = start_daemon(&sb, |s| s.record(sb.path("record")));
-    let as_nobody = |cmd: &str| command(&sb, cmd).args(["--as-user", "nobody"]);
+    let as_nobody = |cmd: &str| command(&sb, cmd).by_user("nobody");
     // The file is readable by all: the lock answers anybody.
     expect(
         &sb,
@@ -272,7 +272,7 @@ fn the_arguments_after_the_command_are_left_for_the_body() {
 #[test]
 fn stop_escalates_to_sigkill_when_the_daemon_ignores_sigterm() {
     let sb = Sandbox::new("escalate");
-    let pid = start_daemon(&sb, |s| s.arg("--ignore-stop"));
+    let pid = start_daemon(&sb, |s| s.ignore_stop());
     let outcome = expect(
         &sb,
         command(&sb, "stop").stop_timeout_ms("300"),

@@ -21,8 +21,8 @@ fn inherited_fds_closed(sb: &Sandbox, options: impl FnOnce(Scenario) -> Scenario
             .facts(sb.path("facts"))
             .extra(6)
             .keep(2)
-            .args(["--high-fd", "1000"])
-            .arg("--keep-high")
+            .high_fd(1000)
+            .keep_high()
             .debug_log()
             .log(&log),
     ));
@@ -137,15 +137,7 @@ fn a_full_start_with_a_huge_open_file_limit() {
     let high = i32::try_from(limit - 1).unwrap();
     // The launcher runs with RLIMIT_NOFILE at its maximum and an inherited
     // fd at the very top of the range.
-    start(
-        sb.daemon()
-            .arg("--nofile")
-            .arg(limit.to_string())
-            .extra(2)
-            .keep(1)
-            .arg("--high-fd")
-            .arg(high.to_string()),
-    );
+    start(sb.daemon().nofile(limit).extra(2).keep(1).high_fd(high));
     let pid = wait_pidfile(&sb.path("pid"));
     let f = facts(&sb.path("facts"));
     let open = fds(pid);
@@ -194,13 +186,11 @@ fn a_high_fd_above_lowered_limits_is_closed_without_a_listing() {
     let high = i32::try_from(limit - 2).unwrap();
     start(
         sb.daemon()
-            .arg("--nofile")
-            .arg(limit.to_string())
+            .nofile(limit)
             .extra(2)
             .keep(1)
-            .arg("--keep-high")
-            .arg("--high-fd")
-            .arg(high.to_string())
+            .keep_high()
+            .high_fd(high)
             .args(["--lower-nofile", "1024:1024"])
             .arg("--hide-proc")
             .debug_log()

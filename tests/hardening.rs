@@ -22,7 +22,7 @@ fn a_full_daemon_starts_with_no_signal_blocked_whatever_the_caller_blocked() {
     // supervisor may leave the mask): restoring that mask into the daemon
     // would make it unstoppable.
     let sb = Sandbox::new("mask-full");
-    start(sb.daemon().arg("--block-signals"));
+    start(sb.daemon().block_signals());
     let pid = wait_pidfile(&sb.path("pid"));
     facts(&sb.path("facts"));
     assert_eq!(blocked_signals(pid), 0, "SigBlk of the daemon");
@@ -32,7 +32,7 @@ fn a_full_daemon_starts_with_no_signal_blocked_whatever_the_caller_blocked() {
 #[test]
 fn a_lite_daemon_starts_with_no_signal_blocked_whatever_the_caller_blocked() {
     let sb = Sandbox::new("mask-lite");
-    let child = sb.daemon().lite().arg("--block-signals").spawn();
+    let child = sb.daemon().lite().block_signals().spawn();
     let pid = facts(&sb.path("facts"))["pid"].parse().unwrap();
     assert_eq!(blocked_signals(pid), 0, "SigBlk of the lite daemon");
     kill(pid, libc::SIGTERM);

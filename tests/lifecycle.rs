@@ -201,12 +201,7 @@ fn text_printed_before_the_start_comes_out_once_from_the_launcher() {
     let out = sb.path("out.log");
     let err = sb.path("err.log");
     let marker = "starting-the-daemon... ";
-    let outcome = run(sb
-        .daemon()
-        .arg("--print-before")
-        .arg(marker)
-        .stdout(&out)
-        .stderr(&err));
+    let outcome = run(sb.daemon().print_before(marker).stdout(&out).stderr(&err));
     assert!(outcome.success(), "the start should succeed: {outcome:?}");
     assert_eq!(
         outcome.stdout, marker,

@@ -72,7 +72,7 @@ fn a_log_file_is_reopened_after_logrotate_renamed_it() {
     let sb = Sandbox::new("reopen");
     let log = sb.path("daemon.log");
     let rotated = sb.path("daemon.log.1");
-    start(sb.daemon().log(&log).arg("--log-reopen"));
+    start(sb.daemon().log(&log).log_reopen());
     let pid: i32 = facts(&sb.path("facts"))["pid"].parse().expect("pid");
     wait_until("the body's first line", || {
         fs::read_to_string(&log).is_ok_and(|t| t.contains("daemon body running"))
@@ -232,7 +232,7 @@ fn a_log_reopened_after_the_privilege_drop_is_checked_for_the_daemons_user() {
     let sb = Sandbox::new("reopen-dropped");
     let log = sb.path("daemon.log");
     let rotated = sb.path("daemon.log.1");
-    start(sb.daemon().user(&user.name).arg("--log-reopen").log(&log));
+    start(sb.daemon().user(&user.name).log_reopen().log(&log));
     let pid = wait_pidfile(&sb.path("pid"));
     wait_until("the body's first line", || {
         fs::read_to_string(&log).is_ok_and(|t| t.contains("daemon body running"))

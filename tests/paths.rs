@@ -230,7 +230,7 @@ fn a_log_file_reopened_after_its_path_was_redirected_is_refused() {
     let above = sb.path("above");
     fs::create_dir_all(above.join("logs")).unwrap();
     let log = above.join("logs").join("precious");
-    start(sb.daemon().log(&log).arg("--log-reopen"));
+    start(sb.daemon().log(&log).log_reopen());
     let pid = wait_pidfile(&sb.path("pid"));
     wait_until("the body's first line", || {
         fs::read_to_string(&log).is_ok_and(|t| t.contains("daemon body running"))

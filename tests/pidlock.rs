@@ -656,7 +656,7 @@ fn a_launcher_killed_once_it_made_the_pid_file_leaves_nothing_status_or_a_start_
         let status = run(sb
             .scenario("status")
             .commands()
-            .args(["--as-user", "nobody"])
+            .by_user("nobody")
             .pidfile(&pidfile));
         assert_eq!(status.code(), Some(3), "{status:?}");
     } else {

@@ -188,6 +188,49 @@ impl Scenario {
         self.option("--refuse", calls)
     }
 
+    /// `--high-fd N`: an extra fd duplicated onto fd N (not preserved).
+    pub(crate) fn high_fd(self, fd: impl Display) -> Scenario {
+        self.option("--high-fd", fd.to_string())
+    }
+
+    /// `--nofile N`: `RLIMIT_NOFILE` raised to N before anything else.
+    pub(crate) fn nofile(self, n: impl Display) -> Scenario {
+        self.option("--nofile", n.to_string())
+    }
+
+    /// `--as-user NAME`: the program is run by that user (it becomes the
+    /// user first thing).
+    pub(crate) fn by_user(self, name: &str) -> Scenario {
+        self.option("--as-user", name)
+    }
+
+    /// `--print-before TEXT`: left in Rust's buffers just before the start.
+    pub(crate) fn print_before(self, text: &str) -> Scenario {
+        self.option("--print-before", text)
+    }
+
+    /// `--keep-high`: with [`high_fd`](Self::high_fd), also onto fd N+1,
+    /// preserved.
+    pub(crate) fn keep_high(self) -> Scenario {
+        self.arg("--keep-high")
+    }
+
+    /// `--log-reopen`: with [`log`](Self::log), reopened on SIGHUP.
+    pub(crate) fn log_reopen(self) -> Scenario {
+        self.arg("--log-reopen")
+    }
+
+    /// `--ignore-stop`: a stop only adds the fact `stop_seen`.
+    pub(crate) fn ignore_stop(self) -> Scenario {
+        self.arg("--ignore-stop")
+    }
+
+    /// `--block-signals`: the stop signals, SIGHUP and SIGUSR1 blocked
+    /// before the start, as a careless caller may leave them.
+    pub(crate) fn block_signals(self) -> Scenario {
+        self.arg("--block-signals")
+    }
+
     /// `--lite`: lite mode.
     pub(crate) fn lite(self) -> Scenario {
         self.arg("--lite")
