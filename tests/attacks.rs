@@ -37,13 +37,13 @@ fn reachable_scenario(sb: &Sandbox) -> PathBuf {
 /// copy's write descriptor until its exec (ETXTBSY), so try again a few
 /// times.
 fn run_copied(cmd: &mut Command) -> Outcome {
-    let mut outcome = run(cmd);
+    let mut outcome = run(&mut *cmd);
     for _ in 0..20 {
         if !outcome.stderr.contains("Text file busy") {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
-        outcome = run(cmd);
+        outcome = run(&mut *cmd);
     }
     outcome
 }
@@ -85,14 +85,14 @@ fn open_file_limits_of_4_to_16_start_completely_or_not_at_all() {
     for limit in 4..=16 {
         let sb = Sandbox::new(&format!("nofile-{limit}"));
         let mut cmd = Command::new("prlimit");
-        let inner = sb.daemon();
+        let inner = sb.daemon().command();
         cmd.arg(format!("--nofile={limit}:{limit}"))
             .arg(inner.get_program())
             .args(inner.get_args())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let outcome = run(&mut cmd);
+        let outcome = run(cmd);
         if outcome.success() {
             started += 1;
             let pid = wait_pidfile(&sb.path("pid"));
@@ -127,12 +127,11 @@ fn sighup_to_the_launchers_process_group_stops_the_start_cleanly() {
     let sb = Sandbox::new("hup-group");
     let facts = sb.path("facts");
     let launcher = sb
-        .command("daemon")
-        .arg("--pidfile")
-        .arg(sb.path("pid"))
-        .arg("--facts")
-        .arg(&facts)
-        .arg("--manual")
+        .scenario("daemon")
+        .pidfile(sb.path("pid"))
+        .facts(&facts)
+        .manual()
+        .command()
         .process_group(0)
         .spawn()
         .expect("spawn scenario");
@@ -188,9 +187,8 @@ fn bind_mounts_cannot_disguise_another_users_directory() {
     let bound = sb.path("bound");
     fs::create_dir(&bound).unwrap();
     let _bind = Bind::new(&nob, &bound);
-    let mut cmd = sb.command("daemon");
-    cmd.arg("--pidfile").arg(bound.join("pid"));
-    let outcome = run(&mut cmd);
+    let cmd = sb.scenario("daemon").pidfile(bound.join("pid"));
+    let outcome = run(cmd);
     refused_cleanly(
         &sb,
         &outcome,
@@ -207,9 +205,8 @@ fn bind_mounts_cannot_disguise_another_users_directory() {
     let inner = nob.join("in");
     fs::create_dir(&inner).unwrap();
     let _bind_in = Bind::new(&root_dir, &inner);
-    let mut cmd = sb.command("daemon");
-    cmd.arg("--pidfile").arg(inner.join("pid"));
-    let outcome = run(&mut cmd);
+    let cmd = sb.scenario("daemon").pidfile(inner.join("pid"));
+    let outcome = run(cmd);
     refused_cleanly(
         &sb,
         &outcome,
@@ -238,15 +235,15 @@ fn a_pid_file_path_that_is_not_utf8_works_and_is_shown_in_one_line() {
             .stderr(Stdio::piped());
         cmd
     };
-    let outcome = start(&mut builder("start"));
+    let outcome = start(builder("start"));
     assert!(outcome.success(), "{outcome:?}");
     let pidfile = dir.join("demo.pid");
     let pid = wait_pidfile(&pidfile);
-    let status = run(&mut builder("status"));
+    let status = run(builder("status"));
     assert_eq!(status.code(), Some(0), "{status:?}");
     assert_eq!(status.stdout.lines().count(), 1, "{status:?}");
     assert!(status.stdout.contains(&format!("PID {pid}")), "{status:?}");
-    let stop = run(&mut builder("stop"));
+    let stop = run(builder("stop"));
     assert!(stop.success(), "{stop:?}");
     wait_dead(pid);
     assert!(!pidfile.exists(), "the pid file is removed at exit");
@@ -256,7 +253,7 @@ fn a_pid_file_path_that_is_not_utf8_works_and_is_shown_in_one_line() {
     // Refused: the directory is nobody's. The line is still one line.
     let (uid, gid, _) = groups_of("nobody").expect("a user nobody");
     std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).unwrap();
-    let outcome = run(&mut builder("start"));
+    let outcome = run(builder("start"));
     assert_eq!(outcome.code(), Some(77), "{outcome:?}");
     let lines: Vec<&str> = outcome.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{outcome:?}");
@@ -280,12 +277,11 @@ fn a_long_path_below_the_kernels_limit_works() {
     }
     fs::create_dir_all(&dir).unwrap();
     let path = dir.join("pid");
-    let mut cmd = sb.command("daemon");
-    cmd.arg("--pidfile")
-        .arg(&path)
-        .arg("--trigger")
-        .arg(sb.path("trigger"));
-    let outcome = start(&mut cmd);
+    let cmd = sb
+        .scenario("daemon")
+        .pidfile(&path)
+        .trigger(sb.path("trigger"));
+    let outcome = start(cmd);
     assert!(outcome.success(), "{outcome:?}");
     let pid = wait_pidfile(&path);
     sb.trigger("ok");

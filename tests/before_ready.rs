@@ -14,12 +14,7 @@ use common::*;
 /// said; checks that nothing is left behind.
 fn end_before_ready(name: &str, action: &str, extra: &[&str]) -> Outcome {
     let sb = Sandbox::new(name);
-    let launcher = sb
-        .daemon()
-        .arg("--manual")
-        .args(extra)
-        .spawn()
-        .expect("spawn scenario");
+    let launcher = sb.daemon().manual().args(extra).spawn();
     let pid: i32 = facts(&sb.path("facts"))["pid"].parse().expect("pid fact");
     assert!(alive(pid), "the daemon runs, not ready yet");
     sb.trigger(action);
@@ -59,7 +54,7 @@ fn error_exit_in_the_body_keeps_the_error_and_its_status() {
 fn panic_after_readiness_is_logged_with_its_location() {
     let sb = Sandbox::new("panic-after");
     let log = sb.path("log");
-    start(sb.daemon().arg("--log").arg(&log));
+    start(sb.daemon().log(&log));
     let pid: i32 = facts(&sb.path("facts"))["pid"].parse().expect("pid fact");
     sb.trigger("panic");
     wait_dead(pid);
@@ -128,12 +123,12 @@ fn a_signal_during_the_steps_is_reported_with_its_name() {
     // the limit) raise SIGXFSZ before the daemon is ready.
     let sb = Sandbox::new("xfsz-steps");
     let outcome = run(sb
-        .command("daemon")
-        .arg("--pidfile")
-        .arg(sb.path("pid"))
-        .arg("--log")
-        .arg(sb.path("log"))
-        .args(["--debug-log", "--limit", "fsize:1", "--limit", "core:0:0"]));
+        .scenario("daemon")
+        .pidfile(sb.path("pid"))
+        .log(sb.path("log"))
+        .debug_log()
+        .limit("fsize:1")
+        .limit("core:0:0"));
     outcome.assert_refused(
         70,
         "readiness",
@@ -147,7 +142,7 @@ fn a_signal_during_the_steps_is_reported_with_its_name() {
 fn a_child_forked_before_ready_does_not_hold_the_watch_pipe() {
     let sb = Sandbox::new("fork-watch");
     let facts_path = sb.path("facts");
-    let launcher = sb.daemon().arg("--manual").spawn().expect("spawn");
+    let launcher = sb.daemon().manual().spawn();
     let pid: i32 = facts(&facts_path)["pid"].parse().expect("pid");
     // Until the daemon is ready its parent, the session leader, watches it
     // through a pipe.
@@ -181,12 +176,7 @@ fn a_daemon_whose_launcher_was_killed_goes_on_once_ready() {
     // report: it is not killed by SIGPIPE (its default action here) nor
     // stopped by the report it cannot deliver, and its pid file names it.
     let sb = Sandbox::new("orphan");
-    let mut launcher = sb
-        .daemon()
-        .arg("--manual")
-        .arg("--sigpipe-default")
-        .spawn()
-        .expect("spawn scenario");
+    let mut launcher = sb.daemon().manual().arg("--sigpipe-default").spawn();
     let pid: i32 = facts(&sb.path("facts"))["pid"].parse().expect("pid fact");
     kill(launcher.id() as i32, libc::SIGKILL);
     launcher.wait().expect("reap the launcher");
@@ -210,13 +200,7 @@ fn a_start_that_fails_after_its_launcher_was_killed_leaves_nothing() {
     for (how, trigger) in [("err", Some("err")), ("kill", None)] {
         let sb = Sandbox::new(&format!("orphan-fails-{how}"));
         let out = sb.path("out.log");
-        let mut launcher = sb
-            .daemon()
-            .arg("--manual")
-            .arg("--stdout")
-            .arg(&out)
-            .spawn()
-            .expect("spawn scenario");
+        let mut launcher = sb.daemon().manual().stdout(&out).spawn();
         let pid: i32 = facts(&sb.path("facts"))["pid"].parse().expect("pid fact");
         assert!(out.exists(), "{how}: the start created the output file");
         kill(launcher.id() as i32, libc::SIGKILL);
@@ -234,10 +218,7 @@ fn a_start_that_fails_after_its_launcher_was_killed_leaves_nothing() {
             "{how}: the output file the start created is gone"
         );
         assert!(!sb.path("pid").exists(), "{how}: the pid file is gone");
-        let status = run(sb
-            .command("status")
-            .args(["--commands", "--pidfile"])
-            .arg(sb.path("pid")));
+        let status = run(sb.scenario("status").commands().pidfile(sb.path("pid")));
         assert_eq!(status.code(), Some(3), "{how}: {status:?}");
     }
 }
@@ -248,7 +229,7 @@ fn what_the_daemon_says_before_ready_reaches_the_launchers_stderr_first() {
     // before it is ready. The terminal shows both, the body's line first;
     // and once a daemon is ready, its stderr goes where configured.
     let sb = Sandbox::new("early-words");
-    let launcher = sb.daemon().arg("--manual").spawn().expect("spawn scenario");
+    let launcher = sb.daemon().arg("--manual").spawn();
     let pid: i32 = facts(&sb.path("facts"))["pid"].parse().expect("pid fact");
     sb.trigger("exit");
     let outcome = finish(launcher);
@@ -272,8 +253,7 @@ fn what_the_daemon_says_before_ready_reaches_the_launchers_stderr_first() {
         .arg("--manual")
         .arg("--stderr")
         .arg(&err)
-        .spawn()
-        .expect("spawn scenario");
+        .spawn();
     let pid: i32 = facts(&sb.path("facts"))["pid"].parse().expect("pid fact");
     sb.trigger("ready");
     let outcome = finish(launcher);

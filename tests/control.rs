@@ -13,15 +13,13 @@ use std::sync::Arc;
 use common::*;
 
 /// `scenario <command> --commands --pidfile <sandbox>/pid`.
-fn command(sb: &Sandbox, cmd: &str) -> Command {
-    let mut c = sb.command(cmd);
-    c.arg("--commands").arg("--pidfile").arg(sb.path("pid"));
-    c
+fn command(sb: &Sandbox, cmd: &str) -> Scenario {
+    sb.scenario(cmd).commands().pidfile(sb.path("pid"))
 }
 
 /// Runs a command and checks its exit status and its one line on stdout
 /// (nothing on stderr).
-fn expect(sb: &Sandbox, cmd: &mut Command, code: i32, line: &str) -> Outcome {
+fn expect(sb: &Sandbox, cmd: impl Launch, code: i32, line: &str) -> Outcome {
     let outcome = run(cmd);
     assert_eq!(outcome.code(), Some(code), "{outcome:?}");
     assert_eq!(outcome.stdout, format!("{line}\n"), "{outcome:?}");
@@ -34,7 +32,7 @@ fn expect(sb: &Sandbox, cmd: &mut Command, code: i32, line: &str) -> Outcome {
 fn expect_running(sb: &Sandbox, pid: i32) {
     expect(
         sb,
-        &mut command(sb, "status"),
+        command(sb, "status"),
         0,
         &format!("scenario is running as PID {pid}"),
     );
@@ -44,21 +42,17 @@ fn expect_running(sb: &Sandbox, pid: i32) {
 fn expect_stopped(sb: &Sandbox, pid: i32) {
     expect(
         sb,
-        &mut command(sb, "stop"),
+        command(sb, "stop"),
         0,
         &format!("scenario stopped (PID {pid})"),
     );
 }
 
-/// Starts a daemon with `scenario start`, facts in the sandbox; its PID.
-fn start_daemon(sb: &Sandbox, extra: &[&str]) -> i32 {
+/// Starts a daemon with `scenario start`, facts in the sandbox and
+/// `options` besides; its PID.
+fn start_daemon(sb: &Sandbox, options: impl FnOnce(Scenario) -> Scenario) -> i32 {
     let _ = fs::remove_file(sb.path("facts"));
-    start(
-        command(sb, "start")
-            .arg("--facts")
-            .arg(sb.path("facts"))
-            .args(extra),
-    );
+    start(options(command(sb, "start").facts(sb.path("facts"))));
     let pid = wait_pidfile(&sb.path("pid"));
     assert_eq!(facts(&sb.path("facts"))["pid"], pid.to_string());
     pid
@@ -69,29 +63,19 @@ fn every_lsb_status_of_status_stop_and_reload_in_its_situation() {
     let sb = Sandbox::new("lsb");
     let pidfile = sb.path("pid");
     // status 3: no pid file, nothing runs.
-    expect(
-        &sb,
-        &mut command(&sb, "status"),
-        3,
-        "scenario is not running",
-    );
+    expect(&sb, command(&sb, "status"), 3, "scenario is not running");
     // stop 0: stopping what is not running is a success.
-    expect(&sb, &mut command(&sb, "stop"), 0, "scenario is not running");
+    expect(&sb, command(&sb, "stop"), 0, "scenario is not running");
     // reload 7: nothing to reload.
-    expect(
-        &sb,
-        &mut command(&sb, "reload"),
-        7,
-        "scenario is not running",
-    );
+    expect(&sb, command(&sb, "reload"), 7, "scenario is not running");
 
-    let pid = start_daemon(&sb, &["--record", &sb.path("record").display().to_string()]);
+    let pid = start_daemon(&sb, |s| s.record(sb.path("record")));
     // status 0: running, as the lock says.
     expect_running(&sb, pid);
     // reload 0: SIGHUP reached the daemon's handler.
     expect(
         &sb,
-        &mut command(&sb, "reload"),
+        command(&sb, "reload"),
         0,
         &format!("scenario reloading (SIGHUP sent to PID {pid})"),
     );
@@ -103,27 +87,22 @@ fn every_lsb_status_of_status_stop_and_reload_in_its_situation() {
     assert!(!alive(pid), "stopped means gone");
     assert!(!pidfile.exists(), "the daemon removed its pid file");
     // And again: already stopped is a success.
-    expect(&sb, &mut command(&sb, "stop"), 0, "scenario is not running");
+    expect(&sb, command(&sb, "stop"), 0, "scenario is not running");
 
     // status 1: killed with SIGKILL, the file still names it.
-    let pid = start_daemon(&sb, &[]);
+    let pid = start_daemon(&sb, |s| s);
     kill(pid, libc::SIGKILL);
     wait_dead(pid);
     expect(
         &sb,
-        &mut command(&sb, "status"),
+        command(&sb, "status"),
         1,
         &format!(
             "scenario is not running (the pid file {} still names PID {pid})",
             pidfile.display()
         ),
     );
-    expect(
-        &sb,
-        &mut command(&sb, "reload"),
-        7,
-        "scenario is not running",
-    );
+    expect(&sb, command(&sb, "reload"), 7, "scenario is not running");
 
     // status 4: what is at the path is no pid file to ask, nor is what is
     // at the lock file's (`.<name>.lock`).
@@ -132,7 +111,7 @@ fn every_lsb_status_of_status_stop_and_reload_in_its_situation() {
     let lock = sb.path(".pid.lock");
     fs::remove_file(&lock).unwrap();
     fs::create_dir(&lock).unwrap();
-    let outcome = run(&mut command(&sb, "status"));
+    let outcome = run(command(&sb, "status"));
     assert_eq!(outcome.code(), Some(4), "{outcome:?}");
     assert!(
         outcome
@@ -143,7 +122,7 @@ fn every_lsb_status_of_status_stop_and_reload_in_its_situation() {
         "{outcome:?}"
     );
     // stop 1: the request failed (a generic error).
-    let outcome = run(&mut command(&sb, "stop"));
+    let outcome = run(command(&sb, "stop"));
     assert_eq!(outcome.code(), Some(1), "{outcome:?}");
     assert_eq!(outcome.stderr.lines().count(), 1, "{outcome:?}");
     assert!(
@@ -157,8 +136,8 @@ fn every_lsb_status_of_status_stop_and_reload_in_its_situation() {
 fn reload_refuses_a_daemon_that_sighup_would_end() {
     let sb = Sandbox::new("reload-unhandled");
     // No SIGHUP handler: its default action ends the process.
-    let pid = start_daemon(&sb, &[]);
-    let outcome = run(&mut command(&sb, "reload"));
+    let pid = start_daemon(&sb, |s| s);
+    let outcome = run(command(&sb, "reload"));
     assert_eq!(outcome.code(), Some(3), "{outcome:?}");
     assert!(outcome.stdout.is_empty(), "{outcome:?}");
     assert_eq!(
@@ -180,8 +159,8 @@ fn reload_refuses_a_daemon_that_blocks_sighup_without_a_handler() {
     let sb = Sandbox::new("reload-blocked");
     // Ignored, but blocked: a SIGHUP would wait for whatever disposition
     // is in place once unblocked.
-    let pid = start_daemon(&sb, &["--ignore-block-hup"]);
-    let outcome = run(&mut command(&sb, "reload"));
+    let pid = start_daemon(&sb, |s| s.arg("--ignore-block-hup"));
+    let outcome = run(command(&sb, "reload"));
     assert_eq!(outcome.code(), Some(3), "{outcome:?}");
     assert_eq!(
         outcome.stderr,
@@ -202,22 +181,18 @@ fn another_user_gets_the_status_but_cannot_stop_or_reload() {
         return;
     }
     let sb = Sandbox::new("other-user");
-    let pid = start_daemon(&sb, &["--record", &sb.path("record").display().to_string()]);
-    let as_nobody = |cmd: &str| {
-        let mut c = command(&sb, cmd);
-        c.args(["--as-user", "nobody"]);
-        c
-    };
+    let pid = start_daemon(&sb, |s| s.record(sb.path("record")));
+    let as_nobody = |cmd: &str| command(&sb, cmd).by_user("nobody");
     // The file is readable by all: the lock answers anybody.
     expect(
         &sb,
-        &mut as_nobody("status"),
+        as_nobody("status"),
         0,
         &format!("scenario is running as PID {pid}"),
     );
     // Signals are not: 4, not permitted.
     for cmd in ["stop", "reload"] {
-        let outcome = run(&mut as_nobody(cmd));
+        let outcome = run(as_nobody(cmd));
         assert_eq!(outcome.code(), Some(4), "{cmd}: {outcome:?}");
         assert!(outcome.stdout.is_empty(), "{outcome:?}");
         assert_eq!(outcome.stderr.lines().count(), 1, "{outcome:?}");
@@ -237,7 +212,7 @@ fn another_user_gets_the_status_but_cannot_stop_or_reload() {
         std::os::unix::fs::PermissionsExt::from_mode(0o600),
     )
     .unwrap();
-    let outcome = run(&mut as_nobody("status"));
+    let outcome = run(as_nobody("status"));
     assert_eq!(outcome.code(), Some(4), "{outcome:?}");
     assert!(
         outcome
@@ -252,12 +227,7 @@ fn another_user_gets_the_status_but_cannot_stop_or_reload() {
 #[test]
 fn a_lite_daemon_is_controlled_the_same_way() {
     let sb = Sandbox::new("lite-commands");
-    let mut child = command(&sb, "start")
-        .arg("--lite")
-        .arg("--facts")
-        .arg(sb.path("facts"))
-        .spawn()
-        .unwrap();
+    let mut child = command(&sb, "start").lite().facts(sb.path("facts")).spawn();
     let pid = child.id() as i32;
     facts(&sb.path("facts"));
     assert_eq!(
@@ -275,7 +245,7 @@ fn a_lite_daemon_is_controlled_the_same_way() {
 #[test]
 fn an_unknown_command_prints_the_usage_and_exits_2() {
     let sb = Sandbox::new("usage");
-    let outcome = run(&mut command(&sb, "frobnicate"));
+    let outcome = run(command(&sb, "frobnicate"));
     assert_eq!(outcome.code(), Some(2), "{outcome:?}");
     assert!(outcome.stdout.is_empty(), "{outcome:?}");
     assert_eq!(
@@ -291,7 +261,7 @@ fn an_unknown_command_prints_the_usage_and_exits_2() {
 #[test]
 fn the_arguments_after_the_command_are_left_for_the_body() {
     let sb = Sandbox::new("args");
-    let pid = start_daemon(&sb, &["--umask", "022"]);
+    let pid = start_daemon(&sb, |s| s.umask("022"));
     let args = &facts(&sb.path("facts"))["args"];
     assert!(
         args.starts_with("start --sandbox ") && args.ends_with(" --umask 022"),
@@ -303,10 +273,10 @@ fn the_arguments_after_the_command_are_left_for_the_body() {
 #[test]
 fn stop_escalates_to_sigkill_when_the_daemon_ignores_sigterm() {
     let sb = Sandbox::new("escalate");
-    let pid = start_daemon(&sb, &["--ignore-stop"]);
+    let pid = start_daemon(&sb, |s| s.ignore_stop());
     let outcome = expect(
         &sb,
-        command(&sb, "stop").args(["--stop-timeout-ms", "300"]),
+        command(&sb, "stop").stop_timeout_ms("300"),
         0,
         &format!("scenario killed with SIGKILL after 300ms (PID {pid})"),
     );
@@ -315,7 +285,7 @@ fn stop_escalates_to_sigkill_when_the_daemon_ignores_sigterm() {
     assert_eq!(wait_fact(&sb.path("facts"), "stop_seen"), "SIGTERM");
     assert!(!alive(pid), "killed");
     // SIGKILL leaves the file behind: status says so.
-    let outcome = run(&mut command(&sb, "status"));
+    let outcome = run(command(&sb, "status"));
     assert_eq!(outcome.code(), Some(1), "{outcome:?}");
     sb.wait_no_processes();
 }
@@ -327,14 +297,11 @@ fn a_stale_file_naming_an_unrelated_live_process_leaves_it_untouched() {
     // records SIGHUP and SIGUSR1 and would end on SIGTERM.
     let record = sb.path("record");
     let mut other = sb
-        .command("daemon")
-        .arg("--lite")
-        .arg("--facts")
-        .arg(sb.path("other-facts"))
-        .arg("--record")
-        .arg(&record)
-        .spawn()
-        .unwrap();
+        .scenario("daemon")
+        .lite()
+        .facts(sb.path("other-facts"))
+        .record(&record)
+        .spawn();
     let other_pid = other.id() as i32;
     facts(&sb.path("other-facts"));
     let pidfile = sb.path("pid");
@@ -343,20 +310,15 @@ fn a_stale_file_naming_an_unrelated_live_process_leaves_it_untouched() {
 
     expect(
         &sb,
-        &mut command(&sb, "status"),
+        command(&sb, "status"),
         1,
         &format!(
             "scenario is not running (the pid file {} still names PID {other_pid})",
             pidfile.display()
         ),
     );
-    expect(&sb, &mut command(&sb, "stop"), 0, "scenario is not running");
-    expect(
-        &sb,
-        &mut command(&sb, "reload"),
-        7,
-        "scenario is not running",
-    );
+    expect(&sb, command(&sb, "stop"), 0, "scenario is not running");
+    expect(&sb, command(&sb, "reload"), 7, "scenario is not running");
 
     std::thread::sleep(std::time::Duration::from_millis(100));
     assert!(alive(other_pid), "the unrelated process runs on");
@@ -379,7 +341,7 @@ fn a_stale_file_naming_an_unrelated_live_process_leaves_it_untouched() {
 /// Runs `scenario status` in a loop until `stop` is set; the number of runs.
 fn status_loop(sb: &Sandbox, stop: Arc<AtomicBool>, runs: Arc<AtomicUsize>) {
     while !stop.load(Ordering::SeqCst) {
-        let outcome = run(&mut command(sb, "status"));
+        let outcome = run(command(sb, "status"));
         assert!(
             matches!(outcome.code(), Some(0 | 1 | 3)),
             "a status during starts: {outcome:?}"
@@ -422,9 +384,9 @@ fn status_racing_twenty_starts_never_makes_a_start_fail() {
             })
             .collect();
         for _ in 0..5 {
-            start(&mut command(&sb, "start"));
+            start(command(&sb, "start"));
             let pid = wait_pidfile(&pidfile);
-            let outcome = run(&mut command(&sb, "stop"));
+            let outcome = run(command(&sb, "stop"));
             assert_eq!(outcome.code(), Some(0), "{outcome:?}");
             assert!(!alive(pid));
         }
@@ -447,7 +409,7 @@ fn concurrent_restarts_and_starts_leave_exactly_one_daemon() {
     const STARTS: usize = 4;
     let sb = Sandbox::new("restarts");
     let pidfile = sb.path("pid");
-    let first = start_daemon(&sb, &[]);
+    let first = start_daemon(&sb, |s| s);
     for round in 0..3 {
         let go = sb.path(&format!("go-{round}"));
         // Restarts, and plain starts among them.
@@ -540,7 +502,7 @@ fn refused_with_usage(sb: &Sandbox, outcome: &Outcome, stderr: &str) {
 #[test]
 fn the_demo_with_an_unknown_command_prints_the_usage_and_exits_2() {
     let sb = Sandbox::new("demo-usage");
-    let outcome = run(&mut demo(&sb, &["begin"]));
+    let outcome = run(demo(&sb, &["begin"]));
     refused_with_usage(
         &sb,
         &outcome,
@@ -554,15 +516,15 @@ fn the_demo_is_controlled_by_its_commands() {
     let sb = Sandbox::new("demo-commands");
     let pidfile = sb.path("demo.pid");
     let log = sb.path("demo.log");
-    expect(&sb, &mut demo(&sb, &["status"]), 3, "demo is not running");
+    expect(&sb, demo(&sb, &["status"]), 3, "demo is not running");
 
-    let started = run(&mut demo(&sb, &["start"]));
+    let started = run(demo(&sb, &["start"]));
     assert!(started.success(), "{started:?}");
     let pid = wait_pidfile(&pidfile);
     assert!(started.stdout.contains(&format!("started as PID {pid}")));
     expect(
         &sb,
-        &mut demo(&sb, &["status"]),
+        demo(&sb, &["status"]),
         0,
         &format!("demo is running as PID {pid}"),
     );
@@ -573,7 +535,7 @@ fn the_demo_is_controlled_by_its_commands() {
     });
     expect(
         &sb,
-        &mut demo(&sb, &["reload"]),
+        demo(&sb, &["reload"]),
         0,
         &format!("demo reloading (SIGHUP sent to PID {pid})"),
     );
@@ -581,7 +543,7 @@ fn the_demo_is_controlled_by_its_commands() {
         fs::read_to_string(&log).is_ok_and(|l| l.contains("received SIGHUP"))
     });
 
-    let restarted = run(&mut demo(&sb, &["restart"]));
+    let restarted = run(demo(&sb, &["restart"]));
     assert!(restarted.success(), "{restarted:?}");
     let second = wait_pidfile(&pidfile);
     assert_ne!(second, pid);
@@ -595,7 +557,7 @@ fn the_demo_is_controlled_by_its_commands() {
 
     expect(
         &sb,
-        &mut demo(&sb, &["stop"]),
+        demo(&sb, &["stop"]),
         0,
         &format!("demo stopped (PID {second})"),
     );
@@ -605,7 +567,7 @@ fn the_demo_is_controlled_by_its_commands() {
     assert!(fs::read_to_string(&log)
         .unwrap()
         .contains("received SIGTERM: stopping"));
-    expect(&sb, &mut demo(&sb, &["status"]), 3, "demo is not running");
+    expect(&sb, demo(&sb, &["status"]), 3, "demo is not running");
 }
 
 #[test]
@@ -621,18 +583,17 @@ fn a_restart_under_a_supervisor_lets_the_new_daemon_run_at_once() {
     let log = sb.path("log");
     let supervised = |cmd: &str| {
         let _ = fs::remove_file(sb.path("facts"));
-        let mut c = command(&sb, cmd);
-        c.env("NOTIFY_SOCKET", sb.path("notify"))
-            .arg("--facts")
-            .arg(sb.path("facts"))
-            .arg("--log")
-            .arg(&log)
-            .arg("--debug-log");
+        let mut c = command(&sb, cmd)
+            .facts(sb.path("facts"))
+            .log(&log)
+            .debug_log()
+            .command();
+        c.env("NOTIFY_SOCKET", sb.path("notify"));
         c
     };
-    start(&mut supervised("start"));
+    start(supervised("start"));
     let old = wait_pidfile(&sb.path("pid"));
-    let outcome = run(&mut supervised("restart"));
+    let outcome = run(supervised("restart"));
     assert!(outcome.success(), "{outcome:?}");
     let new: i32 = facts(&sb.path("facts"))["pid"].parse().expect("pid fact");
     assert_ne!(new, old);
@@ -682,30 +643,25 @@ fn stop_never_signals_a_daemon_gone_after_the_lock_named_it() {
         // A lite daemon, a child of this test: reaped here, its PID is
         // free at once (a zombie would still answer to a pidfd).
         let mut daemon = sb
-            .command("daemon")
-            .arg("--lite")
-            .arg("--pidfile")
-            .arg(sb.path("pid"))
-            .arg("--facts")
-            .arg(sb.path("facts"))
-            .spawn()
-            .expect("spawn scenario");
+            .scenario("daemon")
+            .lite()
+            .pidfile(sb.path("pid"))
+            .facts(sb.path("facts"))
+            .spawn();
         let pid = daemon.id() as i32;
         assert_eq!(facts(&sb.path("facts"))["pid"], pid.to_string());
         let (ready, go) = (sb.path("ready"), sb.path("go"));
         // `stop`, held once its first F_GETLK has named the daemon.
-        let mut stop = sb.command("pause-after-getlk");
-        stop.arg(&ready)
+        let stop = sb
+            .scenario("pause-after-getlk")
+            .arg(&ready)
             .arg(&go)
             .args(["--", "stop", "--sandbox"])
             .arg(format!("{}/", sb.dir.display()))
-            .arg("--commands")
-            .arg("--pidfile")
-            .arg(sb.path("pid"));
-        if !pidfds {
-            stop.args(["--refuse", "pidfd"]);
-        }
-        let stop = stop.spawn().expect("spawn the tracer");
+            .commands()
+            .pidfile(sb.path("pid"));
+        let stop = if pidfds { stop } else { stop.refuse("pidfd") };
+        let stop = stop.spawn();
         wait_until("stop to have asked the lock", || ready.exists());
         // The daemon dies right there, and is reaped.
         kill(pid, libc::SIGKILL);
@@ -750,19 +706,16 @@ fn stop_never_signals_a_daemon_gone_after_the_lock_named_it() {
 fn start_held(sb: &Sandbox) -> (std::process::Child, i32) {
     let (held, go) = (sb.path("held"), sb.path("go"));
     let tracer = sb
-        .command("pause-daemon-at-chdir")
+        .scenario("pause-daemon-at-chdir")
         .arg(&held)
         .arg(&go)
         .args(["--", "daemon", "--sandbox"])
         .arg(format!("{}/", sb.dir.display()))
-        .arg("--pidfile")
-        .arg(sb.path("pid"))
-        .arg("--facts")
-        .arg(sb.path("facts"))
-        .spawn()
-        .expect("spawn the tracer");
+        .pidfile(sb.path("pid"))
+        .facts(sb.path("facts"))
+        .spawn();
     wait_until("the daemon to be held at its chdir", || held.exists());
-    let outcome = run(&mut command(sb, "status"));
+    let outcome = run(command(sb, "status"));
     let pid = outcome
         .stdout
         .strip_prefix("scenario is running as PID ")
@@ -800,7 +753,7 @@ fn reload_says_so_and_sends_nothing_while_the_daemon_starts() {
     }
     let sb = Sandbox::new("reload-starting");
     let (tracer, pid) = start_held(&sb);
-    let outcome = run(&mut command(&sb, "reload"));
+    let outcome = run(command(&sb, "reload"));
     assert_eq!(outcome.code(), Some(3), "{outcome:?}");
     assert!(outcome.stdout.is_empty(), "{outcome:?}");
     assert_eq!(
@@ -836,11 +789,7 @@ fn a_sighup_sent_while_the_daemon_starts_does_not_end_it() {
 fn a_stop_while_the_body_starts_is_reported_by_name() {
     let sb = Sandbox::new("stop-unready");
     let (launcher, pid, pidfile) = sb.launch_unready("body");
-    let outcome = run(sb
-        .command("stop")
-        .arg("--commands")
-        .arg("--pidfile")
-        .arg(&pidfile));
+    let outcome = run(sb.scenario("stop").commands().pidfile(&pidfile));
     assert_eq!(outcome.code(), Some(0), "{outcome:?}");
     assert_eq!(outcome.stdout, format!("scenario stopped (PID {pid})\n"));
     finish(launcher).assert_refused(

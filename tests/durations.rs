@@ -4,26 +4,19 @@
 mod common;
 
 use std::fs;
-use std::process::Command;
 
 use common::*;
 
 /// `scenario <command> --commands --pidfile <sandbox>/pid`.
-fn command(sb: &Sandbox, cmd: &str) -> Command {
-    let mut c = sb.command(cmd);
-    c.arg("--commands").arg("--pidfile").arg(sb.path("pid"));
-    c
+fn command(sb: &Sandbox, cmd: &str) -> Scenario {
+    sb.scenario(cmd).commands().pidfile(sb.path("pid"))
 }
 
-/// Starts a daemon with `scenario start`, facts in the sandbox; its PID.
-fn start_daemon(sb: &Sandbox, extra: &[&str]) -> i32 {
+/// Starts a daemon with `scenario start`, facts in the sandbox and
+/// `options` besides; its PID.
+fn start_daemon(sb: &Sandbox, options: impl FnOnce(Scenario) -> Scenario) -> i32 {
     let _ = fs::remove_file(sb.path("facts"));
-    start(
-        command(sb, "start")
-            .arg("--facts")
-            .arg(sb.path("facts"))
-            .args(extra),
-    );
+    start(options(command(sb, "start").facts(sb.path("facts"))));
     let pid = wait_pidfile(&sb.path("pid"));
     assert_eq!(facts(&sb.path("facts"))["pid"], pid.to_string());
     pid
@@ -31,7 +24,7 @@ fn start_daemon(sb: &Sandbox, extra: &[&str]) -> i32 {
 
 /// Runs a command and checks its exit status and its one line on stdout
 /// (nothing on stderr).
-fn expect(cmd: &mut Command, code: i32, line: &str) {
+fn expect(cmd: impl Launch, code: i32, line: &str) {
     let outcome = run(cmd);
     assert_eq!(outcome.code(), Some(code), "{outcome:?}");
     assert_eq!(outcome.stdout, format!("{line}\n"), "{outcome:?}");
@@ -43,8 +36,8 @@ fn expect(cmd: &mut Command, code: i32, line: &str) {
 #[test]
 fn stop_and_restart_with_the_longest_stop_timeout() {
     let sb = Sandbox::new("duration-stop");
-    let first = start_daemon(&sb, &[]);
-    let outcome = run(command(&sb, "restart").args(["--stop-timeout-ms", "max"]));
+    let first = start_daemon(&sb, |s| s);
+    let outcome = run(command(&sb, "restart").stop_timeout_ms("max"));
     assert_eq!(outcome.code(), Some(0), "{outcome:?}");
     assert!(outcome.stderr.is_empty(), "{outcome:?}");
     let second = wait_pidfile(&sb.path("pid"));
@@ -56,7 +49,7 @@ fn stop_and_restart_with_the_longest_stop_timeout() {
         "{outcome:?}"
     );
     expect(
-        command(&sb, "stop").args(["--stop-timeout-ms", "max"]),
+        command(&sb, "stop").stop_timeout_ms("max"),
         0,
         &format!("scenario stopped (PID {second})"),
     );
@@ -70,9 +63,8 @@ fn stop_and_restart_with_the_longest_stop_timeout() {
 #[test]
 fn wait_for_stop_with_the_longest_timeout() {
     let sb = Sandbox::new("duration-wait");
-    let mut cmd = sb.daemon();
-    cmd.args(["--graceful", "--hold-timeout-ms", "max"]);
-    start(&mut cmd);
+    let cmd = sb.daemon().graceful().args(["--hold-timeout-ms", "max"]);
+    start(cmd);
     let pid = wait_pidfile(&sb.path("pid"));
     assert_eq!(facts(&sb.path("facts"))["pid"], pid.to_string());
     kill(pid, libc::SIGTERM);

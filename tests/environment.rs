@@ -51,8 +51,7 @@ fn addressed_to_launcher(sb: &Sandbox, vars: &[(&str, &OsStr)]) -> Command {
 
 /// `scenario daemon --pidfile P` with `vars` set.
 fn with_vars(sb: &Sandbox, vars: &[(&str, &OsStr)]) -> Command {
-    let mut cmd = sb.command("daemon");
-    cmd.arg("--pidfile").arg(sb.path("pid"));
+    let mut cmd = sb.scenario("daemon").pidfile(sb.path("pid")).command();
     for var in SUPERVISOR_VARS {
         cmd.env_remove(var);
     }

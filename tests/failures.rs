@@ -10,13 +10,12 @@
 mod common;
 
 use std::fs;
-use std::process::Command;
 
 use common::*;
 
 /// Runs `cmd` in `sb`, expects the refusal, and checks that the sandbox
 /// is exactly as before and that no process of it is left.
-fn refused(sb: &Sandbox, cmd: &mut Command, code: i32, step: &str, mentions: &[&str]) {
+fn refused(sb: &Sandbox, cmd: impl Launch, code: i32, step: &str, mentions: &[&str]) {
     let before = sb.snapshot();
     let outcome = run(cmd);
     outcome.assert_refused(code, step, mentions);
@@ -26,10 +25,8 @@ fn refused(sb: &Sandbox, cmd: &mut Command, code: i32, step: &str, mentions: &[&
 
 /// `scenario daemon --pidfile <sandbox>/pid` without facts or trigger, so
 /// that a refused start must leave the sandbox untouched.
-fn bare(sb: &Sandbox) -> Command {
-    let mut cmd = sb.command("daemon");
-    cmd.arg("--pidfile").arg(sb.path("pid"));
-    cmd
+fn bare(sb: &Sandbox) -> Scenario {
+    sb.scenario("daemon").pidfile(sb.path("pid"))
 }
 
 fn shown(path: &std::path::Path) -> String {
@@ -42,7 +39,7 @@ fn work_dir_missing_or_not_a_directory() {
     let missing = sb.path("missing");
     refused(
         &sb,
-        bare(&sb).arg("--workdir").arg(&missing),
+        bare(&sb).workdir(&missing),
         66,
         "work dir",
         &[&shown(&missing), "No such file or directory"],
@@ -51,18 +48,12 @@ fn work_dir_missing_or_not_a_directory() {
     fs::write(&file, "x").unwrap();
     refused(
         &sb,
-        bare(&sb).arg("--workdir").arg(&file),
+        bare(&sb).workdir(&file),
         66,
         "work dir",
         &[&shown(&file), "not a directory"],
     );
-    refused(
-        &sb,
-        bare(&sb).args(["--workdir", ""]),
-        64,
-        "work dir",
-        &["empty path"],
-    );
+    refused(&sb, bare(&sb).workdir(""), 64, "work dir", &["empty path"]);
 }
 
 #[test]
@@ -71,7 +62,7 @@ fn chroot_missing_or_not_a_directory() {
     let missing = sb.path("missing-root");
     refused(
         &sb,
-        bare(&sb).arg("--chroot").arg(&missing),
+        bare(&sb).chroot(&missing),
         66,
         "chroot",
         &[&shown(&missing), "No such file or directory"],
@@ -80,7 +71,7 @@ fn chroot_missing_or_not_a_directory() {
     fs::write(&file, "x").unwrap();
     refused(
         &sb,
-        bare(&sb).arg("--chroot").arg(&file),
+        bare(&sb).chroot(&file),
         66,
         "chroot",
         &[&shown(&file), "not a directory"],
@@ -90,10 +81,7 @@ fn chroot_missing_or_not_a_directory() {
     fs::create_dir(&root).unwrap();
     refused(
         &sb,
-        bare(&sb)
-            .arg("--chroot")
-            .arg(&root)
-            .args(["--workdir", "/srv"]),
+        bare(&sb).chroot(&root).workdir("/srv"),
         66,
         "work dir",
         &[&shown(&root.join("srv"))],
@@ -105,21 +93,21 @@ fn unknown_user_and_group_names() {
     let sb = Sandbox::new("names");
     refused(
         &sb,
-        bare(&sb).args(["--user", "no-such-user-dz7"]),
+        bare(&sb).user("no-such-user-dz7"),
         67,
         "user",
         &["unknown user \"no-such-user-dz7\""],
     );
     refused(
         &sb,
-        bare(&sb).args(["--group", "no-such-group-dz7"]),
+        bare(&sb).group("no-such-group-dz7"),
         67,
         "group",
         &["unknown group \"no-such-group-dz7\""],
     );
     refused(
         &sb,
-        bare(&sb).args(["--user", "nobody", "--group", "no-such-group-dz7"]),
+        bare(&sb).user("nobody").group("no-such-group-dz7"),
         67,
         "group",
         &["no-such-group-dz7"],
@@ -132,14 +120,14 @@ fn out_of_range_ids() {
     for id in ["-1", "4294967295", "4294967296", "-65534"] {
         refused(
             &sb,
-            bare(&sb).args(["--user", id]),
+            bare(&sb).user(id),
             67,
             "user",
             &[&format!("user id {id} out of range")],
         );
         refused(
             &sb,
-            bare(&sb).args(["--group", id]),
+            bare(&sb).group(id),
             67,
             "group",
             &[&format!("group id {id} out of range")],
@@ -153,7 +141,7 @@ fn umask_above_0o777() {
     for mask in ["1000", "7777"] {
         refused(
             &sb,
-            bare(&sb).args(["--umask", mask]),
+            bare(&sb).umask(mask),
             64,
             "umask",
             &[&format!("0o{mask} is above 0o777")],
@@ -166,14 +154,14 @@ fn soft_limit_above_hard_limit() {
     let sb = Sandbox::new("limits");
     refused(
         &sb,
-        bare(&sb).args(["--limit", "nofile:100:10"]),
+        bare(&sb).limit("nofile:100:10"),
         64,
         "limits",
         &["RLIMIT_NOFILE", "soft limit 100 above hard limit 10"],
     );
     refused(
         &sb,
-        bare(&sb).args(["--limit", "core:inf:0"]),
+        bare(&sb).limit("core:inf:0"),
         64,
         "limits",
         &["RLIMIT_CORE", "soft limit unlimited above hard limit 0"],
@@ -185,7 +173,7 @@ fn a_full_start_from_a_process_with_a_second_thread() {
     let sb = Sandbox::new("thread");
     refused(
         &sb,
-        bare(&sb).arg("--thread"),
+        bare(&sb).thread(),
         70,
         "preflight",
         &[
@@ -200,7 +188,7 @@ fn a_full_start_from_a_process_with_a_second_thread() {
     #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
     refused(
         &sb,
-        bare(&sb).args(["--thread", "--refuse", "unshare"]),
+        bare(&sb).thread().refuse("unshare"),
         70,
         "preflight",
         &["the process runs 2 threads"],
@@ -258,10 +246,8 @@ fn a_step_failing_after_the_fork_is_reported_by_the_launcher() {
     let sb = Sandbox::new("late-limit");
     let too_many = nr_open() + 1;
     let outcome = run(bare(&sb)
-        .arg("--limit")
-        .arg(format!("nofile:{too_many}"))
-        .arg("--facts")
-        .arg(sb.path("facts")));
+        .limit(format!("nofile:{too_many}"))
+        .facts(sb.path("facts")));
     outcome.assert_refused(
         77,
         "limits",
@@ -285,7 +271,7 @@ fn a_refused_fork_fails_the_start_and_leaves_nothing() {
     // The first fork, in the launcher.
     refused(
         &sb,
-        bare(&sb).args(["--refuse", "fork"]),
+        bare(&sb).refuse("fork"),
         71,
         "detach",
         &["detach: fork: Try again"],
@@ -293,7 +279,7 @@ fn a_refused_fork_fails_the_start_and_leaves_nothing() {
     // The daemon's fork, made by the first child.
     refused(
         &sb,
-        bare(&sb).args(["--refuse", "second-fork"]),
+        bare(&sb).refuse("second-fork"),
         71,
         "detach",
         &["detach: second fork: Try again"],
@@ -318,10 +304,7 @@ fn a_work_dir_that_escapes_the_chroot_fails_after_the_fork() {
     fs::create_dir(&root).unwrap();
     fs::create_dir(&outside).unwrap();
     std::os::unix::fs::symlink(&outside, root.join("w")).unwrap();
-    let outcome = run(bare(&sb)
-        .arg("--chroot")
-        .arg(&root)
-        .args(["--workdir", "/w"]));
+    let outcome = run(bare(&sb).chroot(&root).workdir("/w"));
     outcome.assert_refused(66, "work dir", &["/w", "No such file or directory"]);
     sb.wait_no_processes();
     assert!(!sb.path("pid").exists(), "the pid file it created is gone");
@@ -334,10 +317,7 @@ fn a_failing_step_in_lite_mode_is_reported_and_undone() {
     // is removed.
     let sb = Sandbox::new("lite-limit");
     let too_many = nr_open() + 1;
-    let outcome = run(bare(&sb)
-        .arg("--lite")
-        .arg("--limit")
-        .arg(format!("nofile:{too_many}")));
+    let outcome = run(bare(&sb).lite().limit(format!("nofile:{too_many}")));
     outcome.assert_refused(77, "limits", &[&format!("RLIMIT_NOFILE soft {too_many}")]);
     sb.wait_no_processes();
     assert!(!sb.path("pid").exists(), "the pid file it created is gone");
@@ -346,13 +326,13 @@ fn a_failing_step_in_lite_mode_is_reported_and_undone() {
 #[test]
 fn a_lite_start_refuses_a_running_daemon() {
     let sb = Sandbox::new("lite-second");
-    start(&mut sb.daemon());
+    start(sb.daemon());
     let pid = wait_pidfile(&sb.path("pid"));
     // The body writes its facts after ready: wait for them, so that the
     // snapshots compare a directory nothing else changes.
     facts(&sb.path("facts"));
     let before = sb.snapshot();
-    let outcome = run(bare(&sb).arg("--lite"));
+    let outcome = run(bare(&sb).lite());
     outcome.assert_refused(75, "pid file", &[&format!("already running as PID {pid}")]);
     assert_eq!(before, sb.snapshot());
     assert!(alive(pid));
@@ -368,11 +348,7 @@ fn a_refused_output_file_leaves_no_other_output_file() {
     fs::create_dir(&dir).unwrap();
     refused(
         &sb,
-        bare(&sb)
-            .arg("--stdout")
-            .arg(sb.path("out.log"))
-            .arg("--stderr")
-            .arg(&dir),
+        bare(&sb).stdout(sb.path("out.log")).stderr(&dir),
         73,
         "stdio",
         &[&shown(&dir), "Is a directory"],
@@ -385,12 +361,9 @@ fn a_start_failing_after_the_fork_leaves_no_new_output_file() {
     let too_many = nr_open() + 1;
     let before = sb.snapshot();
     let outcome = run(bare(&sb)
-        .arg("--stdout")
-        .arg(sb.path("out.log"))
-        .arg("--stderr")
-        .arg(sb.path("err.log"))
-        .arg("--limit")
-        .arg(format!("nofile:{too_many}")));
+        .stdout(sb.path("out.log"))
+        .stderr(sb.path("err.log"))
+        .limit(format!("nofile:{too_many}")));
     outcome.assert_refused(77, "limits", &["RLIMIT_NOFILE"]);
     sb.wait_no_processes();
     assert_eq!(before, sb.snapshot(), "no pid file, no output file");

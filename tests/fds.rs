@@ -12,20 +12,20 @@ use common::*;
 /// and copies of the first on fds 1000 and 1001 (only 1001 preserved), its
 /// runtime's debug log in the sandbox; checks from outside that exactly
 /// stdio, the runtime's own fds and the preserved ones are left open, and
-/// returns what the log says about the closing. Without `extra_args`
-/// naming one, the daemon has no pid file.
-fn inherited_fds_closed(sb: &Sandbox, extra_args: &[&str]) -> String {
+/// returns what the log says about the closing. Without `options` naming
+/// one, the daemon has no pid file.
+fn inherited_fds_closed(sb: &Sandbox, options: impl FnOnce(Scenario) -> Scenario) -> String {
     let log = sb.path("debug.log");
-    start(
-        sb.command("daemon")
-            .arg("--facts")
-            .arg(sb.path("facts"))
-            .args(["--extra", "6", "--keep", "2", "--high-fd", "1000"])
-            .args(["--keep-high", "--debug-log"])
-            .arg("--log")
-            .arg(&log)
-            .args(extra_args),
-    );
+    start(options(
+        sb.scenario("daemon")
+            .facts(sb.path("facts"))
+            .extra(6)
+            .keep(2)
+            .high_fd(1000)
+            .keep_high()
+            .debug_log()
+            .log(&log),
+    ));
     let f = facts(&sb.path("facts"));
     let pid: i32 = f["pid"].parse().unwrap();
     let open = fds(pid);
@@ -81,8 +81,7 @@ fn inherited_fds_closed(sb: &Sandbox, extra_args: &[&str]) -> String {
 #[test]
 fn inherited_fds_are_closed_but_the_preserved_ones() {
     let sb = Sandbox::new("close-fds");
-    let pidfile = sb.path("pid").display().to_string();
-    let method = inherited_fds_closed(&sb, &["--pidfile", &pidfile]);
+    let method = inherited_fds_closed(&sb, |s| s.pidfile(sb.path("pid")));
     assert_eq!(method, expected_close_method(true));
 }
 
@@ -90,7 +89,7 @@ fn inherited_fds_are_closed_but_the_preserved_ones() {
 #[test]
 fn inherited_fds_are_closed_without_a_pid_file() {
     let sb = Sandbox::new("close-fds-no-pidfile");
-    let method = inherited_fds_closed(&sb, &[]);
+    let method = inherited_fds_closed(&sb, |s| s);
     assert_eq!(method, expected_close_method(true));
 }
 
@@ -106,16 +105,7 @@ fn inherited_fds_are_closed_in_an_empty_chroot() {
     let sb = Sandbox::new("close-fds-chroot");
     let root = sb.path("root");
     fs::create_dir(&root).unwrap();
-    let pidfile = sb.path("pid").display().to_string();
-    let method = inherited_fds_closed(
-        &sb,
-        &[
-            "--pidfile",
-            &pidfile,
-            "--chroot",
-            &root.display().to_string(),
-        ],
-    );
+    let method = inherited_fds_closed(&sb, |s| s.pidfile(sb.path("pid")).chroot(&root));
     assert_eq!(method, expected_close_method(true));
 }
 
@@ -147,14 +137,7 @@ fn a_full_start_with_a_huge_open_file_limit() {
     let high = i32::try_from(limit - 1).unwrap();
     // The launcher runs with RLIMIT_NOFILE at its maximum and an inherited
     // fd at the very top of the range.
-    start(
-        sb.daemon()
-            .arg("--nofile")
-            .arg(limit.to_string())
-            .args(["--extra", "2", "--keep", "1"])
-            .arg("--high-fd")
-            .arg(high.to_string()),
-    );
+    start(sb.daemon().nofile(limit).extra(2).keep(1).high_fd(high));
     let pid = wait_pidfile(&sb.path("pid"));
     let f = facts(&sb.path("facts"));
     let open = fds(pid);
@@ -203,13 +186,15 @@ fn a_high_fd_above_lowered_limits_is_closed_without_a_listing() {
     let high = i32::try_from(limit - 2).unwrap();
     start(
         sb.daemon()
-            .arg("--nofile")
-            .arg(limit.to_string())
-            .args(["--extra", "2", "--keep", "1", "--keep-high", "--high-fd"])
-            .arg(high.to_string())
-            .args(["--lower-nofile", "1024:1024", "--hide-proc", "--debug-log"])
-            .arg("--log")
-            .arg(&log),
+            .nofile(limit)
+            .extra(2)
+            .keep(1)
+            .keep_high()
+            .high_fd(high)
+            .args(["--lower-nofile", "1024:1024"])
+            .arg("--hide-proc")
+            .debug_log()
+            .log(&log),
     );
     let pid = wait_pidfile(&sb.path("pid"));
     let f = facts(&sb.path("facts"));

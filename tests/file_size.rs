@@ -134,10 +134,7 @@ fn commands_keep_their_status_at_the_file_size_limit() {
     assert_eq!(status_of(command("stop")), Some(0), "stop, not running");
     assert_eq!(status_of(command("frobnicate")), Some(2), "the usage error");
 
-    start(
-        sb.command("start")
-            .args(["--commands", "--pidfile", pidfile]),
-    );
+    start(sb.scenario("start").commands().pidfile(pidfile));
     let pid = wait_pidfile(&sb.path("pid"));
     assert_eq!(status_of(command("status")), Some(0), "status, running");
     assert_eq!(status_of(command("stop")), Some(0), "stop, running");

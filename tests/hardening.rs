@@ -22,7 +22,7 @@ fn a_full_daemon_starts_with_no_signal_blocked_whatever_the_caller_blocked() {
     // supervisor may leave the mask): restoring that mask into the daemon
     // would make it unstoppable.
     let sb = Sandbox::new("mask-full");
-    start(sb.daemon().arg("--block-signals"));
+    start(sb.daemon().block_signals());
     let pid = wait_pidfile(&sb.path("pid"));
     facts(&sb.path("facts"));
     assert_eq!(blocked_signals(pid), 0, "SigBlk of the daemon");
@@ -32,11 +32,7 @@ fn a_full_daemon_starts_with_no_signal_blocked_whatever_the_caller_blocked() {
 #[test]
 fn a_lite_daemon_starts_with_no_signal_blocked_whatever_the_caller_blocked() {
     let sb = Sandbox::new("mask-lite");
-    let child = sb
-        .daemon()
-        .args(["--lite", "--block-signals"])
-        .spawn()
-        .expect("spawn scenario");
+    let child = sb.daemon().lite().block_signals().spawn();
     let pid = facts(&sb.path("facts"))["pid"].parse().unwrap();
     assert_eq!(blocked_signals(pid), 0, "SigBlk of the lite daemon");
     kill(pid, libc::SIGTERM);
@@ -55,8 +51,7 @@ fn a_full_start_as_pid_1_is_refused_and_points_at_lite_mode() {
     // with it.
     let sb = Sandbox::new("pid1");
     let mut cmd = Command::new("unshare");
-    let mut refused = sb.command("daemon");
-    refused.arg("--pidfile").arg(sb.path("pid"));
+    let refused = sb.scenario("daemon").pidfile(sb.path("pid"));
     cmd.args(["--pid", "--fork"])
         .arg(scenario_bin())
         .args(refused.get_args())
@@ -79,7 +74,7 @@ fn a_full_start_as_pid_1_is_refused_and_points_at_lite_mode() {
     let mut lite = Command::new("unshare");
     lite.args(["--pid", "--fork"])
         .arg(scenario_bin())
-        .args(sb.daemon().arg("--lite").get_args())
+        .args(sb.daemon().lite().get_args())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -98,7 +93,7 @@ fn a_child_forked_before_ready_does_not_hold_the_launcher() {
     // of a child that inherited the readiness channel.
     let sb = Sandbox::new("fork-before-ready");
     let facts_path = sb.path("facts");
-    let launcher = sb.daemon().arg("--manual").spawn().expect("spawn");
+    let launcher = sb.daemon().manual().spawn();
     facts(&facts_path);
     sb.trigger("fork-wait");
     let child: i32 = wait_fact(&facts_path, "fork_child").parse().unwrap();
@@ -136,7 +131,7 @@ fn a_path_with_a_newline_gives_one_escaped_line() {
         .path("no-such-dir")
         .join("pid\nscenario: daemon started as PID 1\u{1b}[2K");
     let before = sb.snapshot();
-    let outcome = run(sb.command("daemon").arg("--pidfile").arg(&path));
+    let outcome = run(sb.scenario("daemon").pidfile(&path));
     outcome.assert_refused(
         66,
         "pid file",
@@ -168,10 +163,10 @@ fn a_broken_stderr_keeps_the_documented_exit_status() {
     // first, with stderr a pipe nobody reads.
     let refused_with_broken_stderr = |extra: &[&str]| {
         let status = sb
-            .command("daemon")
+            .scenario("daemon")
             .args(extra)
-            .arg("--pidfile")
-            .arg(sb.path("missing").join("pid"))
+            .pidfile(sb.path("missing").join("pid"))
+            .command()
             .stdout(Stdio::null())
             .stderr(Stdio::from(broken_pipe()))
             .status()
@@ -200,11 +195,7 @@ fn a_supervisor_with_a_full_queue_does_not_hold_the_launcher() {
         queued += 1;
     }
     assert!(queued > 0, "the queue took some messages");
-    let launcher = sb
-        .daemon()
-        .env("NOTIFY_SOCKET", &socket_path)
-        .spawn()
-        .expect("spawn");
+    let launcher = sb.daemon().env("NOTIFY_SOCKET", &socket_path).spawn();
     let outcome = finish(launcher);
     assert!(outcome.success(), "the daemon started: {outcome:?}");
     let pid = wait_pidfile(&sb.path("pid"));
@@ -217,7 +208,7 @@ fn a_supervisor_with_a_full_queue_does_not_hold_the_launcher() {
 fn a_child_forked_before_ready_does_not_hold_the_readiness_channel() {
     let sb = Sandbox::new("fork-channel");
     let facts_path = sb.path("facts");
-    let launcher = sb.daemon().arg("--manual").spawn().expect("spawn");
+    let launcher = sb.daemon().manual().spawn();
     let launcher_pid = i32::try_from(launcher.id()).unwrap();
     let pid: i32 = facts(&facts_path)["pid"].parse().unwrap();
     sb.trigger("fork-wait");
@@ -250,7 +241,7 @@ fn a_child_forked_before_ready_cannot_report_the_daemon_ready() {
     // daemon that then fails its start.
     let sb = Sandbox::new("fork-ready");
     let facts_path = sb.path("facts");
-    let launcher = sb.daemon().arg("--manual").spawn().expect("spawn");
+    let launcher = sb.daemon().manual().spawn();
     let pid: i32 = facts(&facts_path)["pid"].parse().unwrap();
     sb.trigger("fork-ready");
     let outcome = wait_fact(&facts_path, "child_ready");

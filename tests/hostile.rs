@@ -11,13 +11,11 @@ use std::process::Command;
 
 use common::*;
 
-fn with_pidfile(sb: &Sandbox, path: &Path) -> Command {
-    let mut cmd = sb.command("daemon");
-    cmd.arg("--pidfile").arg(path);
-    cmd
+fn with_pidfile(sb: &Sandbox, path: &Path) -> Scenario {
+    sb.scenario("daemon").pidfile(path)
 }
 
-fn refused(sb: &Sandbox, cmd: &mut Command, code: i32, mentions: &[&str]) {
+fn refused(sb: &Sandbox, cmd: impl Launch, code: i32, mentions: &[&str]) {
     let before = sb.snapshot();
     let outcome = run(cmd);
     outcome.assert_refused(code, "pid file", mentions);
@@ -31,7 +29,7 @@ fn refused(sb: &Sandbox, cmd: &mut Command, code: i32, mentions: &[&str]) {
 
 /// [`refused`] for a start with `path` as its pid file and nothing else.
 fn refused_pidfile(sb: &Sandbox, path: &Path, code: i32, mentions: &[&str]) {
-    refused(sb, &mut with_pidfile(sb, path), code, mentions);
+    refused(sb, with_pidfile(sb, path), code, mentions);
 }
 
 fn shown(path: &Path) -> String {
@@ -104,7 +102,7 @@ fn unwritable_directory() {
     let dir = sb.path("ro");
     fs::create_dir(&dir).unwrap();
     let path = dir.join("pid");
-    let mut cmd = with_pidfile(&sb, &path);
+    let mut cmd = with_pidfile(&sb, &path).command();
     if is_root() {
         // Root writes anywhere: the launcher runs as `nobody` instead, and
         // the directory stays root's, 0755. A copy of the program in the
@@ -125,7 +123,7 @@ fn unwritable_directory() {
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o555)).unwrap();
     }
-    refused(&sb, &mut cmd, 77, &[&shown(&path), "Permission denied"]);
+    refused(&sb, cmd, 77, &[&shown(&path), "Permission denied"]);
 }
 
 #[test]
@@ -152,7 +150,7 @@ fn a_symlinked_pid_file_of_a_running_daemon_is_not_followed_either() {
     // A symlink planted next to a running daemon's pid file changes
     // nothing for the daemon and is refused for a second start.
     let sb = Sandbox::new("planted");
-    start(&mut sb.daemon());
+    start(sb.daemon());
     let pid = wait_pidfile(&sb.path("pid"));
     // The body writes its facts after ready: wait for them, so that the
     // snapshots compare a directory nothing else changes.
@@ -160,7 +158,7 @@ fn a_symlinked_pid_file_of_a_running_daemon_is_not_followed_either() {
     let link = sb.path("pid-link");
     std::os::unix::fs::symlink(sb.path("pid"), &link).unwrap();
     let before = sb.snapshot();
-    let outcome = run(&mut with_pidfile(&sb, &link));
+    let outcome = run(with_pidfile(&sb, &link));
     outcome.assert_refused(73, "pid file", &["is a symbolic link"]);
     assert_eq!(before, sb.snapshot());
     assert!(alive(pid));
@@ -177,12 +175,10 @@ fn a_refused_pid_file_creates_no_output_file_and_keeps_existing_ones() {
     std::os::unix::fs::symlink(sb.path("planted-target"), &link).unwrap();
     let old_log = sb.path("old.log");
     fs::write(&old_log, "earlier lines\n").unwrap();
-    let mut cmd = with_pidfile(&sb, &link);
-    cmd.arg("--stdout")
-        .arg(sb.path("new.log"))
-        .arg("--stderr")
-        .arg(&old_log);
-    refused(&sb, &mut cmd, 73, &[&shown(&link), "is a symbolic link"]);
+    let cmd = with_pidfile(&sb, &link)
+        .stdout(sb.path("new.log"))
+        .stderr(&old_log);
+    refused(&sb, cmd, 73, &[&shown(&link), "is a symbolic link"]);
     assert!(!sb.path("new.log").exists());
     assert_eq!(fs::read_to_string(&old_log).unwrap(), "earlier lines\n");
 }
@@ -193,14 +189,8 @@ fn pid_file_that_is_also_the_stdout_file() {
     let sb = Sandbox::new("pid-is-log");
     let log = sb.path("daemon.log");
     fs::write(&log, "yesterday's lines\n").unwrap();
-    let mut cmd = with_pidfile(&sb, &log);
-    cmd.arg("--stdout").arg(&log);
-    refused(
-        &sb,
-        &mut cmd,
-        64,
-        &[&shown(&log), "is also the stdout file"],
-    );
+    let cmd = with_pidfile(&sb, &log).stdout(&log);
+    refused(&sb, cmd, 64, &[&shown(&log), "is also the stdout file"]);
     assert_eq!(fs::read_to_string(&log).unwrap(), "yesterday's lines\n");
 }
 
@@ -213,10 +203,9 @@ fn pid_file_that_is_another_name_of_the_stderr_file() {
     fs::write(&err, "kept\n").unwrap();
     let second_name = sb.path("pid");
     fs::hard_link(&err, &second_name).unwrap();
-    let mut cmd = with_pidfile(&sb, &second_name);
-    cmd.arg("--stderr").arg(&err);
+    let cmd = with_pidfile(&sb, &second_name).stderr(&err);
     let before = sb.snapshot();
-    run(&mut cmd).assert_refused(77, "stdio", &[&shown(&err), "has 2 hard links"]);
+    run(cmd).assert_refused(77, "stdio", &[&shown(&err), "has 2 hard links"]);
     assert_eq!(before, sb.snapshot(), "nothing created or changed");
 }
 
@@ -225,18 +214,12 @@ fn new_pid_file_that_is_also_the_stdout_file() {
     // Neither exists yet: the output file the start created goes again.
     let sb = Sandbox::new("pid-is-new-log");
     let path = sb.path("both");
-    let mut cmd = with_pidfile(&sb, &path);
-    cmd.arg("--stdout").arg(&path);
-    refused(
-        &sb,
-        &mut cmd,
-        64,
-        &[&shown(&path), "is also the stdout file"],
-    );
+    let cmd = with_pidfile(&sb, &path).stdout(&path);
+    refused(&sb, cmd, 64, &[&shown(&path), "is also the stdout file"]);
 }
 
 /// Like [`refused`], for any step.
-fn refused_at(sb: &Sandbox, cmd: &mut Command, code: i32, step: &str, mentions: &[&str]) {
+fn refused_at(sb: &Sandbox, cmd: impl Launch, code: i32, step: &str, mentions: &[&str]) {
     let before = sb.snapshot();
     run(cmd).assert_refused(code, step, mentions);
     sb.wait_no_processes();
@@ -248,19 +231,15 @@ fn refused_at(sb: &Sandbox, cmd: &mut Command, code: i32, step: &str, mentions: 
 }
 
 /// Like [`refused_at`], for the `stdio` step: a start with the sandbox's
-/// pid file, the options `extra`, then `flag` (`--stdout` or `--stderr`)
-/// naming `path`.
+/// pid file and `options` (an output file among them).
 fn refused_output(
     sb: &Sandbox,
-    extra: &[&str],
-    flag: &str,
-    path: &Path,
+    options: impl FnOnce(Scenario) -> Scenario,
     code: i32,
     mentions: &[&str],
 ) {
-    let mut cmd = with_pidfile(sb, &sb.path("pid"));
-    cmd.args(extra).arg(flag).arg(path);
-    refused_at(sb, &mut cmd, code, "stdio", mentions);
+    let cmd = options(with_pidfile(sb, &sb.path("pid")));
+    refused_at(sb, cmd, code, "stdio", mentions);
 }
 
 fn chmod(path: &Path, mode: u32) {
@@ -367,7 +346,7 @@ fn pid_file_in_a_directory_every_user_can_write_is_refused() {
     // Sticky (as /tmp is), each user may only remove their own files.
     chmod(&open, 0o1777);
     let pidfile = open.join("pid");
-    start(&mut with_pidfile(&sb, &pidfile));
+    start(with_pidfile(&sb, &pidfile));
     let pid = wait_pidfile(&pidfile);
     stop(pid, &pidfile);
 }
@@ -412,9 +391,8 @@ fn pid_file_in_a_directory_of_another_user_or_group_is_refused() {
         let pidfile = dir.join("pid");
         start(
             with_pidfile(&sb, &pidfile)
-                .arg("--facts")
-                .arg(sb.path("facts"))
-                .args(["--user", "nobody"]),
+                .facts(sb.path("facts"))
+                .user("nobody"),
         );
         let pid = wait_pidfile(&pidfile);
         stop(pid, &pidfile);
@@ -435,11 +413,11 @@ fn pid_file_on_a_pseudo_filesystem_is_refused() {
     let mut cmd = Command::new("unshare");
     cmd.arg("--uts")
         .arg(scenario_bin())
-        .args(with_pidfile(&sb, target).get_args())
+        .args(with_pidfile(&sb, target).command().get_args())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
-    let outcome = run(&mut cmd);
+    let outcome = run(cmd);
     if outcome.stderr.starts_with("unshare:") {
         let why = format!("no UTS namespace here: {}", outcome.stderr.trim());
         return skip("pid_file_on_a_pseudo_filesystem_is_refused", &why);
@@ -464,9 +442,7 @@ fn stdout_fifo_without_a_reader_is_refused_at_once() {
         .success());
     refused_output(
         &sb,
-        &[],
-        "--stdout",
-        &fifo,
+        |s| s.stdout(&fifo),
         73,
         &[&shown(&fifo), "is a FIFO without a reader"],
     );
@@ -489,7 +465,7 @@ fn stdout_fifo_with_a_reader_gets_the_output() {
         .custom_flags(libc::O_NONBLOCK)
         .open(&fifo)
         .unwrap();
-    start(sb.daemon().arg("--stdout").arg(&fifo));
+    start(sb.daemon().stdout(&fifo));
     let pid = wait_pidfile(&sb.path("pid"));
     let mut got = String::new();
     wait_until("the daemon's line in the FIFO", || {
@@ -510,9 +486,7 @@ fn stdout_dangling_symlink_creates_no_file() {
     std::os::unix::fs::symlink(&target, &link).unwrap();
     refused_output(
         &sb,
-        &[],
-        "--stdout",
-        &link,
+        |s| s.stdout(&link),
         73,
         &[&shown(&link), "is a dangling symbolic link"],
     );
@@ -531,9 +505,7 @@ fn stdout_symlink_of_another_user_is_not_followed() {
     planted_symlink(&precious, &link, uid, gid);
     refused_output(
         &sb,
-        &[],
-        "--stderr",
-        &link,
+        |s| s.stderr(&link),
         77,
         &[
             &shown(&link),
@@ -561,9 +533,7 @@ fn stdout_symlink_into_another_users_directory_is_not_followed() {
     std::os::unix::fs::symlink(&planted, &link).unwrap();
     refused_output(
         &sb,
-        &[],
-        "--stdout",
-        &link,
+        |s| s.stdout(&link),
         77,
         &[&shown(&planted), &format!("belongs to user {uid} (nobody)")],
     );
@@ -587,9 +557,7 @@ fn stdout_symlink_of_the_daemons_user_never_leads_to_a_file_of_roots() {
     planted_symlink(&precious, &link, uid, gid);
     refused_output(
         &sb,
-        &["--user", "nobody"],
-        "--stdout",
-        &link,
+        |s| s.user("nobody").stdout(&link),
         77,
         &[
             &format!(
@@ -620,9 +588,7 @@ fn stdout_symlink_of_roots_in_a_directory_of_the_daemons_user_never_leads_to_a_f
     std::os::unix::fs::symlink(&precious, &link).unwrap();
     refused_output(
         &sb,
-        &["--user", &user.name],
-        "--stdout",
-        &link,
+        |s| s.user(&user.name).stdout(&link),
         77,
         &[
             &format!(
@@ -651,12 +617,7 @@ fn stdout_symlink_of_the_daemons_user_to_its_own_file_is_followed() {
     std::os::unix::fs::chown(&real, Some(user.uid), Some(user.gid)).unwrap();
     let link = logs.join("out.log");
     planted_symlink(&real, &link, user.uid, user.gid);
-    start(
-        sb.daemon()
-            .args(["--user", &user.name])
-            .arg("--stdout")
-            .arg(&link),
-    );
+    start(sb.daemon().user(&user.name).stdout(&link));
     let pid = wait_pidfile(&sb.path("pid"));
     wait_until("the daemon's line in the symlink's target", || {
         fs::read_to_string(&real).is_ok_and(|t| t.contains(&format!("hello stdout from {pid}")))
@@ -675,7 +636,7 @@ fn stdout_symlink_of_the_daemons_user_is_followed() {
     fs::write(&real, "").unwrap();
     let link = sb.path("out.log");
     std::os::unix::fs::symlink(&real, &link).unwrap();
-    start(sb.daemon().arg("--stdout").arg(&link));
+    start(sb.daemon().stdout(&link));
     let pid = wait_pidfile(&sb.path("pid"));
     wait_until("the daemon's line in the symlink's target", || {
         fs::read_to_string(&real).is_ok_and(|t| t.contains(&format!("hello stdout from {pid}")))
@@ -693,9 +654,7 @@ fn stdout_file_with_a_second_hard_link_is_refused() {
     fs::hard_link(&precious, &log).unwrap();
     refused_output(
         &sb,
-        &[],
-        "--stdout",
-        &log,
+        |s| s.stdout(&log),
         77,
         &[&shown(&log), "has 2 hard links"],
     );
@@ -713,9 +672,7 @@ fn stdout_file_owned_by_another_user_is_refused() {
     std::os::unix::fs::chown(&log, Some(uid), Some(gid)).unwrap();
     refused_output(
         &sb,
-        &[],
-        "--stdout",
-        &log,
+        |s| s.stdout(&log),
         77,
         &[&shown(&log), &format!("is owned by user {uid} (nobody)")],
     );
@@ -735,13 +692,10 @@ fn a_failed_start_removes_the_output_files_it_created_whatever_the_path() {
     fs::write(&old_log, "earlier lines\n").unwrap();
     let launcher = sb
         .daemon()
-        .arg("--manual")
-        .arg("--stdout")
-        .arg(sb.path("via").join("new.log"))
-        .arg("--stderr")
-        .arg(&old_log)
-        .spawn()
-        .expect("spawn");
+        .manual()
+        .stdout(sb.path("via").join("new.log"))
+        .stderr(&old_log)
+        .spawn();
     let pid: i32 = facts(&sb.path("facts"))["pid"].parse().unwrap();
     wait_until("the daemon's line in the new log", || {
         fs::read_to_string(real.join("new.log"))

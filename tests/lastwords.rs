@@ -86,7 +86,7 @@ fn a_failure_after_ready_with_stderr_to_dev_null_reaches_the_system_log() {
         ("panic", "panicked at"),
     ] {
         let sb = Sandbox::new(&format!("last-{trigger}"));
-        let outcome = start(&mut sb.daemon());
+        let outcome = start(sb.daemon());
         assert!(outcome.success(), "{outcome:?}");
         let pid = wait_pidfile(&sb.path("pid"));
         sb.trigger(trigger);
@@ -107,7 +107,7 @@ fn a_failure_after_ready_with_a_stderr_file_is_in_the_file() {
     // No system log needed: the file is where an operator looks.
     let sb = Sandbox::new("last-file");
     let err = sb.path("err.log");
-    let outcome = start(sb.daemon().arg("--stderr").arg(&err));
+    let outcome = start(sb.daemon().stderr(&err));
     assert!(outcome.success(), "{outcome:?}");
     let pid = wait_pidfile(&sb.path("pid"));
     sb.trigger("err");

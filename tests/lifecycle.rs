@@ -5,7 +5,7 @@ mod common;
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use common::*;
 
@@ -46,17 +46,14 @@ fn full_start_detaches_redirects_and_writes_the_pid_file() {
     fs::write(&out, "previous\n").unwrap();
     let launcher = sb
         .daemon()
-        .args(["--umask", "027", "--extra", "4", "--keep", "1"])
-        .arg("--workdir")
-        .arg(&work)
-        .arg("--stdout")
-        .arg(&out)
-        .arg("--stderr")
-        .arg(&err)
-        .arg("--log")
-        .arg(sb.path("daemon.log"))
-        .spawn()
-        .unwrap();
+        .umask("027")
+        .extra(4)
+        .keep(1)
+        .workdir(&work)
+        .stdout(&out)
+        .stderr(&err)
+        .log(sb.path("daemon.log"))
+        .spawn();
     let launcher_pid = launcher.id() as i32;
     let outcome = finish(launcher);
     assert!(outcome.success(), "{outcome:?}");
@@ -169,7 +166,7 @@ fn full_start_detaches_redirects_and_writes_the_pid_file() {
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 fn a_start_where_unshare_is_refused_detaches() {
     let sb = Sandbox::new("nounshare");
-    start(sb.daemon().args(["--refuse", "unshare"]));
+    start(sb.daemon().refuse("unshare"));
     let pid = wait_pidfile(&sb.path("pid"));
     assert_detached(pid);
     let f = facts(&sb.path("facts"));
@@ -180,7 +177,7 @@ fn a_start_where_unshare_is_refused_detaches() {
 #[test]
 fn default_stdio_is_dev_null_read_write() {
     let sb = Sandbox::new("devnull");
-    start(&mut sb.daemon());
+    start(sb.daemon());
     let pid = wait_pidfile(&sb.path("pid"));
     let open = fds(pid);
     for fd in 0..3 {
@@ -204,14 +201,7 @@ fn text_printed_before_the_start_comes_out_once_from_the_launcher() {
     let out = sb.path("out.log");
     let err = sb.path("err.log");
     let marker = "starting-the-daemon... ";
-    let outcome = run(sb
-        .daemon()
-        .arg("--print-before")
-        .arg(marker)
-        .arg("--stdout")
-        .arg(&out)
-        .arg("--stderr")
-        .arg(&err));
+    let outcome = run(sb.daemon().print_before(marker).stdout(&out).stderr(&err));
     assert!(outcome.success(), "the start should succeed: {outcome:?}");
     assert_eq!(
         outcome.stdout, marker,
@@ -252,7 +242,7 @@ fn the_launcher_exits_only_when_the_daemon_reports_ready() {
 /// Starts a daemon with manual readiness and checks that its launcher waits
 /// until the daemon reports ready, and only then exits, with 0.
 fn launcher_waits_for_ready(sb: &Sandbox, args: &[&str]) {
-    let mut launcher = sb.daemon().arg("--manual").args(args).spawn().unwrap();
+    let mut launcher = sb.daemon().manual().args(args).spawn();
     // The body runs (and writes its facts) before it reports ready.
     let f = facts(&sb.path("facts"));
     let pid: i32 = f["pid"].parse().unwrap();
@@ -280,7 +270,10 @@ fn lite_mode_stays_in_the_callers_session_with_stdio_untouched() {
     let err = sb.path("lite-stderr");
     let mut child = sb
         .daemon()
-        .args(["--lite", "--umask", "077", "--extra", "2"])
+        .lite()
+        .umask("077")
+        .extra(2)
+        .command()
         .stdout(Stdio::from(fs::File::create(&out).unwrap()))
         .stderr(Stdio::from(fs::File::create(&err).unwrap()))
         .spawn()
@@ -373,7 +366,7 @@ fn pidfile_removed_on_sigint() {
 #[test]
 fn graceful_stop_through_stop_requested() {
     let sb = Sandbox::new("graceful");
-    start(sb.daemon().arg("--graceful"));
+    start(sb.daemon().graceful());
     let pid = wait_pidfile(&sb.path("pid"));
     facts(&sb.path("facts"));
     kill(pid, libc::SIGTERM);
@@ -389,7 +382,7 @@ fn exit_status_and_messages_of_the_ways_out() {
     // stderr is the configured file.
     let sb = Sandbox::new("err-message");
     let err = sb.path("err.log");
-    start(sb.daemon().arg("--stderr").arg(&err));
+    start(sb.daemon().stderr(&err));
     let pid = wait_pidfile(&sb.path("pid"));
     facts(&sb.path("facts"));
     sb.trigger("err");
@@ -402,7 +395,7 @@ fn exit_status_and_messages_of_the_ways_out() {
 #[test]
 fn a_child_of_the_daemon_does_not_remove_the_pid_file() {
     let sb = Sandbox::new("child");
-    start(&mut sb.daemon());
+    start(sb.daemon());
     let pid = wait_pidfile(&sb.path("pid"));
     facts(&sb.path("facts"));
     let before = fs::metadata(sb.path("pid")).unwrap();
@@ -427,7 +420,7 @@ fn a_child_of_the_daemon_does_not_remove_the_pid_file() {
 #[test]
 fn a_stale_pid_file_does_not_block_the_next_start() {
     let sb = Sandbox::new("stale");
-    start(&mut sb.daemon());
+    start(sb.daemon());
     let first = wait_pidfile(&sb.path("pid"));
     kill(first, libc::SIGKILL);
     wait_dead(first);
@@ -437,7 +430,7 @@ fn a_stale_pid_file_does_not_block_the_next_start() {
         "kill -9 leaves the pid file behind"
     );
     let _ = fs::remove_file(sb.path("facts"));
-    start(&mut sb.daemon());
+    start(sb.daemon());
     let second = wait_pidfile(&sb.path("pid"));
     assert_ne!(first, second);
     assert!(alive(second));
@@ -447,12 +440,12 @@ fn a_stale_pid_file_does_not_block_the_next_start() {
 #[test]
 fn a_second_start_names_the_running_pid_and_touches_nothing() {
     let sb = Sandbox::new("second");
-    start(&mut sb.daemon());
+    start(sb.daemon());
     let pid = wait_pidfile(&sb.path("pid"));
     facts(&sb.path("facts"));
     let before = sb.snapshot();
     let meta = fs::metadata(sb.path("pid")).unwrap();
-    let outcome = run(sb.command("daemon").arg("--pidfile").arg(sb.path("pid")));
+    let outcome = run(sb.scenario("daemon").pidfile(sb.path("pid")));
     outcome.assert_refused(
         75,
         "pid file",
@@ -480,7 +473,7 @@ fn pid_file_is_created_0644_whatever_the_launchers_umask() {
     sh.arg("-c")
         .arg("umask 077; exec \"$0\" \"$@\"")
         .arg(scenario_bin())
-        .args(sb.daemon().get_args())
+        .args(sb.daemon().command().get_args())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -497,11 +490,10 @@ fn each_step_is_logged_at_debug_level() {
     let log = sb.path("debug.log");
     start(
         sb.daemon()
-            .args(["--umask", "022", "--debug-log"])
-            .arg("--workdir")
-            .arg(&sb.dir)
-            .arg("--log")
-            .arg(&log),
+            .umask("022")
+            .debug_log()
+            .workdir(&sb.dir)
+            .log(&log),
     );
     let pid = wait_pidfile(&sb.path("pid"));
     facts(&sb.path("facts"));
@@ -540,7 +532,7 @@ fn a_pid_file_naming_a_live_process_without_the_lock_does_not_block() {
     let me = std::process::id();
     fs::write(sb.path("pid"), format!("{me}\n")).unwrap();
     let inode = fs::metadata(sb.path("pid")).unwrap().ino();
-    start(&mut sb.daemon());
+    start(sb.daemon());
     let pid = wait_pidfile(&sb.path("pid"));
     assert_ne!(pid as u32, me);
     assert_eq!(
@@ -555,10 +547,7 @@ fn a_pid_file_naming_a_live_process_without_the_lock_does_not_block() {
 fn resource_limits_are_set_in_the_daemon() {
     let sb = Sandbox::new("limits-set");
     // Core dumps off (both limits 0) and a lower open-file limit.
-    start(
-        sb.daemon()
-            .args(["--limit", "core:0:0", "--limit", "nofile:512"]),
-    );
+    start(sb.daemon().limit("core:0:0").limit("nofile:512"));
     let pid = wait_pidfile(&sb.path("pid"));
     let limits = fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
     let line = |name: &str| -> Vec<String> {
@@ -578,14 +567,11 @@ fn resource_limits_are_set_in_the_daemon() {
 
 /// A daemon that closes fds 0 to 2 and opens nothing of its own before
 /// the start, so that the runtime's first files would land on them.
-fn closed_stdio_daemon(sb: &Sandbox) -> Command {
-    let mut cmd = sb.command("daemon");
-    cmd.arg("--close-stdio")
-        .arg("--pidfile")
-        .arg(sb.path("pid"))
-        .arg("--trigger")
-        .arg(sb.path("trigger"));
-    cmd
+fn closed_stdio_daemon(sb: &Sandbox) -> Scenario {
+    sb.scenario("daemon")
+        .arg("--close-stdio")
+        .pidfile(sb.path("pid"))
+        .trigger(sb.path("trigger"))
 }
 
 /// The fd on which `pid` holds its pid file.
@@ -600,7 +586,7 @@ fn pidfile_fd(sb: &Sandbox, pid: i32) -> Option<i32> {
 #[test]
 fn a_launcher_with_closed_stdio_keeps_its_pid_file_lock() {
     let sb = Sandbox::new("closed-stdio");
-    let outcome = run(&mut closed_stdio_daemon(&sb));
+    let outcome = run(closed_stdio_daemon(&sb));
     assert!(outcome.success(), "{outcome:?}");
     let pid = wait_pidfile(&sb.path("pid"));
     let fd = pidfile_fd(&sb, pid);
@@ -613,7 +599,7 @@ fn a_launcher_with_closed_stdio_keeps_its_pid_file_lock() {
         assert_eq!(fds(pid)[&fd], "/dev/null", "fd {fd}");
     }
     // The lock survived the stdio redirection: a second start is refused.
-    let second = run(&mut sb.daemon());
+    let second = run(sb.daemon());
     second.assert_refused(75, "pid file", &[&format!("already running as PID {pid}")]);
     stop(pid, &sb.path("pid"));
 }
@@ -621,7 +607,7 @@ fn a_launcher_with_closed_stdio_keeps_its_pid_file_lock() {
 #[test]
 fn lite_stdout_never_lands_on_the_pid_file_when_it_was_closed() {
     let sb = Sandbox::new("closed-stdio-lite");
-    let mut child = closed_stdio_daemon(&sb).arg("--lite").spawn().unwrap();
+    let mut child = closed_stdio_daemon(&sb).lite().spawn();
     let pid = child.id() as i32;
     assert_eq!(
         wait_pidfile(&sb.path("pid")),

@@ -34,7 +34,7 @@ fn logged(sb: &Sandbox, parts: &[&str]) -> String {
 #[test]
 fn tracing_logs_into_a_preserved_file_in_full_mode() {
     let sb = Sandbox::new("tracing-full");
-    start(&mut tracing_example(&sb));
+    start(tracing_example(&sb));
     let pid: i32 = wait_for("the pid file", || {
         fs::read_to_string(sb.path("tracing.pid"))
             .ok()?
@@ -72,7 +72,7 @@ fn a_log_file_is_reopened_after_logrotate_renamed_it() {
     let sb = Sandbox::new("reopen");
     let log = sb.path("daemon.log");
     let rotated = sb.path("daemon.log.1");
-    start(sb.daemon().arg("--log").arg(&log).arg("--log-reopen"));
+    start(sb.daemon().log(&log).log_reopen());
     let pid: i32 = facts(&sb.path("facts"))["pid"].parse().expect("pid");
     wait_until("the body's first line", || {
         fs::read_to_string(&log).is_ok_and(|t| t.contains("daemon body running"))
@@ -94,7 +94,7 @@ fn a_log_file_is_reopened_after_logrotate_renamed_it() {
 /// Runs the scenario with `--log` (a `LogFile` opened as root before the
 /// start) and checks that the open is refused with `mentions`, before
 /// anything starts.
-fn log_refused(sb: &Sandbox, cmd: &mut Command, mentions: &[&str]) {
+fn log_refused(sb: &Sandbox, cmd: impl Launch, mentions: &[&str]) {
     let outcome = run(cmd);
     assert_eq!(
         outcome.code(),
@@ -127,7 +127,7 @@ fn a_log_file_symlink_of_another_user_is_not_followed() {
     std::os::unix::fs::lchown(&link, Some(uid), Some(gid)).unwrap();
     log_refused(
         &sb,
-        sb.daemon().args(["--user", "nobody", "--log"]).arg(&link),
+        sb.daemon().user("nobody").log(&link),
         &[&format!(
             "log: {}: its directory {} belongs to user {uid} (nobody), refused",
             link.display(),
@@ -140,7 +140,7 @@ fn a_log_file_symlink_of_another_user_is_not_followed() {
     std::os::unix::fs::chown(&logs, Some(0), Some(0)).unwrap();
     log_refused(
         &sb,
-        sb.daemon().args(["--user", "nobody", "--log"]).arg(&link),
+        sb.daemon().user("nobody").log(&link),
         &[&format!(
             "log: {}: is a symbolic link and the symbolic link belongs to user {uid} (nobody), \
              refused",
@@ -153,7 +153,7 @@ fn a_log_file_symlink_of_another_user_is_not_followed() {
     fs::write(&real, "").unwrap();
     let own = sb.path("own.log");
     std::os::unix::fs::symlink(&real, &own).unwrap();
-    start(sb.daemon().arg("--log").arg(&own));
+    start(sb.daemon().log(&own));
     let pid = wait_pidfile(&sb.path("pid"));
     wait_until("a line in the log", || {
         fs::read_to_string(&real).is_ok_and(|t| t.contains(&format!("[{pid}]")))
@@ -170,7 +170,7 @@ fn a_log_file_that_is_a_fifo_without_a_reader_is_refused_at_once() {
     assert!(made.success());
     log_refused(
         &sb,
-        sb.daemon().arg("--log").arg(&fifo),
+        sb.daemon().log(&fifo),
         &[&format!(
             "log: {}: is a FIFO without a reader, refused",
             fifo.display()
@@ -185,7 +185,7 @@ fn a_log_file_on_a_pseudo_filesystem_is_refused() {
     let sb = Sandbox::new("log-proc");
     log_refused(
         &sb,
-        sb.daemon().args(["--log", "/proc/self/comm"]),
+        sb.daemon().log("/proc/self/comm"),
         &["log: /proc/self/comm: is on procfs, a pseudo filesystem, refused"],
     );
 }
@@ -202,7 +202,7 @@ fn a_log_file_owned_by_another_user_or_with_a_second_link_is_refused() {
     std::os::unix::fs::chown(&log, Some(uid), Some(gid)).unwrap();
     log_refused(
         &sb,
-        sb.daemon().arg("--log").arg(&log),
+        sb.daemon().log(&log),
         &[&format!(
             "log: {}: is owned by user {uid} (nobody), refused",
             log.display()
@@ -214,7 +214,7 @@ fn a_log_file_owned_by_another_user_or_with_a_second_link_is_refused() {
     fs::hard_link(&precious, &second).unwrap();
     log_refused(
         &sb,
-        sb.daemon().arg("--log").arg(&second),
+        sb.daemon().log(&second),
         &[&format!(
             "log: {}: has 2 hard links, refused",
             second.display()
@@ -232,11 +232,7 @@ fn a_log_reopened_after_the_privilege_drop_is_checked_for_the_daemons_user() {
     let sb = Sandbox::new("reopen-dropped");
     let log = sb.path("daemon.log");
     let rotated = sb.path("daemon.log.1");
-    start(
-        sb.daemon()
-            .args(["--user", &user.name, "--log-reopen", "--log"])
-            .arg(&log),
-    );
+    start(sb.daemon().user(&user.name).log_reopen().log(&log));
     let pid = wait_pidfile(&sb.path("pid"));
     wait_until("the body's first line", || {
         fs::read_to_string(&log).is_ok_and(|t| t.contains("daemon body running"))

@@ -56,13 +56,7 @@ fn nobodys_link_in_nobodys_dir(sb: &Sandbox, name: &str, target: &Path) -> PathB
 
 /// Runs `cmd` (a start), which must be refused at `step` with status
 /// `code`, naming each of `mentions`, leaving no process behind.
-fn refused(
-    sb: &Sandbox,
-    cmd: &mut std::process::Command,
-    code: i32,
-    step: &str,
-    mentions: &[&str],
-) {
+fn refused(sb: &Sandbox, cmd: impl Launch, code: i32, step: &str, mentions: &[&str]) {
     run(cmd).assert_refused(code, step, mentions);
     sb.wait_no_processes();
 }
@@ -80,11 +74,10 @@ fn a_pid_file_behind_a_link_in_another_users_directory_is_refused() {
     // at stop, if followed) and a new name (created in root's directory).
     for name in ["precious", "new.pid"] {
         let path = nob.join("logs").join(name);
-        let mut cmd = sb.command("daemon");
-        cmd.arg("--pidfile").arg(&path);
+        let cmd = sb.scenario("daemon").pidfile(&path);
         refused(
             &sb,
-            &mut cmd,
+            cmd,
             77,
             "pid file",
             &[
@@ -110,11 +103,10 @@ fn an_output_file_behind_a_link_in_another_users_directory_is_refused() {
     let nob = nobodys_link_in_nobodys_dir(&sb, "nob", &target);
     for (flag, name) in [("--stdout", "precious"), ("--stderr", "new.log")] {
         let path = nob.join("logs").join(name);
-        let mut cmd = sb.daemon();
-        cmd.arg(flag).arg(&path);
+        let cmd = sb.daemon().arg(flag).arg(&path);
         refused(
             &sb,
-            &mut cmd,
+            cmd,
             77,
             "stdio",
             &[&format!(
@@ -150,12 +142,10 @@ fn a_link_of_another_user_in_a_sticky_shared_directory_is_not_followed() {
         "{} is a symbolic link of user {uid} (nobody), refused",
         link.display()
     );
-    let mut cmd = sb.command("daemon");
-    cmd.arg("--pidfile").arg(link.join("new.pid"));
-    refused(&sb, &mut cmd, 77, "pid file", &[&mention]);
-    let mut cmd = sb.daemon();
-    cmd.arg("--stdout").arg(link.join("precious"));
-    refused(&sb, &mut cmd, 77, "stdio", &[&mention]);
+    let cmd = sb.scenario("daemon").pidfile(link.join("new.pid"));
+    refused(&sb, cmd, 77, "pid file", &[&mention]);
+    let cmd = sb.daemon().stdout(link.join("precious"));
+    refused(&sb, cmd, 77, "stdio", &[&mention]);
     assert_root_dir_untouched(&target);
 }
 
@@ -187,14 +177,13 @@ fn the_daemons_user_cannot_lead_roots_launcher_into_roots_directories() {
             link.display(),
             user.uid
         );
-        let mut cmd = sb.daemon();
-        cmd.args(["--user", &user.name, "--stdout"])
-            .arg(link.join("new.log"));
-        refused(&sb, &mut cmd, 77, "stdio", &[&mention]);
-        let mut cmd = sb.command("daemon");
-        cmd.args(["--user", &user.name, "--pidfile"])
-            .arg(link.join("precious"));
-        refused(&sb, &mut cmd, 77, "pid file", &[&mention]);
+        let cmd = sb.daemon().user(&user.name).stdout(link.join("new.log"));
+        refused(&sb, cmd, 77, "stdio", &[&mention]);
+        let cmd = sb
+            .scenario("daemon")
+            .user(&user.name)
+            .pidfile(link.join("precious"));
+        refused(&sb, cmd, 77, "pid file", &[&mention]);
         assert_root_dir_untouched(&target);
     }
 }
@@ -212,9 +201,8 @@ fn roots_own_links_along_the_path_are_followed() {
     for via in ["absolute", "relative"] {
         let pidfile = sb.path(via).join(format!("{via}.pid"));
         let log = sb.path(via).join(format!("{via}.log"));
-        let mut cmd = sb.command("daemon");
-        cmd.arg("--pidfile").arg(&pidfile).arg("--stdout").arg(&log);
-        let outcome = start(&mut cmd);
+        let cmd = sb.scenario("daemon").pidfile(&pidfile).stdout(&log);
+        let outcome = start(cmd);
         assert!(outcome.success(), "{outcome:?}");
         let pid = wait_pidfile(&real.join(format!("{via}.pid")));
         assert!(alive(pid));
@@ -242,7 +230,7 @@ fn a_log_file_reopened_after_its_path_was_redirected_is_refused() {
     let above = sb.path("above");
     fs::create_dir_all(above.join("logs")).unwrap();
     let log = above.join("logs").join("precious");
-    start(sb.daemon().arg("--log").arg(&log).arg("--log-reopen"));
+    start(sb.daemon().log(&log).log_reopen());
     let pid = wait_pidfile(&sb.path("pid"));
     wait_until("the body's first line", || {
         fs::read_to_string(&log).is_ok_and(|t| t.contains("daemon body running"))
@@ -284,9 +272,8 @@ fn a_chroot_or_work_dir_another_user_controls_is_refused() {
     );
     for (flag, step) in [("--chroot", "chroot"), ("--workdir", "work dir")] {
         for dir in [nob.clone(), nob.join("logs")] {
-            let mut cmd = sb.daemon();
-            cmd.arg(flag).arg(&dir);
-            refused(&sb, &mut cmd, 77, step, &[&foreign]);
+            let cmd = sb.daemon().arg(flag).arg(&dir);
+            refused(&sb, cmd, 77, step, &[&foreign]);
         }
     }
     let shared = sb.path("shared");
@@ -299,11 +286,10 @@ fn a_chroot_or_work_dir_another_user_controls_is_refused() {
     let link = shared.join("jail");
     symlink(&target, &link).unwrap();
     lchown(&link, Some(uid), Some(gid)).unwrap();
-    let mut cmd = sb.daemon();
-    cmd.arg("--chroot").arg(&link);
+    let cmd = sb.daemon().chroot(&link);
     refused(
         &sb,
-        &mut cmd,
+        cmd,
         77,
         "chroot",
         &[&format!(
@@ -327,17 +313,13 @@ fn control_requests_walk_the_path_as_the_start_does() {
     let real = sb.path("real");
     fs::create_dir(&real).unwrap();
     let pidfile = real.join("pid");
-    let mut cmd = sb.command("daemon");
-    cmd.arg("--pidfile").arg(&pidfile);
-    assert!(start(&mut cmd).success());
+    let cmd = sb.scenario("daemon").pidfile(&pidfile);
+    assert!(start(cmd).success());
     let pid = wait_pidfile(&pidfile);
     let nob = nobodys_link_in_nobodys_dir(&sb, "nob", &real);
     let other_way = nob.join("logs").join("pid");
     for request in ["status", "stop", "reload"] {
-        let outcome = run(sb
-            .command(request)
-            .args(["--commands", "--pidfile"])
-            .arg(&other_way));
+        let outcome = run(sb.scenario(request).commands().pidfile(&other_way));
         assert_eq!(outcome.code(), Some(4), "{request}: {outcome:?}");
         // `status` says it on stdout, the others on stderr.
         let said = format!("{}{}", outcome.stdout, outcome.stderr);

@@ -38,12 +38,11 @@ fn holds_lock(pid: i32, kind: &str, access: &str, path: &Path) -> bool {
 /// read-only descriptor, and waits until the kernel lists the lock.
 fn reader_holding(sb: &Sandbox, kind: &str, path: &Path) -> Child {
     let child = sb
-        .command("hold-lock")
+        .scenario("hold-lock")
         .arg("nobody")
         .arg(kind)
         .arg(path)
-        .spawn()
-        .expect("spawn hold-lock");
+        .spawn();
     let pid = child.id() as i32;
     let (proc_kind, access) = match kind {
         "flock" => ("FLOCK", "READ"),
@@ -73,17 +72,15 @@ fn paused_start(
     let tag = format!("{}/", sb.dir.display());
     let (paused, go) = (sb.path("paused"), sb.path("go"));
     let child = sb
-        .command(pause)
+        .scenario(pause)
         .arg(suffix)
         .arg(&paused)
         .arg(&go)
         .arg("--")
         .args(["daemon", "--sandbox", &tag])
         .args(args)
-        .arg("--pidfile")
-        .arg(pidfile)
-        .spawn()
-        .unwrap();
+        .pidfile(pidfile)
+        .spawn();
     wait_until(&format!("{what} to pause"), || paused.exists());
     (child, go)
 }
@@ -97,9 +94,10 @@ fn lock_file(pidfile: &Path) -> PathBuf {
 /// `scenario <cmd> --commands --pidfile <pidfile>`, run to its end.
 fn control(sb: &Sandbox, cmd: &str, pidfile: &Path) -> Outcome {
     run(sb
-        .command(cmd)
-        .args(["--commands", "--stop-timeout-ms", "2000", "--pidfile"])
-        .arg(pidfile))
+        .scenario(cmd)
+        .commands()
+        .stop_timeout_ms(2000)
+        .pidfile(pidfile))
 }
 
 /// No hidden file but the lock file (a replacement's temporary file,
@@ -141,7 +139,7 @@ fn a_user_who_can_only_read_the_pid_file_cannot_block_a_start() {
             .map(|kind| reader_holding(&sb, kind, &pidfile))
             .collect();
 
-        let outcome = run(&mut sb.daemon());
+        let outcome = run(sb.daemon());
         assert!(
             outcome.success(),
             "{kinds:?}: a reader's lock must not block the start: {outcome:?}"
@@ -154,7 +152,7 @@ fn a_user_who_can_only_read_the_pid_file_cannot_block_a_start() {
         );
         assert!(holds_lock(pid, "POSIX", "WRITE", &lock_file(&pidfile)));
         // "Already running" names the daemon, not a reader.
-        let second = run(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+        let second = run(sb.scenario("daemon").pidfile(&pidfile));
         second.assert_refused(75, "pid file", &[&format!("already running as PID {pid}")]);
         assert_eq!(
             fs::metadata(&pidfile).unwrap().mode() & 0o7777,
@@ -180,7 +178,7 @@ fn a_user_who_can_only_read_the_pid_file_cannot_block_a_start() {
 fn a_child_the_body_forked_does_not_keep_the_daemon_running() {
     let sb = Sandbox::new("forked-holds");
     let pidfile = sb.path("pid");
-    start(&mut sb.daemon());
+    start(sb.daemon());
     let pid = wait_pidfile(&pidfile);
     facts(&sb.path("facts"));
     sb.trigger("fork-wait");
@@ -194,7 +192,7 @@ fn a_child_the_body_forked_does_not_keep_the_daemon_running() {
 
     let _ = fs::remove_file(sb.path("facts"));
     let _ = fs::remove_file(sb.path("trigger"));
-    let outcome = run(&mut sb.daemon());
+    let outcome = run(sb.daemon());
     assert!(
         outcome.success(),
         "a child of the dead daemon must not make it look alive: {outcome:?}"
@@ -215,7 +213,7 @@ fn a_stop_signal_during_the_pid_write_never_leaves_the_file_naming_a_dead_proces
     fs::write(&pidfile, "").unwrap();
     let tag = format!("{}/", sb.dir.display());
     let outcome = run(sb
-        .command("stop-in-write")
+        .scenario("stop-in-write")
         .arg("--")
         .args(["daemon", "--sandbox", &tag, "--lite", "--pidfile"])
         .arg(&pidfile));
@@ -248,9 +246,7 @@ fn twenty_starts_racing_over_a_file_only_a_reader_holds_make_one_daemon() {
     let reader_pid = reader.id() as i32;
     let go = sb.path("go");
     let children = waiting(&sb, LAUNCHERS, &go, || {
-        let mut cmd = sb.command("daemon");
-        cmd.arg("--pidfile").arg(&pidfile);
-        cmd
+        sb.scenario("daemon").pidfile(&pidfile)
     });
     fs::write(&go, "").unwrap();
     let winner = sole_winner(&finish_all(children), &pidfile);
@@ -293,7 +289,7 @@ fn descriptors_of_the_pid_file_the_launcher_inherited_do_not_cost_the_daemon_its
         holds_lock(pid, "POSIX", "WRITE", &pidfile),
         "the daemon still holds its lock once its body runs"
     );
-    let second = run(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    let second = run(sb.scenario("daemon").pidfile(&pidfile));
     second.assert_refused(75, "pid file", &[&format!("already running as PID {pid}")]);
     stop(pid, &pidfile);
 }
@@ -316,9 +312,10 @@ fn a_failed_start_removing_its_file_is_no_daemon_to_status_stop_or_another_start
     );
     let control = |command: &str| {
         run(sb
-            .command(command)
-            .args(["--commands", "--stop-timeout-ms", "300", "--pidfile"])
-            .arg(&pidfile))
+            .scenario(command)
+            .commands()
+            .stop_timeout_ms(300)
+            .pidfile(&pidfile))
     };
     let status = control("status");
     assert_eq!(status.code(), Some(3), "no daemon runs: {status:?}");
@@ -329,12 +326,7 @@ fn a_failed_start_removing_its_file_is_no_daemon_to_status_stop_or_another_start
         "nothing signalled"
     );
     // A start meanwhile waits for the failed one, and runs.
-    let good = sb
-        .command("daemon")
-        .arg("--pidfile")
-        .arg(&pidfile)
-        .spawn()
-        .unwrap();
+    let good = sb.scenario("daemon").pidfile(&pidfile).spawn();
     fs::write(&go, "").unwrap();
     let failed = finish(failing);
     assert!(
@@ -352,11 +344,11 @@ fn a_failed_start_removing_its_file_is_no_daemon_to_status_stop_or_another_start
 fn a_pid_file_removed_or_rewritten_by_hand_never_lets_a_second_daemon_start() {
     let sb = Sandbox::new("pidfile-removed");
     let pidfile = sb.path("pid");
-    start(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    start(sb.scenario("daemon").pidfile(&pidfile));
     let pid = wait_pidfile(&pidfile);
     // An init script's `rm -f $PIDFILE`, then `start` and `status`.
     fs::remove_file(&pidfile).unwrap();
-    let second = run(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    let second = run(sb.scenario("daemon").pidfile(&pidfile));
     second.assert_refused(75, "pid file", &[&format!("already running as PID {pid}")]);
     let status = control(&sb, "status", &pidfile);
     assert_eq!(status.code(), Some(0), "{status:?}");
@@ -365,7 +357,7 @@ fn a_pid_file_removed_or_rewritten_by_hand_never_lets_a_second_daemon_start() {
     fs::write(&pidfile, "1\n").unwrap();
     let status = control(&sb, "status", &pidfile);
     assert_eq!(status.stdout, format!("scenario is running as PID {pid}\n"));
-    let second = run(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    let second = run(sb.scenario("daemon").pidfile(&pidfile));
     second.assert_refused(75, "pid file", &[&format!("already running as PID {pid}")]);
     assert_eq!(
         read_pidfile(&pidfile).as_deref(),
@@ -380,7 +372,7 @@ fn a_pid_file_removed_or_rewritten_by_hand_never_lets_a_second_daemon_start() {
     wait_dead(pid);
     assert_eq!(sb.processes(), Vec::<i32>::new(), "no daemon is left");
     // And the next start runs.
-    start(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    start(sb.scenario("daemon").pidfile(&pidfile));
     let next = wait_pidfile(&pidfile);
     assert!(holds_lock(next, "POSIX", "WRITE", &lock_file(&pidfile)));
     stop(next, &pidfile);
@@ -390,7 +382,7 @@ fn a_pid_file_removed_or_rewritten_by_hand_never_lets_a_second_daemon_start() {
 fn the_body_reading_its_own_pid_file_keeps_the_daemon_running() {
     let sb = Sandbox::new("body-reads-pidfile");
     let pidfile = sb.path("pid");
-    start(&mut sb.daemon());
+    start(sb.daemon());
     let pid = wait_pidfile(&pidfile);
     sb.trigger("read-pidfile");
     assert_eq!(
@@ -400,7 +392,7 @@ fn the_body_reading_its_own_pid_file_keeps_the_daemon_running() {
     let status = control(&sb, "status", &pidfile);
     assert_eq!(status.code(), Some(0), "{status:?}");
     assert_eq!(status.stdout, format!("scenario is running as PID {pid}\n"));
-    let second = run(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    let second = run(sb.scenario("daemon").pidfile(&pidfile));
     second.assert_refused(75, "pid file", &[&format!("already running as PID {pid}")]);
     assert!(holds_lock(pid, "POSIX", "WRITE", &lock_file(&pidfile)));
     assert_eq!(read_pidfile(&pidfile), Some(format!("{pid}\n")));
@@ -480,7 +472,7 @@ fn two_starts_while_a_reader_lets_go_of_the_pid_file_make_one_daemon() {
     });
     // Meanwhile the reader lets go, and a second start comes.
     end_reader(reader);
-    let second = run(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    let second = run(sb.scenario("daemon").pidfile(&pidfile));
     let winner = wait_pidfile(&pidfile);
     second.assert_refused(
         75,
@@ -523,7 +515,7 @@ fn a_file_planted_at_a_replacement_name_in_a_shared_directory_does_not_block_a_s
     fs::write(&planted, "").unwrap();
     fs::set_permissions(&planted, fs::Permissions::from_mode(0o600)).unwrap();
     std::os::unix::fs::chown(&planted, Some(65534), Some(65534)).unwrap();
-    let outcome = run(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    let outcome = run(sb.scenario("daemon").pidfile(&pidfile));
     assert!(outcome.success(), "{outcome:?}");
     let pid = wait_pidfile(&pidfile);
     assert!(holds_lock(pid, "POSIX", "WRITE", &lock_file(&pidfile)));
@@ -551,12 +543,11 @@ fn a_pid_file_another_user_made_and_locks_is_unknown_to_status_and_never_signall
     fs::write(&pidfile, "").unwrap();
     std::os::unix::fs::chown(&pidfile, Some(65534), Some(65534)).unwrap();
     let mut holder = sb
-        .command("hold-lock")
+        .scenario("hold-lock")
         .arg("nobody")
         .arg("write")
         .arg(&pidfile)
-        .spawn()
-        .unwrap();
+        .spawn();
     let holder_pid = holder.id() as i32;
     wait_until("nobody's write lock", || {
         holds_lock(holder_pid, "POSIX", "WRITE", &pidfile)
@@ -584,7 +575,7 @@ fn a_pid_file_another_user_made_and_locks_is_unknown_to_status_and_never_signall
         "nothing was signalled"
     );
     // The start refuses the same file.
-    let start = run(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    let start = run(sb.scenario("daemon").pidfile(&pidfile));
     assert_ne!(start.code(), Some(0), "{start:?}");
     assert!(start.stderr.contains("is owned by user 65534"), "{start:?}");
     holder.kill().unwrap();
@@ -601,7 +592,7 @@ fn status_during_a_clean_stop_never_says_the_pid_file_is_left() {
     let sb = Sandbox::new("status-in-stop");
     let pidfile = sb.path("pid");
     let shown = pidfile.display().to_string();
-    start(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    start(sb.scenario("daemon").pidfile(&pidfile));
     let pid = wait_pidfile(&pidfile);
     // A status request held two seconds on its way into each fcntl(2),
     // its lock probe among them, with the file it asks about open.
@@ -663,14 +654,15 @@ fn a_launcher_killed_once_it_made_the_pid_file_leaves_nothing_status_or_a_start_
     if is_root() {
         // A user who cannot open the lock file asks the pid file: the same.
         let status = run(sb
-            .command("status")
-            .args(["--commands", "--as-user", "nobody", "--pidfile"])
-            .arg(&pidfile));
+            .scenario("status")
+            .commands()
+            .by_user("nobody")
+            .pidfile(&pidfile));
         assert_eq!(status.code(), Some(3), "{status:?}");
     } else {
         skip(test, "the status request as another user needs root");
     }
-    start(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    start(sb.scenario("daemon").pidfile(&pidfile));
     let pid = wait_pidfile(&pidfile);
     assert!(holds_lock(pid, "POSIX", "WRITE", &lock_file(&pidfile)));
     stop(pid, &pidfile);
@@ -690,7 +682,7 @@ fn a_lock_file_another_user_made_in_a_shared_directory_is_refused_with_where_to_
     fs::set_permissions(&lock, fs::Permissions::from_mode(0o600)).unwrap();
     std::os::unix::fs::chown(&lock, Some(65534), Some(65534)).unwrap();
     let before = sb.snapshot();
-    let outcome = run(sb.command("daemon").arg("--pidfile").arg(&pidfile));
+    let outcome = run(sb.scenario("daemon").pidfile(&pidfile));
     outcome.assert_refused(
         77,
         "pid file",

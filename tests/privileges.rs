@@ -51,18 +51,18 @@ fn ids(pid: i32) -> Ids {
     }
 }
 
-/// Starts a daemon with `args` (user and group options) and checks the
-/// ids it runs with, then that it cannot regain root. Returns the sandbox
-/// and the daemon's PID.
+/// Starts a daemon with `options` (user and group) and checks the ids it
+/// runs with, then that it cannot regain root. Returns the sandbox and the
+/// daemon's PID.
 fn started_as(
     name: &str,
-    args: &[&str],
+    options: impl FnOnce(Scenario) -> Scenario,
     uid: u32,
     gid: u32,
     groups: &BTreeSet<u32>,
 ) -> (Sandbox, i32) {
     let sb = Sandbox::new(name);
-    start(sb.daemon().args(args));
+    start(options(sb.daemon()));
     let pid = wait_pidfile(&sb.path("pid"));
     let f = facts(&sb.path("facts"));
     let got = ids(pid);
@@ -95,20 +95,14 @@ fn started_as(
     (sb, pid)
 }
 
-/// Starts a daemon as `nobody` chrooted to `root`, with `extra` options,
+/// Starts a daemon as `nobody` chrooted to `root`, with `options` besides,
 /// and waits for its pid file and its facts. Returns its PID and facts.
 fn started_in_chroot(
     sb: &Sandbox,
     root: &std::path::Path,
-    extra: &[&str],
+    options: impl FnOnce(Scenario) -> Scenario,
 ) -> (i32, std::collections::HashMap<String, String>) {
-    start(
-        sb.daemon()
-            .arg("--chroot")
-            .arg(root)
-            .args(["--user", "nobody"])
-            .args(extra),
-    );
+    start(options(sb.daemon().chroot(root).user("nobody")));
     let pid = wait_pidfile(&sb.path("pid"));
     (pid, facts(&sb.path("facts")))
 }
@@ -132,7 +126,7 @@ fn user_by_name_gets_exactly_its_own_groups() {
     let (uid, gid) = primary("nobody");
     let mut groups = member_groups("nobody");
     groups.insert(gid);
-    let (sb, pid) = started_as("user-name", &["--user", "nobody"], uid, gid, &groups);
+    let (sb, pid) = started_as("user-name", |s| s.user("nobody"), uid, gid, &groups);
     stop_dropped(&sb, pid);
 }
 
@@ -146,7 +140,7 @@ fn user_with_supplementary_groups_gets_them_all_and_no_more() {
     assert_eq!(groups.len(), 3, "a primary and two supplementary groups");
     let (sb, pid) = started_as(
         "user-groups",
-        &["--user", &user.name],
+        |s| s.user(&user.name),
         user.uid,
         user.gid,
         &groups,
@@ -160,13 +154,7 @@ fn user_by_uid_gets_no_supplementary_groups() {
         return;
     }
     let (uid, gid) = primary("nobody");
-    let (sb, pid) = started_as(
-        "user-uid",
-        &["--user", &uid.to_string()],
-        uid,
-        gid,
-        &BTreeSet::new(),
-    );
+    let (sb, pid) = started_as("user-uid", |s| s.user(uid), uid, gid, &BTreeSet::new());
     stop_dropped(&sb, pid);
 }
 
@@ -182,7 +170,7 @@ fn group_by_name_and_by_gid() {
     let groups: BTreeSet<u32> = [user.supplementary[0].gid, group.gid].into();
     let (sb, pid) = started_as(
         "group-name",
-        &["--user", &user.name, "--group", &group.name],
+        |s| s.user(&user.name).group(&group.name),
         user.uid,
         group.gid,
         &groups,
@@ -191,12 +179,7 @@ fn group_by_name_and_by_gid() {
     // By gid, with a numeric user: no supplementary group at all.
     let (sb, pid) = started_as(
         "group-gid",
-        &[
-            "--user",
-            &user.uid.to_string(),
-            "--group",
-            &group.gid.to_string(),
-        ],
+        |s| s.user(user.uid).group(group.gid),
         user.uid,
         group.gid,
         &BTreeSet::new(),
@@ -213,7 +196,7 @@ fn user_without_group_takes_its_primary_group() {
     let groups: BTreeSet<u32> = user.groups().into_iter().collect();
     let (sb, pid) = started_as(
         "user-primary",
-        &["--user", &user.name],
+        |s| s.user(&user.name),
         user.uid,
         user.gid,
         &groups,
@@ -227,13 +210,7 @@ fn group_alone_drops_every_group_of_root() {
         return;
     }
     let (_, gid) = primary("nobody");
-    let (sb, pid) = started_as(
-        "group-only",
-        &["--group", &gid.to_string()],
-        0,
-        gid,
-        &BTreeSet::new(),
-    );
+    let (sb, pid) = started_as("group-only", |s| s.group(gid), 0, gid, &BTreeSet::new());
     stop(pid, &sb.path("pid"));
 }
 
@@ -253,7 +230,7 @@ fn pid_file_is_emptied_when_the_dropped_user_may_not_remove_it() {
             fs::metadata(&sb.dir).unwrap().permissions().mode() & 0o777,
             0o755
         );
-        start(sb.daemon().args(["--user", "nobody"]));
+        start(sb.daemon().user("nobody"));
         let pid = wait_pidfile(&sb.path("pid"));
         facts(&sb.path("facts"));
         match end {
@@ -280,12 +257,7 @@ fn pid_file_is_removed_when_the_dropped_user_may_remove_it() {
     let (uid, gid) = primary("nobody");
     std::os::unix::fs::chown(&run_dir, Some(uid), Some(gid)).unwrap();
     let pidfile = run_dir.join("pid");
-    start(
-        sb.daemon()
-            .arg("--pidfile")
-            .arg(&pidfile)
-            .args(["--user", "nobody"]),
-    );
+    start(sb.daemon().pidfile(&pidfile).user("nobody"));
     let pid = wait_pidfile(&pidfile);
     assert_eq!(ids(pid).uids, vec![uid; 4]);
     stop(pid, &pidfile);
@@ -302,11 +274,7 @@ fn chroot_with_a_work_dir_inside_and_no_dev() {
     let out = sb.path("out.log");
     // No /dev, /etc or /proc in the chroot: /dev/null, the output file and
     // the user name are all resolved before it.
-    let (pid, f) = started_in_chroot(
-        &sb,
-        &root,
-        &["--workdir", "/srv/work", "--stdout", out.to_str().unwrap()],
-    );
+    let (pid, f) = started_in_chroot(&sb, &root, |s| s.workdir("/srv/work").stdout(&out));
     let (uid, gid) = primary("nobody");
     assert_eq!(ids(pid).uids, vec![uid; 4]);
     assert_eq!(ids(pid).gids, vec![gid; 4]);
@@ -341,7 +309,7 @@ fn a_chrooted_daemon_holds_no_directory_outside_its_root() {
     let sb = Sandbox::new("chroot-fds");
     let root = sb.path("root");
     fs::create_dir(&root).unwrap();
-    let (pid, _) = started_in_chroot(&sb, &root, &[]);
+    let (pid, _) = started_in_chroot(&sb, &root, |s| s);
     for (fd, target) in fds(pid) {
         let path = std::path::Path::new(&target);
         if path.is_absolute() && fs::metadata(path).is_ok_and(|m| m.is_dir()) {
@@ -367,7 +335,7 @@ fn keepcaps_leaves_no_capability_after_the_switch() {
     groups.insert(gid);
     let (sb, pid) = started_as(
         "keepcaps",
-        &["--user", "nobody", "--keepcaps"],
+        |s| s.user("nobody").arg("--keepcaps"),
         uid,
         gid,
         &groups,
@@ -404,7 +372,7 @@ fn chroot_groups_come_from_the_host_not_the_jail() {
     let (uid, gid) = primary("nobody");
     let mut groups = member_groups("nobody");
     groups.insert(gid);
-    let (pid, _) = started_in_chroot(&sb, &root, &[]);
+    let (pid, _) = started_in_chroot(&sb, &root, |s| s);
     let got = ids(pid);
     assert_eq!(got.uids, vec![uid; 4]);
     assert_eq!(got.gids, vec![gid; 4]);

@@ -17,8 +17,8 @@ const SHOWN: &str = "evil\\x0ascenario: forged\\x1b[2J";
 
 /// `scenario <cmd> --commands --pidfile <pidfile>` run as [`EVIL`].
 fn evil(sb: &Sandbox, cmd: &str, pidfile: &std::path::Path) -> Command {
-    let mut c = sb.command(cmd);
-    c.arg0(EVIL).arg("--commands").arg("--pidfile").arg(pidfile);
+    let mut c = sb.scenario(cmd).commands().pidfile(pidfile).command();
+    c.arg0(EVIL);
     c
 }
 
@@ -96,8 +96,8 @@ fn a_stale_status_escapes_the_pid_file_path() {
 #[test]
 fn the_start_and_the_log_file_escape_the_program_name() {
     let sb = Sandbox::new("argv0-start");
-    let mut cmd = sb.command("daemon");
-    cmd.arg0(EVIL).args(["--umask", "1000"]);
+    let mut cmd = sb.scenario("daemon").umask("1000").command();
+    cmd.arg0(EVIL);
     one_line(
         cmd,
         64,
@@ -106,9 +106,9 @@ fn the_start_and_the_log_file_escape_the_program_name() {
     );
 
     let log = sb.path("log");
-    let mut cmd = sb.daemon();
-    cmd.arg0(EVIL).arg("--log").arg(&log).arg("--debug-log");
-    start(&mut cmd);
+    let mut cmd = sb.daemon().log(&log).debug_log().command();
+    cmd.arg0(EVIL);
+    start(cmd);
     let pid = wait_pidfile(&sb.path("pid"));
     stop(pid, &sb.path("pid"));
     let text = fs::read_to_string(&log).expect("the log file");

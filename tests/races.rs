@@ -7,7 +7,7 @@ mod common;
 use std::fs;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,7 +19,7 @@ const ROUNDS: usize = 5;
 
 /// Spawns `n` launchers that each wait for `go`, waits until all of them
 /// are waiting, then lets them go at once.
-fn simultaneous(sb: &Sandbox, n: usize, go: &Path, cmd: impl Fn() -> Command) -> Vec<Child> {
+fn simultaneous(sb: &Sandbox, n: usize, go: &Path, cmd: impl Fn() -> Scenario) -> Vec<Child> {
     let children = waiting(sb, n, go, cmd);
     fs::write(go, "").unwrap();
     children
@@ -55,11 +55,7 @@ fn assert_refused_by(outcome: &Outcome, pidfile: &Path, winner: i32) {
 fn twenty_simultaneous_starts_make_exactly_one_daemon() {
     let sb = Sandbox::new("race");
     let pidfile = sb.path("pid");
-    let launch = || {
-        let mut cmd = sb.command("daemon");
-        cmd.arg("--pidfile").arg(&pidfile);
-        cmd
-    };
+    let launch = || sb.scenario("daemon").pidfile(&pidfile);
     let (mut launches, mut refusals, mut reads) = (0, 0, 0u64);
     for round in 0..ROUNDS {
         // All at once on a free pid file: exactly one wins.
@@ -136,9 +132,8 @@ fn ten_rounds_of_start_kill_9_start() {
     let mut previous = None;
     const ROUNDS: usize = 10;
     for round in 0..ROUNDS {
-        let mut cmd = sb.command("daemon");
-        cmd.arg("--pidfile").arg(&pidfile);
-        let outcome = run(&mut cmd);
+        let cmd = sb.scenario("daemon").pidfile(&pidfile);
+        let outcome = run(cmd);
         assert!(
             outcome.success(),
             "round {round}: start after kill -9 of {previous:?}: {outcome:?}"
@@ -264,19 +259,18 @@ fn signals_during_start_up_never_leave_a_half_started_daemon() {
         );
         let pidfile = sb.path(&format!("pid-{i}"));
         let facts_path = sb.path(&format!("facts-{i}"));
-        let mut cmd = sb.command("daemon");
-        cmd.arg("--pidfile")
-            .arg(&pidfile)
-            .arg("--facts")
-            .arg(&facts_path)
-            .arg("--manual");
+        let mut cmd = sb
+            .scenario("daemon")
+            .pidfile(&pidfile)
+            .facts(&facts_path)
+            .manual();
         // The report races the storm: it is due 0 to 3 ms after the body
         // wrote its facts, when the storm begins.
         let delay = (i / 6) % 4;
         if onset == Onset::Ready {
-            cmd.args(["--ready-delay-ms", &delay.to_string()]);
+            cmd = cmd.args(["--ready-delay-ms", &delay.to_string()]);
         }
-        let mut child = cmd.spawn().expect("spawn scenario");
+        let mut child = cmd.spawn();
         if onset != Onset::Spawn {
             body_runs(&mut child, &facts_path, &what);
         }
@@ -425,11 +419,9 @@ fn daemons_dying_before_ready_always_fail_the_start() {
         // A step that fails in the daemon, after the fork.
         let pidfile = sb.path(&format!("pid-l{round}"));
         let outcome = run(sb
-            .command("daemon")
-            .arg("--pidfile")
-            .arg(&pidfile)
-            .arg("--limit")
-            .arg(format!("nofile:{too_many}")));
+            .scenario("daemon")
+            .pidfile(&pidfile)
+            .limit(format!("nofile:{too_many}")));
         outcome.assert_refused(77, "limits", &["RLIMIT_NOFILE"]);
         sb.wait_no_processes();
         assert!(!pidfile.exists(), "round {round}");
@@ -480,14 +472,10 @@ fn starts_racing_a_stopping_daemon_make_at_most_one_daemon() {
     // the one in the pid file, and every loser names a real daemon.
     let sb = Sandbox::new("handover");
     let pidfile = sb.path("pid");
-    let launch = || {
-        let mut cmd = sb.command("daemon");
-        cmd.arg("--pidfile").arg(&pidfile);
-        cmd
-    };
+    let launch = || sb.scenario("daemon").pidfile(&pidfile);
     let (mut launches, mut handovers, mut refusals) = (0, 0, 0);
     for round in 0..ROUNDS {
-        let first = run(&mut launch());
+        let first = run(launch());
         assert!(first.success(), "round {round}: first start: {first:?}");
         let old = wait_pidfile(&pidfile);
         // The stop signal goes out just before (even rounds) or just

@@ -47,7 +47,7 @@ fn privileged_example_serves_a_low_port_as_nobody() {
     }
     let sb = Sandbox::new("privileged");
     let port = privileged_port();
-    let outcome = run(&mut privileged(&sb, port));
+    let outcome = run(privileged(&sb, port));
     assert!(outcome.success(), "{outcome:?}");
     let pid: i32 = wait_for("the pid file", || {
         std::fs::read_to_string(sb.path("privileged.pid"))
@@ -77,7 +77,7 @@ fn privileged_example_serves_a_low_port_as_nobody() {
 
     // A second start says "already running" before its setup could say
     // that the port is in use.
-    let second = run(&mut privileged(&sb, port));
+    let second = run(privileged(&sb, port));
     assert_eq!(second.code(), Some(75), "{second:?}");
     assert!(
         second
@@ -96,12 +96,11 @@ fn privileged_example_serves_a_low_port_as_nobody() {
 fn what_the_setup_opens_stays_open_in_the_daemon() {
     for lite in [false, true] {
         let sb = Sandbox::new(if lite { "setup-lite" } else { "setup-full" });
-        let mut cmd = sb.daemon();
-        cmd.args(["--setup-bind", "127.0.0.1:0"]);
+        let mut cmd = sb.daemon().setup_bind("127.0.0.1:0");
         if lite {
-            cmd.arg("--lite");
+            cmd = cmd.lite();
         }
-        let launcher = cmd.spawn().expect("spawn scenario");
+        let launcher = cmd.spawn();
         let facts = facts(&sb.path("facts"));
         check_listener(&facts);
         sb.trigger("ok");
@@ -118,9 +117,9 @@ fn what_the_setup_opens_on_the_number_of_a_file_it_dropped_stays_open() {
     let sb = Sandbox::new("setup-reuse");
     let launcher = sb
         .daemon()
-        .args(["--setup-bind", "127.0.0.1:0", "--setup-reuse"])
-        .spawn()
-        .expect("spawn scenario");
+        .setup_bind("127.0.0.1:0")
+        .arg("--setup-reuse")
+        .spawn();
     let facts = facts(&sb.path("facts"));
     assert_eq!(
         facts["setup_fd"], facts["setup_dropped_fd"],
@@ -143,12 +142,14 @@ fn a_setup_that_replaces_an_fd_of_the_start_is_refused() {
     // write that instead.
     for lite in [false, true] {
         let sb = Sandbox::new("setup-replace");
-        let mut cmd = sb.daemon();
-        cmd.args(["--setup-bind", "127.0.0.1:0", "--setup-replace-pidfile"]);
+        let mut cmd = sb
+            .daemon()
+            .setup_bind("127.0.0.1:0")
+            .arg("--setup-replace-pidfile");
         if lite {
-            cmd.arg("--lite");
+            cmd = cmd.lite();
         }
-        let outcome = run(&mut cmd);
+        let outcome = run(cmd);
         outcome.assert_refused(
             70,
             "setup",
@@ -175,17 +176,17 @@ fn a_failed_setup_is_reported_and_leaves_nothing() {
     let address = taken.local_addr().expect("address").to_string();
     for lite in [false, true] {
         let sb = Sandbox::new("setup-fails");
-        let mut cmd = sb.command("daemon");
-        cmd.arg("--pidfile")
-            .arg(sb.path("pid"))
-            .args(["--setup-bind", &address]);
+        let mut cmd = sb
+            .scenario("daemon")
+            .pidfile(sb.path("pid"))
+            .setup_bind(&address);
         if lite {
-            cmd.arg("--lite");
+            cmd = cmd.lite();
         }
         let before = sb.snapshot();
         // The C library's text for the error (glibc and musl word it apart).
         let in_use = std::io::Error::from_raw_os_error(libc::EADDRINUSE).to_string();
-        run(&mut cmd).assert_refused(71, "setup", &[&in_use]);
+        run(cmd).assert_refused(71, "setup", &[&in_use]);
         sb.wait_no_processes();
         assert_eq!(before, sb.snapshot(), "nothing left behind");
     }

@@ -26,10 +26,8 @@ fn count(record: &Path, signal: &str) -> usize {
 fn start_with_handlers(sb: &Sandbox) -> i32 {
     start(
         sb.daemon()
-            .arg("--record")
-            .arg(sb.path("record"))
-            .arg("--log")
-            .arg(sb.path("daemon.log")),
+            .record(sb.path("record"))
+            .log(sb.path("daemon.log")),
     );
     let pid = wait_pidfile(&sb.path("pid"));
     facts(&sb.path("facts"));

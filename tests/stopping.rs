@@ -69,21 +69,21 @@ fn wait_fact_other_than(path: &Path, key: &str, not: &str) -> String {
 /// `extra` options, and returns its PID once its body runs, with the lite
 /// process to wait for.
 fn launch(sb: &Sandbox, lite: bool, extra: &[&str]) -> (i32, Option<Child>) {
-    let mut cmd = sb.daemon();
-    cmd.args(extra);
+    let cmd = sb.daemon().args(extra);
     let (pid, child) = if lite {
         // Lite: the body runs in this process's child, which keeps the
         // stdio it was given.
         let child = cmd
-            .arg("--lite")
+            .lite()
+            .command()
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("spawn scenario");
+            .unwrap();
         (child.id() as i32, Some(child))
     } else {
         // Full: the launcher exits 0 once the daemon is ready.
-        start(&mut cmd);
+        start(cmd);
         (wait_pidfile(&sb.path("pid")), None)
     };
     let f = facts(&sb.path("facts"));

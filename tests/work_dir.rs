@@ -10,21 +10,19 @@ use common::*;
 
 /// `scenario daemon` started from the sandbox with a relative pid file and
 /// stdout file.
-fn relative(sb: &Sandbox) -> std::process::Command {
-    let mut cmd = sb.command("daemon");
-    cmd.current_dir(&sb.dir)
-        .args(["--pidfile", "pid", "--stdout", "out.log"])
-        .arg("--facts")
-        .arg(sb.path("facts"))
-        .arg("--trigger")
-        .arg(sb.path("trigger"));
-    cmd
+fn relative(sb: &Sandbox) -> Scenario {
+    sb.scenario("daemon")
+        .current_dir(&sb.dir)
+        .pidfile("pid")
+        .stdout("out.log")
+        .facts(sb.path("facts"))
+        .trigger(sb.path("trigger"))
 }
 
 #[test]
 fn a_full_daemon_changes_to_the_root_directory() {
     let sb = Sandbox::new("cwd-full");
-    start(&mut relative(&sb));
+    start(relative(&sb));
     let facts = facts(&sb.path("facts"));
     let pid: i32 = facts["pid"].parse().expect("pid");
     assert_eq!(facts["cwd"], "/");
@@ -53,7 +51,7 @@ fn a_work_dir_wins_over_the_default() {
     let sb = Sandbox::new("cwd-given");
     let work = sb.path("work");
     fs::create_dir(&work).expect("mkdir");
-    start(relative(&sb).args(["--workdir", "work"]));
+    start(relative(&sb).workdir("work"));
     let facts = facts(&sb.path("facts"));
     assert_eq!(facts["cwd"], work.display().to_string());
     sb.trigger("ok");
@@ -63,7 +61,7 @@ fn a_work_dir_wins_over_the_default() {
 #[test]
 fn lite_mode_stays_in_the_launchers_directory() {
     let sb = Sandbox::new("cwd-lite");
-    let launcher = relative(&sb).arg("--lite").spawn().expect("spawn");
+    let launcher = relative(&sb).lite().spawn();
     let facts = facts(&sb.path("facts"));
     assert_eq!(facts["cwd"], sb.dir.display().to_string());
     sb.trigger("ok");

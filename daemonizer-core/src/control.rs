@@ -895,4 +895,120 @@ mod tests {
         );
         assert_eq!(ends_by_masks("", Signal::SIGHUP), None);
     }
+
+    #[test]
+    fn each_reason_a_reload_would_end_the_daemon_is_named() {
+        let term = 1u64 << (Signal::SIGTERM as i32 - 1);
+        let why = |c, i, b| ends_by_masks(&status(c, i, b), Signal::SIGTERM).flatten();
+        assert_eq!(
+            why(0, 0, 0),
+            Some("neither handles nor ignores {}: a reload would end it")
+        );
+        assert_eq!(
+            why(0, term, term),
+            Some("blocks {} without a handler: a reload would end it once unblocked")
+        );
+        assert_eq!(why(term, term, term), None, "caught wins");
+        // A mask that is missing, or not hexadecimal, answers nothing.
+        let without = |key: &str| {
+            let text: String = status(0, 0, 0)
+                .lines()
+                .filter(|l| !l.starts_with(key))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            ends_by_masks(&text, Signal::SIGTERM)
+        };
+        assert_eq!(without("SigCgt:"), None);
+        assert_eq!(without("SigIgn:"), None);
+        assert_eq!(without("SigBlk:"), None);
+        let huge = "SigCgt:\t1ffffffffffffffff\nSigIgn:\t0\nSigBlk:\t0\n";
+        assert_eq!(ends_by_masks(huge, Signal::SIGTERM), None, "over 64 bits");
+    }
+
+    /// `written_pid` of a file holding `content` (the read end of a pipe:
+    /// read as the pid file is, without a name in the file system).
+    fn written(content: &[u8]) -> Option<i32> {
+        let (read, write) = nix::unistd::pipe().expect("pipe");
+        let mut write = File::from(write);
+        std::io::Write::write_all(&mut write, content).expect("write the pipe");
+        drop(write);
+        written_pid(&File::from(read))
+    }
+
+    #[test]
+    fn the_written_pid_is_a_positive_number_and_a_newline() {
+        assert_eq!(written(b"4242\n"), Some(4242));
+        assert_eq!(written(b"1\n"), Some(1));
+        assert_eq!(
+            written(format!("{}\n", i32::MAX).as_bytes()),
+            Some(i32::MAX)
+        );
+    }
+
+    #[test]
+    fn anything_else_in_the_pid_file_names_no_pid() {
+        for content in [
+            &b""[..],
+            b"\n",
+            b"4242",
+            b"4242\n\n",
+            b"4242\nmore",
+            b" 4242\n",
+            b"4242 \n",
+            b"0\n",
+            b"-1\n",
+            b"-4242\n",
+            b"2147483648\n",
+            b"99999999999999999999\n",
+            b"0x10\n",
+            b"42\r\n",
+            b"4\xff2\n",
+        ] {
+            assert_eq!(
+                written(content),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(content)
+            );
+        }
+        // Only the first 32 bytes are read: a long file is no pid file.
+        let long = format!("{}1\n", "0".repeat(40));
+        assert_eq!(written(long.as_bytes()), None);
+    }
+
+    #[test]
+    fn lsb_codes_of_status_and_stop() {
+        let unknown = Error::new(Step::PidFile, ErrorKind::Config, "/run/myd.pid: refused");
+        assert_eq!(Status::Running { pid: 42 }.lsb_code(), 0);
+        assert_eq!(Status::Stale { pid: 42 }.lsb_code(), 1);
+        assert_eq!(Status::NotRunning.lsb_code(), 3);
+        assert_eq!(Status::Unknown(unknown).lsb_code(), 4);
+        for (stopped, code) in [
+            (Stopped::Terminated { pid: 42 }, 0),
+            (Stopped::Killed { pid: 42 }, 0),
+            (Stopped::NotRunning, 0),
+            (Stopped::StillRunning { pid: 42 }, 1),
+        ] {
+            assert_eq!(stopped.lsb_code(), code, "{stopped:?}");
+            assert_eq!(stopped.is_stopped(), code == 0, "{stopped:?}");
+        }
+    }
+
+    #[test]
+    fn a_control_keeps_its_path_and_timeouts() {
+        let myd = Control::new("/run/myd.pid");
+        assert_eq!(myd.pidfile(), Path::new("/run/myd.pid"));
+        assert_eq!(myd.stop_timeout(), DEFAULT_STOP_TIMEOUT);
+        assert_eq!(myd.kill_timeout, DEFAULT_KILL_TIMEOUT);
+        assert!(myd.trust.is_none(), "root and the caller only");
+        let myd = myd
+            .timeout(Duration::MAX)
+            .kill_timeout(Duration::ZERO)
+            .trusting(Trust::new(65534, 65534));
+        assert_eq!(myd.stop_timeout(), Duration::MAX);
+        assert_eq!(myd.kill_timeout, Duration::ZERO);
+        assert_eq!(myd.trust.map(|t| t.uid()), Some(65534));
+        // Only the two trusted owners change: the path is the same.
+        assert_eq!(myd.pidfile(), Path::new("/run/myd.pid"));
+    }
 }

@@ -1232,3 +1232,138 @@ fn already_running(path: &Path, pid: Option<i32>) -> Error {
     };
     Error::new(Step::PidFile, ErrorKind::AlreadyRunning, detail)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detail(err: Error) -> String {
+        assert_eq!(err.step(), Step::PidFile, "{err}");
+        err.detail().to_owned()
+    }
+
+    #[test]
+    fn split_gives_the_directory_and_the_name() {
+        let parts = |p: &str| split(Path::new(p)).map(|(d, n)| (d.to_owned(), n.to_owned()));
+        assert_eq!(
+            parts("/run/myd.pid").unwrap(),
+            (PathBuf::from("/run"), "myd.pid".into())
+        );
+        assert_eq!(
+            parts("/myd.pid").unwrap(),
+            (PathBuf::from("/"), "myd.pid".into())
+        );
+        // A bare name lives in the current directory.
+        assert_eq!(
+            parts("myd.pid").unwrap(),
+            (PathBuf::from("."), "myd.pid".into())
+        );
+        assert_eq!(
+            parts("run/myd.pid").unwrap(),
+            (PathBuf::from("run"), "myd.pid".into())
+        );
+    }
+
+    #[test]
+    fn split_refuses_what_names_no_file() {
+        let refused = |p: &str| {
+            let err = split(Path::new(p)).expect_err(p);
+            assert_eq!(err.kind(), ErrorKind::Config, "{p}: {err}");
+            detail(err)
+        };
+        assert_eq!(refused(""), "empty path");
+        // A trailing slash names a directory, whatever comes before it.
+        assert_eq!(refused("/run/myd.pid/"), "/run/myd.pid/: not a file name");
+        assert_eq!(refused("/"), "/: not a file name");
+        assert_eq!(refused("/run/.."), "/run/..: not a file name");
+        assert_eq!(refused(".."), "..: not a file name");
+    }
+
+    #[test]
+    fn the_lock_file_is_a_hidden_name_next_to_the_pid_file() {
+        let lock = |p: &str| lock_path(Path::new(p)).unwrap();
+        assert_eq!(lock("/run/myd.pid"), Path::new("/run/.myd.pid.lock"));
+        assert_eq!(lock("myd.pid"), Path::new("./.myd.pid.lock"));
+        assert_eq!(lock("/var/run/a b/x"), Path::new("/var/run/a b/.x.lock"));
+        // Already hidden: one more dot, never the pid file's own name.
+        assert_eq!(lock("/run/.myd"), Path::new("/run/..myd.lock"));
+        assert_ne!(lock("/run/.myd.lock"), Path::new("/run/.myd.lock"));
+    }
+
+    #[test]
+    fn the_lock_files_name_keeps_every_byte_of_the_pid_files() {
+        let name = OsStr::from_bytes(b"my\xffd\n.pid");
+        let path = Path::new("/run").join(name);
+        let lock = lock_path(&path).unwrap();
+        assert_eq!(lock.parent(), Some(Path::new("/run")));
+        assert_eq!(
+            lock.file_name().unwrap().as_bytes(),
+            b".my\xffd\n.pid.lock".as_slice()
+        );
+    }
+
+    #[test]
+    fn a_path_refused_by_split_has_no_lock_file() {
+        assert_eq!(detail(lock_path(Path::new("")).unwrap_err()), "empty path");
+        assert_eq!(
+            detail(lock_path(Path::new("/run/")).unwrap_err()),
+            "/run/: not a file name"
+        );
+    }
+
+    #[test]
+    fn the_lock_file_is_shown_through_the_pid_files_path() {
+        let name = CString::new(".myd.pid.lock").unwrap();
+        assert_eq!(
+            shown_lock(Path::new("/run/myd.pid"), &name),
+            Path::new("/run/myd.pid: lock file .myd.pid.lock")
+        );
+    }
+
+    #[test]
+    fn file_types_are_named_in_refusals() {
+        let (read, _write) = nix::unistd::pipe().unwrap();
+        let fifo = fstat(read.as_fd()).unwrap();
+        let dir = nix::sys::stat::stat("/").unwrap();
+        let null = nix::sys::stat::stat("/dev/null").unwrap();
+        assert_eq!(file_type_name(&fifo), "a FIFO");
+        assert_eq!(file_type_name(&dir), "a directory");
+        assert_eq!(file_type_name(&null), "a character device");
+        assert!(!is_regular(&fifo) && !is_regular(&dir) && !is_regular(&null));
+        let exe = nix::sys::stat::stat(&std::env::current_exe().unwrap()).unwrap();
+        assert!(is_regular(&exe), "this test's own program");
+        assert!(same_file(&dir, &nix::sys::stat::stat("/").unwrap()));
+        assert!(!same_file(&dir, &null));
+    }
+
+    #[test]
+    fn a_refused_file_says_what_it_is_and_what_a_pid_file_must_be() {
+        let err = refused(Path::new("/run/myd.pid"), "a directory");
+        assert_eq!(err.kind(), ErrorKind::CantCreate);
+        assert_eq!(
+            detail(err),
+            "/run/myd.pid: is a directory, refused (a pid file must be a regular file)"
+        );
+    }
+
+    #[test]
+    fn already_running_names_the_holder_or_says_why_not() {
+        let err = already_running(Path::new("/run/myd.pid"), Some(4242));
+        assert_eq!(err.kind(), ErrorKind::AlreadyRunning);
+        assert_eq!(detail(err), "/run/myd.pid: already running as PID 4242");
+        let err = already_running(Path::new("/run/myd.pid"), None);
+        assert_eq!(err.kind(), ErrorKind::AlreadyRunning);
+        assert_eq!(
+            detail(err),
+            "/run/myd.pid: already running (the lock holder is in another PID namespace)"
+        );
+    }
+
+    #[test]
+    fn a_whole_file_lock_covers_every_byte() {
+        let lock = whole_file(WRLCK);
+        assert_eq!(lock.l_type as libc::c_int, WRLCK);
+        assert_eq!(lock.l_whence as libc::c_int, libc::SEEK_SET);
+        assert_eq!((lock.l_start, lock.l_len), (0, 0), "0 to the end");
+    }
+}

@@ -777,3 +777,104 @@ pub fn notify_watchdog() -> Result<bool> {
 pub(crate) fn own_pidfile() -> Option<(u64, u64)> {
     SHARED.get()?.pidfile.as_ref()?.held_identity()
 }
+
+#[cfg(test)]
+mod tests {
+    //! The unit tests run in a process where no daemon was started (none
+    //! of them starts one): [`SHARED`] stays unset, and each test of the
+    //! shared state builds a [`Shared`] of its own.
+
+    use super::*;
+
+    fn own_pid() -> i32 {
+        getpid().as_raw()
+    }
+
+    fn state(pid: i32, mode: Mode) -> Shared {
+        Shared::new(pid, mode, false, None, None, None)
+    }
+
+    #[test]
+    fn outside_a_started_daemon_nothing_waits_and_nothing_is_sent() {
+        assert!(SHARED.get().is_none(), "no unit test starts a daemon");
+        assert!(!is_daemon_process());
+        assert!(!is_pending());
+        assert!(!stop_requested());
+        assert_eq!(wait_for_stop_timeout(Duration::MAX), Some(Signal::SIGTERM));
+        assert_eq!(wait_for_stop(), Signal::SIGTERM);
+        assert_eq!(notify("STATUS=x").ok(), Some(false));
+        assert_eq!(notify_status("x").ok(), Some(false));
+        assert_eq!(notify_watchdog().ok(), Some(false));
+        assert_eq!(watchdog(), None);
+        assert_eq!(own_pidfile(), None);
+        let err = ready().expect_err("no daemon to be ready");
+        assert_eq!((err.step(), err.kind()), (Step::Ready, ErrorKind::Software));
+        assert_eq!(err.detail(), "ready() called before the daemon started");
+        // Neither ends this process nor tells anyone.
+        request_stop();
+        fail_before_ready(&err);
+    }
+
+    #[test]
+    fn the_first_stop_signal_is_the_one_reported() {
+        let shared = state(own_pid(), Mode::Full);
+        assert_eq!(shared.stop_signal(), None);
+        assert!(shared.record_stop(Signal::SIGINT), "the first request");
+        assert!(!shared.record_stop(Signal::SIGTERM), "a second one");
+        assert_eq!(shared.stop_signal(), Some(Signal::SIGINT));
+        assert_eq!(shared.stop_signal(), Some(Signal::SIGINT), "and stays");
+    }
+
+    #[test]
+    fn a_forked_child_cannot_report_ready_and_is_told_why() {
+        let daemon = own_pid().saturating_add(1);
+        let shared = state(daemon, Mode::Full);
+        let err = shared.report_ready().expect_err("not the daemon");
+        assert_eq!((err.step(), err.kind()), (Step::Ready, ErrorKind::Software));
+        assert_eq!(
+            err.detail(),
+            format!(
+                "ready() called in PID {}, a process the daemon (PID {daemon}) forked; \
+                 only the daemon reports readiness",
+                own_pid()
+            )
+        );
+        assert!(
+            shared.pending.load(Ordering::SeqCst),
+            "still to be reported"
+        );
+    }
+
+    #[test]
+    fn lite_readiness_without_a_supervisor_is_reported_once() {
+        let shared = state(own_pid(), Mode::Lite);
+        assert!(shared.pending.load(Ordering::SeqCst));
+        shared.report_ready().expect("ready");
+        assert!(!shared.pending.load(Ordering::SeqCst));
+        shared.report_ready().expect("ready again: nothing to do");
+    }
+
+    #[test]
+    fn full_readiness_without_the_launchers_channel_is_an_error() {
+        // No start put a channel in this process.
+        let shared = state(own_pid(), Mode::Full);
+        let err = shared.report_ready().expect_err("no channel");
+        assert_eq!((err.step(), err.kind()), (Step::Ready, ErrorKind::Software));
+        assert_eq!(err.detail(), "the launcher's channel is gone");
+    }
+
+    #[test]
+    fn the_handle_gives_its_pid_mode_and_setup_value_once() {
+        let mut handle = Daemonized::new(4242, Mode::Lite, Some(Box::new(7u8)));
+        assert_eq!(handle.pid(), 4242);
+        assert_eq!(handle.mode(), Mode::Lite);
+        assert_eq!(handle.pidfile(), None, "no daemon state here");
+        let value = handle.take_setup_value().expect("the setup value");
+        assert_eq!(value.downcast_ref::<u8>(), Some(&7));
+        assert!(handle.take_setup_value().is_none(), "only once");
+        let empty = Daemonized::new(1, Mode::Full, None);
+        assert_eq!(empty.finish(Ok::<u8, String>(5)), Ok(5));
+        let failed = Daemonized::new(1, Mode::Full, None);
+        assert_eq!(failed.finish(Err::<u8, _>("boom")), Err("boom"));
+    }
+}
