@@ -2,7 +2,7 @@
 //! interface: it may change in any release; the facade crate pins the macro
 //! crate to the exact same version.
 
-pub use crate::config::{Resource, Signal};
+pub use crate::names::{Resource, Signal};
 pub use crate::Daemon;
 
 /// Why the runtime refuses a handler for `signal`, or `None`: the

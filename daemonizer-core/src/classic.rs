@@ -6,8 +6,9 @@ use std::fmt;
 use std::os::fd::RawFd;
 use std::path::PathBuf;
 
-use crate::config::{Account, Daemon, Mode, Signal, SignalHandler};
+use crate::config::{Account, Daemon, Mode, SignalHandler};
 use crate::error::Result;
+use crate::names::Signal;
 use crate::running::Daemonized;
 
 /// The arguments of [`daemonize`] and [`daemonize_lite`], named as in the

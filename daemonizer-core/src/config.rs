@@ -4,8 +4,7 @@ use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::path::{Path, PathBuf};
 
-pub use nix::sys::resource::Resource;
-pub use nix::sys::signal::Signal;
+use crate::names::{Resource, Signal};
 
 /// Full or lite daemonization.
 ///
@@ -28,8 +27,9 @@ pub enum Mode {
 }
 
 impl Mode {
-    /// [`Mode::Lite`] when the environment variable `var` is set to a value
-    /// that [`is_truthy`] accepts, [`Mode::Full`] otherwise.
+    /// [`Mode::Lite`] when the environment variable `var` is set to
+    /// anything but `""`, `"0"`, `"false"`, `"no"` and `"off"` (ignoring
+    /// case and surrounding white space), [`Mode::Full`] otherwise.
     ///
     /// ```
     /// use daemonizer::Mode;
@@ -48,13 +48,7 @@ impl Mode {
 /// Whether an environment value switches a flag on: anything but `""`,
 /// `"0"`, `"false"`, `"no"` and `"off"` (ignoring case and surrounding
 /// white space).
-///
-/// ```
-/// use daemonizer::is_truthy;
-/// assert!(is_truthy("1") && is_truthy("yes") && is_truthy("TRUE"));
-/// assert!(!is_truthy("") && !is_truthy("0") && !is_truthy("Off") && !is_truthy(" no "));
-/// ```
-pub fn is_truthy(value: &str) -> bool {
+pub(crate) fn is_truthy(value: &str) -> bool {
     let value = value.trim().to_ascii_lowercase();
     !matches!(value.as_str(), "" | "0" | "false" | "no" | "off")
 }
@@ -118,16 +112,6 @@ account_from_int!(i32, u32, i64, u16);
 impl From<u64> for Account {
     fn from(id: u64) -> Account {
         Account::Id(i64::try_from(id).unwrap_or(i64::MAX))
-    }
-}
-impl From<nix::unistd::Uid> for Account {
-    fn from(id: nix::unistd::Uid) -> Account {
-        Account::Id(i64::from(id.as_raw()))
-    }
-}
-impl From<nix::unistd::Gid> for Account {
-    fn from(id: nix::unistd::Gid) -> Account {
-        Account::Id(i64::from(id.as_raw()))
     }
 }
 
@@ -904,5 +888,11 @@ mod tests {
             .mode(Mode::Lite);
         fixed.resolve_mode().unwrap();
         assert_eq!(fixed.mode, Mode::Lite, "the last setting wins");
+    }
+
+    #[test]
+    fn truthy_values() {
+        assert!(is_truthy("1") && is_truthy("yes") && is_truthy("TRUE"));
+        assert!(!is_truthy("") && !is_truthy("0") && !is_truthy("Off") && !is_truthy(" no "));
     }
 }

@@ -264,17 +264,10 @@ impl Error {
     }
 
     /// An error from a failed system call; the kind follows from the errno.
-    ///
-    /// ```
-    /// use daemonizer::{Error, ErrorKind, Step};
-    /// use nix::errno::Errno;
-    ///
-    /// let err = Error::os(Step::WorkDir, "/srv/myd", Errno::ENOENT);
-    /// assert_eq!(err.kind(), ErrorKind::NotFound);
-    /// assert_eq!(err.to_string(), "work dir: /srv/myd: No such file or directory");
-    /// ```
+    /// (A caller outside the crate builds one with [`Error::io`], from
+    /// `io::Error::from_raw_os_error`.)
     #[cold]
-    pub fn os(step: Step, detail: impl Into<String>, errno: Errno) -> Error {
+    pub(crate) fn os(step: Step, detail: impl Into<String>, errno: Errno) -> Error {
         Error {
             step,
             kind: ErrorKind::from_errno(errno),
@@ -330,16 +323,35 @@ impl Error {
         &self.detail
     }
 
-    /// The OS error, when a system call failed.
+    /// The OS error's number (`errno`), when a system call failed.
     ///
     /// ```
     /// let err = daemonizer::Daemon::new()
     ///     .work_dir("/nonexistent/daemonizer-doc")
     ///     .start()
     ///     .unwrap_err();
-    /// assert_eq!(err.errno(), Some(nix::errno::Errno::ENOENT));
+    /// assert_eq!(err.raw_os_error(), Some(2)); // ENOENT
     /// ```
-    pub fn errno(&self) -> Option<Errno> {
+    pub fn raw_os_error(&self) -> Option<i32> {
+        self.errno.map(|e| e as i32)
+    }
+
+    /// The OS error, when a system call failed, as std shows it.
+    ///
+    /// ```
+    /// let err = daemonizer::Daemon::new()
+    ///     .work_dir("/nonexistent/daemonizer-doc")
+    ///     .start()
+    ///     .unwrap_err();
+    /// let os = err.os_error().expect("a failed chdir");
+    /// assert_eq!(os.kind(), std::io::ErrorKind::NotFound);
+    /// ```
+    pub fn os_error(&self) -> Option<io::Error> {
+        self.raw_os_error().map(io::Error::from_raw_os_error)
+    }
+
+    /// The OS error as nix names it, for the crate's own decisions.
+    pub(crate) fn errno(&self) -> Option<Errno> {
         self.errno
     }
 

@@ -14,10 +14,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 use nix::errno::Errno;
-use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow};
 
 use crate::config::Handler;
 use crate::error::{Error, ErrorKind, Result, Step};
+use crate::names::Signal;
 use crate::sys;
 
 /// Signals whose default action ends the daemon cleanly when the user has
@@ -85,7 +86,7 @@ pub(crate) fn block_for_fork() -> Result<Blocked> {
     .map_err(|e| Error::os(Step::Detach, "blocking signals", e))?;
     let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
     // SAFETY: installing SIG_IGN runs no code in signal context.
-    let hup = unsafe { sigaction(Signal::SIGHUP, &ignore) }.map_err(|e| {
+    let hup = unsafe { sigaction(nix::sys::signal::Signal::SIGHUP, &ignore) }.map_err(|e| {
         let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
         Error::os(Step::Detach, "ignoring SIGHUP", e)
     })?;
@@ -102,7 +103,7 @@ impl Blocked {
     /// launcher whose start failed).
     pub(crate) fn restore(self) {
         // SAFETY: restores the disposition that was in place before.
-        let _ = unsafe { sigaction(Signal::SIGHUP, &self.hup) };
+        let _ = unsafe { sigaction(nix::sys::signal::Signal::SIGHUP, &self.hup) };
         let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&self.mask), None);
     }
 }
@@ -137,7 +138,7 @@ static STOP_ACTION: AtomicPtr<()> = AtomicPtr::new(std::ptr::null_mut());
 /// The raw handler of a stop signal installed with a plain `sigaction`.
 extern "C" fn stop_handler(signal: libc::c_int) {
     let stop = STOP_ACTION.load(Ordering::SeqCst);
-    if let (false, Ok(signal)) = (stop.is_null(), Signal::try_from(signal)) {
+    if let (false, Some(signal)) = (stop.is_null(), Signal::from_raw(signal)) {
         // SAFETY: the only non-null value ever stored is a `StopAction`.
         let stop = unsafe { std::mem::transmute::<*mut (), StopAction>(stop) };
         preserving_errno(|| stop(signal));
@@ -157,7 +158,7 @@ fn install_stop(signal: Signal, stop: StopAction) -> Result<()> {
     let current = unsafe {
         let mut current: libc::sigaction = std::mem::zeroed();
         Errno::result(libc::sigaction(
-            signal as i32,
+            signal.as_raw(),
             std::ptr::null(),
             &mut current,
         ))
@@ -176,7 +177,7 @@ fn install_stop(signal: Signal, stop: StopAction) -> Result<()> {
             action.sa_flags = libc::SA_RESTART;
             libc::sigemptyset(&mut action.sa_mask);
             Errno::result(libc::sigaction(
-                signal as i32,
+                signal.as_raw(),
                 &action,
                 std::ptr::null_mut(),
             ))
@@ -185,7 +186,9 @@ fn install_stop(signal: Signal, stop: StopAction) -> Result<()> {
     } else {
         // SAFETY: as above; `preserving_errno` keeps errno intact.
         unsafe {
-            signal_hook_registry::register(signal as i32, move || preserving_errno(|| stop(signal)))
+            signal_hook_registry::register(signal.as_raw(), move || {
+                preserving_errno(|| stop(signal))
+            })
         }
         .map_err(|e| Error::io(Step::Signals, format!("{signal}"), &e))?;
     }
@@ -241,15 +244,15 @@ fn start_thread(handlers: Vec<(Signal, Handler)>, reload: ReloadHook) -> Result<
 
     let mut table: HashMap<i32, Handler> = HashMap::new();
     for (signal, handler) in handlers {
-        let byte = signal as i32 as u8;
+        let byte = signal.as_raw() as u8;
         // SAFETY: the action only calls `write_byte`, which is
         // async-signal-safe; the write end lives as long as the process
         // (it is leaked below).
         unsafe {
-            signal_hook_registry::register(signal as i32, move || write_byte(write_fd, byte))
+            signal_hook_registry::register(signal.as_raw(), move || write_byte(write_fd, byte))
         }
         .map_err(|e| Error::io(Step::Signals, format!("{signal}"), &e))?;
-        table.insert(signal as i32, handler);
+        table.insert(signal.as_raw(), handler);
     }
     // The write end must outlive every handler: never close it.
     std::mem::forget(write);
@@ -273,10 +276,10 @@ fn start_thread(handlers: Vec<(Signal, Handler)>, reload: ReloadHook) -> Result<
                         return;
                     }
                 }
-                let Ok(signal) = Signal::try_from(i32::from(byte[0])) else {
+                let Some(signal) = Signal::from_raw(i32::from(byte[0])) else {
                     continue;
                 };
-                let Some(handler) = table.get_mut(&(signal as i32)) else {
+                let Some(handler) = table.get_mut(&signal.as_raw()) else {
                     continue;
                 };
                 log::debug!("signals: {signal}: calling the handler");
@@ -308,8 +311,8 @@ pub(crate) fn default_action_now(signal: Signal) {
     unsafe {
         let mut action: libc::sigaction = std::mem::zeroed();
         action.sa_sigaction = libc::SIG_DFL;
-        libc::sigaction(signal as i32, &action, std::ptr::null_mut());
-        libc::raise(signal as i32);
+        libc::sigaction(signal.as_raw(), &action, std::ptr::null_mut());
+        libc::raise(signal.as_raw());
     }
 }
 
@@ -329,7 +332,8 @@ pub(crate) fn unblock(blocked: Blocked, user_handles_hup: bool) -> Result<()> {
         // SAFETY: installing SIG_IGN runs no code in signal context; then
         // the disposition that was in place before is restored.
         unsafe {
-            sigaction(Signal::SIGHUP, &ignore).and_then(|_| sigaction(Signal::SIGHUP, &blocked.hup))
+            let hup = nix::sys::signal::Signal::SIGHUP;
+            sigaction(hup, &ignore).and_then(|_| sigaction(hup, &blocked.hup))
         }
         .map_err(|e| Error::os(Step::Signals, "restoring SIGHUP", e))?;
     }

@@ -5,10 +5,10 @@ use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use nix::sys::signal::Signal;
 use nix::unistd::{getpid, getppid};
 
 use crate::config::{Daemon, Mode, Output, Readiness};
+use crate::names::Signal;
 use crate::detach::{self, Hop};
 use crate::dirs;
 use crate::error::{Error, ErrorKind, Result, Step};
