@@ -52,7 +52,8 @@ fn say_to(out: BorrowedFd<'_>, mut line: String) {
 ///     .unwrap_or_else(|e| e.exit());
 /// # drop(running);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Command {
     /// `start`: starts the daemon.
     Start,

@@ -16,6 +16,7 @@ use crate::names::{Resource, Signal};
 /// assert_eq!(daemon.current_mode(), if debugging { Mode::Lite } else { Mode::Full });
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Mode {
     /// Every step: the process detaches (double fork, new session), closes
     /// inherited fds and sends stdio to `/dev/null` or files.
@@ -68,6 +69,7 @@ pub(crate) fn is_truthy(value: &str) -> bool {
 /// # drop(daemon);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Account {
     /// Looked up in the host's user or group database before any chroot.
     Name(String),
@@ -124,6 +126,7 @@ impl From<u64> for Account {
 /// assert_ne!(output, Output::default()); // `/dev/null`
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Output {
     /// `/dev/null`, opened read-write.
     #[default]
@@ -142,6 +145,7 @@ pub enum Output {
 /// # drop(daemon);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Readiness {
     /// As soon as every step is done, before the body runs.
     #[default]

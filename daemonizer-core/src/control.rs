@@ -49,11 +49,13 @@
 //!     Status::Stale { pid } => println!("dead; the pid file still names PID {pid}"),
 //!     Status::NotRunning => println!("not running"),
 //!     Status::Unknown(e) => println!("cannot tell: {e}"),
+//!     _ => println!("cannot tell"),
 //! }
 //! match myd.stop().unwrap() {
 //!     Stopped::Terminated { pid } | Stopped::Killed { pid } => println!("PID {pid} stopped"),
 //!     Stopped::NotRunning => println!("was not running"),
 //!     Stopped::StillRunning { pid } => println!("PID {pid} is still running"),
+//!     other => println!("{other:?}"),
 //! }
 //! ```
 //!
@@ -112,6 +114,7 @@ pub const DEFAULT_KILL_TIMEOUT: Duration = Duration::from_secs(5);
 /// }
 /// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Status {
     /// A daemon holds the lock: it runs, as `pid`.
     Running {
@@ -163,10 +166,12 @@ impl Status {
 ///     Ok(Stopped::Killed { pid }) => println!("myd (PID {pid}) killed after the timeout"),
 ///     Ok(Stopped::NotRunning) => println!("myd was not running"),
 ///     Ok(Stopped::StillRunning { pid }) => eprintln!("myd (PID {pid}) will not die"),
+///     Ok(other) => println!("myd: {other:?}"),
 ///     Err(err) => err.exit(),
 /// }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Stopped {
     /// The daemon ended after SIGTERM, within the timeout.
     Terminated {
