@@ -8,12 +8,12 @@ use std::time::Duration;
 use nix::unistd::{getpid, getppid};
 
 use crate::config::{Daemon, Mode, Output, Readiness};
-use crate::names::Signal;
 use crate::detach::{self, Hop};
 use crate::dirs;
 use crate::error::{Error, ErrorKind, Result, Step};
 use crate::fds;
 use crate::listen;
+use crate::names::Signal;
 use crate::notify::{self, Notifier};
 use crate::pidfile::PidFile;
 use crate::privileges;
