@@ -208,7 +208,12 @@ impl FromStr for Signal {
     fn from_str(name: &str) -> Result<Signal, Error> {
         Signal::iterator()
             .find(|s| s.as_str() == name)
-            .ok_or_else(|| unknown(Step::Signals, "signal", name))
+            .ok_or_else(|| {
+                let hint = spelled_as_in_c(name, "SIG", |n| {
+                    Signal::iterator().find(|s| s.as_str() == n)
+                });
+                unknown(Step::Signals, "signal", name, hint.map(Signal::as_str))
+            })
     }
 }
 
@@ -364,21 +369,49 @@ impl FromStr for Resource {
     fn from_str(name: &str) -> Result<Resource, Error> {
         Resource::iterator()
             .find(|r| r.as_str() == name)
-            .ok_or_else(|| unknown(Step::Limits, "resource limit", name))
+            .ok_or_else(|| {
+                let hint = spelled_as_in_c(name, "RLIMIT_", |n| {
+                    Resource::iterator().find(|r| r.as_str() == n)
+                });
+                unknown(
+                    Step::Limits,
+                    "resource limit",
+                    name,
+                    hint.map(Resource::as_str),
+                )
+            })
     }
 }
 
 /// The error of a name that is none of the table's.
-fn unknown(step: Step, what: &str, name: &str) -> Error {
+/// The error of a name that is none of the table's, with the name it may
+/// have meant (`hint`).
+fn unknown(step: Step, what: &str, name: &str, hint: Option<&str>) -> Error {
     // Debug quotes the name and escapes what it holds; bounded, since the
     // name may come from anywhere.
     let shown: String = name.chars().take(64).collect();
     let more = if shown.len() < name.len() { "..." } else { "" };
+    let hint = hint.map_or_else(String::new, |h| format!("; did you mean {h}?"));
     Error::new(
         step,
         ErrorKind::Config,
-        format!("unknown {what} {shown:?}{more}"),
+        format!("unknown {what} {shown:?}{more}{hint}"),
     )
+}
+
+/// What `name` finds once written as C writes it: upper case, with
+/// `prefix` (`"hup"` is `SIGHUP`, `"nofile"` is `RLIMIT_NOFILE`).
+fn spelled_as_in_c<T>(name: &str, prefix: &str, find: impl Fn(&str) -> Option<T>) -> Option<T> {
+    if name.len() > 32 {
+        return None;
+    }
+    let upper = name.trim().to_ascii_uppercase();
+    let full = if upper.starts_with(prefix) {
+        upper
+    } else {
+        format!("{prefix}{upper}")
+    };
+    find(&full)
 }
 
 #[cfg(test)]
@@ -422,7 +455,15 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::Config);
         assert_eq!(err.to_string(), "signals: unknown signal \"SIGNOPE\"");
         let err = "hup".parse::<Signal>().unwrap_err();
-        assert_eq!(err.to_string(), "signals: unknown signal \"hup\"");
+        assert_eq!(
+            err.to_string(),
+            "signals: unknown signal \"hup\"; did you mean SIGHUP?"
+        );
+        let err = "nofile".parse::<Resource>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "limits: unknown resource limit \"nofile\"; did you mean RLIMIT_NOFILE?"
+        );
         let err = "RLIMIT_NOPE\n".parse::<Resource>().unwrap_err();
         assert_eq!(err.step(), Step::Limits);
         assert_eq!(
