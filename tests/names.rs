@@ -8,7 +8,7 @@
 
 use std::str::FromStr;
 
-use daemonizer::Signal;
+use daemonizer::{Resource, Signal};
 
 /// The string literals of the `const NAME: &[&str] = &[...];` in the
 /// attribute's checks.
@@ -70,5 +70,49 @@ fn the_attribute_accepts_exactly_the_signals_the_runtime_handles() {
             !refused,
             "{name}: the attribute and the runtime disagree"
         );
+    }
+}
+
+/// Limit names in the attribute's list that only Linux has.
+const LINUX_ONLY_LIMITS: &[&str] = &[
+    "locks",
+    "msgqueue",
+    "nice",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "memlock",
+    "nproc",
+    "rss",
+];
+
+#[test]
+fn the_attribute_accepts_exactly_the_limits_the_runtime_has() {
+    let accepted = macro_list("LIMITS");
+    assert!(accepted.len() > 5, "{accepted:?}");
+    // The attribute writes `nofile` for `Resource::RLIMIT_NOFILE`.
+    let runtime: Vec<String> = Resource::iterator()
+        .map(|r| {
+            r.as_str()
+                .trim_start_matches("RLIMIT_")
+                .to_ascii_lowercase()
+        })
+        .collect();
+    for name in &accepted {
+        let resource = format!("RLIMIT_{}", name.to_ascii_uppercase());
+        let known = Resource::from_str(&resource).is_ok();
+        assert!(
+            known || (!cfg!(target_os = "linux") && LINUX_ONLY_LIMITS.contains(&name.as_str())),
+            "the attribute accepts the limit {name}, which the runtime does not know"
+        );
+    }
+    if cfg!(target_os = "linux") {
+        for name in &runtime {
+            assert!(
+                accepted.contains(name),
+                "the runtime has RLIMIT_{}, which the attribute refuses",
+                name.to_ascii_uppercase()
+            );
+        }
     }
 }

@@ -2,8 +2,9 @@
 //! interface: it may change in any release; the facade crate pins the macro
 //! crate to the exact same version.
 
-pub use crate::config::{Resource, Signal};
-pub use crate::Daemon;
+pub use crate::control::Command;
+pub use crate::names::{Resource, Signal};
+pub use crate::{Daemon, Readiness};
 
 /// Why the runtime refuses a handler for `signal`, or `None`: the
 /// attribute's own list is compared with it by a test.

@@ -6,27 +6,29 @@ use std::fmt;
 use std::os::fd::RawFd;
 use std::path::PathBuf;
 
-use crate::config::{Account, Daemon, Mode, Signal, SignalHandler};
+use crate::config::{Account, Daemon, Mode, SignalHandler};
 use crate::error::Result;
+use crate::names::Signal;
 use crate::running::Daemonized;
 
 /// The arguments of [`daemonize`] and [`daemonize_lite`], named as in the
-/// original; every field is optional (`..Options::default()`).
+/// original; every field is optional: start from `Options::default()` and
+/// set the fields wanted (more may come, so the struct cannot be written
+/// as a literal outside the crate).
 ///
 /// ```no_run
 /// use daemonizer::{daemonize, Options, Signal};
 ///
-/// let running = daemonize(Options {
-///     work_dir: Some("/var/lib/myd".into()),
-///     umask: Some(0o022),
-///     pid_file: Some("/run/myd.pid".into()),
-///     signals: vec![(Signal::SIGHUP, Box::new(|_| log::info!("reload")))],
-///     ..Options::default()
-/// })
-/// .unwrap_or_else(|e| e.exit());
+/// let mut options = Options::default();
+/// options.work_dir = Some("/var/lib/myd".into());
+/// options.umask = Some(0o022);
+/// options.pid_file = Some("/run/myd.pid".into());
+/// options.signals = vec![(Signal::SIGHUP, Box::new(|_| log::info!("reload")))];
+/// let running = daemonize(options).unwrap_or_else(|e| e.exit());
 /// # drop(running);
 /// ```
 #[derive(Default)]
+#[non_exhaustive]
 pub struct Options {
     /// Directory to chroot into.
     pub chroot_dir: Option<PathBuf>,
@@ -86,11 +88,9 @@ impl From<Options> for Daemon {
 /// ```no_run
 /// use daemonizer::{daemonize, Options};
 ///
-/// let running = daemonize(Options {
-///     pid_file: Some("/run/myd.pid".into()),
-///     ..Options::default()
-/// })
-/// .unwrap_or_else(|e| e.exit());
+/// let mut options = Options::default();
+/// options.pid_file = Some("/run/myd.pid".into());
+/// let running = daemonize(options).unwrap_or_else(|e| e.exit());
 /// # drop(running);
 /// ```
 pub fn daemonize(options: Options) -> Result<Daemonized> {
@@ -107,11 +107,9 @@ pub fn daemonize(options: Options) -> Result<Daemonized> {
 /// use daemonizer::{daemonize_lite, Options};
 ///
 /// // In the foreground, under a supervisor or a debugger.
-/// let running = daemonize_lite(Options {
-///     pid_file: Some("/run/myd.pid".into()),
-///     ..Options::default()
-/// })
-/// .unwrap_or_else(|e| e.exit());
+/// let mut options = Options::default();
+/// options.pid_file = Some("/run/myd.pid".into());
+/// let running = daemonize_lite(options).unwrap_or_else(|e| e.exit());
 /// # drop(running);
 /// ```
 pub fn daemonize_lite(options: Options) -> Result<Daemonized> {

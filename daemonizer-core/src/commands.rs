@@ -3,7 +3,9 @@
 //! through [`Control`], one line printed and the LSB exit status.
 
 use std::ffi::{OsStr, OsString};
+use std::fmt;
 use std::os::fd::{AsFd, BorrowedFd};
+use std::str::FromStr;
 
 use crate::config::Daemon;
 use crate::control::{Control, Status, Stopped};
@@ -52,7 +54,8 @@ fn say_to(out: BorrowedFd<'_>, mut line: String) {
 ///     .unwrap_or_else(|e| e.exit());
 /// # drop(running);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Command {
     /// `start`: starts the daemon.
     Start,
@@ -66,11 +69,89 @@ pub enum Command {
     Reload,
 }
 
+impl Command {
+    /// Every command, in the order the usage line lists them.
+    ///
+    /// ```
+    /// use daemonizer::control::Command;
+    ///
+    /// let names: Vec<&str> = Command::ALL.iter().map(|c| c.as_str()).collect();
+    /// assert_eq!(names, ["start", "stop", "status", "restart", "reload"]);
+    /// ```
+    pub const ALL: &'static [Command] = &[
+        Command::Start,
+        Command::Stop,
+        Command::Status,
+        Command::Restart,
+        Command::Reload,
+    ];
+
+    /// The command's name, as given on the command line: `"start"`...
+    ///
+    /// ```
+    /// assert_eq!(daemonizer::control::Command::Reload.as_str(), "reload");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Command::Start => "start",
+            Command::Stop => "stop",
+            Command::Status => "status",
+            Command::Restart => "restart",
+            Command::Reload => "reload",
+        }
+    }
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Command {
+    type Err = Error;
+
+    /// The command named `name`, exactly as [`as_str`](Command::as_str)
+    /// spells it.
+    ///
+    /// ```
+    /// use daemonizer::control::Command;
+    ///
+    /// assert_eq!("stop".parse::<Command>()?, Command::Stop);
+    /// assert!("STOP".parse::<Command>().is_err());
+    /// # Ok::<(), daemonizer::Error>(())
+    /// ```
+    fn from_str(name: &str) -> Result<Command> {
+        Command::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == name)
+            .ok_or_else(|| {
+                let shown: String = name.chars().take(64).collect();
+                Error::new(
+                    Step::Control,
+                    ErrorKind::Config,
+                    format!(
+                        "unknown command {}; the commands are {}",
+                        escape_control(&format!("{shown:?}")),
+                        names().replace('|', ", ")
+                    ),
+                )
+            })
+    }
+}
+
+/// `start|stop|status|restart|reload`, from [`Command::ALL`].
+fn names() -> String {
+    let names: Vec<&str> = Command::ALL.iter().map(|c| c.as_str()).collect();
+    names.join("|")
+}
+
 /// The usage line printed for a missing or unknown command.
 pub(crate) fn usage(program: &str) -> String {
     format!(
-        "usage: {program} {{start|stop|status|restart|reload}} [ARGS...] | \
-         {program} unit {{{}}} [--user]",
+        "usage: {program} {{{}}} [ARGS...] | {program} unit {{{}}} [--user]",
+        names(),
         crate::unit::Kind::NAMES.join("|")
     )
 }
@@ -143,17 +224,14 @@ pub(crate) fn parse_command(
     if let (None, Some(command)) = (first, default) {
         return Ok(command);
     }
-    match first.and_then(OsStr::to_str) {
-        Some("start") => Ok(Command::Start),
-        Some("stop") => Ok(Command::Stop),
-        Some("status") => Ok(Command::Status),
-        Some("restart") => Ok(Command::Restart),
-        Some("reload") => Ok(Command::Reload),
-        other => {
+    let text = first.and_then(OsStr::to_str);
+    match text.map(str::parse::<Command>) {
+        Some(Ok(command)) => Ok(command),
+        _ => {
             let usage = usage(program);
             // Debug quotes and escapes the argument; what it leaves (a
             // line separator) is escaped as every shown value is.
-            let shown = match (other, first) {
+            let shown = match (text, first) {
                 (_, None) => return Err(format!("{program}: no command; {usage}")),
                 (Some(cmd), _) => format!("{cmd:?}"),
                 (None, Some(raw)) => format!("{raw:?}"),
@@ -218,7 +296,7 @@ pub(crate) fn run_command(command: Command, control: &Control) {
                 code
             }
             Err(e) => {
-                say_err!("{program}: {}: {e}", command_name(command));
+                say_err!("{program}: {command}: {e}");
                 lsb_error(&e)
             }
         },
@@ -242,16 +320,6 @@ pub(crate) fn run_command(command: Command, control: &Control) {
         },
     };
     crate::sys::pipe::exit_quietly(i32::from(code))
-}
-
-fn command_name(command: Command) -> &'static str {
-    match command {
-        Command::Start => "start",
-        Command::Stop => "stop",
-        Command::Status => "status",
-        Command::Restart => "restart",
-        Command::Reload => "reload",
-    }
 }
 
 /// LSB action statuses for a failed request: 4 not permitted, 1 anything
@@ -307,5 +375,32 @@ pub(crate) fn start_with_command(mut daemon: Daemon) -> Result<Daemonized> {
             _ => Err(e),
         },
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_usage_line_and_the_parser_read_the_one_list() {
+        let mut seen = std::collections::HashSet::new();
+        for command in Command::ALL {
+            assert!(seen.insert(command.as_str()), "{command} twice");
+            assert_eq!(command.as_str().parse::<Command>().unwrap(), *command);
+            assert_eq!(command.to_string(), command.as_str());
+            let arg = OsStr::new(command.as_str());
+            assert_eq!(parse_command(Some(arg), None, "myd"), Ok(*command));
+        }
+        assert_eq!(
+            usage("myd"),
+            "usage: myd {start|stop|status|restart|reload} [ARGS...] | \
+             myd unit {systemd|openrc|rcd|launchd} [--user]"
+        );
+        let err = "begin".parse::<Command>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "control: unknown command \"begin\"; the commands are start, stop, status, restart, reload"
+        );
     }
 }

@@ -4,8 +4,7 @@ use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::path::{Path, PathBuf};
 
-pub use nix::sys::resource::Resource;
-pub use nix::sys::signal::Signal;
+use crate::names::{Resource, Signal};
 
 /// Full or lite daemonization.
 ///
@@ -17,6 +16,7 @@ pub use nix::sys::signal::Signal;
 /// assert_eq!(daemon.current_mode(), if debugging { Mode::Lite } else { Mode::Full });
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Mode {
     /// Every step: the process detaches (double fork, new session), closes
     /// inherited fds and sends stdio to `/dev/null` or files.
@@ -28,8 +28,9 @@ pub enum Mode {
 }
 
 impl Mode {
-    /// [`Mode::Lite`] when the environment variable `var` is set to a value
-    /// that [`is_truthy`] accepts, [`Mode::Full`] otherwise.
+    /// [`Mode::Lite`] when the environment variable `var` is set to
+    /// anything but `""`, `"0"`, `"false"`, `"no"` and `"off"` (ignoring
+    /// case and surrounding white space), [`Mode::Full`] otherwise.
     ///
     /// ```
     /// use daemonizer::Mode;
@@ -48,13 +49,7 @@ impl Mode {
 /// Whether an environment value switches a flag on: anything but `""`,
 /// `"0"`, `"false"`, `"no"` and `"off"` (ignoring case and surrounding
 /// white space).
-///
-/// ```
-/// use daemonizer::is_truthy;
-/// assert!(is_truthy("1") && is_truthy("yes") && is_truthy("TRUE"));
-/// assert!(!is_truthy("") && !is_truthy("0") && !is_truthy("Off") && !is_truthy(" no "));
-/// ```
-pub fn is_truthy(value: &str) -> bool {
+pub(crate) fn is_truthy(value: &str) -> bool {
     let value = value.trim().to_ascii_lowercase();
     !matches!(value.as_str(), "" | "0" | "false" | "no" | "off")
 }
@@ -74,6 +69,7 @@ pub fn is_truthy(value: &str) -> bool {
 /// # drop(daemon);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Account {
     /// Looked up in the host's user or group database before any chroot.
     Name(String),
@@ -120,16 +116,6 @@ impl From<u64> for Account {
         Account::Id(i64::try_from(id).unwrap_or(i64::MAX))
     }
 }
-impl From<nix::unistd::Uid> for Account {
-    fn from(id: nix::unistd::Uid) -> Account {
-        Account::Id(i64::from(id.as_raw()))
-    }
-}
-impl From<nix::unistd::Gid> for Account {
-    fn from(id: nix::unistd::Gid) -> Account {
-        Account::Id(i64::from(id.as_raw()))
-    }
-}
 
 /// Where stdout or stderr of a full daemon goes.
 ///
@@ -140,6 +126,7 @@ impl From<nix::unistd::Gid> for Account {
 /// assert_ne!(output, Output::default()); // `/dev/null`
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Output {
     /// `/dev/null`, opened read-write.
     #[default]
@@ -158,6 +145,7 @@ pub enum Output {
 /// # drop(daemon);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Readiness {
     /// As soon as every step is done, before the body runs.
     #[default]
@@ -904,5 +892,11 @@ mod tests {
             .mode(Mode::Lite);
         fixed.resolve_mode().unwrap();
         assert_eq!(fixed.mode, Mode::Lite, "the last setting wins");
+    }
+
+    #[test]
+    fn truthy_values() {
+        assert!(is_truthy("1") && is_truthy("yes") && is_truthy("TRUE"));
+        assert!(!is_truthy("") && !is_truthy("0") && !is_truthy("Off") && !is_truthy(" no "));
     }
 }

@@ -49,11 +49,13 @@
 //!     Status::Stale { pid } => println!("dead; the pid file still names PID {pid}"),
 //!     Status::NotRunning => println!("not running"),
 //!     Status::Unknown(e) => println!("cannot tell: {e}"),
+//!     _ => println!("cannot tell"),
 //! }
 //! match myd.stop().unwrap() {
 //!     Stopped::Terminated { pid } | Stopped::Killed { pid } => println!("PID {pid} stopped"),
 //!     Stopped::NotRunning => println!("was not running"),
 //!     Stopped::StillRunning { pid } => println!("PID {pid} is still running"),
+//!     other => println!("{other:?}"),
 //! }
 //! ```
 //!
@@ -68,13 +70,13 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::fcntl::{openat, OFlag, AT_FDCWD};
-use nix::sys::signal::Signal;
 use nix::sys::stat::Mode;
 
 pub use crate::commands::Command;
 use crate::config::Daemon;
 use crate::deadline::Deadline;
 use crate::error::{Error, ErrorKind, Result, Step};
+use crate::names::Signal;
 use crate::pathsafe::{self, Trust};
 use crate::pidfile::{probe, Holder};
 use crate::running::Daemonized;
@@ -112,6 +114,7 @@ pub const DEFAULT_KILL_TIMEOUT: Duration = Duration::from_secs(5);
 /// }
 /// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Status {
     /// A daemon holds the lock: it runs, as `pid`.
     Running {
@@ -163,10 +166,12 @@ impl Status {
 ///     Ok(Stopped::Killed { pid }) => println!("myd (PID {pid}) killed after the timeout"),
 ///     Ok(Stopped::NotRunning) => println!("myd was not running"),
 ///     Ok(Stopped::StillRunning { pid }) => eprintln!("myd (PID {pid}) will not die"),
+///     Ok(other) => println!("myd: {other:?}"),
 ///     Err(err) => err.exit(),
 /// }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Stopped {
     /// The daemon ended after SIGTERM, within the timeout.
     Terminated {
@@ -388,7 +393,7 @@ impl Control {
     /// permitted (`Permission`).
     pub fn signal(&self, signal: Signal) -> Result<Option<i32>> {
         if let Some(pid) = self.held_by_this_process() {
-            nix::sys::signal::raise(signal)
+            nix::sys::signal::raise(signal.to_nix())
                 .map_err(|e| Error::os(Step::Control, format!("{signal} to PID {pid}"), e))?;
             return Ok(Some(pid));
         }
@@ -699,7 +704,7 @@ impl Control {
                     );
                     return Ok(false);
                 }
-                nix::sys::signal::kill(nix::unistd::Pid::from_raw(target.pid), signal)
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(target.pid), signal.to_nix())
             }
         };
         match sent {
@@ -775,7 +780,7 @@ fn ends_by_masks(status: &str, signal: Signal) -> Option<Option<&'static str>> {
             .find_map(|line| line.strip_prefix(key))
             .and_then(|value| u64::from_str_radix(value.trim(), 16).ok())
     };
-    let bit = 1u64.checked_shl((signal as i32 - 1).try_into().ok()?)?;
+    let bit = 1u64.checked_shl((signal.as_raw() - 1).try_into().ok()?)?;
     let (caught, ignored, blocked) = (mask("SigCgt:")?, mask("SigIgn:")?, mask("SigBlk:")?);
     Some(if caught & bit != 0 {
         None
@@ -833,7 +838,7 @@ fn pidfd_send_signal(pidfd: &OwnedFd, signal: Signal) -> std::result::Result<(),
         libc::syscall(
             libc::SYS_pidfd_send_signal,
             pidfd.as_raw_fd(),
-            signal as i32,
+            signal.as_raw(),
             std::ptr::null::<libc::siginfo_t>(),
             0,
         )
@@ -879,7 +884,7 @@ mod tests {
 
     #[test]
     fn a_blocked_signal_is_no_safer_for_being_ignored() {
-        let hup = 1u64 << (Signal::SIGHUP as i32 - 1);
+        let hup = 1u64 << (Signal::SIGHUP.as_raw() - 1);
         let ends = |c, i, b| ends_by_masks(&status(c, i, b), Signal::SIGHUP).map(|w| w.is_some());
         assert_eq!(ends(0, 0, 0), Some(true), "default action");
         assert_eq!(ends(hup, 0, 0), Some(false), "caught");
@@ -898,7 +903,7 @@ mod tests {
 
     #[test]
     fn each_reason_a_reload_would_end_the_daemon_is_named() {
-        let term = 1u64 << (Signal::SIGTERM as i32 - 1);
+        let term = 1u64 << (Signal::SIGTERM.as_raw() - 1);
         let why = |c, i, b| ends_by_masks(&status(c, i, b), Signal::SIGTERM).flatten();
         assert_eq!(
             why(0, 0, 0),

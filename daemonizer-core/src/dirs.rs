@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use nix::sys::resource::{getrlimit, setrlimit, Resource};
+use nix::sys::resource::{getrlimit, setrlimit};
 use nix::sys::stat::{umask, Mode};
 use nix::unistd::{chdir, chroot};
 
@@ -143,9 +143,10 @@ fn from_rlim(value: libc::rlim_t) -> u64 {
 /// to the soft one when lower.
 pub(crate) fn apply_limits(limits: &[Limit]) -> Result<()> {
     for limit in limits {
-        let name = resource_name(limit.resource);
+        let name = limit.resource.as_str();
+        let resource = limit.resource.to_nix();
         let (_, current_hard) =
-            getrlimit(limit.resource).map_err(|e| Error::os(Step::Limits, name.clone(), e))?;
+            getrlimit(resource).map_err(|e| Error::os(Step::Limits, name, e))?;
         let hard = limit
             .hard
             .unwrap_or(from_rlim(current_hard).max(limit.soft));
@@ -158,7 +159,7 @@ pub(crate) fn apply_limits(limits: &[Limit]) -> Result<()> {
         };
         let soft_rlim = to_rlim(limit.soft).ok_or_else(|| too_large(limit.soft))?;
         let hard_rlim = to_rlim(hard).ok_or_else(|| too_large(hard))?;
-        setrlimit(limit.resource, soft_rlim, hard_rlim).map_err(|e| {
+        setrlimit(resource, soft_rlim, hard_rlim).map_err(|e| {
             Error::os(
                 Step::Limits,
                 format!("{name} soft {} hard {}", show(limit.soft), show(hard)),
@@ -172,8 +173,4 @@ pub(crate) fn apply_limits(limits: &[Limit]) -> Result<()> {
         );
     }
     Ok(())
-}
-
-fn resource_name(resource: Resource) -> String {
-    format!("{resource:?}")
 }

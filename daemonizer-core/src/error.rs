@@ -88,33 +88,55 @@ impl Step {
         }
     }
 
-    const ALL: [Step; 18] = [
-        Step::Preflight,
-        Step::PidFile,
-        Step::Readiness,
-        Step::Detach,
-        Step::Chroot,
-        Step::WorkDir,
-        Step::Umask,
-        Step::Limits,
-        Step::User,
-        Step::Group,
-        Step::Signals,
-        Step::CloseFds,
-        Step::Stdio,
-        Step::PidWrite,
-        Step::Ready,
-        Step::Main,
-        Step::Setup,
-        Step::Control,
-    ];
-
+    /// The step's number on the readiness channel: stable within one
+    /// build, which is all the channel needs (both ends are the same
+    /// program).
     pub(crate) fn code(self) -> u8 {
-        Step::ALL.iter().position(|s| *s == self).unwrap_or(0) as u8
+        match self {
+            Step::Preflight => 0,
+            Step::PidFile => 1,
+            Step::Readiness => 2,
+            Step::Detach => 3,
+            Step::Chroot => 4,
+            Step::WorkDir => 5,
+            Step::Umask => 6,
+            Step::Limits => 7,
+            Step::User => 8,
+            Step::Group => 9,
+            Step::Signals => 10,
+            Step::CloseFds => 11,
+            Step::Stdio => 12,
+            Step::PidWrite => 13,
+            Step::Ready => 14,
+            Step::Main => 15,
+            Step::Setup => 16,
+            Step::Control => 17,
+        }
     }
 
+    /// The inverse of [`code`](Step::code).
     pub(crate) fn from_code(code: u8) -> Option<Step> {
-        Step::ALL.get(usize::from(code)).copied()
+        Some(match code {
+            0 => Step::Preflight,
+            1 => Step::PidFile,
+            2 => Step::Readiness,
+            3 => Step::Detach,
+            4 => Step::Chroot,
+            5 => Step::WorkDir,
+            6 => Step::Umask,
+            7 => Step::Limits,
+            8 => Step::User,
+            9 => Step::Group,
+            10 => Step::Signals,
+            11 => Step::CloseFds,
+            12 => Step::Stdio,
+            13 => Step::PidWrite,
+            14 => Step::Ready,
+            15 => Step::Main,
+            16 => Step::Setup,
+            17 => Step::Control,
+            _ => return None,
+        })
     }
 }
 
@@ -198,18 +220,38 @@ impl ErrorKind {
         }
     }
 
-    const ALL: [ErrorKind; 10] = [
-        ErrorKind::Config,
-        ErrorKind::NotFound,
-        ErrorKind::NoUser,
-        ErrorKind::Software,
-        ErrorKind::Os,
-        ErrorKind::CantCreate,
-        ErrorKind::AlreadyRunning,
-        ErrorKind::Permission,
-        ErrorKind::Interrupted,
-        ErrorKind::NotRunning,
-    ];
+    /// The kind's number on the readiness channel, as [`Step::code`].
+    fn code(self) -> u8 {
+        match self {
+            ErrorKind::Config => 0,
+            ErrorKind::NotFound => 1,
+            ErrorKind::NoUser => 2,
+            ErrorKind::Software => 3,
+            ErrorKind::Os => 4,
+            ErrorKind::CantCreate => 5,
+            ErrorKind::AlreadyRunning => 6,
+            ErrorKind::Permission => 7,
+            ErrorKind::Interrupted => 8,
+            ErrorKind::NotRunning => 9,
+        }
+    }
+
+    /// The inverse of [`code`](ErrorKind::code).
+    fn from_code(code: u8) -> Option<ErrorKind> {
+        Some(match code {
+            0 => ErrorKind::Config,
+            1 => ErrorKind::NotFound,
+            2 => ErrorKind::NoUser,
+            3 => ErrorKind::Software,
+            4 => ErrorKind::Os,
+            5 => ErrorKind::CantCreate,
+            6 => ErrorKind::AlreadyRunning,
+            7 => ErrorKind::Permission,
+            8 => ErrorKind::Interrupted,
+            9 => ErrorKind::NotRunning,
+            _ => return None,
+        })
+    }
 
     fn from_errno(errno: Errno) -> ErrorKind {
         match errno {
@@ -264,17 +306,10 @@ impl Error {
     }
 
     /// An error from a failed system call; the kind follows from the errno.
-    ///
-    /// ```
-    /// use daemonizer::{Error, ErrorKind, Step};
-    /// use nix::errno::Errno;
-    ///
-    /// let err = Error::os(Step::WorkDir, "/srv/myd", Errno::ENOENT);
-    /// assert_eq!(err.kind(), ErrorKind::NotFound);
-    /// assert_eq!(err.to_string(), "work dir: /srv/myd: No such file or directory");
-    /// ```
+    /// (A caller outside the crate builds one with [`Error::io`], from
+    /// `io::Error::from_raw_os_error`.)
     #[cold]
-    pub fn os(step: Step, detail: impl Into<String>, errno: Errno) -> Error {
+    pub(crate) fn os(step: Step, detail: impl Into<String>, errno: Errno) -> Error {
         Error {
             step,
             kind: ErrorKind::from_errno(errno),
@@ -330,16 +365,35 @@ impl Error {
         &self.detail
     }
 
-    /// The OS error, when a system call failed.
+    /// The OS error's number (`errno`), when a system call failed.
     ///
     /// ```
     /// let err = daemonizer::Daemon::new()
     ///     .work_dir("/nonexistent/daemonizer-doc")
     ///     .start()
     ///     .unwrap_err();
-    /// assert_eq!(err.errno(), Some(nix::errno::Errno::ENOENT));
+    /// assert_eq!(err.raw_os_error(), Some(2)); // ENOENT
     /// ```
-    pub fn errno(&self) -> Option<Errno> {
+    pub fn raw_os_error(&self) -> Option<i32> {
+        self.errno.map(|e| e as i32)
+    }
+
+    /// The OS error, when a system call failed, as std shows it.
+    ///
+    /// ```
+    /// let err = daemonizer::Daemon::new()
+    ///     .work_dir("/nonexistent/daemonizer-doc")
+    ///     .start()
+    ///     .unwrap_err();
+    /// let os = err.os_error().expect("a failed chdir");
+    /// assert_eq!(os.kind(), std::io::ErrorKind::NotFound);
+    /// ```
+    pub fn os_error(&self) -> Option<io::Error> {
+        self.raw_os_error().map(io::Error::from_raw_os_error)
+    }
+
+    /// The OS error as nix names it, for the crate's own decisions.
+    pub(crate) fn errno(&self) -> Option<Errno> {
         self.errno
     }
 
@@ -389,10 +443,7 @@ impl Error {
     /// (no newline or separator can end the message early) and
     /// [`decode`](Error::decode) restores it exactly.
     pub(crate) fn encode(&self) -> Vec<u8> {
-        let kind = ErrorKind::ALL
-            .iter()
-            .position(|k| *k == self.kind)
-            .unwrap_or(0);
+        let kind = self.kind.code();
         let errno = self.errno.map_or(0, |e| e as i32);
         let detail = escape(&self.detail, true);
         format!("{kind}\x1f{}\x1f{errno}\x1f{detail}", self.step.code()).into_bytes()
@@ -401,7 +452,7 @@ impl Error {
     pub(crate) fn decode(bytes: &[u8]) -> Option<Error> {
         let text = String::from_utf8_lossy(bytes);
         let mut parts = text.splitn(4, '\x1f');
-        let kind = *ErrorKind::ALL.get(parts.next()?.parse::<usize>().ok()?)?;
+        let kind = ErrorKind::from_code(parts.next()?.parse().ok()?)?;
         let step = Step::from_code(parts.next()?.parse().ok()?)?;
         let errno = match parts.next()?.parse::<i32>().ok()? {
             0 => None,
@@ -591,9 +642,17 @@ mod tests {
     }
 
     #[test]
-    fn every_step_has_a_code() {
-        for step in Step::ALL {
-            assert_eq!(Step::from_code(step.code()), Some(step));
+    fn every_step_and_kind_has_its_own_code() {
+        let steps: Vec<Step> = (0..=u8::MAX).filter_map(Step::from_code).collect();
+        // Every variant: a new one must be given a code both ways.
+        assert_eq!(steps.len(), 18);
+        for (code, step) in steps.iter().enumerate() {
+            assert_eq!(usize::from(step.code()), code, "{step}");
+        }
+        let kinds: Vec<ErrorKind> = (0..=u8::MAX).filter_map(ErrorKind::from_code).collect();
+        assert_eq!(kinds.len(), 10);
+        for (code, kind) in kinds.iter().enumerate() {
+            assert_eq!(usize::from(kind.code()), code, "{kind:?}");
         }
     }
 }

@@ -14,6 +14,7 @@
 //! | `config` | [`Daemon`], the builder holding every setting |
 //! | `classic` | [`daemonize`] and [`daemonize_lite`], the original's entry points |
 //! | `error` | [`Error`]: the failing [`Step`], the value, the OS error; exit statuses |
+//! | `names` | [`Signal`] and [`Resource`]: the crate's own names for the system's numbers, one table each with a `cfg` per system |
 //! | `start` | the orchestration of the steps: preflight in the launcher, the detach, the steps in the daemon |
 //! | `running` | the running daemon: its state, [`Daemonized`], its way out on a stop signal or exit, the stop and readiness functions |
 //! | `pidfile` | open, lock, write and remove the pid file |
@@ -70,6 +71,7 @@ mod fds;
 mod lastwords;
 mod listen;
 mod logfile;
+mod names;
 mod notify;
 mod pathsafe;
 mod pidfile;
@@ -87,13 +89,11 @@ mod sys;
 mod unit;
 
 pub use classic::{daemonize, daemonize_lite, Options};
-pub use config::{
-    is_truthy, Account, Daemon, Mode, Output, PreserveFd, Readiness, Resource, Setup, Signal,
-    SignalHandler,
-};
+pub use config::{Account, Daemon, Mode, Output, PreserveFd, Readiness, Setup, SignalHandler};
 pub use error::{Error, ErrorKind, Result, Step};
 pub use listen::{listen_fds, ListenFd};
 pub use logfile::LogFile;
+pub use names::{Resource, Signal};
 pub use running::{
     notify, notify_status, notify_watchdog, ready, request_stop, stop_requested, wait_for_stop,
     wait_for_stop_timeout, watchdog, Daemonized,

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use nix::sys::signal::Signal;
 use nix::unistd::getpid;
 
 use crate::config::Mode;
@@ -15,6 +14,7 @@ use crate::config::Mode;
 use crate::config::Readiness;
 use crate::deadline::Deadline;
 use crate::error::{Error, ErrorKind, Result, Step};
+use crate::names::Signal;
 use crate::notify::{self, Notifier};
 use crate::pidfile::PidFile;
 use crate::readiness;
@@ -205,7 +205,7 @@ impl Shared {
     fn stop_signal(&self) -> Option<Signal> {
         let signal = match self.stop.load(Ordering::SeqCst) {
             0 => return None,
-            n => Signal::try_from(n).ok()?,
+            n => Signal::from_raw(n)?,
         };
         if !self.stop_logged.swap(true, Ordering::SeqCst) {
             log::debug!("stop: {signal}; the body was asked to stop");
@@ -217,7 +217,7 @@ impl Shared {
     fn record_stop(&self, signal: Signal) -> bool {
         let first = self
             .stop
-            .compare_exchange(0, signal as i32, Ordering::SeqCst, Ordering::SeqCst)
+            .compare_exchange(0, signal.as_raw(), Ordering::SeqCst, Ordering::SeqCst)
             .is_ok();
         wake_stop_waiters();
         first

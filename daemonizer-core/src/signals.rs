@@ -14,10 +14,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 use nix::errno::Errno;
-use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow};
 
 use crate::config::Handler;
 use crate::error::{Error, ErrorKind, Result, Step};
+use crate::names::Signal;
 use crate::sys;
 
 /// Signals whose default action ends the daemon cleanly when the user has
@@ -85,7 +86,7 @@ pub(crate) fn block_for_fork() -> Result<Blocked> {
     .map_err(|e| Error::os(Step::Detach, "blocking signals", e))?;
     let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
     // SAFETY: installing SIG_IGN runs no code in signal context.
-    let hup = unsafe { sigaction(Signal::SIGHUP, &ignore) }.map_err(|e| {
+    let hup = unsafe { sigaction(nix::sys::signal::Signal::SIGHUP, &ignore) }.map_err(|e| {
         let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
         Error::os(Step::Detach, "ignoring SIGHUP", e)
     })?;
@@ -102,7 +103,7 @@ impl Blocked {
     /// launcher whose start failed).
     pub(crate) fn restore(self) {
         // SAFETY: restores the disposition that was in place before.
-        let _ = unsafe { sigaction(Signal::SIGHUP, &self.hup) };
+        let _ = unsafe { sigaction(nix::sys::signal::Signal::SIGHUP, &self.hup) };
         let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&self.mask), None);
     }
 }
@@ -137,7 +138,7 @@ static STOP_ACTION: AtomicPtr<()> = AtomicPtr::new(std::ptr::null_mut());
 /// The raw handler of a stop signal installed with a plain `sigaction`.
 extern "C" fn stop_handler(signal: libc::c_int) {
     let stop = STOP_ACTION.load(Ordering::SeqCst);
-    if let (false, Ok(signal)) = (stop.is_null(), Signal::try_from(signal)) {
+    if let (false, Some(signal)) = (stop.is_null(), Signal::from_raw(signal)) {
         // SAFETY: the only non-null value ever stored is a `StopAction`.
         let stop = unsafe { std::mem::transmute::<*mut (), StopAction>(stop) };
         preserving_errno(|| stop(signal));
@@ -157,7 +158,7 @@ fn install_stop(signal: Signal, stop: StopAction) -> Result<()> {
     let current = unsafe {
         let mut current: libc::sigaction = std::mem::zeroed();
         Errno::result(libc::sigaction(
-            signal as i32,
+            signal.as_raw(),
             std::ptr::null(),
             &mut current,
         ))
@@ -176,7 +177,7 @@ fn install_stop(signal: Signal, stop: StopAction) -> Result<()> {
             action.sa_flags = libc::SA_RESTART;
             libc::sigemptyset(&mut action.sa_mask);
             Errno::result(libc::sigaction(
-                signal as i32,
+                signal.as_raw(),
                 &action,
                 std::ptr::null_mut(),
             ))
@@ -185,7 +186,9 @@ fn install_stop(signal: Signal, stop: StopAction) -> Result<()> {
     } else {
         // SAFETY: as above; `preserving_errno` keeps errno intact.
         unsafe {
-            signal_hook_registry::register(signal as i32, move || preserving_errno(|| stop(signal)))
+            signal_hook_registry::register(signal.as_raw(), move || {
+                preserving_errno(|| stop(signal))
+            })
         }
         .map_err(|e| Error::io(Step::Signals, format!("{signal}"), &e))?;
     }
@@ -241,15 +244,15 @@ fn start_thread(handlers: Vec<(Signal, Handler)>, reload: ReloadHook) -> Result<
 
     let mut table: HashMap<i32, Handler> = HashMap::new();
     for (signal, handler) in handlers {
-        let byte = signal as i32 as u8;
+        let byte = signal.as_raw() as u8;
         // SAFETY: the action only calls `write_byte`, which is
         // async-signal-safe; the write end lives as long as the process
         // (it is leaked below).
         unsafe {
-            signal_hook_registry::register(signal as i32, move || write_byte(write_fd, byte))
+            signal_hook_registry::register(signal.as_raw(), move || write_byte(write_fd, byte))
         }
         .map_err(|e| Error::io(Step::Signals, format!("{signal}"), &e))?;
-        table.insert(signal as i32, handler);
+        table.insert(signal.as_raw(), handler);
     }
     // The write end must outlive every handler: never close it.
     std::mem::forget(write);
@@ -273,10 +276,10 @@ fn start_thread(handlers: Vec<(Signal, Handler)>, reload: ReloadHook) -> Result<
                         return;
                     }
                 }
-                let Ok(signal) = Signal::try_from(i32::from(byte[0])) else {
+                let Some(signal) = Signal::from_raw(i32::from(byte[0])) else {
                     continue;
                 };
-                let Some(handler) = table.get_mut(&(signal as i32)) else {
+                let Some(handler) = table.get_mut(&signal.as_raw()) else {
                     continue;
                 };
                 log::debug!("signals: {signal}: calling the handler");
@@ -308,8 +311,8 @@ pub(crate) fn default_action_now(signal: Signal) {
     unsafe {
         let mut action: libc::sigaction = std::mem::zeroed();
         action.sa_sigaction = libc::SIG_DFL;
-        libc::sigaction(signal as i32, &action, std::ptr::null_mut());
-        libc::raise(signal as i32);
+        libc::sigaction(signal.as_raw(), &action, std::ptr::null_mut());
+        libc::raise(signal.as_raw());
     }
 }
 
@@ -329,7 +332,8 @@ pub(crate) fn unblock(blocked: Blocked, user_handles_hup: bool) -> Result<()> {
         // SAFETY: installing SIG_IGN runs no code in signal context; then
         // the disposition that was in place before is restored.
         unsafe {
-            sigaction(Signal::SIGHUP, &ignore).and_then(|_| sigaction(Signal::SIGHUP, &blocked.hup))
+            let hup = nix::sys::signal::Signal::SIGHUP;
+            sigaction(hup, &ignore).and_then(|_| sigaction(hup, &blocked.hup))
         }
         .map_err(|e| Error::os(Step::Signals, "restoring SIGHUP", e))?;
     }
@@ -359,7 +363,7 @@ mod tests {
     }
 
     fn numbers(signals: impl IntoIterator<Item = Signal>) -> Vec<i32> {
-        let mut numbers: Vec<i32> = signals.into_iter().map(|s| s as i32).collect();
+        let mut numbers: Vec<i32> = signals.into_iter().map(Signal::as_raw).collect();
         numbers.sort_unstable();
         numbers
     }
@@ -367,7 +371,7 @@ mod tests {
     /// The calling thread's blocked signals, by number.
     fn blocked_now() -> Vec<i32> {
         let mask = SigSet::thread_get_mask().expect("pthread_sigmask");
-        numbers(Signal::iterator().filter(|s| mask.contains(*s)))
+        numbers(Signal::iterator().filter(|s| mask.contains(s.to_nix())))
     }
 
     /// The disposition of `signal`: `SIG_DFL`, `SIG_IGN` or a handler.
@@ -377,7 +381,7 @@ mod tests {
         unsafe {
             let mut current: libc::sigaction = std::mem::zeroed();
             assert_eq!(
-                libc::sigaction(signal as i32, std::ptr::null(), &mut current),
+                libc::sigaction(signal.as_raw(), std::ptr::null(), &mut current),
                 0
             );
             current.sa_sigaction
@@ -390,7 +394,7 @@ mod tests {
         unsafe {
             let mut set: libc::sigset_t = std::mem::zeroed();
             assert_eq!(libc::sigpending(&mut set), 0);
-            libc::sigismember(&set, signal as i32) == 1
+            libc::sigismember(&set, signal.as_raw()) == 1
         }
     }
 
@@ -403,15 +407,22 @@ mod tests {
 
     #[test]
     fn uncatchable_and_fault_signals_are_refused_and_no_other() {
-        use Signal::*;
         let refused = numbers(Signal::iterator().filter(|s| refusal(*s).is_some()));
         let expected = numbers([
-            SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS,
+            Signal::SIGKILL,
+            Signal::SIGSTOP,
+            Signal::SIGSEGV,
+            Signal::SIGBUS,
+            Signal::SIGFPE,
+            Signal::SIGILL,
+            Signal::SIGTRAP,
+            Signal::SIGABRT,
+            Signal::SIGSYS,
         ]);
         assert_eq!(refused, expected);
-        assert_eq!(refusal(SIGKILL), Some("cannot be caught"));
+        assert_eq!(refusal(Signal::SIGKILL), Some("cannot be caught"));
         assert_eq!(
-            refusal(SIGSEGV),
+            refusal(Signal::SIGSEGV),
             Some("is a fault signal and cannot be handled outside the faulting thread")
         );
         for signal in STOP_SIGNALS {
@@ -455,25 +466,25 @@ mod tests {
     fn the_forks_run_with_every_signal_blocked_and_sighup_ignored() {
         on_own_thread(|| {
             let mut caller = SigSet::empty();
-            caller.add(Signal::SIGUSR2);
+            caller.add(Signal::SIGUSR2.to_nix());
             caller.thread_set_mask().expect("set the caller's mask");
             let hup = disposition(Signal::SIGHUP);
 
             let blocked = block_for_fork().expect("block_for_fork");
             let catchable = numbers(
-                Signal::iterator().filter(|s| !matches!(s, Signal::SIGKILL | Signal::SIGSTOP)),
+                Signal::iterator().filter(|s| !matches!(*s, Signal::SIGKILL | Signal::SIGSTOP)),
             );
             assert_eq!(blocked_now(), catchable, "every signal that can be blocked");
             assert_eq!(disposition(Signal::SIGHUP), libc::SIG_IGN);
             assert!(
-                blocked.mask().contains(Signal::SIGUSR2),
+                blocked.mask().contains(Signal::SIGUSR2.to_nix()),
                 "the caller's mask kept"
             );
-            assert!(!blocked.mask().contains(Signal::SIGUSR1));
+            assert!(!blocked.mask().contains(Signal::SIGUSR1.to_nix()));
 
             // A failed start gives the launcher back what it had.
             blocked.restore();
-            assert_eq!(blocked_now(), [Signal::SIGUSR2 as i32]);
+            assert_eq!(blocked_now(), [Signal::SIGUSR2.as_raw()]);
             assert_eq!(disposition(Signal::SIGHUP), hup);
         });
     }
@@ -482,8 +493,8 @@ mod tests {
     fn the_daemon_starts_with_no_signal_blocked() {
         on_own_thread(|| {
             let mut careless = SigSet::empty();
-            careless.add(Signal::SIGTERM);
-            careless.add(Signal::SIGUSR1);
+            careless.add(Signal::SIGTERM.to_nix());
+            careless.add(Signal::SIGUSR1.to_nix());
             careless.thread_set_mask().expect("set the caller's mask");
             assert_eq!(blocked_now().len(), 2);
             unblock_all().expect("unblock_all");
@@ -498,7 +509,7 @@ mod tests {
         on_own_thread(|| {
             let hup = disposition(Signal::SIGHUP);
             let blocked = block_for_fork().expect("block_for_fork");
-            nix::sys::signal::raise(Signal::SIGHUP).expect("raise SIGHUP");
+            nix::sys::signal::raise(Signal::SIGHUP.to_nix()).expect("raise SIGHUP");
             // POSIX leaves it open whether a blocked, ignored signal is
             // kept pending; Linux keeps it.
             if cfg!(target_os = "linux") {

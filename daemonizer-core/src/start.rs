@@ -5,7 +5,6 @@ use std::os::fd::{OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use nix::sys::signal::Signal;
 use nix::unistd::{getpid, getppid};
 
 use crate::config::{Daemon, Mode, Output, Readiness};
@@ -14,6 +13,7 @@ use crate::dirs;
 use crate::error::{Error, ErrorKind, Result, Step};
 use crate::fds;
 use crate::listen;
+use crate::names::Signal;
 use crate::notify::{self, Notifier};
 use crate::pidfile::PidFile;
 use crate::privileges;

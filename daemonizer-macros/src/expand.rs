@@ -181,7 +181,7 @@ fn call(setting: &Setting, krate: &TokenStream) -> TokenStream {
                 } else {
                     quote!(Auto)
                 };
-                quote_spanned! {span=> .readiness(#krate::Readiness::#readiness) }
+                quote_spanned! {span=> .readiness(#krate::__private::Readiness::#readiness) }
             }
             Key::User | Key::Group => {
                 let name = method(key.name());
@@ -192,7 +192,7 @@ fn call(setting: &Setting, krate: &TokenStream) -> TokenStream {
                 Some(variant) => {
                     let variant = syn::Ident::new(variant, expr.span());
                     quote_spanned! {span=>
-                        .default_command(#krate::control::Command::#variant)
+                        .default_command(#krate::__private::Command::#variant)
                     }
                 }
                 None => quote_spanned! {span=> .commands(#expr) },
