@@ -748,3 +748,63 @@ fn a_failed_start_removes_the_output_files_it_created_whatever_the_path() {
         .unwrap()
         .starts_with("earlier lines\n"));
 }
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))] // the tracer's platform
+#[test]
+fn a_symlink_swapped_in_between_the_look_and_the_open_is_not_followed() {
+    // The launcher looks at an existing pid file without following it,
+    // then opens it: a symlink renamed over it in between must be refused
+    // by the open itself. It leads to a running daemon's pid file, which a
+    // start that followed it would hold open and report as running.
+    let sb = Sandbox::new("swapped-link");
+    start(&mut sb.daemon());
+    let running = wait_pidfile(&sb.path("pid"));
+    facts(&sb.path("facts"));
+    let pidfile = sb.path("swapped.pid");
+    fs::write(&pidfile, "").unwrap();
+    let tag = format!("{}/", sb.dir.display());
+    let (paused, go) = (sb.path("paused"), sb.path("go"));
+    let traced = sb
+        .command("pause-after-stat")
+        .arg("swapped.pid")
+        .arg(&paused)
+        .arg(&go)
+        .args(["--", "daemon", "--sandbox", &tag, "--pidfile"])
+        .arg(&pidfile)
+        .spawn()
+        .unwrap();
+    wait_until("the start to look at its pid file", || paused.exists());
+    let planted = sb.path("planted");
+    std::os::unix::fs::symlink(sb.path("pid"), &planted).unwrap();
+    fs::rename(&planted, &pidfile).unwrap();
+    let before = snapshot_without(&sb, &[&paused]);
+    fs::write(&go, "").unwrap();
+    let outcome = finish(traced);
+    assert!(
+        outcome.stdout.ends_with(" exit 73\n"),
+        "the start was refused (exit 73): {outcome:?}"
+    );
+    let lines: Vec<&str> = outcome.stderr.lines().collect();
+    assert_eq!(
+        lines,
+        [format!(
+            "scenario: cannot start daemon: pid file: {}: is a symbolic link, \
+             refused (a pid file must be a regular file)",
+            shown(&pidfile)
+        )],
+        "{outcome:?}"
+    );
+    assert_eq!(before, snapshot_without(&sb, &[&paused, &go]));
+    assert!(alive(running));
+    stop(running, &sb.path("pid"));
+}
+
+/// The sandbox's snapshot without the entries `skip` (a tracer's files).
+fn snapshot_without(
+    sb: &Sandbox,
+    skip: &[&Path],
+) -> std::collections::BTreeMap<std::path::PathBuf, String> {
+    let mut snap = sb.snapshot();
+    snap.retain(|path, _| !skip.contains(&path.as_path()));
+    snap
+}
