@@ -808,3 +808,54 @@ fn snapshot_without(
     snap.retain(|path, _| !skip.contains(&path.as_path()));
     snap
 }
+
+#[test]
+fn a_stop_signals_the_lock_holder_not_the_process_its_pid_file_names() {
+    // The running daemon's pid file rewritten to name another live
+    // process (as its owner may): the stop ends the daemon that holds the
+    // lock, and the other process gets no signal.
+    let sb = Sandbox::new("rewritten-pid");
+    let pidfile = sb.path("pid");
+    start(&mut with_pidfile(&sb, &pidfile));
+    let daemon = wait_pidfile(&pidfile);
+    // Records SIGHUP and SIGUSR1; SIGTERM would end it.
+    let record = sb.path("record");
+    let mut decoy = sb
+        .command("daemon")
+        .arg("--lite")
+        .arg("--facts")
+        .arg(sb.path("decoy-facts"))
+        .arg("--record")
+        .arg(&record)
+        .spawn()
+        .unwrap();
+    let decoy_pid = decoy.id() as i32;
+    facts(&sb.path("decoy-facts"));
+    fs::write(&pidfile, format!("{decoy_pid}\n")).unwrap();
+    let outcome = run(sb
+        .command("stop")
+        .arg("--commands")
+        .arg("--pidfile")
+        .arg(&pidfile));
+    assert_eq!(
+        (
+            outcome.code(),
+            outcome.stdout.as_str(),
+            outcome.stderr.as_str()
+        ),
+        (
+            Some(0),
+            format!("scenario stopped (PID {daemon})\n").as_str(),
+            ""
+        ),
+        "{outcome:?}"
+    );
+    wait_dead(daemon);
+    assert!(
+        decoy.try_wait().unwrap().is_none() && alive(decoy_pid),
+        "the process the file named runs on"
+    );
+    assert!(!record.exists(), "and got no signal it records");
+    decoy.kill().unwrap();
+    decoy.wait().unwrap();
+}
