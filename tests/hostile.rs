@@ -859,3 +859,58 @@ fn a_stop_signals_the_lock_holder_not_the_process_its_pid_file_names() {
     decoy.kill().unwrap();
     decoy.wait().unwrap();
 }
+
+#[test]
+fn stdout_file_in_a_directory_every_user_can_write_is_refused_and_not_created() {
+    // Not sticky: anyone may swap the log for a symlink to a file of
+    // root's between the checks and the open.
+    let sb = Sandbox::new("out-dir-0777");
+    let open = sb.path("open");
+    fs::create_dir(&open).unwrap();
+    chmod(&open, 0o777);
+    let log = open.join("out.log");
+    refused_output(
+        &sb,
+        &[],
+        "--stdout",
+        &log,
+        77,
+        &[
+            &shown(&log),
+            &format!(
+                "its directory {} is writable by every user and not sticky",
+                shown(&open)
+            ),
+        ],
+    );
+    assert!(!log.exists(), "no log was created");
+}
+
+#[test]
+fn stdout_file_in_a_directory_of_another_user_is_refused_and_not_created() {
+    if !root_or_skip("stdout_file_in_a_directory_of_another_user_is_refused_and_not_created") {
+        return;
+    }
+    // Its owner controls it, 0755 as it is: the file could be swapped at
+    // any moment.
+    let (uid, gid) = nobody();
+    let sb = Sandbox::new("out-dir-foreign");
+    let theirs = sb.path("theirs");
+    dir_owned_by(&theirs, uid, gid);
+    let log = theirs.join("out.log");
+    refused_output(
+        &sb,
+        &[],
+        "--stdout",
+        &log,
+        77,
+        &[
+            &shown(&log),
+            &format!(
+                "its directory {} belongs to user {uid} (nobody)",
+                shown(&theirs)
+            ),
+        ],
+    );
+    assert!(!log.exists(), "no log was created");
+}
