@@ -29,6 +29,10 @@
 //!                                   the same, once it has looked at a
 //!                                   name containing PART (`newfstatat`
 //!                                   returned)
+//! scenario pause-after-probe --sandbox DIR/ READY GO -- ARGS...
+//!                                   the same, once it has asked who holds
+//!                                   a lock (the first `fcntl(F_GETLK)`
+//!                                   returned)
 //! ```
 //!
 //! Options of `daemon` (every path is used as given):
@@ -870,6 +874,27 @@ fn pause_after_stat(args: &[String]) -> ! {
     pause_at("pause-after-stat", libc::SYS_newfstatat, true, args)
 }
 
+/// `pause-after-probe READY GO -- ARGS...`: see the module docs.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn pause_after_probe(args: &[String]) -> ! {
+    let [ready, go, rest @ ..] = args else {
+        fail("pause-after-probe READY GO -- ARGS...")
+    };
+    let rest = rest.strip_prefix(&["--".to_owned()]).unwrap_or(rest);
+    traced("pause-after-probe", rest, |_, regs| {
+        // fcntl(fd, cmd, ...): the command is the second argument.
+        if !leaving(regs)
+            || regs.orig_rax as i64 != libc::SYS_fcntl
+            || regs.rsi != libc::F_GETLK as u64
+        {
+            return false;
+        }
+        File::create(ready).unwrap_or_else(|e| fail(&format!("pause-after-probe: {ready}: {e}")));
+        wait_for_file(Path::new(go));
+        true
+    })
+}
+
 /// `pause-at-unlink PART READY GO -- ARGS...`: see the module docs.
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 fn pause_at_unlink(args: &[String]) -> ! {
@@ -1028,6 +1053,11 @@ fn pause_at_unlink(_: &[String]) -> ! {
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
 fn pause_after_stat(_: &[String]) -> ! {
     fail("pause-after-stat: Linux x86-64 only")
+}
+
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+fn pause_after_probe(_: &[String]) -> ! {
+    fail("pause-after-probe: Linux x86-64 only")
 }
 
 /// `--block-signals`: the caller's mask blocks the stop signals, SIGHUP
@@ -1190,6 +1220,7 @@ fn main() -> Result<(), String> {
         Some("pause-at-unlink") => pause_at_unlink(raw.get(4..).unwrap_or_default()),
         Some("pause-after-open") => pause_after_open(raw.get(4..).unwrap_or_default()),
         Some("pause-after-stat") => pause_after_stat(raw.get(4..).unwrap_or_default()),
+        Some("pause-after-probe") => pause_after_probe(raw.get(4..).unwrap_or_default()),
         _ => {}
     }
     let opts = parse();
