@@ -914,3 +914,130 @@ fn stdout_file_in_a_directory_of_another_user_is_refused_and_not_created() {
     );
     assert!(!log.exists(), "no log was created");
 }
+
+/// A process whose parent is `parent`, from `/proc`.
+fn child_of(parent: i32) -> Option<i32> {
+    fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .find(|&pid| stat(pid).is_some_and(|s| s.ppid == parent))
+}
+
+/// The PID that `host_pid` has in its own PID namespace (the last field
+/// of `NSpid:` in `/proc/<pid>/status`).
+fn pid_in_namespace(host_pid: i32) -> Option<i32> {
+    let text = fs::read_to_string(format!("/proc/{host_pid}/status")).ok()?;
+    let line = text.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
+    line.split_whitespace().last()?.parse().ok()
+}
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))] // the tracer's platform
+#[test]
+fn a_stop_whose_daemon_is_replaced_by_a_decoy_after_its_probe_leaves_the_decoy_alone() {
+    let test = "a_stop_whose_daemon_is_replaced_by_a_decoy_after_its_probe_leaves_the_decoy_alone";
+    if !root_or_skip(test) {
+        return;
+    }
+    // The stop has asked who holds the lock (the daemon, PID P) and is
+    // held there; the daemon dies and an unrelated process gets PID P.
+    // The stop must find the lock free, not signal P. The PID is reused
+    // on purpose, in a PID namespace of this test's own, where
+    // /proc/sys/kernel/ns_last_pid chooses the next one.
+    use std::process::Stdio;
+    let sb = Sandbox::new("decoy");
+    let tag = format!("{}/", sb.dir.display());
+    // The namespace's first process ignores SIGCHLD, so whatever ends in
+    // the namespace is reaped at once and its PID is free again.
+    let mut ns = Command::new("unshare")
+        .args(["--pid", "--fork", "--kill-child", "perl", "-e"])
+        .arg("$SIG{CHLD} = 'IGNORE'; sleep 600")
+        .arg(&tag)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn unshare");
+    let unshare = ns.id() as i32;
+    let init = wait_for("the namespace's first process", || {
+        let init = child_of(unshare)?;
+        let ignored = fs::read_to_string(format!("/proc/{init}/status")).ok()?;
+        let ignored = ignored.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
+        let ignored = u64::from_str_radix(ignored.trim(), 16).ok()?;
+        (ignored & 1 << (libc::SIGCHLD - 1) != 0).then_some(init)
+    });
+    let in_ns = |program: &Path| {
+        let mut cmd = Command::new("nsenter");
+        cmd.arg("--target")
+            .arg(init.to_string())
+            .args(["--pid", "--"])
+            .arg(program)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    };
+    let scenario = scenario_bin();
+    let pidfile = sb.path("pid");
+    start(
+        in_ns(&scenario)
+            .args(["daemon", "--sandbox", &tag, "--pidfile"])
+            .arg(&pidfile)
+            .arg("--facts")
+            .arg(sb.path("facts")),
+    );
+    let pid = wait_pidfile(&pidfile);
+    facts(&sb.path("facts"));
+    let daemon = sb
+        .processes()
+        .into_iter()
+        .find(|&p| pid_in_namespace(p) == Some(pid))
+        .expect("the daemon, seen from here");
+
+    let (paused, go) = (sb.path("paused"), sb.path("go"));
+    let stopper = in_ns(&scenario)
+        .args(["pause-after-probe", "--sandbox", &tag])
+        .arg(&paused)
+        .arg(&go)
+        .args(["--", "stop", "--sandbox", &tag, "--commands", "--pidfile"])
+        .arg(&pidfile)
+        .spawn()
+        .expect("spawn the stop");
+    wait_until("the stop to ask who holds the lock", || paused.exists());
+
+    kill(daemon, libc::SIGKILL);
+    wait_until("the daemon to be gone, reaped", || stat(daemon).is_none());
+    let next = run(in_ns(Path::new("sh")).args([
+        "-c",
+        &format!("echo {} > /proc/sys/kernel/ns_last_pid", pid - 1),
+    ]));
+    assert!(next.success(), "{next:?}");
+    let record = sb.path("record");
+    let mut decoy = in_ns(&scenario)
+        .args(["daemon", "--sandbox", &tag, "--lite", "--facts"])
+        .arg(sb.path("decoy-facts"))
+        .arg("--record")
+        .arg(&record)
+        .spawn()
+        .expect("spawn the decoy");
+    let decoy_pid: i32 = facts(&sb.path("decoy-facts"))["pid"].parse().unwrap();
+    assert_eq!(decoy_pid, pid, "the decoy has the daemon's PID");
+
+    fs::write(&go, "").unwrap();
+    let outcome = finish(stopper);
+    assert!(
+        outcome.stdout.starts_with("scenario is not running\n")
+            && outcome.stdout.ends_with(" exit 0\n")
+            && outcome.stderr.is_empty(),
+        "the stop found no daemon: {outcome:?}"
+    );
+    assert!(
+        decoy.try_wait().unwrap().is_none(),
+        "the decoy was not stopped"
+    );
+    assert!(!record.exists(), "and got no signal it records");
+    let _ = decoy.kill();
+    let _ = ns.kill();
+    let _ = ns.wait();
+    let _ = decoy.wait();
+}
