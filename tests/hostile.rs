@@ -100,10 +100,18 @@ fn unwritable_directory() {
     if is_root() {
         // Root writes anywhere: the launcher runs as `nobody` instead, and
         // the directory stays root's, 0755. A copy of the program in the
-        // sandbox is sure to be reachable by `nobody`.
+        // sandbox is sure to be reachable by `nobody`. `cp` makes it, not
+        // this process: a program spawned by another test thread meanwhile
+        // would inherit the copy's descriptor open for writing until its
+        // exec, and executing the copy would then fail with ETXTBSY.
         let (uid, gid, _) = groups_of("nobody").expect("a user nobody");
         let copy = sb.path("scenario");
-        fs::copy(scenario_bin(), &copy).unwrap();
+        let copied = Command::new("cp")
+            .arg(scenario_bin())
+            .arg(&copy)
+            .status()
+            .unwrap();
+        assert!(copied.success(), "cp: {copied:?}");
         let mut as_nobody = Command::new(&copy);
         as_nobody
             .args(cmd.get_args())
