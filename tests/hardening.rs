@@ -140,6 +140,58 @@ fn a_path_with_a_newline_gives_one_escaped_line() {
     assert_eq!(before, sb.snapshot());
 }
 
+#[test]
+fn a_program_name_with_a_newline_gives_one_escaped_line() {
+    // argv[0] is the caller's choice (exec lets it be anything): it must
+    // not print a second, fake line, nor reach the terminal as a control
+    // sequence.
+    use std::os::unix::process::CommandExt;
+    let sb = Sandbox::new("argv0");
+    let path = sb.path("no-such-dir").join("pid");
+    let before = sb.snapshot();
+    let outcome = run(sb
+        .command("daemon")
+        .arg0("evil\nscenario: daemon started as PID 1\u{1b}[2K\u{9b}x")
+        .arg("--pidfile")
+        .arg(&path));
+    assert_eq!(outcome.code(), Some(66), "{outcome:?}");
+    assert_eq!(
+        outcome.stderr,
+        format!(
+            "evil\\x0ascenario: daemon started as PID 1\\x1b[2K\\u{{009b}}x: \
+             cannot start daemon: pid file: {}: the directory {dir} does not exist (create \
+             it first: install -d {dir}): No such file or directory\n",
+            path.display(),
+            dir = sb.path("no-such-dir").display()
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(before, sb.snapshot());
+}
+
+#[test]
+fn a_path_with_unicode_line_separators_gives_one_escaped_line() {
+    // U+2028 and U+2029 end a line for many terminals, log viewers and
+    // JSON-reading tools.
+    let sb = Sandbox::new("u2028");
+    let dir = sb.path("no-such-dir");
+    let path = dir.join("pid\u{2028}scenario: daemon started\u{2029}as PID 1");
+    let before = sb.snapshot();
+    let outcome = run(sb.command("daemon").arg("--pidfile").arg(&path));
+    assert_eq!(outcome.code(), Some(66), "{outcome:?}");
+    assert_eq!(
+        outcome.stderr,
+        format!(
+            "scenario: cannot start daemon: pid file: {}/pid\\u{{2028}}scenario: daemon \
+             started\\u{{2029}}as PID 1: the directory {0} does not exist (create it first: \
+             install -d {0}): No such file or directory\n",
+            dir.display()
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(before, sb.snapshot());
+}
+
 /// A pipe whose read end is closed: every write to the other end fails
 /// with EPIPE.
 fn broken_pipe() -> OwnedFd {

@@ -106,10 +106,18 @@ fn unwritable_directory() {
     if is_root() {
         // Root writes anywhere: the launcher runs as `nobody` instead, and
         // the directory stays root's, 0755. A copy of the program in the
-        // sandbox is sure to be reachable by `nobody`.
+        // sandbox is sure to be reachable by `nobody`. `cp` makes it, not
+        // this process: a program spawned by another test thread meanwhile
+        // would inherit the copy's descriptor open for writing until its
+        // exec, and executing the copy would then fail with ETXTBSY.
         let (uid, gid, _) = groups_of("nobody").expect("a user nobody");
         let copy = sb.path("scenario");
-        fs::copy(scenario_bin(), &copy).unwrap();
+        let copied = Command::new("cp")
+            .arg(scenario_bin())
+            .arg(&copy)
+            .status()
+            .unwrap();
+        assert!(copied.success(), "cp: {copied:?}");
         let mut as_nobody = Command::new(&copy);
         as_nobody
             .args(cmd.get_args())
@@ -709,4 +717,300 @@ fn a_failed_start_removes_the_output_files_it_created_whatever_the_path() {
     assert!(fs::read_to_string(&old_log)
         .unwrap()
         .starts_with("earlier lines\n"));
+}
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))] // the tracer's platform
+#[test]
+fn a_symlink_swapped_in_between_the_look_and_the_open_is_not_followed() {
+    // The launcher looks at an existing pid file without following it,
+    // then opens it: a symlink renamed over it in between must be refused
+    // by the open itself. It leads to a running daemon's pid file, which a
+    // start that followed it would hold open and report as running.
+    let sb = Sandbox::new("swapped-link");
+    start(sb.daemon());
+    let running = wait_pidfile(&sb.path("pid"));
+    facts(&sb.path("facts"));
+    let pidfile = sb.path("swapped.pid");
+    fs::write(&pidfile, "").unwrap();
+    let tag = format!("{}/", sb.dir.display());
+    let (paused, go) = (sb.path("paused"), sb.path("go"));
+    let traced = sb
+        .command("pause-after-stat")
+        .arg("=swapped.pid")
+        .arg(&paused)
+        .arg(&go)
+        .args(["--", "daemon", "--sandbox", &tag, "--pidfile"])
+        .arg(&pidfile)
+        .spawn()
+        .unwrap();
+    wait_until("the start to look at its pid file", || paused.exists());
+    let planted = sb.path("planted");
+    std::os::unix::fs::symlink(sb.path("pid"), &planted).unwrap();
+    fs::rename(&planted, &pidfile).unwrap();
+    // The start made its lock file before it looked at the pid file; a
+    // refused start removes it again.
+    let lock_file = sb.path(".swapped.pid.lock");
+    let before = snapshot_without(&sb, &[&paused, &lock_file]);
+    fs::write(&go, "").unwrap();
+    let outcome = finish(traced);
+    assert!(
+        outcome.stdout.ends_with(" exit 73\n"),
+        "the start was refused (exit 73): {outcome:?}"
+    );
+    let lines: Vec<&str> = outcome.stderr.lines().collect();
+    assert_eq!(
+        lines,
+        [format!(
+            "scenario: cannot start daemon: pid file: {}: is a symbolic link, \
+             refused (a pid file must be a regular file)",
+            shown(&pidfile)
+        )],
+        "{outcome:?}"
+    );
+    assert_eq!(before, snapshot_without(&sb, &[&paused, &go]));
+    assert!(
+        !lock_file.exists(),
+        "the refused start removed its lock file"
+    );
+    assert!(alive(running));
+    stop(running, &sb.path("pid"));
+}
+
+/// The sandbox's snapshot without the entries `skip` (a tracer's files).
+fn snapshot_without(
+    sb: &Sandbox,
+    skip: &[&Path],
+) -> std::collections::BTreeMap<std::path::PathBuf, String> {
+    let mut snap = sb.snapshot();
+    snap.retain(|path, _| !skip.contains(&path.as_path()));
+    snap
+}
+
+#[test]
+fn a_stop_signals_the_lock_holder_not_the_process_its_pid_file_names() {
+    // The running daemon's pid file rewritten to name another live
+    // process (as its owner may): the stop ends the daemon that holds the
+    // lock, and the other process gets no signal.
+    let sb = Sandbox::new("rewritten-pid");
+    let pidfile = sb.path("pid");
+    start(with_pidfile(&sb, &pidfile));
+    let daemon = wait_pidfile(&pidfile);
+    // Records SIGHUP and SIGUSR1; SIGTERM would end it.
+    let record = sb.path("record");
+    let mut decoy = sb
+        .command("daemon")
+        .arg("--lite")
+        .arg("--facts")
+        .arg(sb.path("decoy-facts"))
+        .arg("--record")
+        .arg(&record)
+        .spawn()
+        .unwrap();
+    let decoy_pid = decoy.id() as i32;
+    facts(&sb.path("decoy-facts"));
+    fs::write(&pidfile, format!("{decoy_pid}\n")).unwrap();
+    let outcome = run(sb
+        .command("stop")
+        .arg("--commands")
+        .arg("--pidfile")
+        .arg(&pidfile));
+    assert_eq!(
+        (
+            outcome.code(),
+            outcome.stdout.as_str(),
+            outcome.stderr.as_str()
+        ),
+        (
+            Some(0),
+            format!("scenario stopped (PID {daemon})\n").as_str(),
+            ""
+        ),
+        "{outcome:?}"
+    );
+    wait_dead(daemon);
+    assert!(
+        decoy.try_wait().unwrap().is_none() && alive(decoy_pid),
+        "the process the file named runs on"
+    );
+    assert!(!record.exists(), "and got no signal it records");
+    decoy.kill().unwrap();
+    decoy.wait().unwrap();
+}
+
+#[test]
+fn stdout_file_in_a_directory_every_user_can_write_is_refused_and_not_created() {
+    // Not sticky: anyone may swap the log for a symlink to a file of
+    // root's between the checks and the open.
+    let sb = Sandbox::new("out-dir-0777");
+    let open = sb.path("open");
+    fs::create_dir(&open).unwrap();
+    chmod(&open, 0o777);
+    let log = open.join("out.log");
+    refused_output(
+        &sb,
+        |s| s.stdout(&log),
+        77,
+        &[
+            &shown(&log),
+            &format!(
+                "its directory {} is writable by every user and not sticky",
+                shown(&open)
+            ),
+        ],
+    );
+    assert!(!log.exists(), "no log was created");
+}
+
+#[test]
+fn stdout_file_in_a_directory_of_another_user_is_refused_and_not_created() {
+    if !root_or_skip("stdout_file_in_a_directory_of_another_user_is_refused_and_not_created") {
+        return;
+    }
+    // Its owner controls it, 0755 as it is: the file could be swapped at
+    // any moment.
+    let (uid, gid) = nobody();
+    let sb = Sandbox::new("out-dir-foreign");
+    let theirs = sb.path("theirs");
+    dir_owned_by(&theirs, uid, gid);
+    let log = theirs.join("out.log");
+    refused_output(
+        &sb,
+        |s| s.stdout(&log),
+        77,
+        &[
+            &shown(&log),
+            &format!(
+                "its directory {} belongs to user {uid} (nobody)",
+                shown(&theirs)
+            ),
+        ],
+    );
+    assert!(!log.exists(), "no log was created");
+}
+
+/// A process whose parent is `parent`, from `/proc`.
+fn child_of(parent: i32) -> Option<i32> {
+    fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .find(|&pid| stat(pid).is_some_and(|s| s.ppid == parent))
+}
+
+/// The PID that `host_pid` has in its own PID namespace (the last field
+/// of `NSpid:` in `/proc/<pid>/status`).
+fn pid_in_namespace(host_pid: i32) -> Option<i32> {
+    let text = fs::read_to_string(format!("/proc/{host_pid}/status")).ok()?;
+    let line = text.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
+    line.split_whitespace().last()?.parse().ok()
+}
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))] // the tracer's platform
+#[test]
+fn a_stop_whose_daemon_is_replaced_by_a_decoy_after_its_probe_leaves_the_decoy_alone() {
+    let test = "a_stop_whose_daemon_is_replaced_by_a_decoy_after_its_probe_leaves_the_decoy_alone";
+    if !root_or_skip(test) {
+        return;
+    }
+    // The stop has asked who holds the lock (the daemon, PID P) and is
+    // held there; the daemon dies and an unrelated process gets PID P.
+    // The stop must find the lock free, not signal P. The PID is reused
+    // on purpose, in a PID namespace of this test's own, where
+    // /proc/sys/kernel/ns_last_pid chooses the next one.
+    use std::process::Stdio;
+    let sb = Sandbox::new("decoy");
+    let tag = format!("{}/", sb.dir.display());
+    // The namespace's first process ignores SIGCHLD, so whatever ends in
+    // the namespace is reaped at once and its PID is free again.
+    let mut ns = Command::new("unshare")
+        .args(["--pid", "--fork", "--kill-child", "perl", "-e"])
+        .arg("$SIG{CHLD} = 'IGNORE'; sleep 600")
+        .arg(&tag)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn unshare");
+    let unshare = ns.id() as i32;
+    let init = wait_for("the namespace's first process", || {
+        let init = child_of(unshare)?;
+        let ignored = fs::read_to_string(format!("/proc/{init}/status")).ok()?;
+        let ignored = ignored.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
+        let ignored = u64::from_str_radix(ignored.trim(), 16).ok()?;
+        (ignored & 1 << (libc::SIGCHLD - 1) != 0).then_some(init)
+    });
+    let in_ns = |program: &Path| {
+        let mut cmd = Command::new("nsenter");
+        cmd.arg("--target")
+            .arg(init.to_string())
+            .args(["--pid", "--"])
+            .arg(program)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    };
+    let scenario = scenario_bin();
+    let pidfile = sb.path("pid");
+    start(
+        in_ns(&scenario)
+            .args(["daemon", "--sandbox", &tag, "--pidfile"])
+            .arg(&pidfile)
+            .arg("--facts")
+            .arg(sb.path("facts")),
+    );
+    let pid = wait_pidfile(&pidfile);
+    facts(&sb.path("facts"));
+    let daemon = sb
+        .processes()
+        .into_iter()
+        .find(|&p| pid_in_namespace(p) == Some(pid))
+        .expect("the daemon, seen from here");
+
+    let (paused, go) = (sb.path("paused"), sb.path("go"));
+    let stopper = in_ns(&scenario)
+        .args(["pause-after-probe", "--sandbox", &tag])
+        .arg(&paused)
+        .arg(&go)
+        .args(["--", "stop", "--sandbox", &tag, "--commands", "--pidfile"])
+        .arg(&pidfile)
+        .spawn()
+        .expect("spawn the stop");
+    wait_until("the stop to ask who holds the lock", || paused.exists());
+
+    kill(daemon, libc::SIGKILL);
+    wait_until("the daemon to be gone, reaped", || stat(daemon).is_none());
+    let next = run(in_ns(Path::new("sh")).args([
+        "-c",
+        &format!("echo {} > /proc/sys/kernel/ns_last_pid", pid - 1),
+    ]));
+    assert!(next.success(), "{next:?}");
+    let record = sb.path("record");
+    let mut decoy = in_ns(&scenario)
+        .args(["daemon", "--sandbox", &tag, "--lite", "--facts"])
+        .arg(sb.path("decoy-facts"))
+        .arg("--record")
+        .arg(&record)
+        .spawn()
+        .expect("spawn the decoy");
+    let decoy_pid: i32 = facts(&sb.path("decoy-facts"))["pid"].parse().unwrap();
+    assert_eq!(decoy_pid, pid, "the decoy has the daemon's PID");
+
+    fs::write(&go, "").unwrap();
+    let outcome = finish(stopper);
+    assert!(
+        outcome.stdout.starts_with("scenario is not running\n")
+            && outcome.stdout.ends_with(" exit 0\n")
+            && outcome.stderr.is_empty(),
+        "the stop found no daemon: {outcome:?}"
+    );
+    assert!(
+        decoy.try_wait().unwrap().is_none(),
+        "the decoy was not stopped"
+    );
+    assert!(!record.exists(), "and got no signal it records");
+    let _ = decoy.kill();
+    let _ = ns.kill();
+    let _ = ns.wait();
+    let _ = decoy.wait();
 }

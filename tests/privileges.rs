@@ -10,6 +10,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
 
 use common::*;
 
@@ -80,7 +81,7 @@ fn started_as(
     if uid != 0 {
         assert!(!got.groups.contains(&0), "{name}: no group 0");
         // No capability survives the switch away from root.
-        for caps in ["CapPrm", "CapEff", "CapAmb"] {
+        for caps in ["CapPrm", "CapEff", "CapInh", "CapAmb"] {
             let value = u64::from_str_radix(&status_field(pid, caps)[0], 16).unwrap();
             assert_eq!(value, 0, "{name}: {caps}");
         }
@@ -379,4 +380,130 @@ fn chroot_groups_come_from_the_host_not_the_jail() {
     assert_eq!(got.groups, groups, "the host's groups of nobody");
     assert!(!got.groups.contains(&0), "no group 0 from the jail");
     stop_dropped(&sb, pid);
+}
+
+/// A daemon started as `nobody` with `extra` options, checked as in
+/// [`started_as`] (every capability set empty among the rest).
+fn started_as_nobody(name: &str, extra: &[&str]) -> (Sandbox, i32) {
+    let (uid, gid) = primary("nobody");
+    let mut groups = member_groups("nobody");
+    groups.insert(gid);
+    started_as(name, |s| s.user("nobody").args(extra), uid, gid, &groups)
+}
+
+#[test]
+fn a_locked_keep_caps_securebit_leaves_no_capability_after_the_switch() {
+    if !root_or_skip("a_locked_keep_caps_securebit_leaves_no_capability_after_the_switch") {
+        return;
+    }
+    // Locked, the securebit cannot be cleared before setuid: every
+    // permitted capability survives it, to be emptied afterwards.
+    let (sb, pid) = started_as_nobody("lock-keepcaps", &["--lock-keepcaps"]);
+    let f = facts(&sb.path("facts"));
+    assert!(
+        f["regain"].starts_with("failed"),
+        "capset then setuid(0) from the body: {}",
+        f["regain"]
+    );
+    stop_dropped(&sb, pid);
+}
+
+#[test]
+fn an_ambient_capability_raised_before_the_start_is_gone_in_the_daemon() {
+    if !root_or_skip("an_ambient_capability_raised_before_the_start_is_gone_in_the_daemon") {
+        return;
+    }
+    // As a supervisor's AmbientCapabilities= leaves it: inheritable and
+    // ambient; a program the daemon executes would get it.
+    let (sb, pid) = started_as_nobody("ambient", &["--ambient"]);
+    stop_dropped(&sb, pid);
+}
+
+/// `scenario daemon` with the sandbox's pid file, facts and trigger and
+/// `args`, run by `strace -f` so that every `capset(2)`, in every process
+/// of the start, returns success and does nothing (as a sandbox that
+/// ignores it would); `None` (after a [`skip`]) without `strace`.
+fn with_capset_ignored(test: &str, sb: &Sandbox, args: &[&str]) -> Option<Command> {
+    let found = Command::new("strace")
+        .arg("-V")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        skip(test, "needs strace (apt-get install strace)");
+        return None;
+    }
+    let mut cmd = Command::new("strace");
+    cmd.args(["-f", "-qqq", "-o", "/dev/null"])
+        .args(["-e", "trace=capset", "-e", "inject=capset:retval=0"])
+        .arg(scenario_bin())
+        .args(sb.daemon().get_args())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    Some(cmd)
+}
+
+#[test]
+fn a_capset_that_does_nothing_is_caught_by_reading_the_sets_back() {
+    let test = "a_capset_that_does_nothing_is_caught_by_reading_the_sets_back";
+    if !root_or_skip(test) {
+        return;
+    }
+    // With the securebit locked, the sets keep every permitted capability
+    // across setuid; emptying them "succeeds" without effect: only reading
+    // them back finds the daemon could become root again.
+    let sb = Sandbox::new("capset-ignored");
+    let Some(mut cmd) = with_capset_ignored(test, &sb, &["--user", "nobody", "--lock-keepcaps"])
+    else {
+        return;
+    };
+    // The permitted set is root's, this process's.
+    let permitted = proc_number("/proc/self/status", "CapPrm", 16);
+    assert_ne!(permitted, 0, "root has capabilities");
+    let outcome = run(&mut cmd);
+    outcome.assert_refused(
+        77,
+        "user",
+        &[&format!(
+            "the permitted capability set is {permitted:#x} after the switch, not empty"
+        )],
+    );
+    sb.wait_no_processes();
+    assert!(!sb.path("pid").exists(), "the pid file it created is gone");
+}
+
+#[test]
+fn keepcaps_is_cleared_before_the_switch_even_where_capset_does_nothing() {
+    let test = "keepcaps_is_cleared_before_the_switch_even_where_capset_does_nothing";
+    if !root_or_skip(test) {
+        return;
+    }
+    // PR_SET_KEEPCAPS, unlocked, is cleared before setuid: the switch
+    // itself empties the permitted set, with no capset needed afterwards.
+    let sb = Sandbox::new("keepcaps-capset-ignored");
+    let Some(mut cmd) = with_capset_ignored(test, &sb, &["--user", "nobody", "--keepcaps"]) else {
+        return;
+    };
+    // strace ends once every process it traces has: read the daemon from
+    // outside, stop it, then the outcome.
+    let tracer = cmd.spawn().expect("spawn strace");
+    let pid = wait_pidfile(&sb.path("pid"));
+    let f = facts(&sb.path("facts"));
+    for caps in ["CapPrm", "CapEff", "CapInh", "CapAmb"] {
+        let value = proc_number(&format!("/proc/{pid}/status"), caps, 16);
+        assert_eq!(value, 0, "{caps}");
+    }
+    assert!(
+        f["setuid0"].starts_with("failed"),
+        "setuid(0) from the body: {}",
+        f["setuid0"]
+    );
+    stop_dropped(&sb, pid);
+    let outcome = finish(tracer);
+    assert!(
+        outcome.success() && outcome.stderr.is_empty(),
+        "{outcome:?}"
+    );
 }

@@ -642,6 +642,21 @@ mod tests {
     }
 
     #[test]
+    fn line_breaking_characters_show_in_their_escaped_form() {
+        for (detail, shown) in [
+            ("a\u{2028}b", "stdio: a\\u{2028}b"),
+            ("a\u{2029}b", "stdio: a\\u{2029}b"),
+            ("\u{85}\u{9b}", "stdio: \\u{0085}\\u{009b}"),
+            ("a\nb\rc\x1b[2K\x7f", "stdio: a\\x0ab\\x0dc\\x1b[2K\\x7f"),
+            // Neighbours of the separators are printable and stay as they are.
+            ("\u{2027}\u{2030}", "stdio: \u{2027}\u{2030}"),
+        ] {
+            let e = Error::new(Step::Stdio, ErrorKind::Os, detail);
+            assert_eq!(e.to_string(), shown, "{detail:?}");
+        }
+    }
+
+    #[test]
     fn every_step_and_kind_has_its_own_code() {
         let steps: Vec<Step> = (0..=u8::MAX).filter_map(Step::from_code).collect();
         // Every variant: a new one must be given a code both ways.

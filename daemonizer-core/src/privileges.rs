@@ -412,8 +412,13 @@ mod caps {
         // for the call.
         let rc = unsafe { libc::syscall(libc::SYS_capget, &mut header, sets.as_mut_ptr()) };
         Errno::result(rc).map_err(|e| failed("capget", e))?;
-        let left =
-            |f: fn(&Data) -> u32| sets.iter().map(f).fold(0u64, |a, w| a << 32 | u64::from(w));
+        // The first word holds capabilities 0 to 31: the low half.
+        let left = |f: fn(&Data) -> u32| {
+            sets.iter()
+                .rev()
+                .map(f)
+                .fold(0u64, |a, w| a << 32 | u64::from(w))
+        };
         for (name, value) in [
             ("permitted", left(|d| d.permitted)),
             ("effective", left(|d| d.effective)),

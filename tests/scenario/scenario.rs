@@ -46,6 +46,14 @@
 //!                                   or `rt_sigqueueinfo` it made after the
 //!                                   pause, as `name(first argument,
 //!                                   signal)`, comma-separated, or `none`
+//! scenario pause-after-stat --sandbox DIR/ PART READY GO -- ARGS...
+//!                                   the same, once it has looked at a
+//!                                   name containing PART (`newfstatat`
+//!                                   returned)
+//! scenario pause-after-probe --sandbox DIR/ READY GO -- ARGS...
+//!                                   the same, once it has asked who holds
+//!                                   a lock (the first `fcntl(F_GETLK)`
+//!                                   returned)
 //! ```
 //!
 //! Options of `daemon` (every path is used as given):
@@ -89,6 +97,8 @@
 //! | `--setup-replace-pidfile` | with `--setup-bind`: the setup first puts `/dev/null` (`dup2`) on the fd the start opened its pid file on, found in `/proc/self/fd` |
 //! | `--setup-reuse` | with `--setup-bind`: a `File` on `/dev/null` is opened before the start (not preserved) and given to the setup, which drops it before it binds, so that the listener gets its number; fact `setup_dropped_fd` |
 //! | `--refuse CALLS` | just before the start, a seccomp filter makes the listed system calls fail (as a sandbox may): `fork` (`fork`, `clone`, `clone3`) with `EAGAIN`, `second-fork` the same but only from the first child of the start on, `unshare` with `EPERM`, `pidfd` (`pidfd_open`) with `ENOSYS`, as on a kernel without pidfds; comma-separated; x86-64 Linux only |
+//! | `--lock-keepcaps` | just before the start, set and lock the securebit `SECBIT_KEEP_CAPS` (`PR_SET_SECUREBITS`, as root): `PR_SET_KEEPCAPS` can no longer clear it; Linux only |
+//! | `--ambient` | just before the start, add `CAP_NET_BIND_SERVICE` to the inheritable set and raise it in the ambient set (it must be permitted: run as root); Linux only |
 //!
 //! Trigger actions: `ok` (return `Ok`), `err` (return `Err` through
 //! `Daemonized::finish`), `panic`, `exit` (`std::process::exit(3)`),
@@ -153,6 +163,8 @@ struct Opts {
     print_before: Option<String>,
     refuse: Option<String>,
     keepcaps: bool,
+    lock_keepcaps: bool,
+    ambient: bool,
     block_signals: bool,
     sigpipe_default: bool,
     commands: bool,
@@ -270,6 +282,8 @@ fn parse() -> Opts {
             "--print-before" => opts.print_before = Some(value()),
             "--refuse" => opts.refuse = Some(value()),
             "--keepcaps" => opts.keepcaps = true,
+            "--lock-keepcaps" => opts.lock_keepcaps = true,
+            "--ambient" => opts.ambient = true,
             "--block-signals" => opts.block_signals = true,
             "--sigpipe-default" => opts.sigpipe_default = true,
             "--commands" => opts.commands = true,
@@ -922,6 +936,33 @@ fn pause_after_open(args: &[String]) -> ! {
     pause_at("pause-after-open", libc::SYS_openat, true, args)
 }
 
+/// `pause-after-stat PART READY GO -- ARGS...`: see the module docs.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn pause_after_stat(args: &[String]) -> ! {
+    pause_at("pause-after-stat", libc::SYS_newfstatat, true, args)
+}
+
+/// `pause-after-probe READY GO -- ARGS...`: see the module docs.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn pause_after_probe(args: &[String]) -> ! {
+    let [ready, go, rest @ ..] = args else {
+        fail("pause-after-probe READY GO -- ARGS...")
+    };
+    let rest = rest.strip_prefix(&["--".to_owned()]).unwrap_or(rest);
+    traced("pause-after-probe", rest, |_, regs| {
+        // fcntl(fd, cmd, ...): the command is the second argument.
+        if !leaving(regs)
+            || regs.orig_rax as i64 != libc::SYS_fcntl
+            || regs.rsi != libc::F_GETLK as u64
+        {
+            return false;
+        }
+        File::create(ready).unwrap_or_else(|e| fail(&format!("pause-after-probe: {ready}: {e}")));
+        wait_for_file(Path::new(go));
+        true
+    })
+}
+
 /// `pause-at-unlink PART READY GO -- ARGS...`: see the module docs.
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 fn pause_at_unlink(args: &[String]) -> ! {
@@ -1088,7 +1129,8 @@ fn pause_daemon_at_chdir(args: &[String]) -> ! {
 
 /// Pauses the traced program at the entry of `call` (at its return with
 /// `after`), a system call whose second argument is a name (`openat`,
-/// `unlinkat`; the kernel keeps that register across the call).
+/// `unlinkat`, `newfstatat`; the kernel keeps that register across the
+/// call).
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 fn pause_at(mode: &str, call: libc::c_long, after: bool, args: &[String]) -> ! {
     let [part, ready, go, rest @ ..] = args else {
@@ -1305,6 +1347,16 @@ fn pause_at_unlink(_: &[String]) -> ! {
     fail("pause-at-unlink: Linux x86-64 only")
 }
 
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+fn pause_after_stat(_: &[String]) -> ! {
+    fail("pause-after-stat: Linux x86-64 only")
+}
+
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+fn pause_after_probe(_: &[String]) -> ! {
+    fail("pause-after-probe: Linux x86-64 only")
+}
+
 /// `--block-signals`: the caller's mask blocks the stop signals, SIGHUP
 /// and SIGUSR1, as a careless supervisor or shell may leave it.
 fn block_stop_signals() {
@@ -1335,6 +1387,81 @@ fn keep_caps() {
 #[cfg(not(target_os = "linux"))]
 fn keep_caps() {
     fail("--keepcaps: Linux only");
+}
+
+/// `--lock-keepcaps`: keeps the permitted capabilities across setuid with
+/// the securebit, locked, so that `PR_SET_KEEPCAPS` cannot undo it.
+#[cfg(target_os = "linux")]
+fn lock_keep_caps() {
+    const SECBIT_KEEP_CAPS: libc::c_ulong = 1 << 4;
+    const SECBIT_KEEP_CAPS_LOCKED: libc::c_ulong = 1 << 5;
+    let bits = SECBIT_KEEP_CAPS | SECBIT_KEEP_CAPS_LOCKED;
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_SECUREBITS, bits, 0, 0, 0) } != 0 {
+        fail(&format!("--lock-keepcaps: {}", errno_name()));
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lock_keep_caps() {
+    fail("--lock-keepcaps: Linux only");
+}
+
+/// `--ambient`: `CAP_NET_BIND_SERVICE` in the inheritable and the ambient
+/// sets, as a supervisor's `AmbientCapabilities=` leaves it.
+#[cfg(target_os = "linux")]
+fn raise_ambient() {
+    const CAP_NET_BIND_SERVICE: u32 = 10;
+    let (header, mut data) = (cap_header(), [[0u32; 3]; 2]);
+    // SAFETY: capget/capset take one header and two data structs (three
+    // u32 each: effective, permitted, inheritable), alive for the calls;
+    // prctl takes integers only.
+    let failed = unsafe {
+        if libc::syscall(libc::SYS_capget, &header, data.as_mut_ptr()) != 0 {
+            Some("capget")
+        } else {
+            data[0][2] |= 1 << CAP_NET_BIND_SERVICE;
+            if libc::syscall(libc::SYS_capset, &header, data.as_ptr()) != 0 {
+                Some("capset")
+            } else if libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_RAISE,
+                CAP_NET_BIND_SERVICE as libc::c_ulong,
+                0,
+                0,
+            ) != 0
+            {
+                Some("PR_CAP_AMBIENT_RAISE")
+            } else {
+                None
+            }
+        }
+    };
+    if let Some(what) = failed {
+        fail(&format!("--ambient: {what}: {}", errno_name()));
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn raise_ambient() {
+    fail("--ambient: Linux only");
+}
+
+/// The header of `capget`/`capset`, version 3 (two 32-bit words per set),
+/// for this process.
+#[cfg(target_os = "linux")]
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+#[cfg(target_os = "linux")]
+fn cap_header() -> CapHeader {
+    CapHeader {
+        version: 0x2008_0522,
+        pid: 0,
+    }
 }
 
 /// Without capabilities, regaining root is `setuid(0)` alone.
@@ -1391,6 +1518,8 @@ fn main() -> Result<(), String> {
         Some("pause-after-open") => pause_after_open(raw.get(4..).unwrap_or_default()),
         Some("pause-after-getlk") => pause_after_getlk(raw.get(4..).unwrap_or_default()),
         Some("pause-daemon-at-chdir") => pause_daemon_at_chdir(raw.get(4..).unwrap_or_default()),
+        Some("pause-after-stat") => pause_after_stat(raw.get(4..).unwrap_or_default()),
+        Some("pause-after-probe") => pause_after_probe(raw.get(4..).unwrap_or_default()),
         _ => {}
     }
     let opts = parse();
@@ -1542,6 +1671,12 @@ fn main() -> Result<(), String> {
     }
     if opts.keepcaps {
         keep_caps();
+    }
+    if opts.lock_keepcaps {
+        lock_keep_caps();
+    }
+    if opts.ambient {
+        raise_ambient();
     }
     if opts.block_signals {
         block_stop_signals();
