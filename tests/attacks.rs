@@ -187,36 +187,26 @@ fn bind_mounts_cannot_disguise_another_users_directory() {
     let bound = sb.path("bound");
     fs::create_dir(&bound).unwrap();
     let _bind = Bind::new(&nob, &bound);
-    let cmd = sb.scenario("daemon").pidfile(bound.join("pid"));
-    let outcome = run(cmd);
-    refused_cleanly(
-        &sb,
-        &outcome,
-        77,
-        "pid file",
-        &[&format!(
-            "its directory {} belongs to user {uid} (nobody)",
-            bound.display()
-        )],
-    );
+    // A start with its pid file in `dir`, refused for the directory
+    // `refused` of nobody's.
+    let refused_in = |dir: &Path, refused: &str| {
+        let outcome = run(sb.scenario("daemon").pidfile(dir.join("pid")));
+        refused_cleanly(
+            &sb,
+            &outcome,
+            77,
+            "pid file",
+            &[&format!("{refused} belongs to user {uid} (nobody)")],
+        );
+    };
+    refused_in(&bound, &format!("its directory {}", bound.display()));
     // Root's directory mounted inside nobody's: reached through nobody's.
     let root_dir = sb.path("root-dir");
     fs::create_dir(&root_dir).unwrap();
     let inner = nob.join("in");
     fs::create_dir(&inner).unwrap();
     let _bind_in = Bind::new(&root_dir, &inner);
-    let cmd = sb.scenario("daemon").pidfile(inner.join("pid"));
-    let outcome = run(cmd);
-    refused_cleanly(
-        &sb,
-        &outcome,
-        77,
-        "pid file",
-        &[&format!(
-            "the directory {} belongs to user {uid} (nobody)",
-            nob.display()
-        )],
-    );
+    refused_in(&inner, &format!("the directory {}", nob.display()));
     assert_eq!(fs::read_dir(&root_dir).unwrap().count(), 0);
 }
 
