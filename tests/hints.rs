@@ -58,3 +58,16 @@ fn a_privilege_drop_without_root_says_that_it_needs_root_and_who_runs_it() {
         sb.wait_no_processes();
     }
 }
+
+#[test]
+fn a_setup_that_finds_its_port_taken_exits_71_as_the_table_says() {
+    // The exit statuses table: an OS error from the setup keeps its kind;
+    // "address already in use" is a system failure (71), not 70.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let addr = taken.local_addr().unwrap().to_string();
+    let sb = Sandbox::new("hint-port-taken");
+    let outcome = run(sb.daemon().setup_bind(&addr));
+    outcome.assert_refused(71, "setup", &["Address already in use"]);
+    sb.wait_no_processes();
+    assert!(!sb.path("pid").exists(), "no pid file left");
+}
