@@ -776,6 +776,7 @@ fn a_symlink_swapped_in_between_the_look_and_the_open_is_not_followed() {
     stop(running, &sb.path("pid"));
 }
 
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))] // used by the tracer tests alone
 /// The sandbox's snapshot without the entries `skip` (a tracer's files).
 fn snapshot_without(
     sb: &Sandbox,
@@ -888,6 +889,7 @@ fn stdout_file_in_a_directory_of_another_user_is_refused_and_not_created() {
     assert!(!log.exists(), "no log was created");
 }
 
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))] // used by the tracer tests alone
 /// A process whose parent is `parent`, from `/proc`.
 fn child_of(parent: i32) -> Option<i32> {
     fs::read_dir("/proc")
@@ -897,6 +899,7 @@ fn child_of(parent: i32) -> Option<i32> {
         .find(|&pid| stat(pid).is_some_and(|s| s.ppid == parent))
 }
 
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))] // used by the tracer tests alone
 /// The PID that `host_pid` has in its own PID namespace (the last field
 /// of `NSpid:` in `/proc/<pid>/status`).
 fn pid_in_namespace(host_pid: i32) -> Option<i32> {
