@@ -37,7 +37,7 @@ pub fn start_setup<T: 'static>(setup: crate::Setup<T>) -> (Daemonized, T) {
 /// launcher reports it.
 pub fn finish<T>(running: Daemonized, result: T, failure: Option<String>) -> T {
     if let Some(failure) = failure {
-        crate::report::main_failed(failure);
+        crate::running::main_failed(failure);
     }
     drop(running);
     result

@@ -3,11 +3,9 @@
 //! through [`Control`], one line printed and the LSB exit status.
 
 use std::ffi::{OsStr, OsString};
-use std::fmt;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::str::FromStr;
 
-use crate::config::Daemon;
+use crate::config::{names, Command, Daemon};
 use crate::control::{Control, Status, Stopped};
 use crate::error::{escape_control, Error, ErrorKind, Result, Step};
 use crate::running::Daemonized;
@@ -37,114 +35,6 @@ fn say_to(out: BorrowedFd<'_>, mut line: String) {
         let _ = std::io::stdout().flush();
     });
     let _ = crate::sys::pipe::write_all_quietly(out, line.as_bytes());
-}
-
-/// The commands a program started with [`Daemon::commands`] takes as its
-/// first argument; [`Daemon::default_command`] names the one run when the
-/// program is given no argument at all.
-///
-/// ```no_run
-/// use daemonizer::control::Command;
-///
-/// // `myd` alone starts the daemon; `myd stop`, `myd status`... as usual.
-/// let running = daemonizer::Daemon::new()
-///     .pidfile("/run/myd.pid")
-///     .default_command(Command::Start)
-///     .start()
-///     .unwrap_or_else(|e| e.exit());
-/// # drop(running);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Command {
-    /// `start`: starts the daemon.
-    Start,
-    /// `stop`: SIGTERM, then SIGKILL after the stop timeout.
-    Stop,
-    /// `status`: whether the daemon runs, with LSB statuses.
-    Status,
-    /// `restart`: stop, then start.
-    Restart,
-    /// `reload`: SIGHUP to the running daemon.
-    Reload,
-}
-
-impl Command {
-    /// Every command, in the order the usage line lists them.
-    ///
-    /// ```
-    /// use daemonizer::control::Command;
-    ///
-    /// let names: Vec<&str> = Command::ALL.iter().map(|c| c.as_str()).collect();
-    /// assert_eq!(names, ["start", "stop", "status", "restart", "reload"]);
-    /// ```
-    pub const ALL: &'static [Command] = &[
-        Command::Start,
-        Command::Stop,
-        Command::Status,
-        Command::Restart,
-        Command::Reload,
-    ];
-
-    /// The command's name, as given on the command line: `"start"`...
-    ///
-    /// ```
-    /// assert_eq!(daemonizer::control::Command::Reload.as_str(), "reload");
-    /// ```
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Command::Start => "start",
-            Command::Stop => "stop",
-            Command::Status => "status",
-            Command::Restart => "restart",
-            Command::Reload => "reload",
-        }
-    }
-}
-
-impl fmt::Display for Command {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Command {
-    type Err = Error;
-
-    /// The command named `name`, exactly as [`as_str`](Command::as_str)
-    /// spells it.
-    ///
-    /// ```
-    /// use daemonizer::control::Command;
-    ///
-    /// assert_eq!("stop".parse::<Command>()?, Command::Stop);
-    /// assert!("STOP".parse::<Command>().is_err());
-    /// # Ok::<(), daemonizer::Error>(())
-    /// ```
-    fn from_str(name: &str) -> Result<Command> {
-        Command::ALL
-            .iter()
-            .copied()
-            .find(|c| c.as_str() == name)
-            .ok_or_else(|| {
-                let shown: String = name.chars().take(64).collect();
-                Error::new(
-                    Step::Control,
-                    ErrorKind::Config,
-                    format!(
-                        "unknown command {}; the commands are {}",
-                        escape_control(&format!("{shown:?}")),
-                        names().replace('|', ", ")
-                    ),
-                )
-            })
-    }
-}
-
-/// `start|stop|status|restart|reload`, from [`Command::ALL`].
-fn names() -> String {
-    let names: Vec<&str> = Command::ALL.iter().map(|c| c.as_str()).collect();
-    names.join("|")
 }
 
 /// The usage line printed for a missing or unknown command.

@@ -3,7 +3,10 @@
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
 
+use crate::error::{escape_control, Error, ErrorKind, Result, Step};
 use crate::names::{Resource, Signal};
 
 /// Full or lite daemonization.
@@ -210,7 +213,7 @@ pub(crate) struct Limit {
 /// ```
 pub type SignalHandler = Box<dyn FnMut(Signal) + Send + 'static>;
 pub(crate) type Handler = SignalHandler;
-pub(crate) type Announce = Box<dyn FnOnce(&crate::Launched)>;
+pub(crate) type Announce = Box<dyn FnOnce(&Launched)>;
 
 /// The configuration of a daemon, built step by step and consumed by
 /// [`start`](Daemon::start).
@@ -261,10 +264,10 @@ pub struct Daemon {
     /// [`commands`](Daemon::commands)).
     pub(crate) commands: bool,
     /// The command run when the program is given no argument.
-    pub(crate) default_command: Option<crate::control::Command>,
+    pub(crate) default_command: Option<Command>,
     /// How long the `stop` and `restart` commands wait after SIGTERM.
     pub(crate) stop_timeout: std::time::Duration,
-    pub(crate) setup: Option<crate::setup::SetupFn>,
+    pub(crate) setup: Option<SetupFn>,
 }
 
 impl Default for Daemon {
@@ -328,7 +331,7 @@ impl Daemon {
             on_launched: None,
             commands: false,
             default_command: None,
-            stop_timeout: crate::control::DEFAULT_STOP_TIMEOUT,
+            stop_timeout: DEFAULT_STOP_TIMEOUT,
             setup: None,
         }
     }
@@ -636,7 +639,7 @@ impl Daemon {
     ///     .start()
     ///     .unwrap_or_else(|e| e.exit());
     /// ```
-    pub fn on_launched(mut self, announce: impl FnOnce(&crate::Launched) + 'static) -> Daemon {
+    pub fn on_launched(mut self, announce: impl FnOnce(&Launched) + 'static) -> Daemon {
         self.on_launched = Some(Box::new(announce));
         self
     }
@@ -690,7 +693,7 @@ impl Daemon {
     ///     .unwrap_or_else(|e| e.exit());
     /// # drop(daemon);
     /// ```
-    pub fn default_command(mut self, command: crate::control::Command) -> Daemon {
+    pub fn default_command(mut self, command: Command) -> Daemon {
         self.commands = true;
         self.default_command = Some(command);
         self
@@ -752,7 +755,7 @@ impl Daemon {
     {
         self.setup = Some(Box::new(move || match setup() {
             Ok(value) => Ok(Box::new(value) as Box<dyn std::any::Any>),
-            Err(err) => Err(crate::setup::failed(&err)),
+            Err(err) => Err(failed(&err)),
         }));
         Setup {
             daemon: self,
@@ -778,7 +781,7 @@ impl Daemon {
     /// directory: a full daemon changes to `/` (or the work dir) before it
     /// uses them, and removes its pid file by name at exit. A relative work
     /// dir under a chroot stays relative to the chroot's root.
-    pub(crate) fn resolve_paths(&mut self) -> crate::Result<()> {
+    pub(crate) fn resolve_paths(&mut self) -> Result<()> {
         let relative = |path: &Option<PathBuf>| path.as_ref().is_some_and(|p| p.is_relative());
         let outputs = [&self.stdout, &self.stderr]
             .iter()
@@ -788,7 +791,7 @@ impl Daemon {
             return Ok(());
         }
         let cwd = std::env::current_dir()
-            .map_err(|e| crate::Error::io(crate::Step::Preflight, "the working directory", &e))?;
+            .map_err(|e| Error::io(Step::Preflight, "the working directory", &e))?;
         // An empty path stays empty: each step refuses it by name.
         let absolute = |path: &mut PathBuf| {
             if path.is_relative() && !path.as_os_str().is_empty() {
@@ -809,12 +812,12 @@ impl Daemon {
     }
 
     /// Settles the mode, reading the variable of `lite_if`.
-    pub(crate) fn resolve_mode(&mut self) -> crate::Result<()> {
+    pub(crate) fn resolve_mode(&mut self) -> Result<()> {
         if let Some(var) = self.lite_if.take() {
             if var.is_empty() || var.contains(['=', '\0']) {
-                return Err(crate::Error::new(
-                    crate::Step::Preflight,
-                    crate::ErrorKind::Config,
+                return Err(Error::new(
+                    Step::Preflight,
+                    ErrorKind::Config,
                     format!("lite_if: {var:?} is not an environment variable name"),
                 ));
             }
@@ -837,7 +840,7 @@ impl Daemon {
 /// ```
 #[must_use = "a setup does nothing until the daemon is started"]
 pub struct Setup<T> {
-    daemon: Daemon,
+    pub(crate) daemon: Daemon,
     value: std::marker::PhantomData<fn() -> T>,
 }
 
@@ -847,27 +850,230 @@ impl<T> fmt::Debug for Setup<T> {
     }
 }
 
-impl<T: 'static> Setup<T> {
-    /// [`Daemon::start`] with the setup step; returns, in the daemon, the
-    /// handle and the setup's value.
+/// The commands a program started with [`Daemon::commands`] takes as its
+/// first argument; [`Daemon::default_command`] names the one run when the
+/// program is given no argument at all.
+///
+/// ```no_run
+/// use daemonizer::control::Command;
+///
+/// // `myd` alone starts the daemon; `myd stop`, `myd status`... as usual.
+/// let running = daemonizer::Daemon::new()
+///     .pidfile("/run/myd.pid")
+///     .default_command(Command::Start)
+///     .start()
+///     .unwrap_or_else(|e| e.exit());
+/// # drop(running);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Command {
+    /// `start`: starts the daemon.
+    Start,
+    /// `stop`: SIGTERM, then SIGKILL after the stop timeout.
+    Stop,
+    /// `status`: whether the daemon runs, with LSB statuses.
+    Status,
+    /// `restart`: stop, then start.
+    Restart,
+    /// `reload`: SIGHUP to the running daemon.
+    Reload,
+}
+
+impl Command {
+    /// Every command, in the order the usage line lists them.
     ///
-    /// # Errors
-    /// As [`Daemon::start`], and the setup's own error (step `setup`).
+    /// ```
+    /// use daemonizer::control::Command;
+    ///
+    /// let names: Vec<&str> = Command::ALL.iter().map(|c| c.as_str()).collect();
+    /// assert_eq!(names, ["start", "stop", "status", "restart", "reload"]);
+    /// ```
+    pub const ALL: &'static [Command] = &[
+        Command::Start,
+        Command::Stop,
+        Command::Status,
+        Command::Restart,
+        Command::Reload,
+    ];
+
+    /// The command's name, as given on the command line: `"start"`...
+    ///
+    /// ```
+    /// assert_eq!(daemonizer::control::Command::Reload.as_str(), "reload");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Command::Start => "start",
+            Command::Stop => "stop",
+            Command::Status => "status",
+            Command::Restart => "restart",
+            Command::Reload => "reload",
+        }
+    }
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Command {
+    type Err = Error;
+
+    /// The command named `name`, exactly as [`as_str`](Command::as_str)
+    /// spells it.
+    ///
+    /// ```
+    /// use daemonizer::control::Command;
+    ///
+    /// assert_eq!("stop".parse::<Command>()?, Command::Stop);
+    /// assert!("STOP".parse::<Command>().is_err());
+    /// # Ok::<(), daemonizer::Error>(())
+    /// ```
+    fn from_str(name: &str) -> Result<Command> {
+        Command::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == name)
+            .ok_or_else(|| {
+                let shown: String = name.chars().take(64).collect();
+                Error::new(
+                    Step::Control,
+                    ErrorKind::Config,
+                    format!(
+                        "unknown command {}; the commands are {}",
+                        escape_control(&format!("{shown:?}")),
+                        names().replace('|', ", ")
+                    ),
+                )
+            })
+    }
+}
+
+/// `start|stop|status|restart|reload`, from [`Command::ALL`].
+pub(crate) fn names() -> String {
+    let names: Vec<&str> = Command::ALL.iter().map(|c| c.as_str()).collect();
+    names.join("|")
+}
+
+/// How long [`Control::stop`](crate::control::Control::stop) waits after SIGTERM before it sends SIGKILL,
+/// unless [`Control::timeout`](crate::control::Control::timeout) says otherwise.
+///
+/// ```
+/// use daemonizer::control::{Control, DEFAULT_STOP_TIMEOUT};
+///
+/// // A daemon that needs longer to flush its state.
+/// let myd = Control::new("/run/myd.pid").timeout(DEFAULT_STOP_TIMEOUT * 3);
+/// # drop(myd);
+/// ```
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long [`Control::stop`](crate::control::Control::stop) waits after SIGKILL, unless
+/// [`Control::kill_timeout`](crate::control::Control::kill_timeout) says otherwise.
+///
+/// ```
+/// use daemonizer::control::{Control, DEFAULT_KILL_TIMEOUT};
+///
+/// let myd = Control::new("/run/myd.pid").kill_timeout(DEFAULT_KILL_TIMEOUT / 5);
+/// # drop(myd);
+/// ```
+pub const DEFAULT_KILL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The setup, with its value's type erased (see
+/// [`Daemon::setup`](crate::Daemon::setup)).
+pub(crate) type SetupFn = Box<dyn FnOnce() -> Result<Box<dyn std::any::Any>>>;
+
+/// The value a setup returned, on its way from the launcher to the body.
+pub(crate) struct SetupValue(pub(crate) Option<Box<dyn std::any::Any>>);
+
+impl fmt::Debug for SetupValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() { "Some(..)" } else { "None" })
+    }
+}
+
+/// The error of a setup as a start-up failure: its `Display`, with the
+/// exit status of its OS error when it is an `io::Error` that has one
+/// (`EACCES` binding port 80 is 77, as any other permission failure).
+pub(crate) fn failed<E: fmt::Display + 'static>(err: &E) -> Error {
+    let kind = (err as &dyn std::any::Any)
+        .downcast_ref::<std::io::Error>()
+        .and_then(std::io::Error::raw_os_error)
+        .map_or(ErrorKind::Software, |code| {
+            Error::os(Step::Setup, "", nix::errno::Errno::from_raw(code)).kind()
+        });
+    Error::new(Step::Setup, kind, err.to_string())
+}
+
+/// What the launcher knows once the daemon is ready; handed to
+/// [`Daemon::on_launched`] in full mode.
+///
+/// ```no_run
+/// daemonizer::Daemon::new()
+///     .pidfile("/run/myd.pid")
+///     .on_launched(|launched| {
+///         println!("started as PID {} ({:?})", launched.pid(), launched.pidfile());
+///     })
+///     .start()
+///     .unwrap_or_else(|e| e.exit());
+/// ```
+#[derive(Debug, Clone)]
+pub struct Launched {
+    pub(crate) pid: i32,
+    pub(crate) pidfile: Option<PathBuf>,
+    pub(crate) stdout: Output,
+    pub(crate) stderr: Output,
+}
+
+impl Launched {
+    /// The daemon's PID.
     ///
     /// ```no_run
-    /// let (running, listener) = daemonizer::Daemon::new()
-    ///     .setup(|| std::net::TcpListener::bind("127.0.0.1:8080"))
+    /// daemonizer::Daemon::new()
+    ///     .on_launched(|launched| println!("PID {}", launched.pid()))
     ///     .start()
     ///     .unwrap_or_else(|e| e.exit());
-    /// # drop((running, listener));
     /// ```
-    pub fn start(self) -> crate::Result<(crate::Daemonized, T)> {
-        let mut running = self.daemon.start()?;
-        let value = running
-            .take_setup_value()
-            .and_then(|value| value.downcast::<T>().ok())
-            .expect("a setup's value has the setup's type");
-        Ok((running, *value))
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+    /// The pid file, when there is one.
+    ///
+    /// ```no_run
+    /// daemonizer::Daemon::new()
+    ///     .pidfile("/run/myd.pid")
+    ///     .on_launched(|launched| println!("pid file: {:?}", launched.pidfile()))
+    ///     .start()
+    ///     .unwrap_or_else(|e| e.exit());
+    /// ```
+    pub fn pidfile(&self) -> Option<&Path> {
+        self.pidfile.as_deref()
+    }
+    /// Where the daemon's stdout goes.
+    ///
+    /// ```no_run
+    /// daemonizer::Daemon::new()
+    ///     .stdout("/var/log/myd.out")
+    ///     .on_launched(|launched| println!("stdout goes to {:?}", launched.stdout()))
+    ///     .start()
+    ///     .unwrap_or_else(|e| e.exit());
+    /// ```
+    pub fn stdout(&self) -> &Output {
+        &self.stdout
+    }
+    /// Where the daemon's stderr goes.
+    ///
+    /// ```no_run
+    /// daemonizer::Daemon::new()
+    ///     .stderr("/var/log/myd.err")
+    ///     .on_launched(|launched| println!("stderr goes to {:?}", launched.stderr()))
+    ///     .start()
+    ///     .unwrap_or_else(|e| e.exit());
+    /// ```
+    pub fn stderr(&self) -> &Output {
+        &self.stderr
     }
 }
 
@@ -879,7 +1085,7 @@ mod tests {
     fn lite_if_is_read_at_start_and_checked() {
         for bad in ["", "A=B", "NUL\0"] {
             let err = Daemon::new().lite_if(bad).resolve_mode().unwrap_err();
-            assert_eq!(err.kind(), crate::ErrorKind::Config, "{bad:?}");
+            assert_eq!(err.kind(), ErrorKind::Config, "{bad:?}");
             assert!(err.to_string().starts_with("preflight: lite_if: "), "{err}");
         }
         let mut unset = Daemon::new()

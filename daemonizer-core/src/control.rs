@@ -72,7 +72,7 @@ use nix::errno::Errno;
 use nix::fcntl::{openat, OFlag, AT_FDCWD};
 use nix::sys::stat::Mode;
 
-pub use crate::commands::Command;
+pub use crate::config::Command;
 use crate::config::Daemon;
 use crate::deadline::Deadline;
 use crate::error::{Error, ErrorKind, Result, Step};
@@ -81,28 +81,7 @@ use crate::pathsafe::{self, Trust};
 use crate::pidfile::{probe, Holder};
 use crate::running::Daemonized;
 
-/// How long [`Control::stop`] waits after SIGTERM before it sends SIGKILL,
-/// unless [`Control::timeout`] says otherwise.
-///
-/// ```
-/// use daemonizer::control::{Control, DEFAULT_STOP_TIMEOUT};
-///
-/// // A daemon that needs longer to flush its state.
-/// let myd = Control::new("/run/myd.pid").timeout(DEFAULT_STOP_TIMEOUT * 3);
-/// # drop(myd);
-/// ```
-pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How long [`Control::stop`] waits after SIGKILL, unless
-/// [`Control::kill_timeout`] says otherwise.
-///
-/// ```
-/// use daemonizer::control::{Control, DEFAULT_KILL_TIMEOUT};
-///
-/// let myd = Control::new("/run/myd.pid").kill_timeout(DEFAULT_KILL_TIMEOUT / 5);
-/// # drop(myd);
-/// ```
-pub const DEFAULT_KILL_TIMEOUT: Duration = Duration::from_secs(5);
+pub use crate::config::{DEFAULT_KILL_TIMEOUT, DEFAULT_STOP_TIMEOUT};
 
 /// What the pid file's lock says about the daemon.
 ///

@@ -24,7 +24,7 @@ pub(crate) enum Hop {
     /// yet. `channel` is the launcher's end of the readiness channel.
     Launcher { child: Pid, channel: OwnedFd },
     /// In the first child, the session leader: it watches `daemon` until
-    /// it is ready (see [`watch`](crate::report::watch)), then exits.
+    /// it is ready (see [`watch`](crate::watch::watch)), then exits.
     Watcher { daemon: Pid },
     /// In the daemon.
     Daemon,

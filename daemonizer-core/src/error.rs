@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io;
+use std::sync::OnceLock;
 
 use nix::errno::Errno;
 
@@ -285,6 +286,17 @@ pub struct Error {
     errno: Option<Errno>,
 }
 
+/// What [`Error::exit`] does first in a daemon: set by the running
+/// daemon's state once there is one (it tells a waiting launcher, or keeps
+/// the error as the daemon's last words). A function pointer, so that the
+/// error type, below everything, imports nothing above it.
+static EXIT_HOOK: OnceLock<fn(&Error)> = OnceLock::new();
+
+/// Sets the hook of [`Error::exit`]; the first call wins.
+pub(crate) fn set_exit_hook(hook: fn(&Error)) {
+    let _ = EXIT_HOOK.set(hook);
+}
+
 impl Error {
     /// An error of `kind` in `step`, described by `detail` (which names the
     /// path or value involved).
@@ -428,7 +440,9 @@ impl Error {
     /// In a full-mode daemon that is not ready yet (manual readiness), the
     /// launcher prints that line and exits with that status.
     pub fn exit(&self) -> ! {
-        crate::running::fail_before_ready(self);
+        if let Some(hook) = EXIT_HOOK.get() {
+            hook(self);
+        }
         // One write of the whole line (stderr is unbuffered: formatting
         // into it writes piece by piece), and not `eprintln!`, which panics
         // when stderr fails (a terminal gone, a full disk): the exit status

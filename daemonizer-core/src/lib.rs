@@ -79,7 +79,6 @@ mod privileges;
 #[cfg(test)]
 mod proptests;
 mod readiness;
-mod report;
 mod running;
 mod setup;
 mod signals;
@@ -87,9 +86,12 @@ mod start;
 mod stdio;
 mod sys;
 mod unit;
+mod watch;
 
 pub use classic::{daemonize, daemonize_lite, Options};
-pub use config::{Account, Daemon, Mode, Output, PreserveFd, Readiness, Setup, SignalHandler};
+pub use config::{
+    Account, Daemon, Launched, Mode, Output, PreserveFd, Readiness, Setup, SignalHandler,
+};
 pub use error::{Error, ErrorKind, Result, Step};
 pub use listen::{listen_fds, ListenFd};
 pub use logfile::LogFile;
@@ -98,7 +100,6 @@ pub use running::{
     notify, notify_status, notify_watchdog, ready, request_stop, stop_requested, wait_for_stop,
     wait_for_stop_timeout, watchdog, Daemonized,
 };
-pub use start::Launched;
 
 /// The `log` crate, which the runtime logs its steps through and
 /// [`LogFile`] serves: `daemonizer::log::info!(...)` works without a

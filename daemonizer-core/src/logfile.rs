@@ -220,11 +220,11 @@ impl LogFile {
 
 /// The error of a refused or failed open as an `io::Error` whose message
 /// names the path and the reason (the step of a start does not apply).
-fn io_error(err: crate::Error) -> io::Error {
+fn io_error(err: crate::error::Error) -> io::Error {
     let kind = match (err.errno(), err.kind()) {
         (Some(errno), _) => io::Error::from(errno).kind(),
-        (None, crate::ErrorKind::Permission) => io::ErrorKind::PermissionDenied,
-        (None, crate::ErrorKind::Config) => io::ErrorKind::InvalidInput,
+        (None, crate::error::ErrorKind::Permission) => io::ErrorKind::PermissionDenied,
+        (None, crate::error::ErrorKind::Config) => io::ErrorKind::InvalidInput,
         (None, _) => io::ErrorKind::Other,
     };
     let mut text = crate::error::escape_control(err.detail());

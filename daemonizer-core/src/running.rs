@@ -89,7 +89,7 @@ extern "C" fn forget_channel_in_child() {
         unsafe { libc::close(fd) };
     }
     // Nor the pipe the daemon's parent watches it through.
-    crate::report::forget_in_child();
+    crate::watch::forget_in_child();
     // A child the body forks before the daemon is ready writes its stderr
     // where the daemon's goes once ready, not to a launcher about to go.
     crate::stdio::end_early_words();
@@ -254,7 +254,7 @@ impl Shared {
                     // The first child is released last: its exit then
                     // overlaps the body rather than the launcher's read
                     // and exit, on which the body waits.
-                    crate::report::ready();
+                    crate::watch::ready();
                 }
                 None => {
                     return Err(Error::new(
@@ -407,7 +407,7 @@ extern "C" fn at_exit() {
 pub struct Daemonized {
     pid: i32,
     mode: Mode,
-    setup: crate::setup::SetupValue,
+    setup: crate::config::SetupValue,
     _not_send: std::marker::PhantomData<*const ()>,
 }
 
@@ -417,7 +417,7 @@ impl Daemonized {
         Daemonized {
             pid,
             mode,
-            setup: crate::setup::SetupValue(setup),
+            setup: crate::config::SetupValue(setup),
             _not_send: std::marker::PhantomData,
         }
     }
@@ -547,7 +547,7 @@ impl Daemonized {
         result: std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
         if let Err(e) = &result {
-            crate::report::main_failed(e.to_string());
+            main_failed(e.to_string());
         }
         drop(self);
         result
@@ -557,7 +557,7 @@ impl Daemonized {
 impl Drop for Daemonized {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            crate::report::panicked();
+            panicked();
         }
         if let Some(shared) = SHARED.get() {
             shared.leave();
@@ -776,6 +776,61 @@ pub fn notify_watchdog() -> Result<bool> {
 /// any descriptor of it would drop the lock).
 pub(crate) fn own_pidfile() -> Option<(u64, u64)> {
     SHARED.get()?.pidfile.as_ref()?.held_identity()
+}
+
+/// The last panic of the daemon process while it was not ready yet.
+static PANIC: Mutex<Option<String>> = Mutex::new(None);
+
+/// Installs the panic hook, keeping the one installed before (the
+/// standard one prints to stderr: a file or `/dev/null` in a full daemon).
+///
+/// In the daemon process it records the message and location until the
+/// daemon is ready, and in full mode logs them at error level through
+/// `log`, so that a daemon logging to a file keeps them.
+pub(crate) fn install_panic_hook(full: bool) {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if is_daemon_process() && is_pending() {
+            // The launcher reports the panic itself, on one line.
+            crate::stdio::end_early_words();
+        }
+        if is_daemon_process() {
+            let payload = info.payload();
+            let message = payload
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("Box<dyn Any>");
+            let text = match info.location() {
+                Some(at) => format!("panicked at {at}: {message}"),
+                None => format!("panicked: {message}"),
+            };
+            if full {
+                log::error!("{text}");
+            }
+            if is_pending() {
+                *PANIC.lock().unwrap_or_else(|p| p.into_inner()) = Some(text);
+            } else {
+                crate::lastwords::record(&text);
+            }
+        }
+        previous(info);
+    }));
+}
+
+/// While `main` unwinds from a panic: tells the launcher about it, if the
+/// daemon was not ready yet.
+pub(crate) fn panicked() {
+    let text = PANIC.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(text) = text {
+        fail_before_ready(&Error::new(Step::Main, ErrorKind::Software, text));
+    }
+}
+
+/// `main` ended with `failure` (an `Err`, described): tells the launcher,
+/// if the daemon was not ready yet.
+pub(crate) fn main_failed(failure: String) {
+    fail_before_ready(&Error::new(Step::Main, ErrorKind::Software, failure));
 }
 
 #[cfg(test)]

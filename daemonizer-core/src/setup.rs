@@ -6,39 +6,10 @@
 //! without a preserve list, and its value is handed to the body.
 
 use std::any::Any;
-use std::fmt;
-use std::io;
 use std::os::fd::RawFd;
 
-use nix::errno::Errno;
-
+use crate::config::SetupFn;
 use crate::error::{Error, ErrorKind, Result, Step};
-
-/// The setup, with its value's type erased (see
-/// [`Daemon::setup`](crate::Daemon::setup)).
-pub(crate) type SetupFn = Box<dyn FnOnce() -> Result<Box<dyn Any>>>;
-
-/// The value a setup returned, on its way from the launcher to the body.
-pub(crate) struct SetupValue(pub(crate) Option<Box<dyn Any>>);
-
-impl fmt::Debug for SetupValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_some() { "Some(..)" } else { "None" })
-    }
-}
-
-/// The error of a setup as a start-up failure: its `Display`, with the
-/// exit status of its OS error when it is an `io::Error` that has one
-/// (`EACCES` binding port 80 is 77, as any other permission failure).
-pub(crate) fn failed<E: fmt::Display + 'static>(err: &E) -> Error {
-    let kind = (err as &dyn Any)
-        .downcast_ref::<io::Error>()
-        .and_then(io::Error::raw_os_error)
-        .map_or(ErrorKind::Software, |code| {
-            Error::os(Step::Setup, "", Errno::from_raw(code)).kind()
-        });
-    Error::new(Step::Setup, kind, err.to_string())
-}
 
 /// Runs `setup`; returns its value and the fds it left open, which the fd
 /// sweep keeps. `needed` are the fds the start opened before it and goes
@@ -136,6 +107,8 @@ fn identity(fd: RawFd) -> Option<Identity> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::failed;
+    use std::io;
 
     #[test]
     fn what_the_setup_opens_is_listed() {

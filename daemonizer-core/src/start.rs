@@ -2,12 +2,12 @@
 //! daemon. The state the running daemon keeps is in [`crate::running`].
 
 use std::os::fd::{OwnedFd, RawFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use nix::unistd::{getpid, getppid};
 
-use crate::config::{Daemon, Mode, Output, Readiness};
+use crate::config::{Daemon, Launched, Mode, Output, Readiness, Setup};
 use crate::detach::{self, Hop};
 use crate::dirs;
 use crate::error::{Error, ErrorKind, Result, Step};
@@ -25,76 +25,6 @@ use crate::running::{
 use crate::signals;
 use crate::stdio::Stdio;
 use crate::sys::{self, threads::Company};
-
-/// What the launcher knows once the daemon is ready; handed to
-/// [`Daemon::on_launched`] in full mode.
-///
-/// ```no_run
-/// daemonizer::Daemon::new()
-///     .pidfile("/run/myd.pid")
-///     .on_launched(|launched| {
-///         println!("started as PID {} ({:?})", launched.pid(), launched.pidfile());
-///     })
-///     .start()
-///     .unwrap_or_else(|e| e.exit());
-/// ```
-#[derive(Debug, Clone)]
-pub struct Launched {
-    pid: i32,
-    pidfile: Option<PathBuf>,
-    stdout: Output,
-    stderr: Output,
-}
-
-impl Launched {
-    /// The daemon's PID.
-    ///
-    /// ```no_run
-    /// daemonizer::Daemon::new()
-    ///     .on_launched(|launched| println!("PID {}", launched.pid()))
-    ///     .start()
-    ///     .unwrap_or_else(|e| e.exit());
-    /// ```
-    pub fn pid(&self) -> i32 {
-        self.pid
-    }
-    /// The pid file, when there is one.
-    ///
-    /// ```no_run
-    /// daemonizer::Daemon::new()
-    ///     .pidfile("/run/myd.pid")
-    ///     .on_launched(|launched| println!("pid file: {:?}", launched.pidfile()))
-    ///     .start()
-    ///     .unwrap_or_else(|e| e.exit());
-    /// ```
-    pub fn pidfile(&self) -> Option<&Path> {
-        self.pidfile.as_deref()
-    }
-    /// Where the daemon's stdout goes.
-    ///
-    /// ```no_run
-    /// daemonizer::Daemon::new()
-    ///     .stdout("/var/log/myd.out")
-    ///     .on_launched(|launched| println!("stdout goes to {:?}", launched.stdout()))
-    ///     .start()
-    ///     .unwrap_or_else(|e| e.exit());
-    /// ```
-    pub fn stdout(&self) -> &Output {
-        &self.stdout
-    }
-    /// Where the daemon's stderr goes.
-    ///
-    /// ```no_run
-    /// daemonizer::Daemon::new()
-    ///     .stderr("/var/log/myd.err")
-    ///     .on_launched(|launched| println!("stderr goes to {:?}", launched.stderr()))
-    ///     .start()
-    ///     .unwrap_or_else(|e| e.exit());
-    /// ```
-    pub fn stderr(&self) -> &Output {
-        &self.stderr
-    }
-}
 
 /// Refuses a full start while another thread, or another process, shares
 /// this process's memory: a fork copies the calling thread alone, and a
@@ -430,7 +360,7 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
     flush_stdio();
     let (rx, tx) = readiness::channel().inspect_err(|_| prepared.undo())?;
     let mut keep = prepared.keep_list(std::os::fd::AsRawFd::as_raw_fd(&tx));
-    keep.push(crate::report::prepare_watch().inspect_err(|_| prepared.undo())?);
+    keep.push(crate::watch::prepare_watch().inspect_err(|_| prepared.undo())?);
     // Early words: the daemon's stderr until it is ready.
     let (early_rx, early_tx) = readiness::channel().inspect_err(|_| prepared.undo())?;
     keep.push(std::os::fd::AsRawFd::as_raw_fd(&early_tx));
@@ -441,7 +371,7 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
     // signal blocked since then.
     let hop = unsafe { detach::detach(&tx, rx) };
     if matches!(hop, Err(_) | Ok(Hop::Launcher { .. })) {
-        crate::report::launcher_done();
+        crate::watch::launcher_done();
     }
     match hop {
         Err(e) => {
@@ -501,7 +431,7 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
         }
         Ok(Hop::Watcher { daemon }) => {
             prepared.early = None;
-            let failed = crate::report::watch(&tx, daemon, &early_rx, launcher);
+            let failed = crate::watch::watch(&tx, daemon, &early_rx, launcher);
             // A launcher that is gone (killed) cannot undo a failed start:
             // its copy here, still root and outside any chroot, does what
             // it would have done (a daemon killed by a signal could not
@@ -521,7 +451,7 @@ fn launch(mut prepared: Prepared) -> Result<Daemonized> {
         Ok(Hop::Daemon) => {
             // Before the sweep, which would close its number under it.
             drop(early_rx);
-            crate::report::daemon_side();
+            crate::watch::daemon_side();
             log::debug!("detach: daemon PID {}", getpid());
             put_channel(tx);
             match run_steps(prepared, keep) {
@@ -607,7 +537,8 @@ fn run_steps(prepared: Prepared, keep: Vec<RawFd>) -> Result<Daemonized> {
         return Err(already_daemonized());
     }
     let shared = SHARED.get().expect("just set");
-    crate::report::install_panic_hook(shared.mode == Mode::Full);
+    crate::error::set_exit_hook(crate::running::fail_before_ready);
+    crate::running::install_panic_hook(shared.mode == Mode::Full);
 
     // A full daemon leaves the launcher's directory (and its mount) alone
     // unless told where to go; lite mode stays where it was started.
@@ -655,4 +586,28 @@ fn run_steps(prepared: Prepared, keep: Vec<RawFd>) -> Result<Daemonized> {
         }
     }
     Ok(Daemonized::new(pid, shared.mode, setup))
+}
+
+impl<T: 'static> Setup<T> {
+    /// [`Daemon::start`] with the setup step; returns, in the daemon, the
+    /// handle and the setup's value.
+    ///
+    /// # Errors
+    /// As [`Daemon::start`], and the setup's own error (step `setup`).
+    ///
+    /// ```no_run
+    /// let (running, listener) = daemonizer::Daemon::new()
+    ///     .setup(|| std::net::TcpListener::bind("127.0.0.1:8080"))
+    ///     .start()
+    ///     .unwrap_or_else(|e| e.exit());
+    /// # drop((running, listener));
+    /// ```
+    pub fn start(self) -> Result<(Daemonized, T)> {
+        let mut running = self.daemon.start()?;
+        let value = running
+            .take_setup_value()
+            .and_then(|value| value.downcast::<T>().ok())
+            .expect("a setup's value has the setup's type");
+        Ok((running, *value))
+    }
 }
