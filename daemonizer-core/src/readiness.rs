@@ -4,6 +4,7 @@
 //! the daemon died before it was ready.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -194,7 +195,20 @@ pub(crate) fn wait(read: &OwnedFd, child: Pid, mask: &SigSet, early: &OwnedFd) -
         reap(child);
         relay_early_words(early);
     }
+    close_early_line();
     result
+}
+
+/// Whether the last early words relayed ended in the middle of a line (a
+/// daemon stopped while it wrote one): the launcher's own line then
+/// starts on a line of its own.
+static LINE_OPEN: AtomicBool = AtomicBool::new(false);
+
+/// Ends a line of early words that the daemon left unfinished.
+fn close_early_line() {
+    if LINE_OPEN.swap(false, Ordering::SeqCst) {
+        let _ = sys::pipe::write_all_quietly(std::io::stderr().as_fd(), b"\n");
+    }
 }
 
 /// Copies what is waiting in `early` (the daemon's stderr until it is
@@ -207,6 +221,7 @@ pub(crate) fn relay_early_words(early: &OwnedFd) {
             Ok(0) => return,
             Ok(n) => {
                 let _ = sys::pipe::write_all_quietly(std::io::stderr().as_fd(), &chunk[..n]);
+                LINE_OPEN.store(chunk[n - 1] != b'\n', Ordering::SeqCst);
             }
             Err(Errno::EINTR) => {}
             Err(_) => return,
