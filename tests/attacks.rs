@@ -24,30 +24,6 @@ fn refused_cleanly(sb: &Sandbox, outcome: &Outcome, code: i32, step: &str, menti
     assert!(!sb.path("pid").exists(), "no pid file left: {outcome:?}");
 }
 
-/// The scenario program copied into the sandbox, where every user can
-/// run it.
-fn reachable_scenario(sb: &Sandbox) -> PathBuf {
-    let copy = sb.path("scenario");
-    fs::copy(scenario_bin(), &copy).unwrap();
-    copy
-}
-
-/// [`run`] for a program just copied by [`reachable_scenario`]: while
-/// another test thread spawns a process, that child may still hold the
-/// copy's write descriptor until its exec (ETXTBSY), so try again a few
-/// times.
-fn run_copied(cmd: &mut Command) -> Outcome {
-    let mut outcome = run(&mut *cmd);
-    for _ in 0..20 {
-        if !outcome.stderr.contains("Text file busy") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        outcome = run(&mut *cmd);
-    }
-    outcome
-}
-
 #[test]
 fn a_process_limit_that_fails_either_fork_is_a_clean_refusal() {
     if !root_or_skip("a_process_limit_that_fails_either_fork_is_a_clean_refusal") {
@@ -60,7 +36,7 @@ fn a_process_limit_that_fails_either_fork_is_a_clean_refusal() {
         let user = TempUser::new("nproc");
         let sb = Sandbox::new(&format!("nproc-{limit}"));
         std::os::unix::fs::chown(&sb.dir, Some(user.uid), Some(user.gid)).unwrap();
-        let program = reachable_scenario(&sb);
+        let program = sb.reachable_scenario();
         let mut cmd = Command::new("prlimit");
         cmd.arg(format!("--nproc={limit}:{limit}"))
             .arg(&program)
@@ -74,7 +50,7 @@ fn a_process_limit_that_fails_either_fork_is_a_clean_refusal() {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let outcome = run_copied(&mut cmd);
+        let outcome = run(&mut cmd);
         refused_cleanly(&sb, &outcome, 71, "detach", &[fork]);
     }
 }

@@ -12,11 +12,6 @@ use std::sync::Arc;
 
 use common::*;
 
-/// `scenario <command> --commands --pidfile <sandbox>/pid`.
-fn command(sb: &Sandbox, cmd: &str) -> Scenario {
-    sb.scenario(cmd).commands().pidfile(sb.path("pid"))
-}
-
 /// Runs a command and checks its exit status and its one line on stdout
 /// (nothing on stderr).
 fn expect(sb: &Sandbox, cmd: impl Launch, code: i32, line: &str) -> Outcome {
@@ -32,7 +27,7 @@ fn expect(sb: &Sandbox, cmd: impl Launch, code: i32, line: &str) -> Outcome {
 fn expect_running(sb: &Sandbox, pid: i32) {
     expect(
         sb,
-        command(sb, "status"),
+        sb.control("status"),
         0,
         &format!("scenario is running as PID {pid}"),
     );
@@ -42,20 +37,10 @@ fn expect_running(sb: &Sandbox, pid: i32) {
 fn expect_stopped(sb: &Sandbox, pid: i32) {
     expect(
         sb,
-        command(sb, "stop"),
+        sb.control("stop"),
         0,
         &format!("scenario stopped (PID {pid})"),
     );
-}
-
-/// Starts a daemon with `scenario start`, facts in the sandbox and
-/// `options` besides; its PID.
-fn start_daemon(sb: &Sandbox, options: impl FnOnce(Scenario) -> Scenario) -> i32 {
-    let _ = fs::remove_file(sb.path("facts"));
-    start(options(command(sb, "start").facts(sb.path("facts"))));
-    let pid = wait_pidfile(&sb.path("pid"));
-    assert_eq!(facts(&sb.path("facts"))["pid"], pid.to_string());
-    pid
 }
 
 #[test]
@@ -63,19 +48,19 @@ fn every_lsb_status_of_status_stop_and_reload_in_its_situation() {
     let sb = Sandbox::new("lsb");
     let pidfile = sb.path("pid");
     // status 3: no pid file, nothing runs.
-    expect(&sb, command(&sb, "status"), 3, "scenario is not running");
+    expect(&sb, sb.control("status"), 3, "scenario is not running");
     // stop 0: stopping what is not running is a success.
-    expect(&sb, command(&sb, "stop"), 0, "scenario is not running");
+    expect(&sb, sb.control("stop"), 0, "scenario is not running");
     // reload 7: nothing to reload.
-    expect(&sb, command(&sb, "reload"), 7, "scenario is not running");
+    expect(&sb, sb.control("reload"), 7, "scenario is not running");
 
-    let pid = start_daemon(&sb, |s| s.record(sb.path("record")));
+    let pid = sb.start_daemon(|s| s.record(sb.path("record")));
     // status 0: running, as the lock says.
     expect_running(&sb, pid);
     // reload 0: SIGHUP reached the daemon's handler.
     expect(
         &sb,
-        command(&sb, "reload"),
+        sb.control("reload"),
         0,
         &format!("scenario reloading (SIGHUP sent to PID {pid})"),
     );
@@ -87,22 +72,22 @@ fn every_lsb_status_of_status_stop_and_reload_in_its_situation() {
     assert!(!alive(pid), "stopped means gone");
     assert!(!pidfile.exists(), "the daemon removed its pid file");
     // And again: already stopped is a success.
-    expect(&sb, command(&sb, "stop"), 0, "scenario is not running");
+    expect(&sb, sb.control("stop"), 0, "scenario is not running");
 
     // status 1: killed with SIGKILL, the file still names it.
-    let pid = start_daemon(&sb, |s| s);
+    let pid = sb.start_daemon(|s| s);
     kill(pid, libc::SIGKILL);
     wait_dead(pid);
     expect(
         &sb,
-        command(&sb, "status"),
+        sb.control("status"),
         1,
         &format!(
             "scenario is not running (the pid file {} still names PID {pid})",
             pidfile.display()
         ),
     );
-    expect(&sb, command(&sb, "reload"), 7, "scenario is not running");
+    expect(&sb, sb.control("reload"), 7, "scenario is not running");
 
     // status 4: what is at the path is no pid file to ask, nor is what is
     // at the lock file's (`.<name>.lock`).
@@ -111,7 +96,7 @@ fn every_lsb_status_of_status_stop_and_reload_in_its_situation() {
     let lock = sb.path(".pid.lock");
     fs::remove_file(&lock).unwrap();
     fs::create_dir(&lock).unwrap();
-    let outcome = run(command(&sb, "status"));
+    let outcome = run(sb.control("status"));
     assert_eq!(outcome.code(), Some(4), "{outcome:?}");
     assert!(
         outcome
@@ -122,7 +107,7 @@ fn every_lsb_status_of_status_stop_and_reload_in_its_situation() {
         "{outcome:?}"
     );
     // stop 1: the request failed (a generic error).
-    let outcome = run(command(&sb, "stop"));
+    let outcome = run(sb.control("stop"));
     assert_eq!(outcome.code(), Some(1), "{outcome:?}");
     assert_eq!(outcome.stderr.lines().count(), 1, "{outcome:?}");
     assert!(
@@ -136,8 +121,8 @@ fn every_lsb_status_of_status_stop_and_reload_in_its_situation() {
 fn reload_refuses_a_daemon_that_sighup_would_end() {
     let sb = Sandbox::new("reload-unhandled");
     // No SIGHUP handler: its default action ends the process.
-    let pid = start_daemon(&sb, |s| s);
-    let outcome = run(command(&sb, "reload"));
+    let pid = sb.start_daemon(|s| s);
+    let outcome = run(sb.control("reload"));
     assert_eq!(outcome.code(), Some(3), "{outcome:?}");
     assert!(outcome.stdout.is_empty(), "{outcome:?}");
     assert_eq!(
@@ -159,8 +144,8 @@ fn reload_refuses_a_daemon_that_blocks_sighup_without_a_handler() {
     let sb = Sandbox::new("reload-blocked");
     // Ignored, but blocked: a SIGHUP would wait for whatever disposition
     // is in place once unblocked.
-    let pid = start_daemon(&sb, |s| s.arg("--ignore-block-hup"));
-    let outcome = run(command(&sb, "reload"));
+    let pid = sb.start_daemon(|s| s.arg("--ignore-block-hup"));
+    let outcome = run(sb.control("reload"));
     assert_eq!(outcome.code(), Some(3), "{outcome:?}");
     assert_eq!(
         outcome.stderr,
@@ -181,8 +166,8 @@ fn another_user_gets_the_status_but_cannot_stop_or_reload() {
         return;
     }
     let sb = Sandbox::new("other-user");
-    let pid = start_daemon(&sb, |s| s.record(sb.path("record")));
-    let as_nobody = |cmd: &str| command(&sb, cmd).by_user("nobody");
+    let pid = sb.start_daemon(|s| s.record(sb.path("record")));
+    let as_nobody = |cmd: &str| sb.control(cmd).by_user("nobody");
     // The file is readable by all: the lock answers anybody.
     expect(
         &sb,
@@ -227,7 +212,7 @@ fn another_user_gets_the_status_but_cannot_stop_or_reload() {
 #[test]
 fn a_lite_daemon_is_controlled_the_same_way() {
     let sb = Sandbox::new("lite-commands");
-    let mut child = command(&sb, "start").lite().facts(sb.path("facts")).spawn();
+    let mut child = sb.control("start").lite().facts(sb.path("facts")).spawn();
     let pid = child.id() as i32;
     facts(&sb.path("facts"));
     assert_eq!(
@@ -245,7 +230,7 @@ fn a_lite_daemon_is_controlled_the_same_way() {
 #[test]
 fn an_unknown_command_prints_the_usage_and_exits_2() {
     let sb = Sandbox::new("usage");
-    let outcome = run(command(&sb, "frobnicate"));
+    let outcome = run(sb.control("frobnicate"));
     assert_eq!(outcome.code(), Some(2), "{outcome:?}");
     assert!(outcome.stdout.is_empty(), "{outcome:?}");
     assert_eq!(
@@ -261,7 +246,7 @@ fn an_unknown_command_prints_the_usage_and_exits_2() {
 #[test]
 fn the_arguments_after_the_command_are_left_for_the_body() {
     let sb = Sandbox::new("args");
-    let pid = start_daemon(&sb, |s| s.umask("022"));
+    let pid = sb.start_daemon(|s| s.umask("022"));
     let args = &facts(&sb.path("facts"))["args"];
     assert!(
         args.starts_with("start --sandbox ") && args.ends_with(" --umask 022"),
@@ -273,10 +258,10 @@ fn the_arguments_after_the_command_are_left_for_the_body() {
 #[test]
 fn stop_escalates_to_sigkill_when_the_daemon_ignores_sigterm() {
     let sb = Sandbox::new("escalate");
-    let pid = start_daemon(&sb, |s| s.ignore_stop());
+    let pid = sb.start_daemon(|s| s.ignore_stop());
     let outcome = expect(
         &sb,
-        command(&sb, "stop").stop_timeout_ms("300"),
+        sb.control("stop").stop_timeout_ms("300"),
         0,
         &format!("scenario killed with SIGKILL after 300ms (PID {pid})"),
     );
@@ -285,7 +270,7 @@ fn stop_escalates_to_sigkill_when_the_daemon_ignores_sigterm() {
     assert_eq!(wait_fact(&sb.path("facts"), "stop_seen"), "SIGTERM");
     assert!(!alive(pid), "killed");
     // SIGKILL leaves the file behind: status says so.
-    let outcome = run(command(&sb, "status"));
+    let outcome = run(sb.control("status"));
     assert_eq!(outcome.code(), Some(1), "{outcome:?}");
     sb.wait_no_processes();
 }
@@ -310,15 +295,15 @@ fn a_stale_file_naming_an_unrelated_live_process_leaves_it_untouched() {
 
     expect(
         &sb,
-        command(&sb, "status"),
+        sb.control("status"),
         1,
         &format!(
             "scenario is not running (the pid file {} still names PID {other_pid})",
             pidfile.display()
         ),
     );
-    expect(&sb, command(&sb, "stop"), 0, "scenario is not running");
-    expect(&sb, command(&sb, "reload"), 7, "scenario is not running");
+    expect(&sb, sb.control("stop"), 0, "scenario is not running");
+    expect(&sb, sb.control("reload"), 7, "scenario is not running");
 
     std::thread::sleep(std::time::Duration::from_millis(100));
     assert!(alive(other_pid), "the unrelated process runs on");
@@ -341,7 +326,7 @@ fn a_stale_file_naming_an_unrelated_live_process_leaves_it_untouched() {
 /// Runs `scenario status` in a loop until `stop` is set; the number of runs.
 fn status_loop(sb: &Sandbox, stop: Arc<AtomicBool>, runs: Arc<AtomicUsize>) {
     while !stop.load(Ordering::SeqCst) {
-        let outcome = run(command(sb, "status"));
+        let outcome = run(sb.control("status"));
         assert!(
             matches!(outcome.code(), Some(0 | 1 | 3)),
             "a status during starts: {outcome:?}"
@@ -366,7 +351,7 @@ fn status_racing_twenty_starts_never_makes_a_start_fail() {
             })
             .collect();
         let go = sb.path(&format!("go-{round}"));
-        let children = waiting(&sb, LAUNCHERS, &go, || command(&sb, "start"));
+        let children = waiting(&sb, LAUNCHERS, &go, || sb.control("start"));
         fs::write(&go, "").unwrap();
         let outcomes = finish_all(children);
         stop_probes.store(true, Ordering::SeqCst);
@@ -384,9 +369,9 @@ fn status_racing_twenty_starts_never_makes_a_start_fail() {
             })
             .collect();
         for _ in 0..5 {
-            start(command(&sb, "start"));
+            start(sb.control("start"));
             let pid = wait_pidfile(&pidfile);
-            let outcome = run(command(&sb, "stop"));
+            let outcome = run(sb.control("stop"));
             assert_eq!(outcome.code(), Some(0), "{outcome:?}");
             assert!(!alive(pid));
         }
@@ -409,21 +394,18 @@ fn concurrent_restarts_and_starts_leave_exactly_one_daemon() {
     const STARTS: usize = 4;
     let sb = Sandbox::new("restarts");
     let pidfile = sb.path("pid");
-    let first = start_daemon(&sb, |s| s);
+    let first = sb.start_daemon(|s| s);
     for round in 0..3 {
         let go = sb.path(&format!("go-{round}"));
         // Restarts, and plain starts among them.
         let made = std::cell::Cell::new(0);
         let children = waiting(&sb, RESTARTS + STARTS, &go, || {
             made.set(made.get() + 1);
-            command(
-                &sb,
-                if made.get() % 3 == 0 {
-                    "start"
-                } else {
-                    "restart"
-                },
-            )
+            sb.control(if made.get() % 3 == 0 {
+                "start"
+            } else {
+                "restart"
+            })
         });
         fs::write(&go, "").unwrap();
         let outcomes = finish_all(children);
@@ -583,7 +565,8 @@ fn a_restart_under_a_supervisor_lets_the_new_daemon_run_at_once() {
     let log = sb.path("log");
     let supervised = |cmd: &str| {
         let _ = fs::remove_file(sb.path("facts"));
-        let mut c = command(&sb, cmd)
+        let mut c = sb
+            .control(cmd)
             .facts(sb.path("facts"))
             .log(&log)
             .debug_log()
@@ -715,7 +698,7 @@ fn start_held(sb: &Sandbox) -> (std::process::Child, i32) {
         .facts(sb.path("facts"))
         .spawn();
     wait_until("the daemon to be held at its chdir", || held.exists());
-    let outcome = run(command(sb, "status"));
+    let outcome = run(sb.control("status"));
     let pid = outcome
         .stdout
         .strip_prefix("scenario is running as PID ")
@@ -753,7 +736,7 @@ fn reload_says_so_and_sends_nothing_while_the_daemon_starts() {
     }
     let sb = Sandbox::new("reload-starting");
     let (tracer, pid) = start_held(&sb);
-    let outcome = run(command(&sb, "reload"));
+    let outcome = run(sb.control("reload"));
     assert_eq!(outcome.code(), Some(3), "{outcome:?}");
     assert!(outcome.stdout.is_empty(), "{outcome:?}");
     assert_eq!(

@@ -3,24 +3,7 @@
 
 mod common;
 
-use std::fs;
-
 use common::*;
-
-/// `scenario <command> --commands --pidfile <sandbox>/pid`.
-fn command(sb: &Sandbox, cmd: &str) -> Scenario {
-    sb.scenario(cmd).commands().pidfile(sb.path("pid"))
-}
-
-/// Starts a daemon with `scenario start`, facts in the sandbox and
-/// `options` besides; its PID.
-fn start_daemon(sb: &Sandbox, options: impl FnOnce(Scenario) -> Scenario) -> i32 {
-    let _ = fs::remove_file(sb.path("facts"));
-    start(options(command(sb, "start").facts(sb.path("facts"))));
-    let pid = wait_pidfile(&sb.path("pid"));
-    assert_eq!(facts(&sb.path("facts"))["pid"], pid.to_string());
-    pid
-}
 
 /// Runs a command and checks its exit status and its one line on stdout
 /// (nothing on stderr).
@@ -36,8 +19,8 @@ fn expect(cmd: impl Launch, code: i32, line: &str) {
 #[test]
 fn stop_and_restart_with_the_longest_stop_timeout() {
     let sb = Sandbox::new("duration-stop");
-    let first = start_daemon(&sb, |s| s);
-    let outcome = run(command(&sb, "restart").stop_timeout_ms("max"));
+    let first = sb.start_daemon(|s| s);
+    let outcome = run(sb.control("restart").stop_timeout_ms("max"));
     assert_eq!(outcome.code(), Some(0), "{outcome:?}");
     assert!(outcome.stderr.is_empty(), "{outcome:?}");
     let second = wait_pidfile(&sb.path("pid"));
@@ -49,7 +32,7 @@ fn stop_and_restart_with_the_longest_stop_timeout() {
         "{outcome:?}"
     );
     expect(
-        command(&sb, "stop").stop_timeout_ms("max"),
+        sb.control("stop").stop_timeout_ms("max"),
         0,
         &format!("scenario stopped (PID {second})"),
     );

@@ -2,24 +2,9 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use common::*;
-
-/// The scenario program copied (by `cp`, so that no descriptor of the
-/// copy leaks into a process another test thread spawns) where every user
-/// can run it.
-fn reachable_scenario(sb: &Sandbox) -> PathBuf {
-    let copy = sb.path("scenario");
-    let copied = Command::new("cp")
-        .arg(scenario_bin())
-        .arg(&copy)
-        .status()
-        .expect("cp");
-    assert!(copied.success());
-    copy
-}
 
 #[test]
 fn a_privilege_drop_without_root_says_that_it_needs_root_and_who_runs_it() {
@@ -29,7 +14,7 @@ fn a_privilege_drop_without_root_says_that_it_needs_root_and_who_runs_it() {
     let launcher = TempUser::new("hintlaunch");
     let target = TempUser::new("hinttarget");
     let sb = Sandbox::new("hint-needs-root");
-    let program = reachable_scenario(&sb);
+    let program = sb.reachable_scenario();
     for lite in [false, true] {
         let mut cmd = Command::new(&program);
         cmd.arg("daemon")

@@ -111,13 +111,7 @@ fn unwritable_directory() {
         // would inherit the copy's descriptor open for writing until its
         // exec, and executing the copy would then fail with ETXTBSY.
         let (uid, gid, _) = groups_of("nobody").expect("a user nobody");
-        let copy = sb.path("scenario");
-        let copied = Command::new("cp")
-            .arg(scenario_bin())
-            .arg(&copy)
-            .status()
-            .unwrap();
-        assert!(copied.success(), "cp: {copied:?}");
+        let copy = sb.reachable_scenario();
         let mut as_nobody = Command::new(&copy);
         as_nobody
             .args(cmd.get_args())

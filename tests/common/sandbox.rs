@@ -64,6 +64,38 @@ impl Sandbox {
 
     /// A full daemon with a pid file, a facts file and a trigger in the
     /// sandbox: `scenario daemon --pidfile P --facts F --trigger T`.
+    /// `scenario <cmd> --commands --pidfile <sandbox>/pid`: a control
+    /// command (`start`, `stop`, `status`, ...) of the program.
+    pub(crate) fn control(&self, cmd: &str) -> Scenario {
+        self.scenario(cmd).commands().pidfile(self.path("pid"))
+    }
+
+    /// Starts a daemon with `scenario start` ([`control`](Self::control)),
+    /// facts in the sandbox and `options` besides; its PID.
+    pub(crate) fn start_daemon(&self, options: impl FnOnce(Scenario) -> Scenario) -> i32 {
+        let _ = fs::remove_file(self.path("facts"));
+        super::start(options(self.control("start").facts(self.path("facts"))));
+        let pid = super::wait_pidfile(&self.path("pid"));
+        assert_eq!(facts(&self.path("facts"))["pid"], pid.to_string());
+        pid
+    }
+
+    /// The scenario program copied into the sandbox, where every user can
+    /// run it. `cp` makes the copy, not this process: a program another
+    /// test thread spawns meanwhile would inherit the copy's descriptor,
+    /// open for writing until its exec, and running the copy would then
+    /// fail with ETXTBSY.
+    pub(crate) fn reachable_scenario(&self) -> PathBuf {
+        let copy = self.path("scenario");
+        let copied = Command::new("cp")
+            .arg(scenario_bin())
+            .arg(&copy)
+            .status()
+            .expect("cp");
+        assert!(copied.success(), "cp: {copied:?}");
+        copy
+    }
+
     pub(crate) fn daemon(&self) -> Scenario {
         self.scenario("daemon")
             .pidfile(self.path("pid"))
