@@ -68,9 +68,8 @@ fn print_unit(daemon: &Daemon, pidfile: &std::path::Path) -> ! {
             let facts = crate::unit::Facts {
                 name: &name,
                 exe: &exe,
-                pidfile: Some(pidfile),
+                pidfile,
                 lite_if: daemon.lite_if.as_deref(),
-                commands: true,
             };
             let text = crate::unit::render(kind, &facts);
             let _ = crate::sys::pipe::write_all_quietly(std::io::stdout().as_fd(), text.as_bytes());

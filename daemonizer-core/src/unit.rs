@@ -8,7 +8,7 @@
 //! | its path | the command the system runs (`ExecStart=`, `command=`, `ProgramArguments`) |
 //! | `lite_if = "VAR"` | where the system supervises in the foreground (systemd, launchd), `VAR=1` is set and the program runs in lite mode: systemd with `Type=notify`, since the runtime speaks the notify protocol; without `lite_if`, the program detaches itself (`Type=forking` and `PIDFile=`, OpenRC's and rc.d's `pidfile`) |
 //! | `pidfile` | `PIDFile=` (forking), `pidfile=` (OpenRC, rc.d) |
-//! | `commands` | starting, stopping and reloading go through the program's own commands (`start`, `stop`, `reload`), which decide by the lock |
+//! | `commands` (which the `unit` command needs) | starting, stopping and reloading go through the program's own commands (`start`, `stop`, `reload`), which decide by the lock |
 //! | `user` | set by the program itself: the definition names no user; without it, none is named either (the service runs as the system's default, root), except a user unit, which runs as its user |
 //!
 //! The systemd unit is checked with `systemd-analyze verify` in the tests;
@@ -64,11 +64,11 @@ pub(crate) struct Facts<'a> {
     pub(crate) name: &'a str,
     /// The program's absolute path.
     pub(crate) exe: &'a Path,
-    pub(crate) pidfile: Option<&'a Path>,
+    /// The pid file: the `unit` command exists only with `commands`,
+    /// which needs one.
+    pub(crate) pidfile: &'a Path,
     /// The variable that makes the program run in lite mode.
     pub(crate) lite_if: Option<&'a str>,
-    /// The program takes `start`, `stop`, `reload` as its first argument.
-    pub(crate) commands: bool,
 }
 
 /// The definition of `kind` for `facts`.
@@ -126,49 +126,30 @@ fn systemd(f: &Facts<'_>, user: bool) -> String {
         out.push_str("After=network.target\n");
     }
     out.push_str("\n[Service]\n");
-    let start = if f.commands {
-        format!("{exe} start")
-    } else {
-        exe.clone()
-    };
     match f.lite_if {
         // systemd supervises: lite mode, readiness by the notify protocol.
         Some(var) => {
             out.push_str("Type=notify\nNotifyAccess=main\n");
             let _ = writeln!(out, "Environment={}", systemd_quoted(&format!("{var}=1")));
-            let _ = writeln!(out, "ExecStart={start}");
+            let _ = writeln!(out, "ExecStart={exe} start");
         }
         None => {
             out.push_str("Type=forking\n");
-            if let Some(pidfile) = f.pidfile {
-                let _ = writeln!(
-                    out,
-                    "PIDFile={}",
-                    systemd_quoted(&pidfile.to_string_lossy())
-                );
-            }
-            let _ = writeln!(out, "ExecStart={start}");
-            if f.commands {
-                let _ = writeln!(out, "ExecStop={exe} stop");
-            }
+            let pidfile = systemd_quoted(&f.pidfile.to_string_lossy());
+            let _ = writeln!(out, "PIDFile={pidfile}");
+            let _ = writeln!(out, "ExecStart={exe} start");
+            let _ = writeln!(out, "ExecStop={exe} stop");
         }
     }
-    if f.commands && f.pidfile.is_some() {
-        let _ = writeln!(out, "ExecReload={exe} reload");
-    } else {
-        out.push_str("ExecReload=/bin/kill -HUP $MAINPID\n");
-    }
+    let _ = writeln!(out, "ExecReload={exe} reload");
     out.push_str("Restart=on-failure\n");
     out.push_str("\n[Install]\n");
-    let _ = writeln!(
-        out,
-        "WantedBy={}",
-        if user {
-            "default.target"
-        } else {
-            "multi-user.target"
-        }
-    );
+    let wanted_by = if user {
+        "default.target"
+    } else {
+        "multi-user.target"
+    };
+    let _ = writeln!(out, "WantedBy={wanted_by}");
     out
 }
 
@@ -182,22 +163,14 @@ fn openrc(f: &Facts<'_>) -> String {
     let _ = writeln!(out, "name={}", sh_quoted(f.name));
     let _ = writeln!(out, "description={}", sh_quoted(f.name));
     let _ = writeln!(out, "command={}", sh_quoted(&f.exe.to_string_lossy()));
-    if f.commands {
-        out.push_str("command_args=start\n");
-    }
-    if let Some(pidfile) = f.pidfile {
-        let _ = writeln!(out, "pidfile={}", sh_quoted(&pidfile.to_string_lossy()));
-    }
+    out.push_str("command_args=start\n");
+    let _ = writeln!(out, "pidfile={}", sh_quoted(&f.pidfile.to_string_lossy()));
     // The program detaches itself and reports readiness before its
     // launcher exits: start-stop-daemon waits for that exit.
     out.push_str("extra_started_commands=\"reload\"\n\n");
     out.push_str("depend() {\n\tneed net\n}\n\n");
     out.push_str("reload() {\n\tebegin \"Reloading ${RC_SVCNAME}\"\n");
-    if f.commands {
-        out.push_str("\t\"${command}\" reload\n");
-    } else {
-        out.push_str("\tstart-stop-daemon --signal HUP --pidfile \"${pidfile}\"\n");
-    }
+    out.push_str("\t\"${command}\" reload\n");
     out.push_str("\teend $?\n}\n");
     out
 }
@@ -225,15 +198,11 @@ fn rcd(f: &Facts<'_>) -> String {
     out.push_str("load_rc_config \"$name\"\n");
     let _ = writeln!(out, ": \"${{{var}_enable:=NO}}\"");
     let _ = writeln!(out, "command={}", sh_quoted(&f.exe.to_string_lossy()));
-    if let Some(pidfile) = f.pidfile {
-        let _ = writeln!(out, "pidfile={}", sh_quoted(&pidfile.to_string_lossy()));
-    }
-    if f.commands {
-        out.push_str("command_args=start\n");
-        out.push_str("stop_cmd=\"${command} stop\"\n");
-        out.push_str("reload_cmd=\"${command} reload\"\n");
-        out.push_str("status_cmd=\"${command} status\"\n");
-    }
+    let _ = writeln!(out, "pidfile={}", sh_quoted(&f.pidfile.to_string_lossy()));
+    out.push_str("command_args=start\n");
+    out.push_str("stop_cmd=\"${command} stop\"\n");
+    out.push_str("reload_cmd=\"${command} reload\"\n");
+    out.push_str("status_cmd=\"${command} status\"\n");
     out.push_str("extra_commands=\"reload\"\n\nrun_rc_command \"$1\"\n");
     out
 }
@@ -257,10 +226,7 @@ fn launchd(f: &Facts<'_>) -> String {
         "\t\t<string>{}</string>",
         xml(&f.exe.to_string_lossy())
     );
-    if f.commands {
-        out.push_str("\t\t<string>start</string>\n");
-    }
-    out.push_str("\t</array>\n");
+    out.push_str("\t\t<string>start</string>\n\t</array>\n");
     // launchd supervises in the foreground: lite mode, where the program
     // has a variable for it. Without one it would detach, which launchd
     // takes for an exit.
@@ -278,13 +244,12 @@ fn launchd(f: &Facts<'_>) -> String {
 mod tests {
     use super::*;
 
-    fn facts(lite_if: Option<&'static str>, commands: bool) -> Facts<'static> {
+    fn facts(lite_if: Option<&'static str>) -> Facts<'static> {
         Facts {
             name: "myd",
             exe: Path::new("/usr/sbin/my d$%"),
-            pidfile: Some(Path::new("/run/myd/myd.pid")),
+            pidfile: Path::new("/run/myd/myd.pid"),
             lite_if,
-            commands,
         }
     }
 
@@ -315,7 +280,7 @@ mod tests {
 
     #[test]
     fn a_lite_program_is_a_notify_service_reloaded_by_its_command() {
-        let unit = render(Kind::Systemd { user: false }, &facts(Some("MYD_FG"), true));
+        let unit = render(Kind::Systemd { user: false }, &facts(Some("MYD_FG")));
         let service = settings(&unit, "Service");
         assert_eq!(get(&service, "Type"), Some("notify"));
         assert_eq!(get(&service, "Environment"), Some("\"MYD_FG=1\""));
@@ -336,12 +301,18 @@ mod tests {
 
     #[test]
     fn a_program_without_lite_mode_is_a_forking_service_with_its_pid_file() {
-        let unit = render(Kind::Systemd { user: true }, &facts(None, false));
+        let unit = render(Kind::Systemd { user: true }, &facts(None));
         let service = settings(&unit, "Service");
         assert_eq!(get(&service, "Type"), Some("forking"));
         assert_eq!(get(&service, "PIDFile"), Some("\"/run/myd/myd.pid\""));
-        assert_eq!(get(&service, "ExecStart"), Some("\"/usr/sbin/my d$$%%\""));
-        assert_eq!(get(&service, "ExecReload"), Some("/bin/kill -HUP $MAINPID"));
+        assert_eq!(
+            get(&service, "ExecStart"),
+            Some("\"/usr/sbin/my d$$%%\" start")
+        );
+        assert_eq!(
+            get(&service, "ExecStop"),
+            Some("\"/usr/sbin/my d$$%%\" stop")
+        );
         assert_eq!(
             get(&settings(&unit, "Install"), "WantedBy"),
             Some("default.target")
@@ -352,7 +323,7 @@ mod tests {
     fn scripts_quote_what_they_name() {
         let f = Facts {
             exe: Path::new("/opt/it's/myd"),
-            ..facts(None, true)
+            ..facts(None)
         };
         for text in [render(Kind::OpenRc, &f), render(Kind::Rcd, &f)] {
             assert!(text.contains("command='/opt/it'\\''s/myd'"), "{text}");
@@ -361,7 +332,7 @@ mod tests {
             Kind::Launchd,
             &Facts {
                 exe: Path::new("/a<b>&c"),
-                ..facts(Some("V"), false)
+                ..facts(Some("V"))
             },
         );
         assert!(
